@@ -108,6 +108,11 @@ pub mod secret;
 pub mod token;
 
 pub use error::{ErrorCode, ErrorResponse};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctest;
 pub use issuer::Issuer;
 pub use resource::ResourceUri;
 pub use scope::ScopeSet;

@@ -1,0 +1,1 @@
+//! Examples of the mcp-oauth crates; see the `[[example]]` targets.
