@@ -1,3 +1,6 @@
 //! Integration tests: the server, verifier and client together over real
-//! sockets, one binary. Suites join as those crates land (each test starts
-//! its servers on 127.0.0.1 port 0).
+//! sockets, one binary. Each test starts its servers on 127.0.0.1 port 0.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
+mod server_flow;

@@ -37,6 +37,17 @@ pub fn random_base64url(bytes: usize) -> Result<String, RandomnessError> {
     Ok(encoded)
 }
 
+/// SHA-256 of a credential, base64url-encoded: the form in which opaque
+/// tokens, codes and refresh tokens are stored and used as cache keys, so a
+/// leaked database or cache holds nothing presentable.
+///
+/// Plain SHA-256 fits here because the inputs carry 256 bits of entropy;
+/// passwords, which do not, are hashed with a slow KDF instead.
+pub fn token_hash(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Base64UrlUnpadded::encode_string(Sha256::digest(value.as_bytes()).as_slice())
+}
+
 /// Compares two byte strings in constant time with respect to their content.
 ///
 /// Lengths are compared first (and leak), which is fine for the credentials
@@ -194,6 +205,16 @@ mod tests {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
+    }
+
+    #[test]
+    fn token_hash_is_sha256_base64url() {
+        // SHA-256("abc") = ba7816bf...15ad (FIPS 180-2 test vector).
+        assert_eq!(
+            token_hash("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+        assert_ne!(token_hash("abc"), token_hash("abd"));
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! The application: shared state, route table, and the server runner.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use mcp_oauth_core::metadata::AuthorizationServerMetadata;
+use mcp_oauth_core::registration::{ClientAuthMethod, GrantType, ResponseType};
+
+use crate::config::ServerConfig;
+use crate::endpoints;
+use crate::keys::{KeyError, KeyManager};
+use crate::password::hash_password;
+use crate::storage::{Storage, StorageError, UserRecord};
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Starting the server failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Keys could not be loaded or generated.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The superuser password could not be hashed.
+    #[error("could not hash the superuser password: {0}")]
+    Password(String),
+    /// Binding or serving failed.
+    #[error("could not serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the endpoints share.
+pub struct AppState {
+    /// Configuration.
+    pub config: ServerConfig,
+    /// Storage backend.
+    pub storage: Arc<dyn Storage>,
+    /// Signing keys.
+    pub keys: KeyManager,
+    /// The metadata document, built once.
+    pub metadata: AuthorizationServerMetadata,
+}
+
+impl AppState {
+    /// Prepares the state: loads or creates signing keys and creates or
+    /// updates the configured superuser.
+    pub async fn new(
+        config: ServerConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Arc<Self>, StartError> {
+        let max_life = config.access_token_ttl.as_secs();
+        let keys =
+            KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now())
+                .await?;
+        if let Some((username, password)) = &config.superuser {
+            let current = storage.user(username).await?;
+            let unchanged = current.as_ref().is_some_and(|u| {
+                crate::password::verify_password(password.secret(), &u.password_hash)
+            });
+            if !unchanged {
+                let password_hash = hash_password(password.secret())
+                    .map_err(|e| StartError::Password(e.to_string()))?;
+                storage
+                    .upsert_user(UserRecord {
+                        username: username.clone(),
+                        password_hash,
+                    })
+                    .await?;
+            }
+        }
+        let metadata = build_metadata(&config);
+        Ok(Arc::new(Self {
+            config,
+            storage,
+            keys,
+            metadata,
+        }))
+    }
+
+    /// `{issuer}{path}`.
+    pub fn endpoint(&self, path: &str) -> String {
+        self.config.issuer.endpoint(path)
+    }
+}
+
+fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
+    let issuer = &config.issuer;
+    let auth_methods = vec![
+        ClientAuthMethod::None,
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+    ];
+    AuthorizationServerMetadata {
+        issuer: issuer.as_str().to_owned(),
+        authorization_endpoint: Some(issuer.endpoint("/authorize")),
+        token_endpoint: Some(issuer.endpoint("/token")),
+        jwks_uri: Some(issuer.endpoint("/jwks")),
+        registration_endpoint: Some(issuer.endpoint("/register")),
+        scopes_supported: Some(config.scopes_supported.clone()),
+        response_types_supported: Some(vec![ResponseType::Code]),
+        response_modes_supported: Some(vec!["query".to_owned()]),
+        grant_types_supported: Some(vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ]),
+        token_endpoint_auth_methods_supported: Some(auth_methods.clone()),
+        revocation_endpoint: Some(issuer.endpoint("/revoke")),
+        revocation_endpoint_auth_methods_supported: Some(auth_methods),
+        introspection_endpoint: Some(issuer.endpoint("/introspect")),
+        introspection_endpoint_auth_methods_supported: Some(vec![
+            ClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost,
+        ]),
+        code_challenge_methods_supported: Some(vec!["S256".to_owned()]),
+        client_id_metadata_document_supported: Some(false),
+        authorization_response_iss_parameter_supported: Some(true),
+        ..Default::default()
+    }
+}
+
+/// Mounts the authorization server's routes into an actix-web app. The
+/// paths are relative to the issuer's path, so mount this at the scope
+/// that matches the issuer URL.
+pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let issuer_path = state
+            .config
+            .issuer
+            .url()
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        cfg.app_data(web::Data::from(state))
+            .app_data(web::JsonConfig::default().limit(64 * 1024))
+            .app_data(web::FormConfig::default().limit(64 * 1024));
+        endpoints::routes(cfg, &issuer_path);
+    }
+}
+
+/// Starts the server on an already bound listener (use port 0 in tests).
+pub fn serve(state: Arc<AppState>, listener: TcpListener) -> Result<Server, StartError> {
+    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
+        .listen(listener)?
+        .run();
+    Ok(server)
+}

@@ -1,0 +1,113 @@
+//! Server configuration.
+
+use std::time::Duration;
+
+use mcp_oauth_core::issuer::Issuer;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::Password;
+
+/// Who may call `POST /register`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationPolicy {
+    /// Anyone (what MCP clients expect of dynamic registration).
+    Open,
+    /// Only callers presenting this initial access token (RFC 7591 §3).
+    InitialAccessToken(String),
+    /// Nobody: clients are pre-registered by the operator.
+    Closed,
+}
+
+/// Everything the authorization server needs to know; build with
+/// [`ServerConfig::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The issuer identifier, emitted exactly as given.
+    pub issuer: Issuer,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime (each rotation starts a new one).
+    pub refresh_token_ttl: Duration,
+    /// Authorization-code lifetime.
+    pub code_ttl: Duration,
+    /// How long a rotated refresh token may still be used, for two
+    /// concurrent refreshes by the same client.
+    pub refresh_grace: Duration,
+    /// Scopes advertised in the metadata.
+    pub scopes_supported: Vec<String>,
+    /// Scope granted when a request names none.
+    pub default_scope: ScopeSet,
+    /// Resources tokens may be issued for; `None` allows any.
+    pub allowed_resources: Option<Vec<ResourceUri>>,
+    /// Registration policy.
+    pub registration: RegistrationPolicy,
+    /// Most clients that may be registered.
+    pub max_clients: usize,
+    /// The superuser created or updated at start.
+    pub superuser: Option<(String, Password)>,
+}
+
+impl ServerConfig {
+    /// A configuration with sensible defaults: 15-minute access tokens,
+    /// 30-day refresh tokens, 60-second codes, 10-second refresh grace,
+    /// scope `mcp`, open registration capped at 10,000 clients.
+    pub fn new(issuer: Issuer) -> Self {
+        Self {
+            issuer,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            code_ttl: Duration::from_secs(60),
+            refresh_grace: Duration::from_secs(10),
+            scopes_supported: vec!["mcp".to_owned()],
+            default_scope: ScopeSet::parse_lossy("mcp"),
+            allowed_resources: None,
+            registration: RegistrationPolicy::Open,
+            max_clients: 10_000,
+            superuser: None,
+        }
+    }
+
+    /// Sets the superuser.
+    pub fn superuser(mut self, username: impl Into<String>, password: Password) -> Self {
+        self.superuser = Some((username.into(), password));
+        self
+    }
+
+    /// Sets the access-token lifetime.
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Sets the authorization-code lifetime.
+    pub fn code_ttl(mut self, ttl: Duration) -> Self {
+        self.code_ttl = ttl;
+        self
+    }
+
+    /// Sets the refresh grace window.
+    pub fn refresh_grace(mut self, grace: Duration) -> Self {
+        self.refresh_grace = grace;
+        self
+    }
+
+    /// Sets the supported scopes; the default scope becomes all of them.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
+        self.default_scope = self.scopes_supported.iter().cloned().collect();
+        self
+    }
+
+    /// Restricts the resources tokens may be issued for.
+    pub fn allowed_resources(mut self, resources: Vec<ResourceUri>) -> Self {
+        self.allowed_resources = Some(resources);
+        self
+    }
+
+    /// Sets the registration policy.
+    pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
+        self.registration = policy;
+        self
+    }
+}

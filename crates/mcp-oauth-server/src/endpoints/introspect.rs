@@ -1,0 +1,63 @@
+//! `POST /introspect` (RFC 7662). The caller must authenticate as a
+//! confidential client; the answer is `{"active": false}` for anything
+//! expired, revoked, unknown or malformed.
+
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse};
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::token_hash;
+
+use super::authenticate_client;
+use crate::app::{AppState, now};
+use crate::http_error::OAuthResult;
+
+pub(super) async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> OAuthResult<HttpResponse> {
+    let request: IntrospectionRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        ErrorResponse::invalid_request(format!("malformed introspection request: {e}"))
+    })?;
+    let caller = authenticate_client(&state, &req, &request.client).await?;
+    if caller.secret_hash.is_none() {
+        return Err(
+            ErrorResponse::invalid_client("introspection needs a confidential client").into(),
+        );
+    }
+    let response = lookup(&state, request.token.secret()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(response))
+}
+
+/// What the server knows about a token it issued.
+pub(super) async fn lookup(state: &AppState, token: &str) -> OAuthResult<IntrospectionResponse> {
+    if let Some(claims) = state.keys.verify(token) {
+        if state.storage.jti_revoked(&claims.jti).await? {
+            return Ok(IntrospectionResponse::inactive());
+        }
+        return Ok(IntrospectionResponse::from_claims(&claims));
+    }
+    let Some(r) = state.storage.refresh(&token_hash(token)).await? else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    let live = r.rotated_at.is_none()
+        && r.expires_at > now()
+        && !state.storage.family_revoked(&r.family_id).await?;
+    if !live {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(ScopeSet::parse_lossy(&r.scope)),
+        client_id: Some(r.client_id),
+        sub: Some(r.subject),
+        exp: Some(r.expires_at),
+        iss: Some(state.config.issuer.as_str().to_owned()),
+        token_type: Some("refresh_token".to_owned()),
+        ..IntrospectionResponse::default()
+    })
+}

@@ -1,0 +1,129 @@
+//! The HTTP endpoints, one file each, and the client authentication they
+//! share.
+
+mod authorize;
+mod introspect;
+mod metadata;
+mod register;
+mod revoke;
+mod token;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web;
+use base64ct::{Base64, Encoding};
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::registration::ClientAuthMethod;
+use mcp_oauth_core::secret::{constant_time_eq, token_hash};
+use mcp_oauth_core::token::ClientAuthParams;
+
+use crate::app::AppState;
+use crate::http_error::OAuthResult;
+use crate::storage::ClientRecord;
+
+/// Registers every route under the issuer's path.
+pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+    let p = |s: &str| format!("{issuer_path}{s}");
+    for well_known in metadata::well_known_paths(issuer_path) {
+        cfg.route(&well_known, web::get().to(metadata::metadata));
+    }
+    cfg.route(&p("/jwks"), web::get().to(metadata::jwks))
+        .route(&p("/healthz"), web::get().to(metadata::healthz))
+        .route(&p("/register"), web::post().to(register::register))
+        .route(&p("/authorize"), web::get().to(authorize::authorize))
+        .route(&p("/login"), web::post().to(authorize::login))
+        .route(&p("/token"), web::post().to(token::token))
+        .route(&p("/introspect"), web::post().to(introspect::introspect))
+        .route(&p("/revoke"), web::post().to(revoke::revoke));
+}
+
+/// How the caller presented its client credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    Basic,
+    Post,
+    NoSecret,
+}
+
+/// Authenticates the client of a token, introspection or revocation
+/// request (RFC 6749 §2.3): HTTP Basic, `client_secret_post`, or a bare
+/// `client_id` for public clients. The method must be the one the client
+/// registered. Every failure is `invalid_client`.
+pub(crate) async fn authenticate_client(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &ClientAuthParams,
+) -> OAuthResult<ClientRecord> {
+    let bad = |msg: &str| ErrorResponse::invalid_client(msg).into();
+    let basic = basic_credentials(req)?;
+    if basic.is_some() && body.client_secret.is_some() {
+        return Err(ErrorResponse::invalid_request(
+            "use one client authentication method, not several",
+        )
+        .into());
+    }
+    if body.client_assertion.is_some() || body.client_assertion_type.is_some() {
+        return Err(bad("client assertions are not supported"));
+    }
+    let (client_id, secret, presented) = match (&basic, &body.client_id, &body.client_secret) {
+        (Some((id, secret)), body_id, _) => {
+            if body_id.as_ref().is_some_and(|b| b != id) {
+                return Err(
+                    ErrorResponse::invalid_request("client_id in body and header differ").into(),
+                );
+            }
+            (id.clone(), Some(secret.clone()), Presented::Basic)
+        }
+        (None, Some(id), Some(secret)) => (
+            id.clone(),
+            Some(secret.secret().to_owned()),
+            Presented::Post,
+        ),
+        (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
+        (None, None, _) => return Err(bad("client authentication is required")),
+    };
+    let Some(client) = state.storage.client(&client_id).await? else {
+        return Err(bad("unknown client"));
+    };
+    let method = client.metadata.effective_auth_method();
+    let method_ok = matches!(
+        (&method, presented),
+        (ClientAuthMethod::None, Presented::NoSecret)
+            | (ClientAuthMethod::ClientSecretBasic, Presented::Basic)
+            | (ClientAuthMethod::ClientSecretPost, Presented::Post)
+    );
+    if !method_ok {
+        return Err(bad(&format!("this client must authenticate with {method}")));
+    }
+    if let (Some(secret), Some(stored)) = (secret, &client.secret_hash)
+        && !constant_time_eq(token_hash(&secret).as_bytes(), stored.as_bytes())
+    {
+        return Err(bad("client authentication failed"));
+    }
+    Ok(client)
+}
+
+/// Reads `Authorization: Basic` (RFC 6749 §2.3.1: both parts are
+/// form-urlencoded before base64).
+fn basic_credentials(req: &HttpRequest) -> OAuthResult<Option<(String, String)>> {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || ErrorResponse::invalid_client("malformed Basic credentials").into();
+    let value = value.to_str().map_err(|_| malformed())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(malformed());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    let decoded = Base64::decode_vec(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Ok(Some((decode(id), decode(secret))))
+}

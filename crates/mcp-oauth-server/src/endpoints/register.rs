@@ -1,0 +1,119 @@
+//! `POST /register`: RFC 7591 dynamic client registration.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
+use mcp_oauth_core::registration::{ClientAuthMethod, ClientInformation, ClientMetadata};
+use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
+
+use crate::app::{AppState, now};
+use crate::config::RegistrationPolicy;
+use crate::http_error::OAuthResult;
+use crate::storage::{ClientRecord, StorageError};
+
+pub(super) async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> OAuthResult<HttpResponse> {
+    check_policy(&state.config.registration, &req)?;
+    let mut metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
+        ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+            .with_description(format!("invalid JSON: {e}"))
+    })?;
+    metadata.validate()?;
+    let method = metadata.effective_auth_method();
+    if !matches!(
+        method,
+        ClientAuthMethod::None
+            | ClientAuthMethod::ClientSecretBasic
+            | ClientAuthMethod::ClientSecretPost
+    ) {
+        return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+            .with_description(format!(
+                "token_endpoint_auth_method {method} is not supported"
+            ))
+            .into());
+    }
+    if let Some(scope) = &metadata.scope {
+        let supported = state.config.scopes_supported.iter().cloned().collect();
+        if !scope.is_subset(&supported) {
+            return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+                .with_description(format!(
+                    "unsupported scope: {}",
+                    scope.difference(&supported)
+                ))
+                .into());
+        }
+    }
+    if state.storage.client_count().await? >= state.config.max_clients {
+        return Err(ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
+            .with_description("the client registration limit is reached")
+            .into());
+    }
+    metadata.token_endpoint_auth_method = Some(method.clone());
+    metadata.grant_types = Some(metadata.effective_grant_types());
+    metadata.response_types = Some(metadata.effective_response_types());
+    let random = |n| random_base64url(n).map_err(|e| ErrorResponse::server_error(e.to_string()));
+    let secret = if method == ClientAuthMethod::None {
+        None
+    } else {
+        Some(ClientSecret::new(random(32)?))
+    };
+    let issued_at = now();
+    let record = ClientRecord {
+        client_id: random(16)?,
+        secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),
+        metadata: metadata.clone(),
+        issued_at,
+    };
+    let client_id = record.client_id.clone();
+    match state.storage.insert_client(record).await {
+        Ok(()) => {}
+        Err(StorageError::Conflict) => {
+            return Err(ErrorResponse::server_error("client id collision; retry").into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(client_id = %client_id, method = %method, "client registered");
+    let info = ClientInformation {
+        client_id,
+        client_secret_expires_at: secret.as_ref().map(|_| 0),
+        client_secret: secret,
+        client_id_issued_at: Some(issued_at),
+        registration_access_token: None,
+        registration_client_uri: None,
+        metadata,
+    };
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(info))
+}
+
+fn check_policy(policy: &RegistrationPolicy, req: &HttpRequest) -> OAuthResult<()> {
+    match policy {
+        RegistrationPolicy::Open => Ok(()),
+        RegistrationPolicy::Closed => Err(ErrorResponse::new(ErrorCode::AccessDenied)
+            .with_description("dynamic registration is closed on this server")
+            .into()),
+        RegistrationPolicy::InitialAccessToken(expected) => {
+            let presented = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if constant_time_eq(
+                token_hash(presented).as_bytes(),
+                token_hash(expected).as_bytes(),
+            ) {
+                Ok(())
+            } else {
+                Err(ErrorResponse::new(ErrorCode::InvalidToken)
+                    .with_description("a valid initial access token is required to register")
+                    .into())
+            }
+        }
+    }
+}

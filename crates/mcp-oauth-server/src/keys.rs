@@ -1,0 +1,285 @@
+//! Signing keys: ES256 (P-256) keys generated at first start, kept in
+//! storage, published in the JWKS, rotated on demand. A retired key stays in
+//! the JWKS (and keeps verifying) until every token it signed has expired.
+
+use std::collections::HashMap;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mcp_oauth_core::secret::token_hash;
+use mcp_oauth_core::token::{ACCESS_TOKEN_JWT_TYPE, AccessTokenClaims};
+use parking_lot::RwLock;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::storage::{SigningKeyRecord, Storage, StorageError};
+
+/// A key could not be made, loaded or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Key generation failed.
+    #[error("could not generate a signing key")]
+    Generate,
+    /// A stored key could not be read.
+    #[error("stored signing key {0} is invalid")]
+    Invalid(String),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+struct Loaded {
+    active_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    jwks: Value,
+}
+
+/// The server's signing keys; see the [module documentation](self).
+pub struct KeyManager {
+    loaded: RwLock<Loaded>,
+    issuer: String,
+}
+
+const ALG: &str = "ES256";
+
+fn generate_record(now: u64) -> Result<SigningKeyRecord, KeyError> {
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .map_err(|_| KeyError::Generate)?;
+    let pkcs8 = Base64UrlUnpadded::encode_string(doc.as_ref());
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
+        .map_err(|_| KeyError::Generate)?;
+    // kid: a digest of the public key, short but collision-safe for a JWKS.
+    let kid = token_hash(&Base64UrlUnpadded::encode_string(
+        pair.public_key().as_ref(),
+    ))[..16]
+        .to_owned();
+    Ok(SigningKeyRecord {
+        kid,
+        alg: ALG.to_owned(),
+        pkcs8,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+fn load(records: &[SigningKeyRecord], max_token_life: u64, now: u64) -> Result<Loaded, KeyError> {
+    let mut decoding = HashMap::new();
+    let mut keys = Vec::new();
+    let mut active: Option<(String, EncodingKey)> = None;
+    for r in records {
+        // A retired key is dropped once every token it signed has expired.
+        if r.retired_at.is_some_and(|t| t + max_token_life < now) || r.alg != ALG {
+            continue;
+        }
+        let der = Base64UrlUnpadded::decode_vec(&r.pkcs8)
+            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+        let point = pair.public_key().as_ref(); // 0x04 || X (32) || Y (32)
+        if point.len() != 65 {
+            return Err(KeyError::Invalid(r.kid.clone()));
+        }
+        let x = Base64UrlUnpadded::encode_string(&point[1..33]);
+        let y = Base64UrlUnpadded::encode_string(&point[33..65]);
+        let dk = DecodingKey::from_ec_components(&x, &y)
+            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+        decoding.insert(r.kid.clone(), dk);
+        keys.push(json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": r.kid, "alg": ALG, "use": "sig"}));
+        if r.retired_at.is_none() && active.is_none() {
+            active = Some((r.kid.clone(), EncodingKey::from_ec_der(&der)));
+        }
+    }
+    let (active_kid, encoding) = active.ok_or_else(|| KeyError::Invalid("no active key".into()))?;
+    Ok(Loaded {
+        active_kid,
+        encoding,
+        decoding,
+        jwks: json!({ "keys": keys }),
+    })
+}
+
+impl KeyManager {
+    /// Loads the keys from storage, generating the first one if there is
+    /// none. `max_token_life` (seconds) bounds how long a retired key stays
+    /// published.
+    pub async fn load_or_create(
+        storage: &dyn Storage,
+        issuer: &str,
+        max_token_life: u64,
+        now: u64,
+    ) -> Result<Self, KeyError> {
+        let mut records = storage.signing_keys().await?;
+        if !records
+            .iter()
+            .any(|r| r.retired_at.is_none() && r.alg == ALG)
+        {
+            storage.add_signing_key(generate_record(now)?, now).await?;
+            records = storage.signing_keys().await?;
+        }
+        Ok(Self {
+            loaded: RwLock::new(load(&records, max_token_life, now)?),
+            issuer: issuer.to_owned(),
+        })
+    }
+
+    /// Generates a new active key; the previous one is retired but stays
+    /// published. Returns the new `kid`.
+    pub async fn rotate(
+        &self,
+        storage: &dyn Storage,
+        max_token_life: u64,
+        now: u64,
+    ) -> Result<String, KeyError> {
+        let record = generate_record(now)?;
+        let kid = record.kid.clone();
+        storage.add_signing_key(record, now).await?;
+        let records = storage.signing_keys().await?;
+        *self.loaded.write() = load(&records, max_token_life, now)?;
+        Ok(kid)
+    }
+
+    /// Signs access-token claims as an RFC 9068 JWT (`typ: at+jwt`).
+    pub fn sign(&self, claims: &AccessTokenClaims) -> Result<String, KeyError> {
+        self.sign_typed(claims, ACCESS_TOKEN_JWT_TYPE)
+    }
+
+    /// Verifies an access token this server issued: signature by a
+    /// published key, `typ: at+jwt`, `iss` and `exp` (no leeway). `None` for
+    /// anything else.
+    pub fn verify(&self, token: &str) -> Option<AccessTokenClaims> {
+        self.verify_typed(
+            token,
+            ACCESS_TOKEN_JWT_TYPE,
+            &["exp", "iss", "sub", "iat", "jti"],
+        )
+    }
+
+    /// Signs any claims with the active key under an explicit JOSE `typ`,
+    /// so that one kind of JWT can never be taken for another (RFC 8725
+    /// §3.11).
+    pub(crate) fn sign_typed<T: Serialize>(
+        &self,
+        claims: &T,
+        typ: &str,
+    ) -> Result<String, KeyError> {
+        let loaded = self.loaded.read();
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(loaded.active_kid.clone());
+        jsonwebtoken::encode(&header, claims, &loaded.encoding)
+            .map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
+    /// Verifies a JWT of the given `typ` signed by one of the published
+    /// keys, with this issuer as `iss` and an unexpired `exp`.
+    pub(crate) fn verify_typed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        required: &[&str],
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some(typ) {
+            return None;
+        }
+        let loaded = self.loaded.read();
+        let key = loaded.decoding.get(header.kid.as_deref()?)?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(required);
+        jsonwebtoken::decode::<T>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    /// The JWK Set document.
+    pub fn jwks(&self) -> Value {
+        self.loaded.read().jwks.clone()
+    }
+
+    /// The `kid` currently signing.
+    pub fn active_kid(&self) -> String {
+        self.loaded.read().active_kid.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+    use mcp_oauth_core::token::Audience;
+    use std::collections::BTreeMap;
+
+    fn claims(exp: u64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "http://as.test".into(),
+            sub: "alice".into(),
+            aud: Audience::single("http://rs.test/mcp"),
+            client_id: "c".into(),
+            exp,
+            iat: 1,
+            jti: "j1".into(),
+            nbf: None,
+            scope: None,
+            auth_time: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn sign_verify_rotate_persist() {
+        let storage = MemoryStorage::new();
+        let t = now();
+        let km = KeyManager::load_or_create(&storage, "http://as.test", 3600, t)
+            .await
+            .unwrap();
+        let token = km.sign(&claims(t + 60)).unwrap();
+        assert_eq!(km.verify(&token).unwrap().sub, "alice");
+        // Expired, tampered and foreign-issuer tokens are refused.
+        assert!(km.verify(&km.sign(&claims(t - 1)).unwrap()).is_none());
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(km.verify(&tampered).is_none());
+        let other = KeyManager::load_or_create(&MemoryStorage::new(), "http://as.test", 3600, t)
+            .await
+            .unwrap();
+        assert!(other.verify(&token).is_none());
+
+        // Rotation: new kid signs, old tokens still verify, JWKS has both.
+        let old_kid = km.active_kid();
+        let new_kid = km.rotate(&storage, 3600, t).await.unwrap();
+        assert_ne!(old_kid, new_kid);
+        assert!(km.verify(&token).is_some());
+        assert_eq!(km.jwks()["keys"].as_array().unwrap().len(), 2);
+
+        // A second manager over the same storage loads the same keys.
+        let again = KeyManager::load_or_create(&storage, "http://as.test", 3600, t)
+            .await
+            .unwrap();
+        assert_eq!(again.active_kid(), new_kid);
+        assert!(again.verify(&token).is_some());
+        // Long after the retirement the old key is gone.
+        let later = KeyManager::load_or_create(&storage, "http://as.test", 3600, t + 7200)
+            .await
+            .unwrap();
+        assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,211 @@
+//! In-memory storage: for tests and throwaway servers. Everything is lost
+//! when the process ends.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use super::{
+    ClientRecord, CodeConsumption, CodeRecord, IssuedFromCode, RefreshRecord, RefreshRotation,
+    SigningKeyRecord, Storage, StorageError, UserRecord,
+};
+
+#[derive(Default)]
+struct Inner {
+    clients: HashMap<String, ClientRecord>,
+    codes: HashMap<String, (CodeRecord, bool, Option<IssuedFromCode>)>,
+    refresh: HashMap<String, RefreshRecord>,
+    revoked_families: HashSet<String>,
+    revoked_jtis: HashMap<String, u64>,
+    keys: Vec<SigningKeyRecord>,
+    users: HashMap<String, UserRecord>,
+}
+
+/// Storage in process memory: for tests and throwaway servers.
+#[derive(Default)]
+pub struct MemoryStorage {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStorage {
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        if g.clients.contains_key(&client.client_id) {
+            return Err(StorageError::Conflict);
+        }
+        g.clients.insert(client.client_id.clone(), client);
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        Ok(self.inner.lock().clients.get(client_id).cloned())
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        Ok(self.inner.lock().clients.remove(client_id).is_some())
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        let mut v: Vec<_> = self.inner.lock().clients.values().cloned().collect();
+        v.sort_by_key(|c| c.issued_at);
+        Ok(v)
+    }
+
+    async fn client_count(&self) -> Result<usize, StorageError> {
+        Ok(self.inner.lock().clients.len())
+    }
+
+    async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        if g.codes.contains_key(&code.code_hash) {
+            return Err(StorageError::Conflict);
+        }
+        g.codes.insert(code.code_hash.clone(), (code, false, None));
+        Ok(())
+    }
+
+    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError> {
+        let mut g = self.inner.lock();
+        Ok(match g.codes.get_mut(code_hash) {
+            None => CodeConsumption::Unknown,
+            Some((record, used, issued)) => {
+                if *used {
+                    CodeConsumption::Replayed {
+                        record: record.clone(),
+                        issued: issued.clone(),
+                    }
+                } else {
+                    *used = true;
+                    CodeConsumption::First(record.clone())
+                }
+            }
+        })
+    }
+
+    async fn record_code_issuance(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<(), StorageError> {
+        if let Some(entry) = self.inner.lock().codes.get_mut(code_hash) {
+            entry.2 = Some(issued);
+        }
+        Ok(())
+    }
+
+    async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        if g.refresh.contains_key(&token.token_hash) {
+            return Err(StorageError::Conflict);
+        }
+        g.refresh.insert(token.token_hash.clone(), token);
+        Ok(())
+    }
+
+    async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError> {
+        Ok(self.inner.lock().refresh.get(token_hash).cloned())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        successor: RefreshRecord,
+        now: u64,
+        grace: u64,
+    ) -> Result<RefreshRotation, StorageError> {
+        let mut g = self.inner.lock();
+        let Some(current) = g.refresh.get(token_hash).cloned() else {
+            return Ok(RefreshRotation::Invalid);
+        };
+        if g.revoked_families.contains(&current.family_id) || current.expires_at <= now {
+            return Ok(RefreshRotation::Invalid);
+        }
+        let outcome = match current.rotated_at {
+            None => RefreshRotation::Rotated(current.clone()),
+            Some(at) if now.saturating_sub(at) <= grace => {
+                RefreshRotation::WithinGrace(current.clone())
+            }
+            Some(_) => {
+                g.revoked_families.insert(current.family_id.clone());
+                return Ok(RefreshRotation::Reused(current));
+            }
+        };
+        if let Some(r) = g.refresh.get_mut(token_hash) {
+            r.rotated_at.get_or_insert(now);
+        }
+        g.refresh.insert(successor.token_hash.clone(), successor);
+        Ok(outcome)
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
+        self.inner
+            .lock()
+            .revoked_families
+            .insert(family_id.to_owned());
+        Ok(())
+    }
+
+    async fn family_revoked(&self, family_id: &str) -> Result<bool, StorageError> {
+        Ok(self.inner.lock().revoked_families.contains(family_id))
+    }
+
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> Result<(), StorageError> {
+        self.inner.lock().revoked_jtis.insert(jti.to_owned(), exp);
+        Ok(())
+    }
+
+    async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError> {
+        Ok(self.inner.lock().revoked_jtis.contains_key(jti))
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        let mut v = self.inner.lock().keys.clone();
+        v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        Ok(v)
+    }
+
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        for k in g.keys.iter_mut().filter(|k| k.retired_at.is_none()) {
+            k.retired_at = Some(now);
+        }
+        g.keys.push(key);
+        Ok(())
+    }
+
+    async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        self.inner.lock().users.insert(user.username.clone(), user);
+        Ok(())
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
+        Ok(self.inner.lock().users.get(username).cloned())
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StorageError> {
+        Ok(self.inner.lock().users.remove(username).is_some())
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StorageError> {
+        let mut v: Vec<_> = self.inner.lock().users.values().cloned().collect();
+        v.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(v)
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        g.codes.retain(|_, (c, _, _)| c.expires_at > now);
+        g.refresh.retain(|_, r| r.expires_at > now);
+        g.revoked_jtis.retain(|_, exp| *exp > now);
+        Ok(())
+    }
+}

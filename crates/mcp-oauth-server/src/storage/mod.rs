@@ -1,0 +1,230 @@
+//! Storage: one async trait, several backends.
+//!
+//! Everything the server must not lose lives behind [`Storage`]: registered
+//! clients, authorization codes, refresh-token families, revoked access
+//! tokens, signing keys and users. Secrets are stored only as hashes
+//! (SHA-256 for 256-bit random tokens, argon2 for passwords).
+//!
+//! The operations that decide security under concurrency are single calls,
+//! so each backend can make them atomic: [`Storage::consume_code`] (a code
+//! is redeemed once) and [`Storage::rotate_refresh`] (a refresh token is
+//! rotated once, reuse is detected).
+
+mod memory;
+
+pub use memory::MemoryStorage;
+
+use async_trait::async_trait;
+use mcp_oauth_core::registration::ClientMetadata;
+use serde::{Deserialize, Serialize};
+
+/// A storage backend failed (I/O, corruption, a lost connection).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend could not be reached or failed.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    /// A stored value could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The record already exists.
+    #[error("record already exists")]
+    Conflict,
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client identifier.
+    pub client_id: String,
+    /// SHA-256 of the client secret (confidential clients).
+    pub secret_hash: Option<String>,
+    /// The registered metadata.
+    pub metadata: ClientMetadata,
+    /// Registration time (seconds since the epoch).
+    pub issued_at: u64,
+}
+
+/// An issued authorization code, bound to everything the token request must
+/// repeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// The PKCE S256 challenge.
+    pub code_challenge: String,
+    /// The canonical resource (audience), if one was asked.
+    pub resource: Option<String>,
+    /// The granted scope.
+    pub scope: String,
+    /// The authenticated user.
+    pub subject: String,
+    /// When the user authenticated.
+    pub auth_time: u64,
+    /// Expiry.
+    pub expires_at: u64,
+}
+
+/// What [`Storage::consume_code`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeConsumption {
+    /// First redemption: the code is now spent.
+    First(CodeRecord),
+    /// The code was already redeemed: a replay. Carries the family of
+    /// refresh tokens and the access token issued from the first
+    /// redemption, so they can be revoked.
+    Replayed {
+        /// The code.
+        record: CodeRecord,
+        /// Tokens issued from it, if recorded.
+        issued: Option<IssuedFromCode>,
+    },
+    /// No such code.
+    Unknown,
+}
+
+/// The tokens a code produced, recorded so that a replay can revoke them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedFromCode {
+    /// The refresh family started by the code, if any.
+    pub family_id: Option<String>,
+    /// The access token's `jti` and expiry.
+    pub access_jti: String,
+    /// Expiry of that access token.
+    pub access_exp: u64,
+}
+
+/// One refresh token of a family (every rotation adds one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// The family (one per authorization).
+    pub family_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The user.
+    pub subject: String,
+    /// Granted scope (refreshes may narrow, never widen it).
+    pub scope: String,
+    /// Audience.
+    pub resource: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: u64,
+    /// Expiry of this token.
+    pub expires_at: u64,
+    /// When this token was rotated (spent), if it was.
+    pub rotated_at: Option<u64>,
+}
+
+/// What [`Storage::rotate_refresh`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshRotation {
+    /// The token was live; it is now spent and the successor stored.
+    Rotated(RefreshRecord),
+    /// The token was spent within the grace window: a concurrent refresh.
+    /// The successor was stored as well; the family stays live.
+    WithinGrace(RefreshRecord),
+    /// The token was spent earlier: reuse. The whole family is revoked.
+    Reused(RefreshRecord),
+    /// Unknown, expired, or its family revoked.
+    Invalid,
+}
+
+/// A signing key, kept across restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// Key identifier (JWS `kid`).
+    pub kid: String,
+    /// JWS algorithm.
+    pub alg: String,
+    /// The private key, PKCS#8 DER, base64url.
+    pub pkcs8: String,
+    /// Creation time.
+    pub created_at: u64,
+    /// When the key stopped signing (it stays in the JWKS until the tokens
+    /// it signed have expired).
+    pub retired_at: Option<u64>,
+}
+
+/// A user who can log in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Login name.
+    pub username: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// The server's storage; see the [module documentation](self).
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Stores a new client; [`StorageError::Conflict`] if the id exists.
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError>;
+    /// Looks a client up.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError>;
+    /// Removes a client; returns whether it existed.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError>;
+    /// All clients.
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
+    /// How many clients are registered.
+    async fn client_count(&self) -> Result<usize, StorageError>;
+
+    /// Stores a new authorization code.
+    async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError>;
+    /// Atomically marks a code as spent and says whether this was the first
+    /// redemption.
+    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError>;
+    /// Records what a code's first redemption issued.
+    async fn record_code_issuance(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<(), StorageError>;
+
+    /// Stores the first refresh token of a new family.
+    async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError>;
+    /// Looks a refresh token up (also when spent).
+    async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError>;
+    /// Atomically spends `token_hash` and stores `successor`, applying the
+    /// reuse rules; see [`RefreshRotation`]. `now` and `grace` are seconds.
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        successor: RefreshRecord,
+        now: u64,
+        grace: u64,
+    ) -> Result<RefreshRotation, StorageError>;
+    /// Revokes a whole refresh family.
+    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError>;
+    /// Whether a family is revoked.
+    async fn family_revoked(&self, family_id: &str) -> Result<bool, StorageError>;
+
+    /// Marks an access token (by `jti`) revoked until `exp`.
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> Result<(), StorageError>;
+    /// Whether an access token is revoked.
+    async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError>;
+
+    /// All signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError>;
+    /// Stores a new signing key and retires the previous active one at `now`.
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError>;
+
+    /// Creates or replaces a user.
+    async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError>;
+    /// Looks a user up.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError>;
+    /// Removes a user; returns whether it existed.
+    async fn delete_user(&self, username: &str) -> Result<bool, StorageError>;
+    /// All users.
+    async fn users(&self) -> Result<Vec<UserRecord>, StorageError>;
+
+    /// Deletes what has expired before `now` (codes, spent refresh tokens,
+    /// revoked `jti`s past their expiry).
+    async fn purge_expired(&self, now: u64) -> Result<(), StorageError>;
+}

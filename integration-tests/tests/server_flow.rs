@@ -1,0 +1,668 @@
+//! The authorization server over real sockets: discovery, registration,
+//! authorization with login, token, refresh, introspection, revocation, and
+//! the refusals each endpoint owes.
+
+use integration_tests::{PASSWORD, TestServer, USER, http};
+use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:4711/callback";
+const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+
+async fn register(s: &TestServer, body: Value) -> Value {
+    let r = http()
+        .post(s.url("/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    r.json().await.unwrap()
+}
+
+async fn register_public(s: &TestServer) -> String {
+    let c = register(
+        s,
+        json!({"client_name": "test agent", "redirect_uris": [REDIRECT],
+               "grant_types": ["authorization_code", "refresh_token"],
+               "token_endpoint_auth_method": "none", "application_type": "native"}),
+    )
+    .await;
+    assert!(c.get("client_secret").is_none());
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+/// Runs /authorize + headless login; returns the redirect's query pairs.
+async fn authorize(
+    s: &TestServer,
+    client_id: &str,
+    challenge: &PkceChallenge,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut q: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st-1"),
+        ("resource", RESOURCE),
+    ];
+    q.extend_from_slice(extra);
+    let r = http()
+        .get(s.url("/authorize"))
+        .query(&q)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pending: Value = r.json().await.unwrap();
+    let r = http()
+        .post(pending["login_endpoint"].as_str().unwrap())
+        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    redirect_query(&r)
+}
+
+fn redirect_query(r: &reqwest::Response) -> Vec<(String, String)> {
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    url::Url::parse(loc)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+async fn token(s: &TestServer, form: &[(&str, &str)]) -> reqwest::Response {
+    http()
+        .post(s.url("/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn error_of(r: reqwest::Response, status: u16) -> String {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+/// A confidential client for introspection.
+async fn introspector(s: &TestServer) -> (String, String) {
+    let c = register(
+        s,
+        json!({"client_name": "rs", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await;
+    (
+        c["client_id"].as_str().unwrap().into(),
+        c["client_secret"].as_str().unwrap().into(),
+    )
+}
+
+async fn introspect(s: &TestServer, who: &(String, String), tok: &str) -> Value {
+    let r = http()
+        .post(s.url("/introspect"))
+        .basic_auth(&who.0, Some(&who.1))
+        .form(&[("token", tok)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn metadata_and_jwks() {
+    let s = TestServer::start(|c| c).await;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let m: Value = http()
+            .get(s.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            m["issuer"], s.base,
+            "issuer emitted exactly, no slash added"
+        );
+        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(m["token_endpoint"], s.url("/token"));
+    }
+    let jwks: Value = http()
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    assert!(jwks["keys"][0].get("d").is_none(), "no private part");
+    assert_eq!(
+        http().get(s.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn code_flow_refresh_rotation_and_reuse_detection() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    assert_eq!(get(&q, "state"), Some("st-1"));
+    assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
+    let code = get(&q, "code").unwrap();
+
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+            ("client_id", &client_id),
+            ("resource", RESOURCE),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["token_type"], "Bearer");
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let refresh1 = t["refresh_token"].as_str().unwrap().to_owned();
+
+    let rs = introspector(&s).await;
+    let info = introspect(&s, &rs, &access).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["sub"], USER);
+    assert_eq!(info["aud"], RESOURCE);
+    assert_eq!(info["client_id"], client_id.as_str());
+    assert_eq!(info["scope"], "mcp");
+
+    // Rotation: the refresh token is replaced on every use.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh1),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let t2: Value = r.json().await.unwrap();
+    let refresh2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(refresh1, refresh2);
+    assert_eq!(
+        introspect(&s, &rs, &refresh1).await["active"],
+        false,
+        "rotated token is spent"
+    );
+    assert_eq!(introspect(&s, &rs, &refresh2).await["active"], true);
+
+    // Widening the scope on refresh is refused.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh2),
+            ("client_id", &client_id),
+            ("scope", "mcp admin"),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_scope");
+
+    // Within the grace window (10 s by default), a second use of the rotated
+    // token is a concurrent refresh, not an attack: it succeeds.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh1),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "a concurrent refresh within the grace window succeeds"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_reuse_after_grace_revokes_family() {
+    let s = TestServer::start(|c| c.refresh_grace(std::time::Duration::ZERO)).await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    let t: Value = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", get(&q, "code").unwrap()),
+            ("code_verifier", verifier.secret()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let refresh1 = t["refresh_token"].as_str().unwrap().to_owned();
+    let t2: Value = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh1),
+            ("client_id", &client_id),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let refresh2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh1),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    // The whole family is gone: the newest token no longer works either.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh2),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn pkce_refusals() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let challenge = PkceChallenge::s256(&verifier);
+
+    // Wrong verifier.
+    let q = authorize(&s, &client_id, &challenge, &[]).await;
+    let other = PkceVerifier::generate().unwrap();
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", get(&q, "code").unwrap()),
+            ("code_verifier", other.secret()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+
+    // Verifier omitted (downgrade).
+    let q = authorize(&s, &client_id, &challenge, &[]).await;
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", get(&q, "code").unwrap()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_request");
+
+    // Malformed verifier.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("code_verifier", "short"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_request");
+
+    // No challenge, or `plain`: refused at /authorize by redirect.
+    for extra in [vec![("code_challenge_method", "plain")], vec![]] {
+        let mut q = vec![
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+        ];
+        if !extra.is_empty() {
+            q.push(("code_challenge", challenge.as_str()));
+            q.extend(extra);
+        }
+        let r = http()
+            .get(s.url("/authorize"))
+            .query(&q)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        let back = redirect_query(&r);
+        assert_eq!(get(&back, "error"), Some("invalid_request"));
+        assert_eq!(get(&back, "state"), Some("s"));
+        assert_eq!(get(&back, "iss"), Some(s.base.as_str()));
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn redirect_and_client_errors_never_redirect() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
+    for (cid, redirect) in [
+        (client_id.as_str(), "http://127.0.0.1:4711/other"),
+        (client_id.as_str(), "https://evil.example/callback"),
+        ("no-such-client", REDIRECT),
+    ] {
+        let r = http()
+            .get(s.url("/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", cid),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{cid} {redirect}");
+        assert!(r.headers().get("location").is_none());
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+    }
+    // Loopback redirects may use another port (RFC 8252 §7.3).
+    let r = http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", "http://127.0.0.1:5999/callback"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("test agent") && html.contains("name=\"csrf\""));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn code_replay_revokes_the_first_tokens_and_codes_bind_client() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let other_client = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    let code = get(&q, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", verifier.secret()),
+        ("client_id", client_id.as_str()),
+    ];
+    let t: Value = token(&s, &form).await.json().await.unwrap();
+    let rs = introspector(&s).await;
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&s, &rs, access).await["active"], true);
+    assert_eq!(error_of(token(&s, &form).await, 400).await, "invalid_grant");
+    assert_eq!(
+        introspect(&s, &rs, access).await["active"],
+        false,
+        "replay revoked the access token"
+    );
+    assert_eq!(
+        introspect(&s, &rs, t["refresh_token"].as_str().unwrap()).await["active"],
+        false
+    );
+
+    // A code redeemed by another client is refused.
+    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", get(&q, "code").unwrap()),
+            ("code_verifier", verifier.secret()),
+            ("client_id", other_client.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn expired_code_is_refused() {
+    let s = TestServer::start(|c| c.code_ttl(std::time::Duration::from_secs(1))).await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", get(&q, "code").unwrap()),
+            ("code_verifier", verifier.secret()),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn client_authentication_and_introspection_access() {
+    let s = TestServer::start(|c| c).await;
+    let (id, secret) = introspector(&s).await;
+    // client_credentials with the right secret works, wrong secret is 401.
+    let ok = http()
+        .post(s.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let access = ok.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad = http()
+        .post(s.url("/token"))
+        .basic_auth(&id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert!(bad.headers().contains_key("www-authenticate"));
+    assert_eq!(error_of(bad, 401).await, "invalid_client");
+    // A confidential client may not skip its secret.
+    let r = token(
+        &s,
+        &[("grant_type", "client_credentials"), ("client_id", &id)],
+    )
+    .await;
+    assert_eq!(error_of(r, 401).await, "invalid_client");
+    // Introspection without authentication is refused.
+    let r = http()
+        .post(s.url("/introspect"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 401).await, "invalid_client");
+    // Revocation makes the token inactive.
+    let who = (id.clone(), secret.clone());
+    assert_eq!(introspect(&s, &who, &access).await["active"], true);
+    let r = http()
+        .post(s.url("/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(&s, &who, &access).await["active"], false);
+    assert_eq!(
+        introspect(&s, &who, "garbage").await,
+        json!({"active": false})
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn registration_refusals() {
+    let s = TestServer::start(|c| c).await;
+    for (body, code) in [
+        (
+            json!({"redirect_uris": ["http://evil.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb#frag"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "grant_types": ["implicit"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": "not-a-list"}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let r = http()
+            .post(s.url("/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(r, 400).await, code, "{body}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn browser_login_needs_csrf_and_right_password() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
+    let r = http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let html = r.text().await.unwrap();
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    };
+    let (request, csrf) = (field("request"), field("csrf"));
+    let post = |cookie: Option<String>, password: &str| {
+        let mut b = http().post(s.url("/login")).form(&[
+            ("username", USER),
+            ("password", password),
+            ("request", &request),
+            ("csrf", &csrf),
+        ]);
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        b.send()
+    };
+    // No CSRF cookie: refused, no redirect.
+    let r = post(None, PASSWORD).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // Wrong password: the form again, with an error, no redirect.
+    let r = post(Some(cookie.clone()), "wrong").await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Invalid username or password")
+    );
+    // Right password with the cookie: redirect with code, state and iss.
+    let r = post(Some(cookie), PASSWORD).await.unwrap();
+    assert_eq!(r.status(), 302);
+    let q = redirect_query(&r);
+    assert!(get(&q, "code").is_some());
+    assert_eq!(get(&q, "state"), Some("x"));
+    assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
+    s.stop().await;
+}
