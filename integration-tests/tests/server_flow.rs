@@ -91,6 +91,36 @@ async fn token(s: &TestServer, form: &[(&str, &str)]) -> reqwest::Response {
         .unwrap()
 }
 
+async fn refresh(s: &TestServer, client_id: &str, refresh_token: &str) -> reqwest::Response {
+    token(
+        s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+async fn redeem(
+    s: &TestServer,
+    client_id: &str,
+    code: &str,
+    verifier: &PkceVerifier,
+) -> reqwest::Response {
+    token(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", verifier.secret()),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
 async fn error_of(r: reqwest::Response, status: u16) -> String {
     assert_eq!(r.status(), status);
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -202,15 +232,7 @@ async fn code_flow_refresh_rotation_and_reuse_detection() {
     assert_eq!(info["scope"], "mcp");
 
     // Rotation: the refresh token is replaced on every use.
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh1),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let r = refresh(&s, &client_id, &refresh1).await;
     assert_eq!(r.status(), 200);
     let t2: Value = r.json().await.unwrap();
     let refresh2 = t2["refresh_token"].as_str().unwrap().to_owned();
@@ -237,15 +259,7 @@ async fn code_flow_refresh_rotation_and_reuse_detection() {
 
     // Within the grace window (10 s by default), a second use of the rotated
     // token is a concurrent refresh, not an attack: it succeeds.
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh1),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let r = refresh(&s, &client_id, &refresh1).await;
     assert_eq!(
         r.status(),
         200,
@@ -260,54 +274,23 @@ async fn refresh_reuse_after_grace_revokes_family() {
     let client_id = register_public(&s).await;
     let verifier = PkceVerifier::generate().unwrap();
     let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
-    let t: Value = token(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", get(&q, "code").unwrap()),
-            ("code_verifier", verifier.secret()),
-            ("client_id", &client_id),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let t: Value = redeem(&s, &client_id, get(&q, "code").unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let refresh1 = t["refresh_token"].as_str().unwrap().to_owned();
-    let t2: Value = token(
-        &s,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh1),
-            ("client_id", &client_id),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let t2: Value = refresh(&s, &client_id, &refresh1)
+        .await
+        .json()
+        .await
+        .unwrap();
     let refresh2 = t2["refresh_token"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh1),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let r = refresh(&s, &client_id, &refresh1).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     // The whole family is gone: the newest token no longer works either.
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh2),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let r = refresh(&s, &client_id, &refresh2).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     s.stop().await;
 }
@@ -484,16 +467,7 @@ async fn expired_code_is_refused() {
     let verifier = PkceVerifier::generate().unwrap();
     let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", get(&q, "code").unwrap()),
-            ("code_verifier", verifier.secret()),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let r = redeem(&s, &client_id, get(&q, "code").unwrap(), &verifier).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     s.stop().await;
 }

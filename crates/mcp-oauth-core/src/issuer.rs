@@ -17,7 +17,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 use crate::secret::constant_time_eq;
@@ -124,25 +123,7 @@ impl fmt::Display for Issuer {
     }
 }
 
-impl std::str::FromStr for Issuer {
-    type Err = IssuerError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for Issuer {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.value)
-    }
-}
-
-impl<'de> Deserialize<'de> for Issuer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(s).map_err(serde::de::Error::custom)
-    }
-}
+crate::macros::string_serde!(Issuer, IssuerError, Issuer::parse);
 
 #[cfg(test)]
 mod tests {

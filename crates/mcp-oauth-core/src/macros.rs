@@ -85,3 +85,33 @@ macro_rules! open_enum {
 }
 
 pub(crate) use open_enum;
+
+/// `FromStr`, `Serialize` (the `Display` form) and `Deserialize` (through
+/// the validating parser) for a type that lives on the wire as a string.
+macro_rules! string_serde {
+    ($ty:ty, $err:ty, $parse:path) => {
+        impl ::core::str::FromStr for $ty {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $parse(s)
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let s = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+                $parse(s.as_str()).map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use string_serde;

@@ -20,7 +20,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 /// Why a string is not a valid resource indicator.
@@ -162,25 +161,7 @@ impl fmt::Display for ResourceUri {
     }
 }
 
-impl std::str::FromStr for ResourceUri {
-    type Err = ResourceError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for ResourceUri {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.canonical)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResourceUri {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+crate::macros::string_serde!(ResourceUri, ResourceError, ResourceUri::parse);
 
 #[cfg(test)]
 mod tests {

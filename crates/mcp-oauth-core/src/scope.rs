@@ -17,9 +17,6 @@
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A scope value broke the RFC 6749 §3.3 grammar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,12 +165,7 @@ impl fmt::Display for ScopeSet {
     }
 }
 
-impl FromStr for ScopeSet {
-    type Err = ScopeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
+crate::macros::string_serde!(ScopeSet, ScopeError, ScopeSet::parse);
 
 impl<S: Into<String>> FromIterator<S> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
@@ -198,19 +190,6 @@ impl<'a> IntoIterator for &'a ScopeSet {
     type IntoIter = std::iter::Map<std::slice::Iter<'a, String>, fn(&'a String) -> &'a str>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(String::as_str)
-    }
-}
-
-impl Serialize for ScopeSet {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ScopeSet {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
