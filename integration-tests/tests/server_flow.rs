@@ -68,6 +68,13 @@ async fn authorize(
     redirect_query(&r)
 }
 
+/// A fresh PKCE verifier and the code a headless login returns for it.
+async fn login(s: &TestServer, client_id: &str) -> (String, PkceVerifier) {
+    let verifier = PkceVerifier::generate().unwrap();
+    let q = authorize(s, client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    (get(&q, "code").unwrap().to_owned(), verifier)
+}
+
 fn redirect_query(r: &reqwest::Response) -> Vec<(String, String)> {
     let loc = r.headers()["location"].to_str().unwrap();
     assert!(loc.starts_with(REDIRECT), "{loc}");
@@ -272,9 +279,8 @@ async fn code_flow_refresh_rotation_and_reuse_detection() {
 async fn refresh_reuse_after_grace_revokes_family() {
     let s = TestServer::start(|c| c.refresh_grace(std::time::Duration::ZERO)).await;
     let client_id = register_public(&s).await;
-    let verifier = PkceVerifier::generate().unwrap();
-    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
-    let t: Value = redeem(&s, &client_id, get(&q, "code").unwrap(), &verifier)
+    let (code, verifier) = login(&s, &client_id).await;
+    let t: Value = redeem(&s, &client_id, &code, &verifier)
         .await
         .json()
         .await
@@ -299,31 +305,20 @@ async fn refresh_reuse_after_grace_revokes_family() {
 async fn pkce_refusals() {
     let s = TestServer::start(|c| c).await;
     let client_id = register_public(&s).await;
-    let verifier = PkceVerifier::generate().unwrap();
-    let challenge = PkceChallenge::s256(&verifier);
+    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
 
     // Wrong verifier.
-    let q = authorize(&s, &client_id, &challenge, &[]).await;
-    let other = PkceVerifier::generate().unwrap();
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", get(&q, "code").unwrap()),
-            ("code_verifier", other.secret()),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (code, _) = login(&s, &client_id).await;
+    let r = redeem(&s, &client_id, &code, &PkceVerifier::generate().unwrap()).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
 
     // Verifier omitted (downgrade).
-    let q = authorize(&s, &client_id, &challenge, &[]).await;
+    let (code, _) = login(&s, &client_id).await;
     let r = token(
         &s,
         &[
             ("grant_type", "authorization_code"),
-            ("code", get(&q, "code").unwrap()),
+            ("code", &code),
             ("client_id", &client_id),
         ],
     )
@@ -420,20 +415,17 @@ async fn code_replay_revokes_the_first_tokens_and_codes_bind_client() {
     let s = TestServer::start(|c| c).await;
     let client_id = register_public(&s).await;
     let other_client = register_public(&s).await;
-    let verifier = PkceVerifier::generate().unwrap();
-    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
-    let code = get(&q, "code").unwrap();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("code_verifier", verifier.secret()),
-        ("client_id", client_id.as_str()),
-    ];
-    let t: Value = token(&s, &form).await.json().await.unwrap();
+    let (code, verifier) = login(&s, &client_id).await;
+    let t: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rs = introspector(&s).await;
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(introspect(&s, &rs, access).await["active"], true);
-    assert_eq!(error_of(token(&s, &form).await, 400).await, "invalid_grant");
+    let replay = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(error_of(replay, 400).await, "invalid_grant");
     assert_eq!(
         introspect(&s, &rs, access).await["active"],
         false,
@@ -445,17 +437,8 @@ async fn code_replay_revokes_the_first_tokens_and_codes_bind_client() {
     );
 
     // A code redeemed by another client is refused.
-    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
-    let r = token(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", get(&q, "code").unwrap()),
-            ("code_verifier", verifier.secret()),
-            ("client_id", other_client.as_str()),
-        ],
-    )
-    .await;
+    let (code, verifier) = login(&s, &client_id).await;
+    let r = redeem(&s, &other_client, &code, &verifier).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     s.stop().await;
 }
@@ -464,10 +447,9 @@ async fn code_replay_revokes_the_first_tokens_and_codes_bind_client() {
 async fn expired_code_is_refused() {
     let s = TestServer::start(|c| c.code_ttl(std::time::Duration::from_secs(1))).await;
     let client_id = register_public(&s).await;
-    let verifier = PkceVerifier::generate().unwrap();
-    let q = authorize(&s, &client_id, &PkceChallenge::s256(&verifier), &[]).await;
+    let (code, verifier) = login(&s, &client_id).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = redeem(&s, &client_id, get(&q, "code").unwrap(), &verifier).await;
+    let r = redeem(&s, &client_id, &code, &verifier).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     s.stop().await;
 }

@@ -9,7 +9,7 @@ use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse}
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::token_hash;
 
-use super::authenticate_client;
+use super::{authenticate_client, decode_form};
 use crate::app::{AppState, now};
 use crate::http_error::OAuthResult;
 
@@ -18,9 +18,7 @@ pub(super) async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
-    let request: IntrospectionRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
-        ErrorResponse::invalid_request(format!("malformed introspection request: {e}"))
-    })?;
+    let request: IntrospectionRequest = decode_form(&body, "introspection")?;
     let caller = authenticate_client(&state, &req, &request.client).await?;
     if caller.secret_hash.is_none() {
         return Err(

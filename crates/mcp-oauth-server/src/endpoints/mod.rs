@@ -37,6 +37,17 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         .route(&p("/revoke"), web::post().to(revoke::revoke));
 }
 
+/// Decodes a form body, or answers `invalid_request` naming what was being
+/// decoded (duplicate or malformed parameters land here).
+pub(crate) fn decode_form<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> OAuthResult<T> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        ErrorResponse::invalid_request(format!("malformed {what} request: {e}")).into()
+    })
+}
+
 /// How the caller presented its client credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Presented {

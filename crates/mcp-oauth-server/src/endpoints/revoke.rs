@@ -4,11 +4,10 @@
 
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
-use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::secret::token_hash;
 use mcp_oauth_core::token::RevocationRequest;
 
-use super::authenticate_client;
+use super::{authenticate_client, decode_form};
 use crate::app::AppState;
 use crate::http_error::OAuthResult;
 
@@ -17,9 +16,7 @@ pub(super) async fn revoke(
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
-    let request: RevocationRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
-        ErrorResponse::invalid_request(format!("malformed revocation request: {e}"))
-    })?;
+    let request: RevocationRequest = decode_form(&body, "revocation")?;
     let client = authenticate_client(&state, &req, &request.client).await?;
     let token = request.token.secret();
     if let Some(claims) = state.keys.verify(token) {

@@ -13,8 +13,8 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AccessToken, RefreshToken, random_base64url, token_hash};
 use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenGrant, TokenRequest, TokenResponse};
 
-use super::authenticate_client;
 use super::authorize::resource_allowed;
+use super::{authenticate_client, decode_form};
 use crate::app::{AppState, now};
 use crate::http_error::OAuthResult;
 use crate::storage::{
@@ -26,8 +26,7 @@ pub(super) async fn token(
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
-    let request: TokenRequest = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ErrorResponse::invalid_request(format!("malformed token request: {e}")))?;
+    let request: TokenRequest = decode_form(&body, "token")?;
     let client = authenticate_client(&state, &req, &request.client).await?;
     let grant = request.grant()?;
     let allowed = client.metadata.effective_grant_types();
