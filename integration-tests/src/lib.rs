@@ -33,7 +33,17 @@ impl TestServer {
         storage: Arc<dyn Storage>,
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_on(0, storage, tweak).await
+    }
+
+    /// Starts a server on a given port (0: any) and storage; a restart on
+    /// the same port keeps the issuer.
+    pub async fn start_on(
+        port: u16,
+        storage: Arc<dyn Storage>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         let base = format!("http://127.0.0.1:{port}");
         let config = tweak(
@@ -49,6 +59,15 @@ impl TestServer {
             storage,
             handle,
         }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
     }
 
     /// `{base}{path}`.

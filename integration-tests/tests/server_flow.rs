@@ -622,3 +622,70 @@ async fn browser_login_needs_csrf_and_right_password() {
     assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn sqlite_restart_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("as.db");
+    let open = || mcp_oauth_server::storage::open(&format!("sqlite:{}", db.display())).unwrap();
+
+    let s = TestServer::start_with(open(), |c| c).await;
+    let port = s.port();
+    let client_id = register_public(&s).await;
+    let rs = introspector(&s).await;
+    let (code, verifier) = login(&s, &client_id).await;
+    let t: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (code2, verifier2) = login(&s, &client_id).await;
+    let t2: Value = redeem(&s, &client_id, &code2, &verifier2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let revoked = t2["access_token"].as_str().unwrap();
+    let r = http()
+        .post(s.url("/revoke"))
+        .form(&[("token", revoked), ("client_id", client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let jwks_before: Value = http()
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s.stop().await;
+
+    let s = TestServer::start_on(port, open(), |c| c).await;
+    let jwks_after: Value = http()
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after, "signing key kept");
+    // The confidential client still authenticates; the old access token
+    // still verifies; the revoked one stays revoked.
+    assert_eq!(
+        introspect(&s, &rs, t["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    assert_eq!(introspect(&s, &rs, revoked).await["active"], false);
+    // The public client and its refresh token survive.
+    let r = refresh(&s, &client_id, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    // A superuser still logs in (users persisted).
+    let _ = login(&s, &client_id).await;
+    s.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

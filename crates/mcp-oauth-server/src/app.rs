@@ -36,6 +36,9 @@ pub enum StartError {
     /// The superuser password could not be hashed.
     #[error("could not hash the superuser password: {0}")]
     Password(String),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// Binding or serving failed.
     #[error("could not serve: {0}")]
     Io(#[from] std::io::Error),
@@ -87,6 +90,22 @@ impl AppState {
             keys,
             metadata,
         }))
+    }
+
+    /// Starts the background task that deletes expired codes, refresh
+    /// tokens and revocations every minute, off the request path.
+    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let retention = state.config.refresh_token_ttl.as_secs();
+                if let Err(e) = state.storage.purge_expired(now(), retention).await {
+                    tracing::warn!(error = %e, "purging expired records failed");
+                }
+            }
+        })
     }
 
     /// `{issuer}{path}`.

@@ -1,38 +1,41 @@
 //! The OAuth 2.1 authorization server of the mcp-oauth stack, on actix-web.
 //!
-//! **Status: in progress.** Working today, with in-memory storage:
-//! discovery (RFC 8414 and the OIDC alias), JWKS with ES256 keys kept in
-//! storage, dynamic client registration (RFC 7591), `/authorize` with a
-//! login page and a headless JSON login, `/token` (authorization code with
-//! PKCE S256, refresh-token rotation with reuse detection, client
-//! credentials), introspection (RFC 7662) and revocation (RFC 7009).
-//! Still to come: SQLite storage, the command-line binary, Client ID
-//! Metadata Documents, consent memory, login rate limits, CORS, metrics and
-//! `private_key_jwt`.
+//! Operators run the `mcp-oauth-server` binary (SQLite storage, admin
+//! subcommands; `--help`). Embedders use this library: [`QuickServer`] for
+//! the two-line case, or [`AppState`] + [`configure`] to mount the server's
+//! routes into their own actix-web app.
 //!
-//! ```no_run
-//! use std::sync::Arc;
-//! use mcp_oauth_core::{issuer::Issuer, secret::Password};
-//! use mcp_oauth_server::{AppState, ServerConfig, serve, storage::MemoryStorage};
+//! Endpoints: RFC 8414 metadata (and the OIDC alias), `/jwks` (ES256 keys
+//! kept in storage, rotatable), `/register` (RFC 7591), `/authorize` with an
+//! HTML login page and a headless JSON login, `/token` (authorization code
+//! with PKCE S256; refresh-token rotation with reuse detection and a grace
+//! window; client credentials), `/introspect` (RFC 7662), `/revoke` (RFC
+//! 7009), `/healthz`. Storage: [`storage::MemoryStorage`] and
+//! [`storage::SqliteStorage`] behind one [`storage::Storage`] trait.
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = ServerConfig::new(Issuer::parse("http://127.0.0.1:9000")?)
-//!     .superuser("admin", Password::new("change me"));
-//! let state = AppState::new(config, Arc::new(MemoryStorage::new())).await?;
-//! let listener = std::net::TcpListener::bind("127.0.0.1:9000")?;
-//! serve(state, listener)?.await?;
+//! ```
+//! use mcp_oauth_server::QuickServer;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = QuickServer::new("127.0.0.1", 0).superuser("admin", "s3cret").start().await?;
+//! assert!(server.issuer.starts_with("http://127.0.0.1:"));
+//! server.stop().await;
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 mod app;
 mod config;
 mod endpoints;
 mod http_error;
 pub mod keys;
 pub mod password;
+mod quick;
 pub mod storage;
 
 pub use app::{AppState, StartError, configure, now, serve};
 pub use config::{RegistrationPolicy, ServerConfig};
 pub use http_error::{OAuthHttpError, OAuthResult};
 pub use mcp_oauth_core as core;
+pub use quick::{QuickServer, RunningServer};

@@ -1,9 +1,235 @@
-//! `mcp-oauth-server`: not yet a command-line program; the binary target
-//! exists so the name is reserved. It says so and exits.
+//! `mcp-oauth-server`: the authorization server binary and its admin
+//! subcommands. Run `mcp-oauth-server --help`.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "mcp-oauth-server: the command-line server is not built yet; use the library (see its crate docs)"
-    );
-    std::process::ExitCode::from(2)
+mod cli;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, ClientCommand, Command, KeyCommand, LogFormat, TokenCommand, UserCommand};
+use mcp_oauth_core::secret::random_base64url;
+use mcp_oauth_server::admin::{Revoked, revoke_token};
+use mcp_oauth_server::password::hash_password;
+use mcp_oauth_server::storage::{self, UserRecord};
+use mcp_oauth_server::{AppState, now, serve};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match cli.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log_level, settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String> {
+    let storage = storage::open(&settings.storage)
+        .map_err(|e| format!("storage {}: {e}", settings.storage))?;
+    match command {
+        Command::Serve => {
+            let listener =
+                TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|e| {
+                    format!("cannot listen on {}:{}: {e}", settings.host, settings.port)
+                })?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let issuer = settings
+                .explicit_issuer
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            if !settings.config_template.has_superuser()
+                && storage.users().await.map_err(|e| e.to_string())?.is_empty()
+            {
+                let password = random_base64url(18).map_err(|e| e.to_string())?;
+                say(&format!(
+                    "No users yet: created superuser \"admin\" with password {password}\n\
+                     (shown once; change it with `mcp-oauth-server user add admin --password ...`)"
+                ));
+                settings
+                    .config_template
+                    .set_superuser("admin".into(), password);
+            }
+            let config = settings.config_template.build(&issuer)?;
+            let state = AppState::new(config, storage)
+                .await
+                .map_err(|e| e.to_string())?;
+            let maintenance = state.spawn_maintenance();
+            tracing::info!(%addr, %issuer, storage = %settings.storage, "authorization server listening");
+            say(&format!(
+                "mcp-oauth-server: issuer {issuer}, listening on {addr}"
+            ));
+            let server = serve(state, listener).map_err(|e| e.to_string())?;
+            let result = server.await.map_err(|e| e.to_string());
+            maintenance.abort();
+            tracing::info!("authorization server stopped");
+            result
+        }
+        Command::User(cmd) => match cmd {
+            UserCommand::Add { username, password } => {
+                let (password, generated) = match password {
+                    Some(p) => (p, false),
+                    None => (random_base64url(18).map_err(|e| e.to_string())?, true),
+                };
+                let password_hash = hash_password(&password).map_err(|e| e.to_string())?;
+                storage
+                    .upsert_user(UserRecord {
+                        username: username.clone(),
+                        password_hash,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if generated {
+                    say(&format!("user {username} saved; password: {password}"));
+                } else {
+                    say(&format!("user {username} saved"));
+                }
+                Ok(())
+            }
+            UserCommand::Remove { username } => {
+                if storage
+                    .delete_user(&username)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    say(&format!("user {username} removed"));
+                    Ok(())
+                } else {
+                    Err(format!("no user {username}"))
+                }
+            }
+            UserCommand::List => {
+                for u in storage.users().await.map_err(|e| e.to_string())? {
+                    say(&u.username);
+                }
+                Ok(())
+            }
+        },
+        Command::Client(cmd) => match cmd {
+            ClientCommand::List => {
+                for c in storage.clients().await.map_err(|e| e.to_string())? {
+                    say(&format!(
+                        "{}\t{}\t{}\t{}",
+                        c.client_id,
+                        c.metadata.client_name.as_deref().unwrap_or("-"),
+                        c.metadata.effective_auth_method(),
+                        c.metadata.redirect_uris().join(" ")
+                    ));
+                }
+                Ok(())
+            }
+            ClientCommand::Remove { client_id } => {
+                if storage
+                    .delete_client(&client_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    say(&format!("client {client_id} removed"));
+                    Ok(())
+                } else {
+                    Err(format!("no client {client_id}"))
+                }
+            }
+        },
+        Command::Key(cmd) => {
+            let issuer = admin_issuer(&settings);
+            let config = settings.config_template.build(&issuer)?;
+            let max_life = config.access_token_ttl.as_secs();
+            let state = AppState::new(config, storage.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            match cmd {
+                KeyCommand::Rotate => {
+                    let kid = state
+                        .keys
+                        .rotate(storage.as_ref(), max_life, now())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    say(&format!(
+                        "new signing key {kid}; restart running servers to sign with it"
+                    ));
+                }
+                KeyCommand::List => {
+                    for k in storage.signing_keys().await.map_err(|e| e.to_string())? {
+                        let status = k
+                            .retired_at
+                            .map_or("active".to_owned(), |t| format!("retired at {t}"));
+                        say(&format!(
+                            "{}\t{}\tcreated {}\t{status}",
+                            k.kid, k.alg, k.created_at
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { token }) => {
+            let issuer = admin_issuer(&settings);
+            let config = settings.config_template.build(&issuer)?;
+            let state = AppState::new(config, storage)
+                .await
+                .map_err(|e| e.to_string())?;
+            match revoke_token(&state, &token, None)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Revoked::AccessToken { client_id } => {
+                    say(&format!("access token of {client_id} revoked"))
+                }
+                Revoked::RefreshFamily { client_id } => {
+                    say(&format!("refresh token family of {client_id} revoked"))
+                }
+                _ => return Err("unknown token (not issued by this server, or expired)".into()),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The issuer admin commands verify tokens against: the configured one, or
+/// what `serve` would use by default.
+fn admin_issuer(settings: &cli::Settings) -> String {
+    settings
+        .explicit_issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", settings.host, settings.port))
 }

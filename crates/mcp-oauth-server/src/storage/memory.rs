@@ -201,10 +201,13 @@ impl Storage for MemoryStorage {
         Ok(v)
     }
 
-    async fn purge_expired(&self, now: u64) -> Result<(), StorageError> {
+    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
-        g.codes.retain(|_, (c, _, _)| c.expires_at > now);
+        g.codes
+            .retain(|_, (c, _, _)| c.expires_at.saturating_add(code_retention) > now);
         g.refresh.retain(|_, r| r.expires_at > now);
+        let live: HashSet<String> = g.refresh.values().map(|r| r.family_id.clone()).collect();
+        g.revoked_families.retain(|f| live.contains(f));
         g.revoked_jtis.retain(|_, exp| *exp > now);
         Ok(())
     }

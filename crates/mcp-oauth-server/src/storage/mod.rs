@@ -11,12 +11,38 @@
 //! rotated once, reuse is detected).
 
 mod memory;
+mod sqlite;
+#[cfg(test)]
+mod suite;
 
 pub use memory::MemoryStorage;
+pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use mcp_oauth_core::registration::ClientMetadata;
 use serde::{Deserialize, Serialize};
+
+/// Opens the storage a specification names: `memory`, `sqlite:PATH`, or a
+/// bare path (taken as SQLite).
+pub fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
+    let spec = spec.trim();
+    if spec == "memory" {
+        return Ok(std::sync::Arc::new(MemoryStorage::new()));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Err(StorageError::Backend(
+            "PostgreSQL storage is not built yet; use sqlite:PATH or memory".into(),
+        ));
+    }
+    let path = spec
+        .strip_prefix("sqlite://")
+        .or_else(|| spec.strip_prefix("sqlite:"))
+        .unwrap_or(spec);
+    if path.is_empty() {
+        return Err(StorageError::Backend("empty storage path".into()));
+    }
+    Ok(std::sync::Arc::new(SqliteStorage::open(path)?))
+}
 
 /// A storage backend failed (I/O, corruption, a lost connection).
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +250,9 @@ pub trait Storage: Send + Sync + 'static {
     /// All users.
     async fn users(&self) -> Result<Vec<UserRecord>, StorageError>;
 
-    /// Deletes what has expired before `now` (codes, spent refresh tokens,
-    /// revoked `jti`s past their expiry).
-    async fn purge_expired(&self, now: u64) -> Result<(), StorageError>;
+    /// Deletes what has expired before `now`: refresh tokens, revoked
+    /// `jti`s past their expiry, and codes more than `code_retention`
+    /// seconds past theirs (spent codes are kept that long so a late replay
+    /// still finds, and revokes, what the code produced).
+    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError>;
 }

@@ -1,0 +1,341 @@
+//! Command line, environment and TOML configuration of the binary.
+//! Precedence: flags > `MCP_OAUTH_*` environment > TOML file > defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mcp_oauth_core::issuer::Issuer;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::secret::Password;
+use mcp_oauth_server::{RegistrationPolicy, ServerConfig};
+use serde::Deserialize;
+
+/// The OAuth 2.1 authorization server for MCP.
+///
+/// Starts on 127.0.0.1:9000 with an embedded SQLite database
+/// (./mcp-oauth.db) holding clients, tokens, signing keys and users. At
+/// first start without a configured superuser, a user `admin` with a
+/// generated password is created and the password printed once.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-oauth-server", version, about, long_about)]
+pub(crate) struct Cli {
+    /// TOML configuration file (lowest precedence after defaults).
+    #[arg(long, env = "MCP_OAUTH_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`) or `memory`.
+    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true)]
+    pub storage: Option<String>,
+    /// Public issuer URL, emitted exactly as given (default `http://HOST:PORT`).
+    #[arg(long, env = "MCP_OAUTH_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long, env = "MCP_OAUTH_HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (default 9000; 0 picks a free one).
+    #[arg(long, env = "MCP_OAUTH_PORT")]
+    pub port: Option<u16>,
+    /// Superuser name, created or updated at start.
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER")]
+    pub superuser: Option<String>,
+    /// Superuser password.
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD", hide_env_values = true)]
+    pub superuser_password: Option<String>,
+    /// Access-token lifetime in seconds (default 900).
+    #[arg(long, env = "MCP_OAUTH_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh-token lifetime in seconds (default 2592000, 30 days).
+    #[arg(long, env = "MCP_OAUTH_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<u64>,
+    /// Authorization-code lifetime in seconds (default 60).
+    #[arg(long, env = "MCP_OAUTH_CODE_TTL")]
+    pub code_ttl: Option<u64>,
+    /// Seconds a rotated refresh token stays usable, for concurrent
+    /// refreshes (default 10).
+    #[arg(long, env = "MCP_OAUTH_REFRESH_GRACE")]
+    pub refresh_grace: Option<u64>,
+    /// Supported scopes, comma-separated (default `mcp`).
+    #[arg(long, env = "MCP_OAUTH_SCOPES", value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
+    /// Resources tokens may be issued for, comma-separated (default: any).
+    #[arg(long, env = "MCP_OAUTH_ALLOWED_RESOURCES", value_delimiter = ',')]
+    pub allowed_resources: Option<Vec<String>>,
+    /// Dynamic registration: `open` (default) or `closed`.
+    #[arg(long, env = "MCP_OAUTH_REGISTRATION")]
+    pub registration: Option<Registration>,
+    /// Require this initial access token to register (RFC 7591 §3).
+    #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    pub initial_access_token: Option<String>,
+    /// Most clients that may register (default 10000).
+    #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
+    pub max_clients: Option<usize>,
+    /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
+    #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
+    pub log_level: Option<String>,
+    /// Log format.
+    #[arg(long, env = "MCP_OAUTH_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Registration policy on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Registration {
+    /// Anyone may register.
+    Open,
+    /// Nobody may register.
+    Closed,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage users who can log in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage registered clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage issued tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user, or set a user's password. The password comes from
+    /// `--password`, else `MCP_OAUTH_USER_PASSWORD`, else is generated and printed.
+    Add {
+        /// User name.
+        username: String,
+        /// Password.
+        #[arg(long, env = "MCP_OAUTH_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Remove a user.
+    Remove {
+        /// User name.
+        username: String,
+    },
+    /// List users.
+    List,
+}
+
+/// `client` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// List registered clients.
+    List,
+    /// Remove a client.
+    Remove {
+        /// Client id.
+        client_id: String,
+    },
+}
+
+/// `key` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Generate a new signing key; the old one stays published until its
+    /// tokens expire. Running servers pick it up at restart.
+    Rotate,
+    /// List signing keys.
+    List,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Revoke an access token or a refresh token (and its whole family).
+    Revoke {
+        /// The token.
+        token: String,
+    },
+}
+
+/// The TOML file: the same settings as the flags, in snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    issuer: Option<String>,
+    storage: Option<String>,
+    superuser: Option<String>,
+    superuser_password: Option<String>,
+    access_token_ttl: Option<u64>,
+    refresh_token_ttl: Option<u64>,
+    code_ttl: Option<u64>,
+    refresh_grace: Option<u64>,
+    scopes: Option<Vec<String>>,
+    allowed_resources: Option<Vec<String>>,
+    registration: Option<Registration>,
+    initial_access_token: Option<String>,
+    max_clients: Option<usize>,
+    log_level: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// The merged settings.
+pub(crate) struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub storage: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub explicit_issuer: Option<String>,
+    pub config_template: ServerConfigParts,
+}
+
+/// What goes into a [`ServerConfig`] once the issuer is known.
+pub(crate) struct ServerConfigParts {
+    superuser: Option<(String, String)>,
+    access_token_ttl: Option<u64>,
+    refresh_token_ttl: Option<u64>,
+    code_ttl: Option<u64>,
+    refresh_grace: Option<u64>,
+    scopes: Option<Vec<String>>,
+    allowed_resources: Option<Vec<String>>,
+    registration: Option<Registration>,
+    initial_access_token: Option<String>,
+    max_clients: Option<usize>,
+}
+
+impl Cli {
+    /// Merges flags/env over the TOML file over defaults.
+    pub(crate) fn settings(&self) -> Result<Settings, String> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let superuser = match (
+            self.superuser.clone().or(file.superuser),
+            self.superuser_password.clone().or(file.superuser_password),
+        ) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => return Err("--superuser and --superuser-password go together".into()),
+        };
+        Ok(Settings {
+            host: self
+                .host
+                .clone()
+                .or(file.host)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: self.port.or(file.port).unwrap_or(9000),
+            storage: self
+                .storage
+                .clone()
+                .or(file.storage)
+                .unwrap_or_else(|| "sqlite:./mcp-oauth.db".into()),
+            log_level: self
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            log_format: self
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            explicit_issuer: self.issuer.clone().or(file.issuer),
+            config_template: ServerConfigParts {
+                superuser,
+                access_token_ttl: self.access_token_ttl.or(file.access_token_ttl),
+                refresh_token_ttl: self.refresh_token_ttl.or(file.refresh_token_ttl),
+                code_ttl: self.code_ttl.or(file.code_ttl),
+                refresh_grace: self.refresh_grace.or(file.refresh_grace),
+                scopes: self.scopes.clone().or(file.scopes),
+                allowed_resources: self.allowed_resources.clone().or(file.allowed_resources),
+                registration: self.registration.or(file.registration),
+                initial_access_token: self
+                    .initial_access_token
+                    .clone()
+                    .or(file.initial_access_token),
+                max_clients: self.max_clients.or(file.max_clients),
+            },
+        })
+    }
+}
+
+impl ServerConfigParts {
+    /// Whether a superuser is configured.
+    pub(crate) fn has_superuser(&self) -> bool {
+        self.superuser.is_some()
+    }
+
+    /// Sets the superuser (used for the generated first-start one).
+    pub(crate) fn set_superuser(&mut self, username: String, password: String) {
+        self.superuser = Some((username, password));
+    }
+
+    /// Builds the server configuration for `issuer`.
+    pub(crate) fn build(&self, issuer: &str) -> Result<ServerConfig, String> {
+        let issuer = Issuer::parse(issuer).map_err(|e| format!("--issuer: {e}"))?;
+        let mut c = ServerConfig::new(issuer);
+        if let Some((u, p)) = &self.superuser {
+            c = c.superuser(u.clone(), Password::new(p.clone()));
+        }
+        let secs = Duration::from_secs;
+        if let Some(v) = self.access_token_ttl {
+            c.access_token_ttl = secs(v.max(1));
+        }
+        if let Some(v) = self.refresh_token_ttl {
+            c.refresh_token_ttl = secs(v.max(1));
+        }
+        if let Some(v) = self.code_ttl {
+            c.code_ttl = secs(v.max(1));
+        }
+        if let Some(v) = self.refresh_grace {
+            c.refresh_grace = secs(v);
+        }
+        if let Some(scopes) = &self.scopes {
+            for s in scopes {
+                if !mcp_oauth_core::scope::is_valid_scope_token(s) {
+                    return Err(format!("--scopes: {s:?} is not a valid scope token"));
+                }
+            }
+            c = c.scopes(scopes.clone());
+        }
+        if let Some(list) = &self.allowed_resources {
+            let parsed = list
+                .iter()
+                .map(|r| {
+                    ResourceUri::parse(r).map_err(|e| format!("--allowed-resources: {r}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            c = c.allowed_resources(parsed);
+        }
+        c.registration = match (self.registration, &self.initial_access_token) {
+            (Some(Registration::Closed), _) => RegistrationPolicy::Closed,
+            (_, Some(token)) => RegistrationPolicy::InitialAccessToken(token.clone()),
+            _ => RegistrationPolicy::Open,
+        };
+        if let Some(n) = self.max_clients {
+            c.max_clients = n;
+        }
+        Ok(c)
+    }
+}

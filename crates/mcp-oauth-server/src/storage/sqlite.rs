@@ -1,0 +1,554 @@
+//! SQLite storage: the embedded default. One file holds clients, codes,
+//! refresh families, revocations, signing keys and users, so a restart loses
+//! nothing. Operations run on a blocking thread against one connection in
+//! WAL mode; the connection's lock makes the multi-step operations
+//! (`consume_code`, `rotate_refresh`) atomic, and each runs in a transaction.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    ClientRecord, CodeConsumption, CodeRecord, IssuedFromCode, RefreshRecord, RefreshRotation,
+    SigningKeyRecord, Storage, StorageError, UserRecord,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many ran. Append, never edit.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+    );
+    CREATE TABLE codes (
+        code_hash TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        issued TEXT,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        rotated_at INTEGER,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+    CREATE TABLE revoked_families (family_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);
+    CREATE TABLE revoked_jtis (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
+    CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        pkcs8 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER
+    );
+    CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
+"];
+
+/// SQLite-backed storage in one file, in WAL mode, migrated at open.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(e.to_string())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StorageError> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StorageError> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+/// SQLite stores integers as i64; our times are u64 seconds.
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        Self::init(Connection::open(path).map_err(backend)?)
+    }
+
+    /// A private in-memory database (for tests).
+    pub fn in_memory() -> Result<Self, StorageError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StorageError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(backend)?;
+        let done = usize::try_from(version).unwrap_or(0);
+        if done > MIGRATIONS.len() {
+            return Err(StorageError::Backend(format!(
+                "database schema version {done} is newer than this server knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(n + 1).unwrap_or(i64::MAX),
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn with<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&mut conn.lock()))
+            .await
+            .map_err(backend)?
+    }
+}
+
+fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Option<String>, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn client_from(row: (String, Option<String>, String, i64)) -> Result<ClientRecord, StorageError> {
+    Ok(ClientRecord {
+        client_id: row.0,
+        secret_hash: row.1,
+        metadata: from_json(&row.2)?,
+        issued_at: u(row.3),
+    })
+}
+
+fn refresh_from(record: &str, rotated_at: Option<i64>) -> Result<RefreshRecord, StorageError> {
+    let mut r: RefreshRecord = from_json(record)?;
+    r.rotated_at = rotated_at.map(u);
+    Ok(r)
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at)],
+                )
+                .map_err(backend)?;
+            if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        let id = client_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT client_id, secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1",
+                [id],
+                client_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(client_from)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let id = client_id.to_owned();
+        self.with(move |c| {
+            Ok(c.execute("DELETE FROM clients WHERE client_id = ?1", [id])
+                .map_err(backend)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT client_id, secret_hash, metadata, issued_at FROM clients ORDER BY issued_at, client_id")
+                .map_err(backend)?;
+            let rows = stmt.query_map([], client_row).map_err(backend)?;
+            rows.map(|r| client_from(r.map_err(backend)?)).collect()
+        })
+        .await
+    }
+
+    async fn client_count(&self) -> Result<usize, StorageError> {
+        self.with(|c| {
+            let n: i64 = c
+                .query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))
+                .map_err(backend)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO codes (code_hash, record, expires_at) VALUES (?1, ?2, ?3)",
+                    params![code.code_hash, to_json(&code)?, i(code.expires_at)],
+                )
+                .map_err(backend)?;
+            if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError> {
+        let hash = code_hash.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let row: Option<(String, i64, Option<String>)> = tx
+                .query_row(
+                    "SELECT record, used, issued FROM codes WHERE code_hash = ?1",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((record, used, issued)) = row else {
+                return Ok(CodeConsumption::Unknown);
+            };
+            let record: CodeRecord = from_json(&record)?;
+            let out = if used != 0 {
+                CodeConsumption::Replayed {
+                    record,
+                    issued: issued.as_deref().map(from_json).transpose()?,
+                }
+            } else {
+                tx.execute("UPDATE codes SET used = 1 WHERE code_hash = ?1", [&hash])
+                    .map_err(backend)?;
+                CodeConsumption::First(record)
+            };
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_code_issuance(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<(), StorageError> {
+        let hash = code_hash.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE codes SET issued = ?2 WHERE code_hash = ?1",
+                params![hash, to_json(&issued)?],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError> {
+        self.with(move |c| insert_refresh_row(c, &token)).await
+    }
+
+    async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError> {
+        let hash = token_hash.to_owned();
+        self.with(move |c| {
+            let row: Option<(String, Option<i64>)> = c
+                .query_row(
+                    "SELECT record, rotated_at FROM refresh_tokens WHERE token_hash = ?1",
+                    [hash],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(rec, rot)| refresh_from(&rec, rot)).transpose()
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        successor: RefreshRecord,
+        now: u64,
+        grace: u64,
+    ) -> Result<RefreshRotation, StorageError> {
+        let hash = token_hash.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let row: Option<(String, Option<i64>, i64)> = tx
+                .query_row(
+                    "SELECT t.record, t.rotated_at, EXISTS(SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
+                     FROM refresh_tokens t WHERE t.token_hash = ?1",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((record, rotated_at, revoked)) = row else {
+                return Ok(RefreshRotation::Invalid);
+            };
+            let current = refresh_from(&record, rotated_at)?;
+            if revoked != 0 || current.expires_at <= now {
+                return Ok(RefreshRotation::Invalid);
+            }
+            let outcome = match current.rotated_at {
+                None => RefreshRotation::Rotated(current),
+                Some(at) if now.saturating_sub(at) <= grace => RefreshRotation::WithinGrace(current),
+                Some(_) => {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
+                        params![current.family_id, i(now)],
+                    )
+                    .map_err(backend)?;
+                    tx.commit().map_err(backend)?;
+                    return Ok(RefreshRotation::Reused(current));
+                }
+            };
+            tx.execute(
+                "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?2) WHERE token_hash = ?1",
+                params![hash, i(now)],
+            )
+            .map_err(backend)?;
+            insert_refresh_row(&tx, &successor)?;
+            tx.commit().map_err(backend)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
+        let id = family_id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
+                params![id, i(crate::app::now())],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn family_revoked(&self, family_id: &str) -> Result<bool, StorageError> {
+        let id = family_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM revoked_families WHERE family_id = ?1)",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v != 0)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> Result<(), StorageError> {
+        let jti = jti.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO revoked_jtis (jti, exp) VALUES (?1, ?2)",
+                params![jti, i(exp)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError> {
+        let jti = jti.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM revoked_jtis WHERE jti = ?1)",
+                [jti],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v != 0)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT kid, alg, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, rowid DESC")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(SigningKeyRecord {
+                        kid: r.get(0)?,
+                        alg: r.get(1)?,
+                        pkcs8: r.get(2)?,
+                        created_at: u(r.get(3)?),
+                        retired_at: r.get::<_, Option<i64>>(4)?.map(u),
+                    })
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend)).collect()
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL", [i(now)])
+                .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.kid, key.alg, key.pkcs8, i(key.created_at), key.retired_at.map(i)],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO users (username, password_hash) VALUES (?1, ?2)
+                 ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash",
+                params![user.username, user.password_hash],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
+        let name = username.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT username, password_hash FROM users WHERE username = ?1",
+                [name],
+                |r| {
+                    Ok(UserRecord {
+                        username: r.get(0)?,
+                        password_hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StorageError> {
+        let name = username.to_owned();
+        self.with(move |c| {
+            Ok(c.execute("DELETE FROM users WHERE username = ?1", [name])
+                .map_err(backend)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT username, password_hash FROM users ORDER BY username")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(UserRecord {
+                        username: r.get(0)?,
+                        password_hash: r.get(1)?,
+                    })
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend)).collect()
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute(
+                "DELETE FROM codes WHERE expires_at + ?2 <= ?1",
+                params![i(now), i(code_retention)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+                [i(now)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM revoked_families WHERE NOT EXISTS
+                 (SELECT 1 FROM refresh_tokens t WHERE t.family_id = revoked_families.family_id)",
+                [],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}
+
+fn insert_refresh_row(c: &Connection, token: &RefreshRecord) -> Result<(), StorageError> {
+    let n = c
+        .execute(
+            "INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, record, rotated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                token.token_hash,
+                token.family_id,
+                to_json(token)?,
+                token.rotated_at.map(i),
+                i(token.expires_at)
+            ],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        Err(StorageError::Conflict)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! One behavioural suite, run against every backend.
+
+use super::*;
+use mcp_oauth_core::registration::ClientMetadata;
+
+fn client(id: &str, at: u64) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        secret_hash: Some(format!("hash-{id}")),
+        metadata: ClientMetadata {
+            client_name: Some(format!("name {id}")),
+            redirect_uris: Some(vec!["http://127.0.0.1/cb".into()]),
+            ..Default::default()
+        },
+        issued_at: at,
+    }
+}
+
+fn code(hash: &str, expires_at: u64) -> CodeRecord {
+    CodeRecord {
+        code_hash: hash.into(),
+        client_id: "c1".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "x".repeat(43),
+        resource: Some("http://rs.test/mcp".into()),
+        scope: "mcp".into(),
+        subject: "alice".into(),
+        auth_time: 1,
+        expires_at,
+    }
+}
+
+fn refresh(hash: &str, family: &str, expires_at: u64) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: hash.into(),
+        family_id: family.into(),
+        client_id: "c1".into(),
+        subject: "alice".into(),
+        scope: "mcp".into(),
+        resource: None,
+        auth_time: 1,
+        expires_at,
+        rotated_at: None,
+    }
+}
+
+/// Every storage contract, in one place.
+pub(super) async fn run(s: &dyn Storage) {
+    // Clients.
+    s.insert_client(client("c1", 10)).await.unwrap();
+    s.insert_client(client("c2", 20)).await.unwrap();
+    assert!(matches!(
+        s.insert_client(client("c1", 30)).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(s.client("c1").await.unwrap(), Some(client("c1", 10)));
+    assert_eq!(s.client("nope").await.unwrap(), None);
+    assert_eq!(s.client_count().await.unwrap(), 2);
+    let ids: Vec<_> = s
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["c1", "c2"]);
+    assert!(s.delete_client("c2").await.unwrap());
+    assert!(!s.delete_client("c2").await.unwrap());
+
+    // Codes: single use, replay reports what was issued.
+    s.insert_code(code("k1", 100)).await.unwrap();
+    assert!(matches!(
+        s.insert_code(code("k1", 100)).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(
+        s.consume_code("k1").await.unwrap(),
+        CodeConsumption::First(code("k1", 100))
+    );
+    let issued = IssuedFromCode {
+        family_id: Some("f1".into()),
+        access_jti: "j1".into(),
+        access_exp: 200,
+    };
+    s.record_code_issuance("k1", issued.clone()).await.unwrap();
+    assert_eq!(
+        s.consume_code("k1").await.unwrap(),
+        CodeConsumption::Replayed {
+            record: code("k1", 100),
+            issued: Some(issued)
+        }
+    );
+    assert_eq!(
+        s.consume_code("unknown").await.unwrap(),
+        CodeConsumption::Unknown
+    );
+
+    // Refresh rotation, grace, reuse.
+    s.insert_refresh(refresh("r1", "f1", 1000)).await.unwrap();
+    let out = s
+        .rotate_refresh("r1", refresh("r2", "f1", 1000), 100, 5)
+        .await
+        .unwrap();
+    assert_eq!(out, RefreshRotation::Rotated(refresh("r1", "f1", 1000)));
+    assert_eq!(
+        s.refresh("r1").await.unwrap().unwrap().rotated_at,
+        Some(100)
+    );
+    // Second use of r1 within the grace window: allowed, family stays live.
+    let out = s
+        .rotate_refresh("r1", refresh("r3", "f1", 1000), 104, 5)
+        .await
+        .unwrap();
+    assert!(matches!(out, RefreshRotation::WithinGrace(_)));
+    assert!(!s.family_revoked("f1").await.unwrap());
+    // Past the window: reuse, the family is revoked, live tokens die with it.
+    let out = s
+        .rotate_refresh("r1", refresh("r4", "f1", 1000), 200, 5)
+        .await
+        .unwrap();
+    assert!(matches!(out, RefreshRotation::Reused(_)));
+    assert!(s.family_revoked("f1").await.unwrap());
+    let out = s
+        .rotate_refresh("r2", refresh("r5", "f1", 1000), 201, 5)
+        .await
+        .unwrap();
+    assert_eq!(out, RefreshRotation::Invalid);
+    assert_eq!(
+        s.rotate_refresh("nope", refresh("r6", "f9", 1000), 1, 5)
+            .await
+            .unwrap(),
+        RefreshRotation::Invalid
+    );
+    // Expired tokens do not rotate.
+    s.insert_refresh(refresh("e1", "f2", 50)).await.unwrap();
+    assert_eq!(
+        s.rotate_refresh("e1", refresh("e2", "f2", 1000), 60, 5)
+            .await
+            .unwrap(),
+        RefreshRotation::Invalid
+    );
+    s.revoke_family("f3").await.unwrap();
+    assert!(s.family_revoked("f3").await.unwrap());
+
+    // Access-token revocation.
+    s.revoke_jti("j9", 500).await.unwrap();
+    assert!(s.jti_revoked("j9").await.unwrap());
+    assert!(!s.jti_revoked("j8").await.unwrap());
+
+    // Keys: adding one retires the previous.
+    let key = |kid: &str, at: u64| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        pkcs8: "AAAA".into(),
+        created_at: at,
+        retired_at: None,
+    };
+    s.add_signing_key(key("k-old", 1), 1).await.unwrap();
+    s.add_signing_key(key("k-new", 2), 2).await.unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(keys[0].kid, "k-new");
+    assert_eq!(keys[0].retired_at, None);
+    assert_eq!(keys[1].retired_at, Some(2));
+
+    // Users.
+    let user = |n: &str, h: &str| UserRecord {
+        username: n.into(),
+        password_hash: h.into(),
+    };
+    s.upsert_user(user("bob", "h1")).await.unwrap();
+    s.upsert_user(user("bob", "h2")).await.unwrap();
+    s.upsert_user(user("amy", "h3")).await.unwrap();
+    assert_eq!(s.user("bob").await.unwrap(), Some(user("bob", "h2")));
+    let names: Vec<_> = s
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["amy", "bob"]);
+    assert!(s.delete_user("amy").await.unwrap());
+    assert_eq!(s.user("amy").await.unwrap(), None);
+
+    // Purge: expired refresh tokens and revoked jtis go; spent codes stay
+    // for the retention window.
+    s.purge_expired(300, 1000).await.unwrap();
+    assert!(matches!(
+        s.consume_code("k1").await.unwrap(),
+        CodeConsumption::Replayed { .. }
+    ));
+    assert_eq!(s.refresh("e1").await.unwrap(), None);
+    s.purge_expired(600, 0).await.unwrap();
+    assert!(!s.jti_revoked("j9").await.unwrap());
+    assert_eq!(
+        s.consume_code("k1").await.unwrap(),
+        CodeConsumption::Unknown
+    );
+    s.purge_expired(2000, 0).await.unwrap();
+    assert_eq!(s.refresh("r2").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn memory_backend() {
+    run(&MemoryStorage::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_backend() {
+    run(&SqliteStorage::in_memory().unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_survives_reopen() {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-test-{}-{}",
+        std::process::id(),
+        crate::app::now()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    {
+        let s = SqliteStorage::open(&path).unwrap();
+        s.insert_client(client("c1", 10)).await.unwrap();
+        s.insert_refresh(refresh("r1", "f1", u64::MAX / 4))
+            .await
+            .unwrap();
+        s.revoke_jti("j1", u64::MAX / 4).await.unwrap();
+    }
+    let s = SqliteStorage::open(&path).unwrap();
+    assert_eq!(s.client("c1").await.unwrap(), Some(client("c1", 10)));
+    assert!(s.refresh("r1").await.unwrap().is_some());
+    assert!(s.jti_revoked("j1").await.unwrap());
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
