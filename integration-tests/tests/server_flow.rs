@@ -689,3 +689,59 @@ async fn sqlite_restart_loses_nothing() {
     s.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account() {
+    let s = TestServer::start(|mut c| {
+        c.login_limits = mcp_oauth_server::ratelimit::ThrottleLimits {
+            per_account: 3,
+            per_address: 100,
+            window: std::time::Duration::from_secs(600),
+        };
+        c
+    })
+    .await;
+    let client_id = register_public(&s).await;
+    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
+    let pending: Value = http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attempt = |user: &'static str, password: &'static str| {
+        http()
+            .post(s.url("/login"))
+            .json(&json!({"username": user, "password": password, "request": pending["request"]}))
+            .send()
+    };
+    // Unknown user and wrong password look the same.
+    let unknown = attempt("mallory", "x").await.unwrap();
+    assert_eq!(unknown.status(), 401);
+    let unknown: Value = unknown.json().await.unwrap();
+    for _ in 0..3 {
+        let r = attempt(USER, "wrong").await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.json::<Value>().await.unwrap(), unknown);
+    }
+    // Locked: even the right password is refused, with Retry-After.
+    let r = attempt(USER, PASSWORD).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 600);
+    s.stop().await;
+}

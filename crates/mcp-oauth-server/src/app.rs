@@ -54,6 +54,8 @@ pub struct AppState {
     pub keys: KeyManager,
     /// The metadata document, built once.
     pub metadata: AuthorizationServerMetadata,
+    /// Failed-login counters.
+    pub login_throttle: crate::ratelimit::LoginThrottle,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
         }
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
+            login_throttle: crate::ratelimit::LoginThrottle::new(config.login_limits),
             config,
             storage,
             keys,

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// The superuser created or updated at start.
     pub superuser: Option<(String, Password)>,
+    /// Failed-login limits.
+    pub login_limits: crate::ratelimit::ThrottleLimits,
 }
 
 impl ServerConfig {
@@ -65,6 +67,7 @@ impl ServerConfig {
             registration: RegistrationPolicy::Open,
             max_clients: 10_000,
             superuser: None,
+            login_limits: crate::ratelimit::ThrottleLimits::default(),
         }
     }
 

@@ -32,6 +32,7 @@ mod http_error;
 pub mod keys;
 pub mod password;
 mod quick;
+pub mod ratelimit;
 pub mod storage;
 
 pub use app::{AppState, StartError, configure, now, serve};

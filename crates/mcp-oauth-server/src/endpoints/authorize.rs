@@ -279,9 +279,39 @@ pub(super) async fn login(
         Ok(Some(c)) => c,
         _ => return error_page("The application asking for access is no longer registered."),
     };
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Some(wait) = state
+        .login_throttle
+        .retry_after(&form.username, &address, now())
+    {
+        tracing::warn!(%address, "login throttled");
+        let e = ErrorResponse::new(ErrorCode::Other("too_many_attempts".into()))
+            .with_description("too many failed logins; try again later");
+        let mut r = if is_json {
+            json_error(429, e)
+        } else {
+            page(
+                429,
+                "Too many attempts",
+                "Too many failed sign-ins. Wait a few minutes and try again.",
+            )
+        };
+        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     let ok = check_credentials(&state, &form.username, form.password.secret()).await;
-    if !ok {
-        tracing::info!(client_id = %pending.client_id, "failed login");
+    if ok {
+        state.login_throttle.success(&form.username);
+    } else {
+        state
+            .login_throttle
+            .failure(&form.username, &address, now());
+        tracing::info!(client_id = %pending.client_id, %address, "failed login");
         if is_json {
             return json_error(
                 401,
@@ -386,9 +416,14 @@ fn page_headers(status: u16) -> actix_web::HttpResponseBuilder {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}main{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.15);max-width:24rem;width:100%}h1{font-size:1.3rem;margin-top:0}label{display:block;margin-top:1rem;font-weight:600}input{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;font-size:1rem}button{margin-top:1.5rem;width:100%;padding:.6rem;font-size:1rem;background:#1f5fbf;color:#fff;border:0;border-radius:4px}button:focus,input:focus{outline:3px solid #f0b400}.error{color:#a40000;font-weight:600}.meta{color:#444;font-size:.9rem}";
 
 fn error_page(message: &str) -> HttpResponse {
-    page_headers(400).body(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Authorization error</title><style>{STYLE}</style></head><body><main><h1>Authorization error</h1><p class=\"error\" role=\"alert\">{}</p></main></body></html>",
-        escape(message)
+    page(400, "Authorization error", message)
+}
+
+fn page(status: u16, title: &str, message: &str) -> HttpResponse {
+    page_headers(status).body(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title><style>{STYLE}</style></head><body><main><h1>{title}</h1><p class=\"error\" role=\"alert\">{}</p></main></body></html>",
+        escape(message),
+        title = escape(title),
     ))
 }
 
