@@ -745,3 +745,80 @@ async fn failed_logins_are_throttled_per_account() {
     assert!(retry > 0 && retry <= 600);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn cors_only_where_browsers_need_it_and_metrics_count() {
+    let s = TestServer::start(|mut c| {
+        c.cors_origins = Some(vec!["https://app.example".into()]);
+        c
+    })
+    .await;
+    let origin = "https://app.example";
+    // Preflight and response headers on the token endpoint.
+    let r = http()
+        .request(reqwest::Method::OPTIONS, s.url("/token"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], origin);
+    assert!(
+        r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let r = http()
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], origin);
+    // Another origin gets nothing.
+    let r = http()
+        .get(s.url("/jwks"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Never on login or introspection.
+    for path in ["/login", "/introspect"] {
+        let r = http()
+            .post(s.url(path))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{path}"
+        );
+    }
+
+    // Metrics count registrations, issued tokens and requests.
+    let client_id = register_public(&s).await;
+    let (code, verifier) = login(&s, &client_id).await;
+    assert_eq!(redeem(&s, &client_id, &code, &verifier).await.status(), 200);
+    let text = http()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("mcp_oauth_registrations_total 1"), "{text}");
+    assert!(
+        text.contains("mcp_oauth_tokens_issued_total{grant=\"authorization_code\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mcp_oauth_http_requests_total{endpoint=\"/token\",status=\"200\"} 1"),
+        "{text}"
+    );
+    s.stop().await;
+}

@@ -56,6 +56,8 @@ pub struct AppState {
     pub metadata: AuthorizationServerMetadata,
     /// Failed-login counters.
     pub login_throttle: crate::ratelimit::LoginThrottle,
+    /// Prometheus counters.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -88,6 +90,7 @@ impl AppState {
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
             login_throttle: crate::ratelimit::LoginThrottle::new(config.login_limits),
+            metrics: crate::metrics::Metrics::default(),
             config,
             storage,
             keys,

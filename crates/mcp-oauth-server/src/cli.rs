@@ -69,6 +69,10 @@ pub(crate) struct Cli {
     /// Most clients that may register (default 10000).
     #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
+    /// Origins browser clients may call the metadata, registration, token,
+    /// revocation and JWKS endpoints from, comma-separated (default: any).
+    #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,
@@ -191,6 +195,7 @@ pub(crate) struct FileConfig {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    cors_origins: Option<Vec<String>>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -218,6 +223,7 @@ pub(crate) struct ServerConfigParts {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    cors_origins: Option<Vec<String>>,
 }
 
 impl Cli {
@@ -275,6 +281,7 @@ impl Cli {
                     .clone()
                     .or(file.initial_access_token),
                 max_clients: self.max_clients.or(file.max_clients),
+                cors_origins: self.cors_origins.clone().or(file.cors_origins),
             },
         })
     }
@@ -336,6 +343,7 @@ impl ServerConfigParts {
         if let Some(n) = self.max_clients {
             c.max_clients = n;
         }
+        c.cors_origins = self.cors_origins.clone();
         Ok(c)
     }
 }

@@ -48,6 +48,10 @@ pub struct ServerConfig {
     pub superuser: Option<(String, Password)>,
     /// Failed-login limits.
     pub login_limits: crate::ratelimit::ThrottleLimits,
+    /// Origins that browser clients may call the metadata, registration,
+    /// token, revocation and JWKS endpoints from; `None` allows any (these
+    /// endpoints use no cookies, so `*` exposes nothing).
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -68,6 +72,7 @@ impl ServerConfig {
             max_clients: 10_000,
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
+            cors_origins: None,
         }
     }
 

@@ -30,6 +30,7 @@ mod config;
 mod endpoints;
 mod http_error;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 mod quick;
 pub mod ratelimit;

@@ -311,6 +311,7 @@ pub(super) async fn login(
         state
             .login_throttle
             .failure(&form.username, &address, now());
+        state.metrics.login_failures.inc();
         tracing::info!(client_id = %pending.client_id, %address, "failed login");
         if is_json {
             return json_error(

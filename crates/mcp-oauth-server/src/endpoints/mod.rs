@@ -4,6 +4,7 @@
 mod authorize;
 mod introspect;
 mod metadata;
+mod middleware;
 mod register;
 mod revoke;
 mod token;
@@ -23,18 +24,43 @@ use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+    use actix_web::middleware::from_fn;
     let p = |s: &str| format!("{issuer_path}{s}");
+    // Browser-callable routes: CORS (with preflight) and metrics.
+    let cors_route = |path: String, method: actix_web::Route| {
+        web::resource(path)
+            .wrap(from_fn(middleware::cors))
+            .wrap(from_fn(middleware::observe))
+            .route(method)
+            .route(web::method(actix_web::http::Method::OPTIONS).to(middleware::preflight))
+    };
+    // Routes for browsers navigating (login) or servers (introspection): no CORS.
+    let plain_route = |path: String, method: actix_web::Route| {
+        web::resource(path)
+            .wrap(from_fn(middleware::observe))
+            .route(method)
+    };
     for well_known in metadata::well_known_paths(issuer_path) {
-        cfg.route(&well_known, web::get().to(metadata::metadata));
+        cfg.service(cors_route(well_known, web::get().to(metadata::metadata)));
     }
-    cfg.route(&p("/jwks"), web::get().to(metadata::jwks))
-        .route(&p("/healthz"), web::get().to(metadata::healthz))
-        .route(&p("/register"), web::post().to(register::register))
-        .route(&p("/authorize"), web::get().to(authorize::authorize))
-        .route(&p("/login"), web::post().to(authorize::login))
-        .route(&p("/token"), web::post().to(token::token))
-        .route(&p("/introspect"), web::post().to(introspect::introspect))
-        .route(&p("/revoke"), web::post().to(revoke::revoke));
+    cfg.service(cors_route(p("/jwks"), web::get().to(metadata::jwks)))
+        .service(cors_route(
+            p("/register"),
+            web::post().to(register::register),
+        ))
+        .service(cors_route(p("/token"), web::post().to(token::token)))
+        .service(cors_route(p("/revoke"), web::post().to(revoke::revoke)))
+        .service(plain_route(
+            p("/authorize"),
+            web::get().to(authorize::authorize),
+        ))
+        .service(plain_route(p("/login"), web::post().to(authorize::login)))
+        .service(plain_route(
+            p("/introspect"),
+            web::post().to(introspect::introspect),
+        ))
+        .service(plain_route(p("/healthz"), web::get().to(metadata::healthz)))
+        .service(plain_route(p("/metrics"), web::get().to(metadata::metrics)));
 }
 
 /// Decodes a form body, or answers `invalid_request` naming what was being

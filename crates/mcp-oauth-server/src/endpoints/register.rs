@@ -76,6 +76,7 @@ pub(super) async fn register(
         }
         Err(e) => return Err(e.into()),
     }
+    state.metrics.registrations.inc();
     tracing::info!(client_id = %client_id, method = %method, "client registered");
     let info = ClientInformation {
         client_id,

@@ -41,6 +41,7 @@ pub(super) async fn token(
             )
         }
     };
+    let grant_name = request.grant_type.as_str().to_owned();
     let response = match grant {
         TokenGrant::AuthorizationCode {
             code,
@@ -64,6 +65,7 @@ pub(super) async fn token(
                             .revoke_jti(&issued.access_jti, issued.access_exp)
                             .await?;
                     }
+                    state.metrics.code_replays.inc();
                     tracing::warn!(client_id = %client.client_id, "authorization code replayed; its tokens are revoked");
                     return Err(ErrorResponse::invalid_grant(
                         "authorization code was already used",
@@ -220,6 +222,7 @@ pub(super) async fn token(
             return Err(ErrorResponse::new(mcp_oauth_core::ErrorCode::UnsupportedGrantType).into());
         }
     };
+    state.metrics.issued(&grant_name);
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
@@ -293,6 +296,7 @@ async fn issue(
                 match state.storage.rotate_refresh(old, record, t, grace).await? {
                     RefreshRotation::Rotated(_) | RefreshRotation::WithinGrace(_) => {}
                     RefreshRotation::Reused(r) => {
+                        state.metrics.refresh_reuse.inc();
                         tracing::warn!(client_id = %r.client_id, "refresh token reuse; family revoked");
                         return Err(ErrorResponse::invalid_grant(
                             "refresh token was already used; the grant is revoked",

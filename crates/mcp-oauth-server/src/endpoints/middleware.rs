@@ -1,0 +1,76 @@
+//! Per-route middleware: request metrics on every route, CORS on the
+//! routes browser-based MCP clients call (never on login or introspection).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+
+use crate::app::AppState;
+use crate::metrics::RequestLabels;
+
+/// Counts the request by route and status.
+pub(super) async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let endpoint = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        state
+            .metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                endpoint,
+                status: res.status().as_u16(),
+            })
+            .inc();
+    }
+    Ok(res)
+}
+
+/// Adds `Access-Control-Allow-Origin` for allowed origins.
+pub(super) async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let allowed = match (&origin, req.app_data::<web::Data<AppState>>()) {
+        (Some(o), Some(state)) => match &state.config.cors_origins {
+            None => Some(HeaderValue::from_static("*")),
+            Some(list) => o
+                .to_str()
+                .ok()
+                .filter(|o| list.iter().any(|a| a == o))
+                .map(|_| o.clone()),
+        },
+        _ => None,
+    };
+    let mut res = next.call(req).await?;
+    if let Some(value) = allowed {
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(res)
+}
+
+/// Answers a CORS preflight.
+pub(super) async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Authorization, Content-Type, MCP-Protocol-Version",
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish()
+}
