@@ -568,13 +568,7 @@ async fn browser_login_needs_csrf_and_right_password() {
         .send()
         .await
         .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&r, "mcp_oauth_csrf").unwrap();
     assert!(
         r.headers()["content-security-policy"]
             .to_str()
@@ -582,12 +576,7 @@ async fn browser_login_needs_csrf_and_right_password() {
             .contains("frame-ancestors 'none'")
     );
     let html = r.text().await.unwrap();
-    let field = |name: &str| {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = html.find(&marker).unwrap() + marker.len();
-        html[start..start + html[start..].find('"').unwrap()].to_owned()
-    };
-    let (request, csrf) = (field("request"), field("csrf"));
+    let (request, csrf) = (field(&html, "request"), field(&html, "csrf"));
     let post = |cookie: Option<String>, password: &str| {
         let mut b = http().post(s.url("/login")).form(&[
             ("username", USER),
@@ -820,5 +809,125 @@ async fn cors_only_where_browsers_need_it_and_metrics_count() {
         text.contains("mcp_oauth_http_requests_total{endpoint=\"/token\",status=\"200\"} 1"),
         "{text}"
     );
+    s.stop().await;
+}
+
+/// `name=value` of a `Set-Cookie` header for `name`.
+fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value of a hidden form field.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn browser_authorize(s: &TestServer, client_id: &str, cookies: &str) -> reqwest::Response {
+    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
+    http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "b"),
+        ])
+        .header("cookie", cookies)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn session_skips_the_password_and_consent_is_asked_once_per_client() {
+    let s = TestServer::start(|c| c).await;
+    let first = register_public(&s).await;
+    // Password login through the form starts a session.
+    let r = browser_authorize(&s, &first, "").await;
+    let csrf_cookie = cookie_of(&r, "mcp_oauth_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    let r = http()
+        .post(s.url("/login"))
+        .header("cookie", &csrf_cookie)
+        .form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("request", &field(&html, "request")),
+            ("csrf", &field(&html, "csrf")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let session = cookie_of(&r, "mcp_oauth_session").expect("session cookie");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+
+    // Same client, same scope: straight back with a code, no password.
+    let r = browser_authorize(&s, &first, &session).await;
+    assert_eq!(r.status(), 302);
+    assert!(get(&redirect_query(&r), "code").is_some());
+
+    // Another client: the consent page, naming it.
+    let second = register_public(&s).await;
+    let r = browser_authorize(&s, &second, &session).await;
+    assert_eq!(r.status(), 200);
+    let csrf_cookie = cookie_of(&r, "mcp_oauth_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Allow access?") && html.contains("test agent") && html.contains("127.0.0.1")
+    );
+    let decide = |decision: &'static str, cookies: String| {
+        http()
+            .post(s.url("/consent"))
+            .header("cookie", cookies)
+            .form(&[
+                ("request", field(&html, "request")),
+                ("csrf", field(&html, "csrf")),
+                ("decision", decision.to_owned()),
+            ])
+            .send()
+    };
+    // Without the session, or without the CSRF cookie: refused.
+    assert_eq!(
+        decide("allow", csrf_cookie.clone()).await.unwrap().status(),
+        400
+    );
+    assert_eq!(
+        decide("allow", session.clone()).await.unwrap().status(),
+        400
+    );
+    let both = format!("{session}; {csrf_cookie}");
+    // Deny: access_denied back to the client, with state and iss.
+    let r = decide("deny", both.clone()).await.unwrap();
+    assert_eq!(r.status(), 302);
+    let q = redirect_query(&r);
+    assert_eq!(get(&q, "error"), Some("access_denied"));
+    assert_eq!(get(&q, "state"), Some("b"));
+    assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
+    // Allow: a code, and the consent is remembered.
+    let r = decide("allow", both).await.unwrap();
+    assert!(get(&redirect_query(&r), "code").is_some());
+    let r = browser_authorize(&s, &second, &session).await;
+    assert_eq!(r.status(), 302);
+    assert!(get(&redirect_query(&r), "code").is_some());
     s.stop().await;
 }

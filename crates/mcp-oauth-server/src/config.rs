@@ -48,6 +48,12 @@ pub struct ServerConfig {
     pub superuser: Option<(String, Password)>,
     /// Failed-login limits.
     pub login_limits: crate::ratelimit::ThrottleLimits,
+    /// How long a login session (cookie) lets a returning user skip the
+    /// password.
+    pub session_ttl: Duration,
+    /// Whether a headless credentials login counts as consent (it is the
+    /// user's own agent posting the user's own credentials).
+    pub headless_login_is_consent: bool,
     /// Origins that browser clients may call the metadata, registration,
     /// token, revocation and JWKS endpoints from; `None` allows any (these
     /// endpoints use no cookies, so `*` exposes nothing).
@@ -73,6 +79,8 @@ impl ServerConfig {
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
             cors_origins: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            headless_login_is_consent: true,
         }
     }
 

@@ -2,11 +2,15 @@
 //! share.
 
 mod authorize;
+mod consent;
 mod introspect;
+mod login;
 mod metadata;
 mod middleware;
+mod pages;
 mod register;
 mod revoke;
+mod session;
 mod token;
 
 use actix_web::HttpRequest;
@@ -54,7 +58,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
             p("/authorize"),
             web::get().to(authorize::authorize),
         ))
-        .service(plain_route(p("/login"), web::post().to(authorize::login)))
+        .service(plain_route(p("/login"), web::post().to(login::login)))
+        .service(plain_route(p("/consent"), web::post().to(consent::consent)))
         .service(plain_route(
             p("/introspect"),
             web::post().to(introspect::introspect),

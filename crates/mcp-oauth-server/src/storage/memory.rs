@@ -20,6 +20,7 @@ struct Inner {
     revoked_jtis: HashMap<String, u64>,
     keys: Vec<SigningKeyRecord>,
     users: HashMap<String, UserRecord>,
+    consents: HashMap<(String, String), String>,
 }
 
 /// Storage in process memory: for tests and throwaway servers.
@@ -51,7 +52,9 @@ impl Storage for MemoryStorage {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
-        Ok(self.inner.lock().clients.remove(client_id).is_some())
+        let mut g = self.inner.lock();
+        g.consents.retain(|(_, c), _| c != client_id);
+        Ok(g.clients.remove(client_id).is_some())
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
@@ -199,6 +202,32 @@ impl Storage for MemoryStorage {
         let mut v: Vec<_> = self.inner.lock().users.values().cloned().collect();
         v.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(v)
+    }
+
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .inner
+            .lock()
+            .consents
+            .get(&(subject.to_owned(), client_id.to_owned()))
+            .cloned())
+    }
+
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<(), StorageError> {
+        self.inner
+            .lock()
+            .consents
+            .insert((subject.to_owned(), client_id.to_owned()), scope.to_owned());
+        Ok(())
     }
 
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {

@@ -250,6 +250,17 @@ pub trait Storage: Send + Sync + 'static {
     /// All users.
     async fn users(&self) -> Result<Vec<UserRecord>, StorageError>;
 
+    /// The scope `subject` has consented to for `client_id`, if any.
+    async fn consent(&self, subject: &str, client_id: &str)
+    -> Result<Option<String>, StorageError>;
+    /// Records (replacing) the scope `subject` consents to for `client_id`.
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<(), StorageError>;
+
     /// Deletes what has expired before `now`: refresh tokens, revoked
     /// `jti`s past their expiry, and codes more than `code_retention`
     /// seconds past theirs (spent codes are kept that long so a late replay

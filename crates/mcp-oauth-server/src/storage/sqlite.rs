@@ -18,7 +18,8 @@ use super::{
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many ran. Append, never edit.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE clients (
         client_id TEXT PRIMARY KEY,
         secret_hash TEXT,
@@ -50,7 +51,17 @@ const MIGRATIONS: &[&str] = &["
         retired_at INTEGER
     );
     CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
-"];
+",
+    "
+    CREATE TABLE consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, client_id)
+    );
+",
+];
 
 /// SQLite-backed storage in one file, in WAL mode, migrated at open.
 #[derive(Clone)]
@@ -195,9 +206,14 @@ impl Storage for SqliteStorage {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let id = client_id.to_owned();
         self.with(move |c| {
-            Ok(c.execute("DELETE FROM clients WHERE client_id = ?1", [id])
-                .map_err(backend)?
-                > 0)
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute("DELETE FROM consents WHERE client_id = ?1", [&id])
+                .map_err(backend)?;
+            let n = tx
+                .execute("DELETE FROM clients WHERE client_id = ?1", [&id])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(n > 0)
         })
         .await
     }
@@ -502,6 +518,43 @@ impl Storage for SqliteStorage {
                 })
                 .map_err(backend)?;
             rows.map(|r| r.map_err(backend)).collect()
+        })
+        .await
+    }
+
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let (s, c) = (subject.to_owned(), client_id.to_owned());
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2",
+                [s, c],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<(), StorageError> {
+        let (s, c, sc) = (subject.to_owned(), client_id.to_owned(), scope.to_owned());
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO consents (subject, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(subject, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                params![s, c, sc, i(crate::app::now())],
+            )
+            .map_err(backend)?;
+            Ok(())
         })
         .await
     }

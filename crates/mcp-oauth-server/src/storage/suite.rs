@@ -182,6 +182,20 @@ pub(super) async fn run(s: &dyn Storage) {
     assert!(s.delete_user("amy").await.unwrap());
     assert_eq!(s.user("amy").await.unwrap(), None);
 
+    // Consent, per user and client; removing the client removes it.
+    assert_eq!(s.consent("bob", "c1").await.unwrap(), None);
+    s.save_consent("bob", "c1", "mcp").await.unwrap();
+    s.save_consent("bob", "c1", "mcp read").await.unwrap();
+    assert_eq!(
+        s.consent("bob", "c1").await.unwrap().as_deref(),
+        Some("mcp read")
+    );
+    assert_eq!(s.consent("amy", "c1").await.unwrap(), None);
+    s.insert_client(client("c3", 30)).await.unwrap();
+    s.save_consent("bob", "c3", "mcp").await.unwrap();
+    s.delete_client("c3").await.unwrap();
+    assert_eq!(s.consent("bob", "c3").await.unwrap(), None);
+
     // Purge: expired refresh tokens and revoked jtis go; spent codes stay
     // for the retention window.
     s.purge_expired(300, 1000).await.unwrap();

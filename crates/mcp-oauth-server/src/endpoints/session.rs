@@ -1,0 +1,60 @@
+//! The login session: a cookie holding a server-signed JWT
+//! (`typ: mcp-oauth-session+jwt`) that lets a returning user skip the
+//! password until it expires. HttpOnly, SameSite=Lax, Secure under https.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppState, now};
+
+const SESSION_COOKIE: &str = "mcp_oauth_session";
+const SESSION_TYP: &str = "mcp-oauth-session+jwt";
+
+/// A signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Session {
+    iss: String,
+    /// The user.
+    pub(super) sub: String,
+    exp: u64,
+    /// When the password was checked.
+    pub(super) auth_time: u64,
+}
+
+/// The session cookie to set after a password login.
+pub(super) fn start(state: &AppState, user: &str, auth_time: u64) -> Option<Cookie<'static>> {
+    let ttl = state.config.session_ttl.as_secs();
+    let session = Session {
+        iss: state.config.issuer.as_str().to_owned(),
+        sub: user.to_owned(),
+        exp: auth_time + ttl,
+        auth_time,
+    };
+    let token = state.keys.sign_typed(&session, SESSION_TYP).ok()?;
+    Some(
+        Cookie::build(SESSION_COOKIE, token)
+            .path("/")
+            .http_only(true)
+            .secure(state.config.issuer.is_https())
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(
+                i64::try_from(ttl).unwrap_or(i64::MAX),
+            ))
+            .finish(),
+    )
+}
+
+/// The valid session of this request, if any, whose user still exists.
+pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
+    let cookie = req.cookie(SESSION_COOKIE)?;
+    let session: Session =
+        state
+            .keys
+            .verify_typed(cookie.value(), SESSION_TYP, &["exp", "iss", "sub"])?;
+    if session.exp <= now() {
+        return None;
+    }
+    state.storage.user(&session.sub).await.ok().flatten()?;
+    Some(session)
+}
