@@ -58,6 +58,20 @@ pub struct AppState {
     pub login_throttle: crate::ratelimit::LoginThrottle,
     /// Prometheus counters.
     pub metrics: crate::metrics::Metrics,
+    /// Client ID Metadata Document fetcher and cache.
+    pub cimd: crate::cimd::CimdResolver,
+}
+
+/// A client could not be looked up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientLookupError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The client's metadata document could not be used.
+    #[error(transparent)]
+    Metadata(#[from] crate::cimd::CimdError),
 }
 
 impl AppState {
@@ -91,6 +105,7 @@ impl AppState {
         Ok(Arc::new(Self {
             login_throttle: crate::ratelimit::LoginThrottle::new(config.login_limits),
             metrics: crate::metrics::Metrics::default(),
+            cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
             config,
             storage,
             keys,
@@ -112,6 +127,18 @@ impl AppState {
                 }
             }
         })
+    }
+
+    /// The client a `client_id` names: a registered one, or, for an HTTPS
+    /// URL, the one its metadata document describes.
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<crate::storage::ClientRecord>, ClientLookupError> {
+        if self.cimd.is_document_url(client_id) {
+            return Ok(Some(self.cimd.resolve(client_id).await?));
+        }
+        Ok(self.storage.client(client_id).await?)
     }
 
     /// `{issuer}{path}`.
@@ -150,7 +177,7 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
             ClientAuthMethod::ClientSecretPost,
         ]),
         code_challenge_methods_supported: Some(vec!["S256".to_owned()]),
-        client_id_metadata_document_supported: Some(false),
+        client_id_metadata_document_supported: Some(config.cimd.enabled),
         authorization_response_iss_parameter_supported: Some(true),
         ..Default::default()
     }

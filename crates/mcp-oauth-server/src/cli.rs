@@ -73,6 +73,13 @@ pub(crate) struct Cli {
     /// revocation and JWKS endpoints from, comma-separated (default: any).
     #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
+    /// Refuse URL client ids (Client ID Metadata Documents).
+    #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
+    pub disable_cimd: bool,
+    /// Let metadata documents be fetched from loopback and private
+    /// addresses (labs only: this opens the SSRF guard).
+    #[arg(long, env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE")]
+    pub cimd_allow_private: bool,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,
@@ -196,6 +203,8 @@ pub(crate) struct FileConfig {
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
     cors_origins: Option<Vec<String>>,
+    disable_cimd: Option<bool>,
+    cimd_allow_private: Option<bool>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -224,6 +233,8 @@ pub(crate) struct ServerConfigParts {
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
     cors_origins: Option<Vec<String>>,
+    disable_cimd: bool,
+    cimd_allow_private: bool,
 }
 
 impl Cli {
@@ -282,6 +293,8 @@ impl Cli {
                     .or(file.initial_access_token),
                 max_clients: self.max_clients.or(file.max_clients),
                 cors_origins: self.cors_origins.clone().or(file.cors_origins),
+                disable_cimd: self.disable_cimd || file.disable_cimd.unwrap_or(false),
+                cimd_allow_private: self.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
             },
         })
     }
@@ -344,6 +357,8 @@ impl ServerConfigParts {
             c.max_clients = n;
         }
         c.cors_origins = self.cors_origins.clone();
+        c.cimd.enabled = !self.disable_cimd;
+        c.cimd.allow_private_addresses = self.cimd_allow_private;
         Ok(c)
     }
 }

@@ -54,6 +54,8 @@ pub struct ServerConfig {
     /// Whether a headless credentials login counts as consent (it is the
     /// user's own agent posting the user's own credentials).
     pub headless_login_is_consent: bool,
+    /// Client ID Metadata Document fetching.
+    pub cimd: crate::cimd::CimdPolicy,
     /// Origins that browser clients may call the metadata, registration,
     /// token, revocation and JWKS endpoints from; `None` allows any (these
     /// endpoints use no cookies, so `*` exposes nothing).
@@ -79,6 +81,7 @@ impl ServerConfig {
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
             cors_origins: None,
+            cimd: crate::cimd::CimdPolicy::default(),
             session_ttl: Duration::from_secs(12 * 3600),
             headless_login_is_consent: true,
         }

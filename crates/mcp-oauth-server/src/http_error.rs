@@ -35,6 +35,17 @@ impl From<StorageError> for OAuthHttpError {
     }
 }
 
+impl From<crate::app::ClientLookupError> for OAuthHttpError {
+    fn from(e: crate::app::ClientLookupError) -> Self {
+        match e {
+            crate::app::ClientLookupError::Storage(e) => e.into(),
+            crate::app::ClientLookupError::Metadata(e) => {
+                Self(ErrorResponse::invalid_client(e.to_string()))
+            }
+        }
+    }
+}
+
 impl ResponseError for OAuthHttpError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST)

@@ -26,6 +26,7 @@
 
 pub mod admin;
 mod app;
+pub mod cimd;
 mod config;
 mod endpoints;
 mod http_error;
@@ -36,7 +37,7 @@ mod quick;
 pub mod ratelimit;
 pub mod storage;
 
-pub use app::{AppState, StartError, configure, now, serve};
+pub use app::{AppState, ClientLookupError, StartError, configure, now, serve};
 pub use config::{RegistrationPolicy, ServerConfig};
 pub use http_error::{OAuthHttpError, OAuthResult};
 pub use mcp_oauth_core as core;

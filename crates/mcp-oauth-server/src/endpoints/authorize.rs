@@ -23,7 +23,7 @@ use mcp_oauth_core::secret::{AuthorizationCode, constant_time_eq, random_base64u
 use super::{pages, session};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{AppState, now};
+use crate::app::{AppState, ClientLookupError, now};
 use crate::storage::{ClientRecord, CodeRecord};
 
 const REQUEST_TYP: &str = "mcp-oauth-request+jwt";
@@ -50,12 +50,18 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     };
     // Client and redirect URI first: until both are trusted, errors are
     // shown here and never redirected (no open redirector).
-    let client = match state.storage.client(&query.client_id).await {
+    let client = match state.client(&query.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return pages::error(
                 "The application asking for access is not registered with this server.",
             );
+        }
+        Err(ClientLookupError::Metadata(e)) => {
+            tracing::info!(client_id = %query.client_id, error = %e, "client metadata document refused");
+            return pages::error(&format!(
+                "The application's metadata document cannot be used: {e}."
+            ));
         }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");

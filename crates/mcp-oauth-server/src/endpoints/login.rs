@@ -57,7 +57,7 @@ pub(super) async fn login(
     if !is_json && !csrf_ok(&req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
-    let client = match state.storage.client(&pending.client_id).await {
+    let client = match state.client(&pending.client_id).await {
         Ok(Some(c)) => c,
         _ => return pages::error("The application asking for access is no longer registered."),
     };

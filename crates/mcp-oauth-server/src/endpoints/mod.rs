@@ -124,7 +124,7 @@ pub(crate) async fn authenticate_client(
         (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
         (None, None, _) => return Err(bad("client authentication is required")),
     };
-    let Some(client) = state.storage.client(&client_id).await? else {
+    let Some(client) = state.client(&client_id).await? else {
         return Err(bad("unknown client"));
     };
     let method = client.metadata.effective_auth_method();
