@@ -8,6 +8,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use integration_tests::{PASSWORD, TestServer, USER, http};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_server::cimd::CimdPolicy;
+use mcp_oauth_server::fetch::FetchPolicy;
 use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:4712/cb";
@@ -65,10 +66,13 @@ fn document_server() -> (String, actix_web::dev::ServerHandle) {
 
 fn relaxed() -> CimdPolicy {
     CimdPolicy {
-        allow_http: true,
-        allow_private_addresses: true,
-        timeout: Duration::from_secs(1),
-        ..CimdPolicy::default()
+        enabled: true,
+        fetch: FetchPolicy {
+            allow_http: true,
+            allow_private_addresses: true,
+            timeout: Duration::from_secs(1),
+            ..FetchPolicy::default()
+        },
     }
 }
 

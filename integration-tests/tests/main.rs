@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
 mod cimd;
+mod client_assertion;
 mod server_flow;

@@ -538,6 +538,10 @@ async fn registration_refusals() {
             json!({"redirect_uris": "not-a-list"}),
             "invalid_client_metadata",
         ),
+        (
+            json!({"redirect_uris": ["com.example.app:/cb"], "application_type": "web"}),
+            "invalid_redirect_uri",
+        ),
     ] {
         let r = http()
             .post(s.url("/register"))
@@ -929,5 +933,31 @@ async fn session_skips_the_password_and_consent_is_asked_once_per_client() {
     let r = browser_authorize(&s, &second, &session).await;
     assert_eq!(r.status(), 302);
     assert!(get(&redirect_query(&r), "code").is_some());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn configured_resource_server_credentials_may_introspect() {
+    let s = TestServer::start(|mut c| {
+        c.introspection_credentials = vec![(
+            "rs".into(),
+            mcp_oauth_core::secret::ClientSecret::new("rs-secret"),
+        )];
+        c
+    })
+    .await;
+    let who = ("rs".to_owned(), "rs-secret".to_owned());
+    assert_eq!(
+        introspect(&s, &who, "nonsense").await,
+        json!({"active": false})
+    );
+    let r = http()
+        .post(s.url("/introspect"))
+        .basic_auth("rs", Some("wrong"))
+        .form(&[("token", "nonsense")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 401).await, "invalid_client");
     s.stop().await;
 }

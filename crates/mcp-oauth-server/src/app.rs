@@ -153,6 +153,7 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
         ClientAuthMethod::None,
         ClientAuthMethod::ClientSecretBasic,
         ClientAuthMethod::ClientSecretPost,
+        ClientAuthMethod::PrivateKeyJwt,
     ];
     AuthorizationServerMetadata {
         issuer: issuer.as_str().to_owned(),
@@ -169,6 +170,12 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
             GrantType::ClientCredentials,
         ]),
         token_endpoint_auth_methods_supported: Some(auth_methods.clone()),
+        token_endpoint_auth_signing_alg_values_supported: Some(
+            crate::client_assertion::ASSERTION_ALGS
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect(),
+        ),
         revocation_endpoint: Some(issuer.endpoint("/revoke")),
         revocation_endpoint_auth_methods_supported: Some(auth_methods),
         introspection_endpoint: Some(issuer.endpoint("/introspect")),
@@ -196,8 +203,7 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             .trim_end_matches('/')
             .to_owned();
         cfg.app_data(web::Data::from(state))
-            .app_data(web::JsonConfig::default().limit(64 * 1024))
-            .app_data(web::FormConfig::default().limit(64 * 1024));
+            .app_data(web::PayloadConfig::new(64 * 1024));
         endpoints::routes(cfg, &issuer_path);
     }
 }

@@ -73,6 +73,15 @@ pub(crate) struct Cli {
     /// revocation and JWKS endpoints from, comma-separated (default: any).
     #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
+    /// A resource server's introspection credential, `ID:SECRET`
+    /// (repeatable, or comma-separated in the environment).
+    #[arg(
+        long = "introspection-credential",
+        env = "MCP_OAUTH_INTROSPECTION_CREDENTIALS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub introspection_credentials: Option<Vec<String>>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     pub disable_cimd: bool,
@@ -205,6 +214,7 @@ pub(crate) struct FileConfig {
     cors_origins: Option<Vec<String>>,
     disable_cimd: Option<bool>,
     cimd_allow_private: Option<bool>,
+    introspection_credentials: Option<Vec<String>>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -235,6 +245,7 @@ pub(crate) struct ServerConfigParts {
     cors_origins: Option<Vec<String>>,
     disable_cimd: bool,
     cimd_allow_private: bool,
+    introspection_credentials: Vec<String>,
 }
 
 impl Cli {
@@ -294,7 +305,13 @@ impl Cli {
                 max_clients: self.max_clients.or(file.max_clients),
                 cors_origins: self.cors_origins.clone().or(file.cors_origins),
                 disable_cimd: self.disable_cimd || file.disable_cimd.unwrap_or(false),
-                cimd_allow_private: self.cimd_allow_private || file.cimd_allow_private.unwrap_or(false),
+                cimd_allow_private: self.cimd_allow_private
+                    || file.cimd_allow_private.unwrap_or(false),
+                introspection_credentials: self
+                    .introspection_credentials
+                    .clone()
+                    .or(file.introspection_credentials)
+                    .unwrap_or_default(),
             },
         })
     }
@@ -358,7 +375,90 @@ impl ServerConfigParts {
         }
         c.cors_origins = self.cors_origins.clone();
         c.cimd.enabled = !self.disable_cimd;
-        c.cimd.allow_private_addresses = self.cimd_allow_private;
+        for cred in &self.introspection_credentials {
+            let (id, secret) = cred
+                .split_once(':')
+                .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                .ok_or("--introspection-credential wants ID:SECRET")?;
+            c.introspection_credentials.push((
+                id.to_owned(),
+                mcp_oauth_core::secret::ClientSecret::new(secret),
+            ));
+        }
+        c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("mcp-oauth-server").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = parse(&[]).settings().unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 9000));
+        assert_eq!(s.storage, "sqlite:./mcp-oauth.db");
+        let c = s.config_template.build("http://127.0.0.1:9000").unwrap();
+        assert_eq!(c.issuer.as_str(), "http://127.0.0.1:9000");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.registration, RegistrationPolicy::Open);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(
+            &file,
+            "port = 9100\nissuer = \"https://as.example\"\naccess_token_ttl = 60\nscopes = [\"mcp\", \"files:read\"]\nregistration = \"closed\"\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", file.to_str().unwrap(), "--port", "9200"])
+            .settings()
+            .unwrap();
+        assert_eq!(s.port, 9200, "flag wins");
+        assert_eq!(
+            s.explicit_issuer.as_deref(),
+            Some("https://as.example"),
+            "file fills the rest"
+        );
+        let c = s.config_template.build("https://as.example").unwrap();
+        assert_eq!(c.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(c.scopes_supported, ["mcp", "files:read"]);
+        assert_eq!(c.registration, RegistrationPolicy::Closed);
+        std::fs::write(&file, "prot = 1\n").unwrap();
+        assert!(
+            parse(&["--config", file.to_str().unwrap()])
+                .settings()
+                .is_err(),
+            "unknown keys are refused"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["--superuser", "a"]).settings().is_err());
+        let s = parse(&["--scopes", "ok,bad\"one"]).settings().unwrap();
+        assert!(s.config_template.build("http://127.0.0.1:9000").is_err());
+        let s = parse(&["--introspection-credential", "nocolon"])
+            .settings()
+            .unwrap();
+        assert!(s.config_template.build("http://127.0.0.1:9000").is_err());
+        assert!(
+            parse(&[])
+                .settings()
+                .unwrap()
+                .config_template
+                .build("not a url")
+                .is_err()
+        );
     }
 }

@@ -54,6 +54,9 @@ pub struct ServerConfig {
     /// Whether a headless credentials login counts as consent (it is the
     /// user's own agent posting the user's own credentials).
     pub headless_login_is_consent: bool,
+    /// Credentials resource servers introspect with (`client_id`, secret),
+    /// besides registered confidential clients.
+    pub introspection_credentials: Vec<(String, mcp_oauth_core::secret::ClientSecret)>,
     /// Client ID Metadata Document fetching.
     pub cimd: crate::cimd::CimdPolicy,
     /// Origins that browser clients may call the metadata, registration,
@@ -82,6 +85,7 @@ impl ServerConfig {
             login_limits: crate::ratelimit::ThrottleLimits::default(),
             cors_origins: None,
             cimd: crate::cimd::CimdPolicy::default(),
+            introspection_credentials: Vec::new(),
             session_ttl: Duration::from_secs(12 * 3600),
             headless_login_is_consent: true,
         }

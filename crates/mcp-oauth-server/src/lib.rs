@@ -27,8 +27,10 @@
 pub mod admin;
 mod app;
 pub mod cimd;
+mod client_assertion;
 mod config;
 mod endpoints;
+pub mod fetch;
 mod http_error;
 pub mod keys;
 pub mod metrics;

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse};
 use mcp_oauth_core::scope::ScopeSet;
-use mcp_oauth_core::secret::token_hash;
+use mcp_oauth_core::secret::{constant_time_eq, token_hash};
 
 use super::{authenticate_client, decode_form};
 use crate::app::{AppState, now};
@@ -19,16 +19,44 @@ pub(super) async fn introspect(
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
     let request: IntrospectionRequest = decode_form(&body, "introspection")?;
-    let caller = authenticate_client(&state, &req, &request.client).await?;
-    if caller.secret_hash.is_none() {
-        return Err(
-            ErrorResponse::invalid_client("introspection needs a confidential client").into(),
-        );
+    if !is_resource_server(&state, &req, &request) {
+        let caller = authenticate_client(&state, &req, &request.client).await?;
+        if !caller.is_confidential() {
+            return Err(
+                ErrorResponse::invalid_client("introspection needs a confidential client").into(),
+            );
+        }
     }
     let response = lookup(&state, request.token.secret()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(response))
+}
+
+/// Whether the caller presents one of the configured resource-server
+/// credentials (HTTP Basic or in the body).
+fn is_resource_server(state: &AppState, req: &HttpRequest, request: &IntrospectionRequest) -> bool {
+    let presented = match super::basic_credentials(req) {
+        Ok(Some((id, secret))) => Some((id, secret)),
+        _ => match (&request.client.client_id, &request.client.client_secret) {
+            (Some(id), Some(secret)) => Some((id.clone(), secret.secret().to_owned())),
+            _ => None,
+        },
+    };
+    let Some((id, secret)) = presented else {
+        return false;
+    };
+    state
+        .config
+        .introspection_credentials
+        .iter()
+        .any(|(cid, csecret)| {
+            cid == &id
+                && constant_time_eq(
+                    token_hash(csecret.secret()).as_bytes(),
+                    token_hash(&secret).as_bytes(),
+                )
+        })
 }
 
 /// What the server knows about a token it issued.

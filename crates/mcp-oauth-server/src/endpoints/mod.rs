@@ -20,7 +20,7 @@ use base64ct::{Base64, Encoding};
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::registration::ClientAuthMethod;
 use mcp_oauth_core::secret::{constant_time_eq, token_hash};
-use mcp_oauth_core::token::ClientAuthParams;
+use mcp_oauth_core::token::{ClientAuthParams, JWT_BEARER_ASSERTION_TYPE};
 
 use crate::app::AppState;
 use crate::http_error::OAuthResult;
@@ -105,7 +105,26 @@ pub(crate) async fn authenticate_client(
         .into());
     }
     if body.client_assertion.is_some() || body.client_assertion_type.is_some() {
-        return Err(bad("client assertions are not supported"));
+        if basic.is_some() || body.client_secret.is_some() {
+            return Err(ErrorResponse::invalid_request(
+                "use one client authentication method, not several",
+            )
+            .into());
+        }
+        return match (
+            body.client_assertion_type.as_deref(),
+            &body.client_assertion,
+        ) {
+            (Some(JWT_BEARER_ASSERTION_TYPE), Some(assertion)) => {
+                crate::client_assertion::authenticate(
+                    state,
+                    assertion.secret(),
+                    body.client_id.as_deref(),
+                )
+                .await
+            }
+            _ => Err(bad("unsupported client assertion")),
+        };
     }
     let (client_id, secret, presented) = match (&basic, &body.client_id, &body.client_secret) {
         (Some((id, secret)), body_id, _) => {
@@ -147,7 +166,7 @@ pub(crate) async fn authenticate_client(
 
 /// Reads `Authorization: Basic` (RFC 6749 §2.3.1: both parts are
 /// form-urlencoded before base64).
-fn basic_credentials(req: &HttpRequest) -> OAuthResult<Option<(String, String)>> {
+pub(super) fn basic_credentials(req: &HttpRequest) -> OAuthResult<Option<(String, String)>> {
     let Some(value) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };

@@ -4,7 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
-use mcp_oauth_core::registration::{ClientAuthMethod, ClientInformation, ClientMetadata};
+use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
+use mcp_oauth_core::registration::{
+    ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata,
+};
 use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
 
 use crate::app::{AppState, now};
@@ -23,18 +26,35 @@ pub(super) async fn register(
             .with_description(format!("invalid JSON: {e}"))
     })?;
     metadata.validate()?;
-    let method = metadata.effective_auth_method();
-    if !matches!(
-        method,
-        ClientAuthMethod::None
-            | ClientAuthMethod::ClientSecretBasic
-            | ClientAuthMethod::ClientSecretPost
-    ) {
-        return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-            .with_description(format!(
-                "token_endpoint_auth_method {method} is not supported"
-            ))
+    if metadata.application_type == Some(ApplicationType::Web)
+        && metadata
+            .redirect_uris()
+            .iter()
+            .any(|u| validate_redirect_uri(u) == Ok(RedirectUriKind::PrivateUse))
+    {
+        return Err(ErrorResponse::new(ErrorCode::InvalidRedirectUri)
+            .with_description(
+                "a web application cannot use a private-use URI scheme; register as native",
+            )
             .into());
+    }
+    let method = metadata.effective_auth_method();
+    match method {
+        ClientAuthMethod::None
+        | ClientAuthMethod::ClientSecretBasic
+        | ClientAuthMethod::ClientSecretPost => {}
+        ClientAuthMethod::PrivateKeyJwt => {
+            crate::client_assertion::validate_registration(&metadata).map_err(|e| {
+                ErrorResponse::new(ErrorCode::InvalidClientMetadata).with_description(e)
+            })?;
+        }
+        _ => {
+            return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+                .with_description(format!(
+                    "token_endpoint_auth_method {method} is not supported"
+                ))
+                .into());
+        }
     }
     if let Some(scope) = &metadata.scope {
         let supported = state.config.scopes_supported.iter().cloned().collect();
@@ -56,7 +76,10 @@ pub(super) async fn register(
     metadata.grant_types = Some(metadata.effective_grant_types());
     metadata.response_types = Some(metadata.effective_response_types());
     let random = |n| random_base64url(n).map_err(|e| ErrorResponse::server_error(e.to_string()));
-    let secret = if method == ClientAuthMethod::None {
+    let secret = if matches!(
+        method,
+        ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt
+    ) {
         None
     } else {
         Some(ClientSecret::new(random(32)?))

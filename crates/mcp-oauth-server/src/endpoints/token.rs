@@ -188,7 +188,7 @@ pub(super) async fn token(
         }
         TokenGrant::ClientCredentials { scope, resource } => {
             needs(GrantType::ClientCredentials)?;
-            if client.secret_hash.is_none() {
+            if !client.is_confidential() {
                 return Err(
                     ErrorResponse::new(mcp_oauth_core::ErrorCode::UnauthorizedClient)
                         .with_description("client_credentials needs a confidential client")

@@ -72,6 +72,15 @@ pub struct ClientRecord {
     pub issued_at: u64,
 }
 
+impl ClientRecord {
+    /// Whether the client authenticates (with a secret or a key), as
+    /// opposed to a public client.
+    pub fn is_confidential(&self) -> bool {
+        self.metadata.effective_auth_method()
+            != mcp_oauth_core::registration::ClientAuthMethod::None
+    }
+}
+
 /// An issued authorization code, bound to everything the token request must
 /// repeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

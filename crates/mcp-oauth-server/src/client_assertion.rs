@@ -1,0 +1,136 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9):
+//! the client signs a short-lived JWT with its private key; the server
+//! verifies it against the client's registered `jwks` or `jwks_uri`
+//! (fetched through the SSRF guard), checks `iss` = `sub` = client id,
+//! `aud` = the token endpoint or the issuer, the time window, and refuses a
+//! `jti` seen before.
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::registration::{ClientAuthMethod, ClientMetadata};
+use serde::Deserialize;
+
+use crate::app::{AppState, now};
+use crate::storage::ClientRecord;
+
+/// Algorithms a client may sign its assertions with. Never `none`, never
+/// HMAC (that would be `client_secret_jwt`).
+pub(crate) const ASSERTION_ALGS: &[Algorithm] = &[
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// Longest assertion lifetime accepted.
+const MAX_LIFETIME: u64 = 600;
+
+#[derive(Deserialize)]
+struct Peek {
+    iss: Option<String>,
+    sub: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    exp: u64,
+    jti: String,
+}
+
+fn invalid(msg: impl AsRef<str>) -> ErrorResponse {
+    ErrorResponse::invalid_client(msg)
+}
+
+/// Checks a registration's `jwks`/`jwks_uri` for `private_key_jwt`.
+pub(crate) fn validate_registration(metadata: &ClientMetadata) -> Result<(), String> {
+    match (&metadata.jwks, &metadata.jwks_uri) {
+        (Some(_), Some(_)) => Err("jwks and jwks_uri must not both be given".into()),
+        (None, None) => Err("private_key_jwt needs jwks or jwks_uri".into()),
+        (Some(jwks), None) => serde_json::from_value::<JwkSet>(jwks.clone())
+            .map(|_| ())
+            .map_err(|e| format!("jwks is not a valid JWK Set: {e}")),
+        (None, Some(uri)) => url::Url::parse(uri)
+            .map(|_| ())
+            .map_err(|e| format!("jwks_uri is not a URL: {e}")),
+    }
+}
+
+/// Verifies a client assertion; `body_client_id` is the `client_id` sent
+/// beside it, if any.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    assertion: &str,
+    body_client_id: Option<&str>,
+) -> Result<ClientRecord, crate::http_error::OAuthHttpError> {
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| invalid("malformed client assertion"))?;
+    if !ASSERTION_ALGS.contains(&header.alg) {
+        return Err(invalid("client assertion algorithm not accepted").into());
+    }
+    let peek: Peek = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
+        .map_err(|_| invalid("malformed client assertion"))?;
+    let client_id = match (peek.iss, peek.sub) {
+        (Some(iss), Some(sub)) if iss == sub => iss,
+        _ => return Err(invalid("client assertion iss and sub must both be the client id").into()),
+    };
+    if body_client_id.is_some_and(|b| b != client_id) {
+        return Err(invalid("client_id differs from the assertion").into());
+    }
+    let Some(client) = state.client(&client_id).await? else {
+        return Err(invalid("unknown client").into());
+    };
+    if client.metadata.effective_auth_method() != ClientAuthMethod::PrivateKeyJwt {
+        return Err(invalid("this client does not authenticate with private_key_jwt").into());
+    }
+    let keys = client_keys(state, &client.metadata).await?;
+    let candidates: Vec<_> = match &header.kid {
+        Some(kid) => keys.find(kid).into_iter().collect(),
+        None => keys.keys.iter().collect(),
+    };
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = 30;
+    validation.set_issuer(&[&client_id]);
+    validation.set_audience(&[
+        state.endpoint("/token"),
+        state.config.issuer.as_str().to_owned(),
+    ]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
+    let claims = candidates
+        .iter()
+        .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
+        .find_map(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
+        .map(|d| d.claims)
+        .ok_or_else(|| invalid("client assertion signature, audience or time is invalid"))?;
+    if claims.sub != client_id || claims.exp > now() + MAX_LIFETIME {
+        return Err(invalid("client assertion lifetime or subject is not accepted").into());
+    }
+    let seen = format!("client-assertion:{client_id}:{}", claims.jti);
+    if state.storage.jti_revoked(&seen).await? {
+        return Err(invalid("client assertion was already used").into());
+    }
+    state.storage.revoke_jti(&seen, claims.exp + 60).await?;
+    Ok(client)
+}
+
+async fn client_keys(state: &AppState, metadata: &ClientMetadata) -> Result<JwkSet, ErrorResponse> {
+    if let Some(jwks) = &metadata.jwks {
+        return serde_json::from_value(jwks.clone())
+            .map_err(|_| invalid("registered jwks is invalid"));
+    }
+    let uri = metadata
+        .jwks_uri
+        .as_deref()
+        .ok_or_else(|| invalid("the client has no keys"))?;
+    let url = url::Url::parse(uri).map_err(|_| invalid("jwks_uri is invalid"))?;
+    let (body, _) = crate::fetch::guarded_get(&state.config.cimd.fetch, &url)
+        .await
+        .map_err(|e| invalid(format!("jwks_uri: {e}")))?;
+    serde_json::from_slice(&body).map_err(|_| invalid("jwks_uri did not return a JWK Set"))
+}

@@ -1,0 +1,172 @@
+//! `private_key_jwt`: a machine client authenticates with a JWT signed by
+//! its own key, registered as a JWK Set.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use integration_tests::{TestServer, http};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+struct ClientKey {
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+fn new_key(kid: &str) -> ClientKey {
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap();
+    let point = pair.public_key().as_ref();
+    ClientKey {
+        encoding: EncodingKey::from_ec_der(doc.as_ref()),
+        jwk: json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+                    "x": Base64UrlUnpadded::encode_string(&point[1..33]),
+                    "y": Base64UrlUnpadded::encode_string(&point[33..65])}),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn assertion(
+    key: &ClientKey,
+    kid: &str,
+    client_id: &str,
+    aud: &str,
+    exp: u64,
+    jti: &str,
+) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let claims = json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": exp, "iat": now(), "jti": jti});
+    jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+}
+
+async fn token_with(s: &TestServer, client_id: &str, jwt: &str) -> reqwest::Response {
+    http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_and_refuses_forgeries() {
+    let s = TestServer::start(|c| c).await;
+    let key = new_key("k1");
+    let r = http()
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "m2m", "grant_types": ["client_credentials"],
+                      "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.jwk]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: Value = r.json().await.unwrap();
+    assert!(
+        reg.get("client_secret").is_none(),
+        "key clients get no secret"
+    );
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let token_url = s.url("/token");
+
+    let good = assertion(&key, "k1", &id, &token_url, now() + 60, "jti-1");
+    let r = token_with(&s, &id, &good).await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+
+    // The issuer is an accepted audience too.
+    let r = token_with(
+        &s,
+        &id,
+        &assertion(&key, "k1", &id, &s.base, now() + 60, "jti-2"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
+    let refused = [
+        ("replay", good.clone()),
+        (
+            "wrong audience",
+            assertion(
+                &key,
+                "k1",
+                &id,
+                "https://other.example/token",
+                now() + 60,
+                "jti-3",
+            ),
+        ),
+        (
+            "expired",
+            assertion(&key, "k1", &id, &token_url, now() - 120, "jti-4"),
+        ),
+        (
+            "too long-lived",
+            assertion(&key, "k1", &id, &token_url, now() + 3600, "jti-5"),
+        ),
+        (
+            "another key",
+            assertion(&new_key("k1"), "k1", &id, &token_url, now() + 60, "jti-6"),
+        ),
+        (
+            "unknown kid",
+            assertion(&key, "k9", &id, &token_url, now() + 60, "jti-7"),
+        ),
+    ];
+    for (what, jwt) in refused {
+        let r = token_with(&s, &id, &jwt).await;
+        assert_eq!(r.status(), 401, "{what}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"],
+            "invalid_client",
+            "{what}"
+        );
+    }
+    // HMAC with the public key material as secret (alg confusion) is refused.
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"iss": id, "sub": id, "aud": token_url, "exp": now() + 60, "jti": "jti-8"}),
+        &EncodingKey::from_secret(key.jwk["x"].as_str().unwrap().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(token_with(&s, &id, &hs).await.status(), 401);
+    // A secret alongside the assertion is ambiguous.
+    let r = http()
+        .post(s.url("/token"))
+        .basic_auth(&id, Some("x"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", good.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Registration without keys is refused.
+    let r = http()
+        .post(s.url("/register"))
+        .json(&json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    s.stop().await;
+}
