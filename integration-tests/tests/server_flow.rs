@@ -961,3 +961,74 @@ async fn configured_resource_server_credentials_may_introspect() {
     assert_eq!(error_of(r, 401).await, "invalid_client");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn embedders_mount_the_server_in_their_own_app() {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use mcp_oauth_core::issuer::Issuer;
+    use mcp_oauth_server::{AppState, ServerConfig, configure, storage::MemoryStorage};
+    use std::sync::Arc;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // The issuer has a path: the server's routes live under it.
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let issuer = format!("{base}/auth");
+    let state = AppState::new(
+        ServerConfig::new(Issuer::parse(issuer.clone()).unwrap()),
+        Arc::new(MemoryStorage::new()),
+    )
+    .await
+    .unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .route(
+                "/hello",
+                web::get().to(|| async { HttpResponse::Ok().body("mine") }),
+            )
+            .configure(configure(state.clone()))
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    assert_eq!(
+        http()
+            .get(format!("{base}/hello"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "mine"
+    );
+    // RFC 8414 path insertion and the OIDC forms for an issuer with a path.
+    for path in [
+        "/.well-known/oauth-authorization-server/auth",
+        "/.well-known/openid-configuration/auth",
+        "/auth/.well-known/openid-configuration",
+    ] {
+        let m: Value = http()
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(m["issuer"], issuer.as_str(), "{path}");
+        assert_eq!(m["token_endpoint"], format!("{issuer}/token"));
+    }
+    assert_eq!(
+        http()
+            .get(format!("{issuer}/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    handle.stop(true).await;
+}
