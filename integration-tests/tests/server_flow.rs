@@ -593,6 +593,20 @@ async fn browser_login_needs_csrf_and_right_password() {
         }
         b.send()
     };
+    // A form body without the CSRF field is a headless agent: it works,
+    // but starts no browser session.
+    let r = http()
+        .post(s.url("/login"))
+        .form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("request", &request),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(cookie_of(&r, "mcp_oauth_session").is_none());
     // No CSRF cookie: refused, no redirect.
     let r = post(None, PASSWORD).await.unwrap();
     assert_eq!(r.status(), 400);

@@ -51,10 +51,14 @@ pub(super) async fn login(
             "This login request has expired or is invalid. Start again from the application.",
         );
     };
-    // Browsers must prove the form came from our page (double-submit
-    // cookie, SameSite=Strict). JSON cannot be posted cross-site without a
-    // CORS preflight, which this endpoint never grants.
-    if !is_json && !csrf_ok(&req, form.csrf.as_deref()) {
+    // The login page's form carries a CSRF field: that is a browser, which
+    // must prove the form came from our page (double-submit cookie,
+    // SameSite=Strict) and gets a session. Anything else (JSON, or a form
+    // body without the field) is a headless agent: it gets no session
+    // cookie, so a forged post can neither sign a browser in nor obtain
+    // more than a code for the forger's own pending request.
+    let browser = !is_json && form.csrf.is_some();
+    if browser && !csrf_ok(&req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
     let client = match state.client(&pending.client_id).await {
@@ -71,7 +75,7 @@ pub(super) async fn login(
         .retry_after(&form.username, &address, t)
     {
         tracing::warn!(%address, "login throttled");
-        let mut r = if is_json {
+        let mut r = if !browser {
             json_error(
                 429,
                 ErrorResponse::new(ErrorCode::Other("too_many_attempts".into()))
@@ -93,7 +97,7 @@ pub(super) async fn login(
         state.login_throttle.failure(&form.username, &address, t);
         state.metrics.login_failures.inc();
         tracing::info!(client_id = %pending.client_id, %address, "failed login");
-        if is_json {
+        if !browser {
             return json_error(
                 401,
                 ErrorResponse::new(ErrorCode::AccessDenied)
@@ -112,12 +116,12 @@ pub(super) async fn login(
         );
     }
     state.login_throttle.success(&form.username);
-    // The form says "Sign in and allow": submitting it is consent. A
+    // The page says "Sign in and allow": submitting it is consent. A
     // headless login is the user's own agent; it counts as consent unless
     // the operator says otherwise.
-    let remember = !is_json || state.config.headless_login_is_consent;
+    let remember = browser || state.config.headless_login_is_consent;
     let mut response = complete(&state, &pending, &form.username, t, remember).await;
-    if !is_json && let Some(cookie) = session::start(&state, &form.username, t) {
+    if browser && let Some(cookie) = session::start(&state, &form.username, t) {
         response.cookie(cookie);
     }
     response.finish()
