@@ -1,1 +1,4 @@
-//! Examples of the mcp-oauth crates; see the `[[example]]` targets.
+//! Shared pieces of the runnable examples: an MCP server whose tools know
+//! who calls them.
+
+pub mod profile;

@@ -6,3 +6,4 @@
 mod cimd;
 mod client_assertion;
 mod server_flow;
+mod verifier;

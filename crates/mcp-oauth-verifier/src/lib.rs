@@ -1,16 +1,58 @@
 //! Bearer-token verification for MCP resource servers.
 //!
-//! **Status: not built yet.** This crate reserves its place in the
-//! workspace; the verifier (JWT via JWKS or RFC 7662 introspection, audience
-//! and scope checks, RFC 9728 metadata, tower and actix-web glue for rmcp)
-//! arrives with its own issue. Until then it re-exports the shared types it
-//! will be built on.
+//! A [`Verifier`] decides, for each request to a protected MCP endpoint,
+//! who is calling and whether they may: it verifies JWT access tokens
+//! locally with the authorization server's JWK Set (RFC 9068; default) or
+//! asks the AS (RFC 7662 introspection), checks issuer, audience (the
+//! token must be for *this* resource: RFC 8707, no token passthrough), time
+//! and scopes, and turns every refusal into the right status and
+//! `WWW-Authenticate` challenge, with `resource_metadata` pointing at the
+//! RFC 9728 document it also serves.
+//!
+//! With the `tower` feature (default) it is a `Layer` for rmcp's
+//! `StreamableHttpService` under axum; with `actix`, actix-web middleware.
+//! Tools read the caller's [`Claims`] from the request extensions.
 //!
 //! ```
-//! use mcp_oauth_verifier::core::{challenge::BearerChallenge, error::ErrorCode};
+//! use mcp_oauth_verifier::{Rejection, Verifier};
 //!
-//! let header = BearerChallenge::new().error(ErrorCode::InvalidToken).to_header_value();
-//! assert_eq!(header, r#"Bearer error="invalid_token""#);
+//! let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+//!     .authorization_server("http://127.0.0.1:9000")
+//!     .required_scopes(["mcp"])
+//!     .jwks()
+//!     .build()?;
+//! assert_eq!(
+//!     verifier.resource_metadata_url(),
+//!     "http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"
+//! );
+//! // A request without a token gets a challenge pointing at the metadata.
+//! assert_eq!(
+//!     verifier.challenge(&Rejection::MissingToken),
+//!     r#"Bearer scope="mcp", resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp""#
+//! );
+//! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
 
+mod cache;
+mod claims;
+mod discovery;
+mod introspection;
+mod jwt;
+mod verifier;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "tower")]
+pub mod tower;
+
+pub use claims::{Claims, Rejection};
 pub use mcp_oauth_core as core;
+pub use verifier::{BuildError, NoIssuer, Verifier, VerifierBuilder, WithIssuer};
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

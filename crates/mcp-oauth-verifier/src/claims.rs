@@ -1,0 +1,107 @@
+//! What a verified request carries, and why a request is refused.
+
+use std::collections::BTreeMap;
+
+use mcp_oauth_core::challenge::BearerChallenge;
+use mcp_oauth_core::error::ErrorCode;
+use mcp_oauth_core::scope::ScopeSet;
+use serde_json::Value;
+
+/// The caller of a verified request: inserted into the request's
+/// extensions by the framework glue, read by tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// The user (or, for `client_credentials`, the client).
+    pub subject: String,
+    /// The client the token was issued to.
+    pub client_id: Option<String>,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// The token's audiences.
+    pub audience: Vec<String>,
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// Expiry (seconds since the epoch).
+    pub expires_at: u64,
+    /// Every claim as received (JWT payload or introspection response).
+    pub raw: BTreeMap<String, Value>,
+}
+
+impl Claims {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// The claims of a request, from its `http::Extensions` (for example
+    /// the `http::request::Parts` rmcp hands to tools).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<&Claims> {
+        extensions.get::<Claims>()
+    }
+}
+
+/// Why a request is refused, with the response it deserves (RFC 6750 §3.1).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No credentials: 401 with a challenge and no error code.
+    #[error("no access token")]
+    MissingToken,
+    /// Malformed request (bad `Authorization` header, a token in the query
+    /// string or body, several methods): 400 `invalid_request`.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Expired, revoked, malformed, wrongly signed, foreign issuer or
+    /// audience: 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// Valid token lacking scopes: 403 `insufficient_scope`, naming the
+    /// scopes the request needs.
+    #[error("insufficient scope; needs {required}")]
+    InsufficientScope {
+        /// What the request needs (all required scopes).
+        required: ScopeSet,
+    },
+    /// The authorization server could not be reached to verify: 503. The
+    /// request is refused (fail closed).
+    #[error("authorization server unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Rejection {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => 401,
+            Self::InvalidRequest(_) => 400,
+            Self::InsufficientScope { .. } => 403,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge, carrying `resource_metadata` and
+    /// the scopes the resource needs.
+    pub fn challenge(&self, resource_metadata: &str, required: &ScopeSet) -> BearerChallenge {
+        let base = BearerChallenge::new().resource_metadata(resource_metadata);
+        let with_scope = |c: BearerChallenge| {
+            if required.is_empty() {
+                c
+            } else {
+                c.scope(required.clone())
+            }
+        };
+        match self {
+            Self::MissingToken | Self::Unavailable(_) => with_scope(base),
+            Self::InvalidRequest(d) => {
+                with_scope(base.error(ErrorCode::InvalidRequest).error_description(d))
+            }
+            Self::InvalidToken(d) => {
+                with_scope(base.error(ErrorCode::InvalidToken).error_description(d))
+            }
+            Self::InsufficientScope { required } => base
+                .error(ErrorCode::InsufficientScope)
+                .scope(required.clone())
+                .error_description("the access token lacks scopes this request needs"),
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! tower / axum glue: a [`Layer`] that verifies every request before it
+//! reaches the inner service (rmcp's `StreamableHttpService`, typically) and
+//! inserts the caller's [`Claims`] into the request extensions, and an axum
+//! [`Router`] serving the RFC 9728 document.
+//!
+//! ```no_run
+//! # async fn run(mcp_service: axum::routing::Router) -> Result<(), Box<dyn std::error::Error>> {
+//! use mcp_oauth_verifier::Verifier;
+//!
+//! let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+//!     .authorization_server("http://127.0.0.1:9000")
+//!     .required_scopes(["mcp"])
+//!     .build()?;
+//! let app = axum::Router::new()
+//!     .merge(verifier.metadata_router())
+//!     .nest_service("/mcp", verifier.layer().layer(mcp_service));
+//! # let _ = app; Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::get;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+pub use tower::Layer;
+use tower::Service;
+
+use crate::claims::{Claims, Rejection};
+use crate::verifier::Verifier;
+
+/// Largest request body inspected for `tools/call` scopes.
+const MAX_INSPECTED_BODY: usize = 4 * 1024 * 1024;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Verifier {
+    /// The verifying layer; see the [module documentation](self).
+    pub fn layer(&self) -> VerifierLayer {
+        VerifierLayer {
+            verifier: self.clone(),
+            strip_authorization: false,
+        }
+    }
+
+    /// An axum router serving the RFC 9728 document at the path form of
+    /// the resource and at the root well-known path. Merge it at the root
+    /// of the app.
+    pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let doc = Arc::new(serde_json::to_vec(self.metadata()).unwrap_or_default());
+        let handler = move || {
+            let doc = doc.clone();
+            async move {
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(CACHE_CONTROL, "public, max-age=300")
+                    .header("access-control-allow-origin", "*")
+                    .body(Body::from(doc.as_ref().clone()))
+                    .unwrap_or_default()
+            }
+        };
+        let path_form = url::Url::parse(self.resource_metadata_url())
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|_| "/.well-known/oauth-protected-resource".to_owned());
+        let root = "/.well-known/oauth-protected-resource";
+        let mut router = Router::new().route(root, get(handler.clone()));
+        if path_form != root {
+            router = router.route(&path_form, get(handler));
+        }
+        router
+    }
+}
+
+/// The response a rejection deserves: status, challenge, JSON error body.
+pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> Response<Body> {
+    let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let challenge = verifier.challenge(rejection);
+    let body = match rejection {
+        Rejection::MissingToken => {
+            serde_json::json!({"error": "unauthorized", "error_description": "an access token is required"})
+        }
+        Rejection::InvalidRequest(d) => {
+            serde_json::json!({"error": "invalid_request", "error_description": d})
+        }
+        Rejection::InvalidToken(d) => {
+            serde_json::json!({"error": "invalid_token", "error_description": d})
+        }
+        Rejection::InsufficientScope { required } => {
+            serde_json::json!({"error": "insufficient_scope", "scope": required.to_string()})
+        }
+        Rejection::Unavailable(_) => {
+            serde_json::json!({"error": "temporarily_unavailable", "error_description": "the authorization server cannot be reached"})
+        }
+    };
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        headers.insert(WWW_AUTHENTICATE, v);
+    }
+    headers.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
+    response
+}
+
+/// The layer returned by [`Verifier::layer`].
+#[derive(Clone, Debug)]
+pub struct VerifierLayer {
+    verifier: Verifier,
+    strip_authorization: bool,
+}
+
+impl VerifierLayer {
+    /// Remove the `Authorization` header before the inner service sees it
+    /// (default off), so the token cannot leak into logs or be passed on.
+    pub fn strip_authorization(mut self, on: bool) -> Self {
+        self.strip_authorization = on;
+        self
+    }
+}
+
+impl<S> Layer<S> for VerifierLayer {
+    type Service = VerifierService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        VerifierService {
+            inner,
+            verifier: self.verifier.clone(),
+            strip_authorization: self.strip_authorization,
+        }
+    }
+}
+
+/// The service of [`VerifierLayer`].
+#[derive(Clone, Debug)]
+pub struct VerifierService<S> {
+    inner: S,
+    verifier: Verifier,
+    strip_authorization: bool,
+}
+
+impl<S, B, RB> Service<Request<B>> for VerifierService<S>
+where
+    S: Service<Request<Body>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The ready inner service goes into the future; a fresh clone stays.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        let strip = self.strip_authorization;
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let authorization = parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let is_form = parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if authorization.is_none() && is_form {
+                let r = Rejection::InvalidRequest(
+                    "access tokens are accepted only in the Authorization header".into(),
+                );
+                return Ok(rejection_response(&verifier, &r));
+            }
+            let claims: Claims = match verifier
+                .verify_request(authorization.as_deref(), parts.uri.query())
+                .await
+            {
+                Ok(c) => c,
+                Err(r) => return Ok(rejection_response(&verifier, &r)),
+            };
+            let body = if verifier.has_tool_scopes() && parts.method == Method::POST {
+                let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_INSPECTED_BODY).await
+                else {
+                    let r =
+                        Rejection::InvalidRequest("request body unreadable or too large".into());
+                    return Ok(rejection_response(&verifier, &r));
+                };
+                if let Some(extra) = verifier.tool_call_scopes(&bytes)
+                    && let Err(r) = verifier.authorize(&claims, Some(&extra))
+                {
+                    return Ok(rejection_response(&verifier, &r));
+                }
+                Body::from(bytes)
+            } else {
+                Body::new(body)
+            };
+            if strip {
+                parts.headers.remove(AUTHORIZATION);
+            }
+            parts.extensions.insert(claims);
+            let response = inner.call(Request::from_parts(parts, body)).await?;
+            Ok(response.map(Body::new))
+        })
+    }
+}

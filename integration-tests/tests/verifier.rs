@@ -1,0 +1,533 @@
+//! A protected rmcp server (the examples' profile server behind the
+//! verifier) and our authorization server, over real sockets.
+
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use integration_tests::{PASSWORD, TestServer, USER, http};
+use mcp_oauth_core::challenge::BearerChallenge;
+use mcp_oauth_core::error::ErrorCode;
+use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use mcp_oauth_examples::profile::{WRITE_SCOPE, app};
+use mcp_oauth_verifier::Verifier;
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:4713/cb";
+
+/// A running protected MCP server.
+struct Rs {
+    base: String,
+    resource: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Rs {
+    fn mcp(&self) -> String {
+        self.resource.clone()
+    }
+}
+
+impl Drop for Rs {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start_rs(configure: impl FnOnce(String) -> Verifier) -> Rs {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let resource = format!("{base}/mcp");
+    let verifier = configure(resource.clone());
+    let app = app(
+        &verifier,
+        Default::default(),
+        vec![format!("127.0.0.1:{port}")],
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Rs {
+        base,
+        resource,
+        task,
+    }
+}
+
+async fn as_server() -> TestServer {
+    TestServer::start(|c| c.scopes(["mcp", WRITE_SCOPE])).await
+}
+
+fn jwt_verifier(issuer: &str) -> impl FnOnce(String) -> Verifier {
+    let issuer = issuer.to_owned();
+    move |resource| {
+        Verifier::builder(resource)
+            .authorization_server(issuer)
+            .required_scopes(["mcp"])
+            .scopes_supported(["mcp", WRITE_SCOPE])
+            .tool_scope("set_user_profile", WRITE_SCOPE)
+            .build()
+            .unwrap()
+    }
+}
+
+/// An access token for `resource` with `scope`, through register,
+/// authorize, headless login and token.
+async fn token_for(s: &TestServer, resource: &str, scope: &str) -> String {
+    let reg: Value = http()
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap().to_owned();
+    let verifier = PkceVerifier::generate().unwrap();
+    let pending: Value = http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", PkceChallenge::s256(&verifier).as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", resource),
+            ("scope", scope),
+        ])
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http()
+        .post(s.url("/login"))
+        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
+        .send()
+        .await
+        .unwrap();
+    let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let t: Value = http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", verifier.secret()),
+            ("client_id", &client_id),
+            ("resource", resource),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+fn rpc(id: u64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+async fn post(
+    url: &str,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut b = http()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(body);
+    if let Some(t) = token {
+        b = b.bearer_auth(t);
+    }
+    if let Some(s) = session {
+        b = b.header("mcp-session-id", s);
+    }
+    b.send().await.unwrap()
+}
+
+/// The JSON-RPC result inside a JSON or SSE response.
+async fn result_of(r: reqwest::Response) -> Value {
+    let text = r.text().await.unwrap();
+    let json_text = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("data:")
+                .map(str::trim)
+                .filter(|d| d.starts_with('{'))
+        })
+        .unwrap_or(text.trim())
+        .to_owned();
+    serde_json::from_str(&json_text).unwrap_or(Value::Null)
+}
+
+/// initialize + initialized; returns the session id.
+async fn open_session(rs: &Rs, token: &str) -> Option<String> {
+    let init = rpc(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                                            "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    let r = post(&rs.mcp(), Some(token), None, &init).await;
+    assert_eq!(r.status(), 200);
+    let session = r
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let _ = result_of(r).await;
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let r = post(&rs.mcp(), Some(token), session.as_deref(), &note).await;
+    assert!(r.status().is_success());
+    session
+}
+
+fn challenge_of(r: &reqwest::Response) -> BearerChallenge {
+    BearerChallenge::parse(r.headers()["www-authenticate"].to_str().unwrap())
+        .expect("a Bearer challenge")
+}
+
+#[tokio::test]
+async fn anonymous_calls_get_a_challenge_and_the_metadata() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let r = post(&rs.mcp(), None, None, &rpc(1, "tools/list", json!({}))).await;
+    assert_eq!(r.status(), 401);
+    let c = challenge_of(&r);
+    assert_eq!(
+        c.error, None,
+        "no error code without credentials (RFC 6750 §3.1)"
+    );
+    assert_eq!(c.scope.unwrap().to_string(), "mcp");
+    let rm = c.resource_metadata.unwrap();
+    assert_eq!(
+        rm,
+        format!("{}/.well-known/oauth-protected-resource/mcp", rs.base)
+    );
+    for url in [
+        rm,
+        format!("{}/.well-known/oauth-protected-resource", rs.base),
+    ] {
+        let prm: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(prm["resource"], rs.resource.as_str());
+        assert_eq!(prm["authorization_servers"], json!([s.base]));
+        assert_eq!(prm["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(prm["scopes_supported"], json!(["mcp", WRITE_SCOPE]));
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn jwt_mode_accepts_our_tokens_and_tools_see_the_caller() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let token = token_for(&s, &rs.resource, "mcp").await;
+    let session = open_session(&rs, &token).await;
+    let call = rpc(
+        2,
+        "tools/call",
+        json!({"name": "get_user_profile", "arguments": {}}),
+    );
+    let r = post(&rs.mcp(), Some(&token), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 200);
+    let result = result_of(r).await;
+    let text = result["result"]["content"][0]["text"].as_str().unwrap();
+    let me: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(me["subject"], USER);
+    assert_eq!(me["scopes"], "mcp");
+
+    // set_user_profile needs profile:write: 403 with the scopes to ask for.
+    let call = rpc(
+        3,
+        "tools/call",
+        json!({"name": "set_user_profile", "arguments": {"profile": "hi"}}),
+    );
+    let r = post(&rs.mcp(), Some(&token), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 403);
+    let c = challenge_of(&r);
+    assert_eq!(c.error, Some(ErrorCode::InsufficientScope));
+    assert_eq!(c.scope.unwrap().to_sorted_string(), "mcp profile:write");
+    assert!(c.resource_metadata.is_some());
+
+    // After step-up, the same call succeeds.
+    let wide = token_for(&s, &rs.resource, "mcp profile:write").await;
+    let session = open_session(&rs, &wide).await;
+    let r = post(&rs.mcp(), Some(&wide), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        result_of(r)
+            .await
+            .to_string()
+            .contains("saved profile of alice")
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn refusals_of_the_jwt_mode() {
+    let s = TestServer::start(|c| {
+        c.scopes(["mcp", WRITE_SCOPE])
+            .access_token_ttl(Duration::from_secs(1))
+    })
+    .await;
+    let issuer = s.base.clone();
+    let rs = start_rs(move |resource| {
+        Verifier::builder(resource)
+            .authorization_server(issuer)
+            .required_scopes(["mcp"])
+            .leeway(0)
+            .build()
+            .unwrap()
+    })
+    .await;
+    let list = rpc(1, "tools/list", json!({}));
+    let expect_401 = |r: reqwest::Response, what: &str| {
+        assert_eq!(r.status(), 401, "{what}");
+        let c = challenge_of(&r);
+        assert_eq!(c.error, Some(ErrorCode::InvalidToken), "{what}");
+        assert!(c.resource_metadata.is_some());
+    };
+
+    // A token for another resource (no token passthrough).
+    let other = token_for(&s, "http://127.0.0.1:1/mcp", "mcp").await;
+    expect_401(
+        post(&rs.mcp(), Some(&other), None, &list).await,
+        "other audience",
+    );
+
+    // Without the required scope.
+    let narrow = token_for(&s, &rs.resource, WRITE_SCOPE).await;
+    let r = post(&rs.mcp(), Some(&narrow), None, &list).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(challenge_of(&r).scope.unwrap().to_string(), "mcp");
+
+    // Signed by a key the AS never published.
+    let forged = forge_es256(&s.base, &rs.resource);
+    expect_401(
+        post(&rs.mcp(), Some(&forged), None, &list).await,
+        "unknown key",
+    );
+
+    // alg: none.
+    let header = Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#);
+    let claims = json!({"iss": s.base, "sub": USER, "aud": rs.resource, "exp": 4_000_000_000u64, "scope": "mcp"});
+    let none = format!(
+        "{header}.{}.",
+        Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
+    );
+    expect_401(post(&rs.mcp(), Some(&none), None, &list).await, "alg none");
+
+    // In the query string: refused outright.
+    let good = token_for(&s, &rs.resource, "mcp").await;
+    let r = post(
+        &format!("{}?access_token={good}", rs.mcp()),
+        None,
+        None,
+        &list,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(challenge_of(&r).error, Some(ErrorCode::InvalidRequest));
+    // Malformed header.
+    let r = http()
+        .post(rs.mcp())
+        .header("authorization", "Bearer")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Expired (1 s lifetime, no leeway).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    expect_401(post(&rs.mcp(), Some(&good), None, &list).await, "expired");
+    s.stop().await;
+}
+
+/// A well-formed RFC 9068 token signed by a key of our own.
+fn forge_es256(issuer: &str, resource: &str) -> String {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some("attacker".into());
+    let claims = json!({"iss": issuer, "sub": USER, "aud": resource, "exp": 4_000_000_000u64, "iat": 1,
+                        "jti": "x", "client_id": "c", "scope": "mcp"});
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(doc.as_ref()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn introspection_mode_with_one_call_for_a_hundred_requests() {
+    let s = TestServer::start(|mut c| {
+        c = c.scopes(["mcp", WRITE_SCOPE]);
+        c.introspection_credentials = vec![(
+            "rs".into(),
+            mcp_oauth_core::secret::ClientSecret::new("rs-secret"),
+        )];
+        c
+    })
+    .await;
+    let issuer = s.base.clone();
+    let rs = start_rs(move |resource| {
+        Verifier::builder(resource)
+            .authorization_server(issuer)
+            .required_scopes(["mcp"])
+            .introspection("rs", "rs-secret")
+            .build()
+            .unwrap()
+    })
+    .await;
+    let token = token_for(&s, &rs.resource, "mcp").await;
+    let list = rpc(1, "tools/list", json!({}));
+    let requests = (0..100).map(|_| {
+        let (url, token, list) = (rs.mcp(), token.clone(), list.clone());
+        async move { post(&url, Some(&token), None, &list).await }
+    });
+    for r in futures_join(requests).await {
+        // Not in a session, so rmcp may answer 4xx for tools/list itself,
+        // but never 401/403/503: the verifier let it through.
+        assert!(
+            ![401, 403, 503].contains(&r.status().as_u16()),
+            "{}",
+            r.status()
+        );
+    }
+    let metrics = http()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("mcp_oauth_http_requests_total{endpoint=\"/introspect\",status=\"200\"} 1\n"),
+        "{metrics}"
+    );
+    // A revoked token is refused once its cache entry expires; a token for
+    // another resource is refused at once (aud checked on introspection).
+    let other = token_for(&s, "http://127.0.0.1:1/mcp", "mcp").await;
+    let r = post(&rs.mcp(), Some(&other), None, &list).await;
+    assert_eq!(r.status(), 401);
+    s.stop().await;
+}
+
+async fn futures_join<F: std::future::Future<Output = reqwest::Response> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<reqwest::Response> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_unreachable_authorization_server_fails_closed() {
+    // Nothing listens on port 1.
+    let rs = start_rs(jwt_verifier("http://127.0.0.1:1")).await;
+    let r = post(
+        &rs.mcp(),
+        Some("a.b.c"),
+        None,
+        &rpc(1, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test]
+async fn the_actix_middleware_verifies_too() {
+    use actix_web::{
+        App, HttpMessage, HttpRequest, HttpResponse, HttpServer, middleware::from_fn, web,
+    };
+    use mcp_oauth_verifier::{Claims, actix};
+
+    let s = as_server().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let resource = format!("{base}/mcp");
+    let verifier = jwt_verifier(&s.base)(resource.clone());
+    let v = verifier.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(v.clone()))
+            .configure(actix::metadata_routes(&v))
+            .service(
+                web::scope("/mcp")
+                    .wrap(from_fn(actix::verify))
+                    .default_service(web::to(|req: HttpRequest| async move {
+                        let who = req
+                            .extensions()
+                            .get::<Claims>()
+                            .map(|c| c.subject.clone())
+                            .unwrap_or_default();
+                        HttpResponse::Ok().body(who)
+                    })),
+            )
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let r = http()
+        .post(&resource)
+        .json(&rpc(1, "tools/list", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let rm = challenge_of(&r).resource_metadata.unwrap();
+    let prm: Value = http().get(&rm).send().await.unwrap().json().await.unwrap();
+    assert_eq!(prm["resource"], resource.as_str());
+
+    let token = token_for(&s, &resource, "mcp").await;
+    let r = http()
+        .post(&resource)
+        .bearer_auth(&token)
+        .json(&rpc(1, "tools/list", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), USER);
+    let call = rpc(
+        2,
+        "tools/call",
+        json!({"name": "set_user_profile", "arguments": {"profile": "x"}}),
+    );
+    let r = http()
+        .post(&resource)
+        .bearer_auth(&token)
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    handle.stop(true).await;
+    s.stop().await;
+}
