@@ -39,10 +39,20 @@ pub struct SetProfile {
     pub profile: String,
 }
 
+/// The verified caller: put in the request extensions by the tower layer
+/// (axum), or by the `on_request` hook of `rmcp-actix-web`, which nests its
+/// values in an `rmcp::model::Extensions`.
 fn caller(parts: &http::request::Parts) -> Result<&Claims, rmcp::ErrorData> {
-    Claims::from_extensions(&parts.extensions).ok_or_else(|| {
-        rmcp::ErrorData::internal_error("request reached the tool unauthenticated", None)
-    })
+    Claims::from_extensions(&parts.extensions)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<rmcp::model::Extensions>()
+                .and_then(|e| e.get::<Claims>())
+        })
+        .ok_or_else(|| {
+            rmcp::ErrorData::internal_error("request reached the tool unauthenticated", None)
+        })
 }
 
 #[tool_router]
