@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use mcp_oauth_verifier::tower::Layer as _;
 use mcp_oauth_verifier::{Claims, Verifier};
 use parking_lot::Mutex;
 use rmcp::handler::server::router::tool::ToolRouter;

@@ -11,7 +11,7 @@
 //!     .authorization_server("http://127.0.0.1:9000")
 //!     .required_scopes(["mcp"])
 //!     .build()?;
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     .merge(verifier.metadata_router())
 //!     .nest_service("/mcp", verifier.layer().layer(mcp_service));
 //! # let _ = app; Ok(()) }
@@ -120,6 +120,16 @@ pub struct VerifierLayer {
 }
 
 impl VerifierLayer {
+    /// Wraps `inner` (also available through [`Layer::layer`]; this
+    /// inherent method needs no trait import).
+    pub fn layer<S>(&self, inner: S) -> VerifierService<S> {
+        VerifierService {
+            inner,
+            verifier: self.verifier.clone(),
+            strip_authorization: self.strip_authorization,
+        }
+    }
+
     /// Remove the `Authorization` header before the inner service sees it
     /// (default off), so the token cannot leak into logs or be passed on.
     pub fn strip_authorization(mut self, on: bool) -> Self {
@@ -131,11 +141,7 @@ impl VerifierLayer {
 impl<S> Layer<S> for VerifierLayer {
     type Service = VerifierService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        VerifierService {
-            inner,
-            verifier: self.verifier.clone(),
-            strip_authorization: self.strip_authorization,
-        }
+        VerifierLayer::layer(self, inner)
     }
 }
 
