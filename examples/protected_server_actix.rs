@@ -5,14 +5,9 @@
 //! cargo run -p mcp-oauth-examples --example protected_server_actix -- [--port 8000] [--issuer http://127.0.0.1:9000]
 //! ```
 
-use std::sync::Arc;
-
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpMessage, HttpServer, web};
-use mcp_oauth_examples::profile::{ProfileServer, Profiles, WRITE_SCOPE};
-use mcp_oauth_verifier::{Claims, Verifier, actix};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp_actix_web::transport::StreamableHttpService;
+use actix_web::{App, HttpServer};
+use mcp_oauth_examples::profile::{Profiles, WRITE_SCOPE, actix_mcp_service, configure_actix};
+use mcp_oauth_verifier::Verifier;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,31 +30,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .scopes_supported(["mcp", WRITE_SCOPE])
         .tool_scope("set_user_profile", WRITE_SCOPE)
         .build()?;
-    let profiles = Profiles::default();
-    let mcp = StreamableHttpService::builder()
-        .service_factory(Arc::new(move || Ok(ProfileServer::new(profiles.clone()))))
-        .session_manager(Arc::new(LocalSessionManager::default()))
-        .allowed_hosts(vec![format!("127.0.0.1:{port}")])
-        // Hand the verified caller to the tools.
-        .on_request_fn(|req, ext| {
-            if let Some(claims) = req.extensions().get::<Claims>() {
-                ext.insert(claims.clone());
-            }
-        })
-        .build();
+    let mcp = actix_mcp_service(Profiles::default(), vec![format!("127.0.0.1:{port}")]);
     println!("MCP server at {resource}");
-    HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(verifier.clone()))
-            .configure(actix::metadata_routes(&verifier))
-            .service(
-                web::scope("/mcp")
-                    .wrap(from_fn(actix::verify))
-                    .service(mcp.clone().scope()),
-            )
-    })
-    .listen(listener)?
-    .run()
-    .await?;
+    HttpServer::new(move || App::new().configure(configure_actix(&verifier, &mcp)))
+        .listen(listener)?
+        .run()
+        .await?;
     Ok(())
 }

@@ -38,20 +38,11 @@ pub struct SetProfile {
     pub profile: String,
 }
 
-/// The verified caller: put in the request extensions by the tower layer
-/// (axum), or by the `on_request` hook of `rmcp-actix-web`, which nests its
-/// values in an `rmcp::model::Extensions`.
+/// The verified caller, under axum or actix-web alike.
 fn caller(parts: &http::request::Parts) -> Result<&Claims, rmcp::ErrorData> {
-    Claims::from_extensions(&parts.extensions)
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<rmcp::model::Extensions>()
-                .and_then(|e| e.get::<Claims>())
-        })
-        .ok_or_else(|| {
-            rmcp::ErrorData::internal_error("request reached the tool unauthenticated", None)
-        })
+    Claims::from_parts(parts).ok_or_else(|| {
+        rmcp::ErrorData::internal_error("request reached the tool unauthenticated", None)
+    })
 }
 
 #[tool_router]
@@ -122,4 +113,42 @@ pub fn app(verifier: &Verifier, profiles: Profiles, allowed_hosts: Vec<String>) 
     Router::new()
         .merge(verifier.metadata_router())
         .nest_service("/mcp", verifier.layer().layer(mcp))
+}
+
+/// The MCP service for actix-web (rmcp-actix-web), handing the verified
+/// caller to the tools through its `on_request` hook.
+pub fn actix_mcp_service(
+    profiles: Profiles,
+    allowed_hosts: Vec<String>,
+) -> rmcp_actix_web::transport::StreamableHttpService<ProfileServer> {
+    rmcp_actix_web::transport::StreamableHttpService::builder()
+        .service_factory(Arc::new(move || Ok(ProfileServer::new(profiles.clone()))))
+        .session_manager(Arc::new(LocalSessionManager::default()))
+        .allowed_hosts(allowed_hosts)
+        .on_request_fn(|req, ext| {
+            use actix_web::HttpMessage;
+            if let Some(claims) = req.extensions().get::<Claims>() {
+                ext.insert(claims.clone());
+            }
+        })
+        .build()
+}
+
+/// Mounts metadata and the protected MCP endpoint at `/mcp` in an
+/// actix-web app (call inside `HttpServer::new`).
+pub fn configure_actix(
+    verifier: &Verifier,
+    mcp: &rmcp_actix_web::transport::StreamableHttpService<ProfileServer>,
+) -> impl FnOnce(&mut actix_web::web::ServiceConfig) + use<> {
+    let (verifier, mcp) = (verifier.clone(), mcp.clone());
+    move |cfg| {
+        use actix_web::{middleware::from_fn, web};
+        cfg.app_data(web::Data::new(verifier.clone()))
+            .configure(mcp_oauth_verifier::actix::metadata_routes(&verifier))
+            .service(
+                web::scope("/mcp")
+                    .wrap(from_fn(mcp_oauth_verifier::actix::verify))
+                    .service(mcp.scope()),
+            );
+    }
 }

@@ -459,75 +459,59 @@ async fn an_unreachable_authorization_server_fails_closed() {
 }
 
 #[tokio::test]
-async fn the_actix_middleware_verifies_too() {
-    use actix_web::{
-        App, HttpMessage, HttpRequest, HttpResponse, HttpServer, middleware::from_fn, web,
-    };
-    use mcp_oauth_verifier::{Claims, actix};
+async fn the_actix_glue_protects_the_same_server() {
+    use actix_web::{App, HttpServer};
+    use mcp_oauth_examples::profile::{actix_mcp_service, configure_actix};
 
     let s = as_server().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
     let resource = format!("{base}/mcp");
     let verifier = jwt_verifier(&s.base)(resource.clone());
-    let v = verifier.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(v.clone()))
-            .configure(actix::metadata_routes(&v))
-            .service(
-                web::scope("/mcp")
-                    .wrap(from_fn(actix::verify))
-                    .default_service(web::to(|req: HttpRequest| async move {
-                        let who = req
-                            .extensions()
-                            .get::<Claims>()
-                            .map(|c| c.subject.clone())
-                            .unwrap_or_default();
-                        HttpResponse::Ok().body(who)
-                    })),
-            )
-    })
-    .listen(listener)
-    .unwrap()
-    .run();
+    let mcp = actix_mcp_service(Default::default(), vec![format!("127.0.0.1:{port}")]);
+    let server = HttpServer::new(move || App::new().configure(configure_actix(&verifier, &mcp)))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
     let handle = server.handle();
     tokio::spawn(server);
+    let rs = Rs {
+        base,
+        resource: resource.clone(),
+        task: tokio::spawn(async {}),
+    };
 
-    let r = http()
-        .post(&resource)
-        .json(&rpc(1, "tools/list", json!({})))
-        .send()
-        .await
-        .unwrap();
+    let r = post(&rs.mcp(), None, None, &rpc(1, "tools/list", json!({}))).await;
     assert_eq!(r.status(), 401);
     let rm = challenge_of(&r).resource_metadata.unwrap();
     let prm: Value = http().get(&rm).send().await.unwrap().json().await.unwrap();
     assert_eq!(prm["resource"], resource.as_str());
 
+    // The tool sees the caller, as under axum.
     let token = token_for(&s, &resource, "mcp").await;
-    let r = http()
-        .post(&resource)
-        .bearer_auth(&token)
-        .json(&rpc(1, "tools/list", json!({})))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.text().await.unwrap(), USER);
+    let session = open_session(&rs, &token).await;
     let call = rpc(
         2,
         "tools/call",
+        json!({"name": "get_user_profile", "arguments": {}}),
+    );
+    let r = post(&rs.mcp(), Some(&token), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 200);
+    let result = result_of(r).await;
+    let me: Value =
+        serde_json::from_str(result["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(me["subject"], USER);
+    // And step-up is demanded the same way.
+    let call = rpc(
+        3,
+        "tools/call",
         json!({"name": "set_user_profile", "arguments": {"profile": "x"}}),
     );
-    let r = http()
-        .post(&resource)
-        .bearer_auth(&token)
-        .json(&call)
-        .send()
-        .await
-        .unwrap();
+    let r = post(&rs.mcp(), Some(&token), session.as_deref(), &call).await;
     assert_eq!(r.status(), 403);
+    assert_eq!(challenge_of(&r).error, Some(ErrorCode::InsufficientScope));
     handle.stop(true).await;
     s.stop().await;
 }

@@ -38,6 +38,20 @@ impl Claims {
     pub fn from_extensions(extensions: &http::Extensions) -> Option<&Claims> {
         extensions.get::<Claims>()
     }
+
+    /// The claims of the request whose `http::request::Parts` rmcp hands to
+    /// a tool (`Extension<http::request::Parts>`): inserted directly by the
+    /// tower layer, or nested in rmcp's own extensions by `rmcp-actix-web`'s
+    /// `on_request` hook. The same call works under axum and actix-web.
+    #[cfg(feature = "rmcp")]
+    pub fn from_parts(parts: &http::request::Parts) -> Option<&Claims> {
+        Self::from_extensions(&parts.extensions).or_else(|| {
+            parts
+                .extensions
+                .get::<rmcp::model::Extensions>()
+                .and_then(|e| e.get::<Claims>())
+        })
+    }
 }
 
 /// Why a request is refused, with the response it deserves (RFC 6750 §3.1).
