@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 const REDIRECT: &str = "http://127.0.0.1:4713/cb";
 
 /// A running protected MCP server.
-struct Rs {
-    base: String,
-    resource: String,
+pub(crate) struct Rs {
+    pub(crate) base: String,
+    pub(crate) resource: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -33,7 +33,7 @@ impl Drop for Rs {
     }
 }
 
-async fn start_rs(configure: impl FnOnce(String) -> Verifier) -> Rs {
+pub(crate) async fn start_rs(configure: impl FnOnce(String) -> Verifier) -> Rs {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
@@ -54,11 +54,11 @@ async fn start_rs(configure: impl FnOnce(String) -> Verifier) -> Rs {
     }
 }
 
-async fn as_server() -> TestServer {
+pub(crate) async fn as_server() -> TestServer {
     TestServer::start(|c| c.scopes(["mcp", WRITE_SCOPE])).await
 }
 
-fn jwt_verifier(issuer: &str) -> impl FnOnce(String) -> Verifier {
+pub(crate) fn jwt_verifier(issuer: &str) -> impl FnOnce(String) -> Verifier {
     let issuer = issuer.to_owned();
     move |resource| {
         Verifier::builder(resource)

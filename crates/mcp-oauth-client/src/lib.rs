@@ -1,16 +1,41 @@
-//! The OAuth 2.1 client of the mcp-oauth stack, for MCP agents.
+//! The OAuth 2.1 client of the mcp-oauth stack: logs an MCP agent in to any
+//! spec-compliant MCP server.
 //!
-//! **Status: not built yet.** This crate reserves its place in the
-//! workspace; the client (discovery from a 401, registration, PKCE login,
-//! encrypted token storage, refresh, rmcp transport) arrives with its own
-//! issue. Until then it re-exports the shared types it will be built on.
+//! On the first 401 it discovers the server's authorization server
+//! (protected resource metadata, then RFC 8414 / OIDC metadata, S256
+//! required), gets a client identity (pre-registered, Client ID Metadata
+//! Document, or dynamic registration), logs in with PKCE, `state`,
+//! `resource` and the spec's scope choice, checks `state` and `iss`, and
+//! stores the tokens (encrypted on disk with [`FileStore`]). Afterwards it
+//! refreshes before expiry and on 401, re-authorizes with wider scopes on a
+//! 403 `insufficient_scope`, and shares one refresh among concurrent
+//! requests.
 //!
-//! ```
-//! use mcp_oauth_client::core::pkce::{PkceChallenge, PkceVerifier};
+//! ```no_run
+//! use mcp_oauth_client::{FileStore, Login, OAuthClient};
+//! use rmcp::ServiceExt;
 //!
-//! let verifier = PkceVerifier::generate()?;
-//! assert_eq!(PkceChallenge::s256(&verifier).as_str().len(), 43);
-//! # Ok::<(), mcp_oauth_client::core::pkce::PkceError>(())
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = OAuthClient::builder("my-agent")
+//!     .login(Login::Credentials(serde_json::json!({"username": "alice", "password": "..."})))
+//!     .token_store(FileStore::encrypted("tokens.bin", [0u8; 32]))
+//!     .build()?;
+//! let mcp = ().serve(client.transport("http://127.0.0.1:8000/mcp")?).await?;
+//! let tools = mcp.list_all_tools().await?;
+//! # let _ = tools; Ok(()) }
 //! ```
 
+mod client;
+mod discovery;
+mod error;
+mod login;
+mod session;
+pub mod store;
+mod transport;
+
+pub use client::{OAuthClient, OAuthClientBuilder};
+pub use error::ClientError;
+pub use login::{AuthorizeCallback, BrowserOpener, Login};
 pub use mcp_oauth_core as core;
+pub use store::{FileStore, MemoryStore, TokenStore};
+pub use transport::AuthorizedClient;

@@ -1,0 +1,215 @@
+//! The rmcp side: an HTTP client for rmcp's streamable-HTTP transport that
+//! puts the session's token on every request, refreshes or logs in again
+//! on a 401, and steps up on a 403 `insufficient_scope` (at most three
+//! times per request), all through the session's single lock.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpResponseLimits,
+};
+
+use crate::error::ClientError;
+use crate::session::Session;
+
+type HttpError = StreamableHttpError<reqwest::Error>;
+
+/// Most step-ups for one request.
+const MAX_STEP_UPS: usize = 3;
+
+/// An rmcp HTTP client that authorizes its requests; see the [module
+/// documentation](self).
+#[derive(Clone)]
+pub struct AuthorizedClient {
+    http: reqwest::Client,
+    session: Arc<Session>,
+}
+
+impl std::fmt::Debug for AuthorizedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthorizedClient")
+    }
+}
+
+fn flow_error(e: ClientError) -> HttpError {
+    StreamableHttpError::Io(std::io::Error::other(e))
+}
+
+impl AuthorizedClient {
+    pub(crate) fn new(http: reqwest::Client, session: Arc<Session>) -> Self {
+        Self { http, session }
+    }
+
+    async fn authorized<T, F, Fut>(&self, call: F) -> Result<T, HttpError>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = Result<T, HttpError>>,
+    {
+        let mut token = self.session.current_token().await.map_err(flow_error)?;
+        let mut reauthorized = false;
+        let mut step_ups = 0;
+        loop {
+            let sent = token.as_ref().map(|t| t.secret().to_owned());
+            match call(sent.clone()).await {
+                Err(StreamableHttpError::AuthRequired(e)) if !reauthorized => {
+                    reauthorized = true;
+                    let fresh = self
+                        .session
+                        .unauthorized(sent.as_deref(), Some(&e.www_authenticate_header))
+                        .await
+                        .map_err(flow_error)?;
+                    token = Some(fresh);
+                }
+                Err(StreamableHttpError::InsufficientScope(e)) if step_ups < MAX_STEP_UPS => {
+                    step_ups += 1;
+                    let fresh = self
+                        .session
+                        .insufficient_scope(sent.as_deref(), &e.www_authenticate_header)
+                        .await
+                        .map_err(flow_error)?;
+                    token = Some(fresh);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl StreamableHttpClient for AuthorizedClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
+        self.authorized(|token| {
+            self.http.post_message(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
+        self.authorized(|token| {
+            self.http.post_message_with_max_sse_event_size(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
+        self.authorized(|token| {
+            self.http.post_message_with_response_limits(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                limits,
+            )
+        })
+        .await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), HttpError> {
+        self.authorized(|token| {
+            self.http.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<
+        futures_core::stream::BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>,
+        HttpError,
+    > {
+        self.authorized(|token| {
+            self.http.get_stream(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<
+        futures_core::stream::BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>,
+        HttpError,
+    > {
+        self.authorized(|token| {
+            self.http.get_stream_with_max_sse_event_size(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,214 @@
+//! The agent side: our client logs in to the protected profile server
+//! through our authorization server, with rmcp on top, over real sockets.
+
+use std::time::Duration;
+
+use integration_tests::{PASSWORD, TestServer, USER, http};
+use mcp_oauth_client::{ClientError, FileStore, Login, MemoryStore, OAuthClient, TokenStore};
+use mcp_oauth_examples::profile::WRITE_SCOPE;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use serde_json::json;
+use std::sync::Arc;
+
+use crate::verifier::{as_server, jwt_verifier, start_rs};
+
+fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
+    OAuthClient::builder("test-agent")
+        .login(Login::Credentials(
+            json!({"username": USER, "password": PASSWORD}),
+        ))
+        .token_store(store)
+        .build()
+        .unwrap()
+}
+
+/// Successful password logins the AS has seen.
+async fn logins(s: &TestServer) -> u64 {
+    let text = http()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with("mcp_oauth_http_requests_total{endpoint=\"/login\",status=\"302\"}")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn tool_names(client: &OAuthClient, url: &str) -> Vec<String> {
+    let mcp = ().serve(client.transport(url).unwrap()).await.unwrap();
+    let tools = mcp.list_all_tools().await.unwrap();
+    let _ = mcp.cancel().await;
+    tools.into_iter().map(|t| t.name.to_string()).collect()
+}
+
+#[tokio::test]
+async fn logs_in_headless_and_a_second_process_reuses_the_encrypted_store() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let path = std::env::temp_dir().join(format!("mcp-oauth-agent-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+
+    let first = agent(FileStore::encrypted(&path, [3; 32]));
+    let mut names = tool_names(&first, &rs.resource).await;
+    names.sort();
+    assert_eq!(names, ["get_user_profile", "set_user_profile"]);
+    assert_eq!(logins(&s).await, 1);
+
+    // Another client over the same file (as a new process would be): no login.
+    let second = agent(FileStore::encrypted(&path, [3; 32]));
+    assert_eq!(tool_names(&second, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 1, "the stored token was reused");
+    // With the wrong key the store refuses, clearly.
+    let wrong = agent(FileStore::encrypted(&path, [4; 32]));
+    let err = wrong.access_token(&rs.resource).await.unwrap_err();
+    assert!(matches!(err, ClientError::Store(_)), "{err}");
+    std::fs::remove_file(&path).unwrap();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn expired_tokens_refresh_and_a_revoked_refresh_token_means_a_new_login() {
+    let s = TestServer::start(|c| {
+        c.scopes(["mcp", WRITE_SCOPE])
+            .access_token_ttl(Duration::from_secs(2))
+    })
+    .await;
+    let issuer = s.base.clone();
+    let rs = start_rs(move |resource| {
+        mcp_oauth_verifier::Verifier::builder(resource)
+            .authorization_server(issuer)
+            .required_scopes(["mcp"])
+            .leeway(0)
+            .build()
+            .unwrap()
+    })
+    .await;
+    let store = MemoryStore::new();
+    let client = agent(store.clone());
+    let first = client.access_token(&rs.resource).await.unwrap();
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Expired: refreshed transparently, no new login.
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    let second = client.access_token(&rs.resource).await.unwrap();
+    assert_ne!(first.secret(), second.secret());
+    assert_eq!(logins(&s).await, 1);
+
+    // Revoke the refresh token family at the AS, then let the access token expire.
+    let (key, tokens) = {
+        let dump = |k: &str| store.get(k).unwrap();
+        let index_key = format!("session|test-agent|{}", rs.resource);
+        let index = dump(&index_key).unwrap();
+        let key = format!(
+            "tokens|{}|{}|{}",
+            index["issuer"].as_str().unwrap(),
+            index["resource"].as_str().unwrap(),
+            index["client_id"].as_str().unwrap()
+        );
+        let tokens = dump(&key).unwrap();
+        (index["client_id"].as_str().unwrap().to_owned(), tokens)
+    };
+    let r = http()
+        .post(s.url("/revoke"))
+        .form(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", key.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    assert_eq!(
+        logins(&s).await,
+        2,
+        "the dead refresh token led to a fresh login"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_403_steps_up_to_the_wider_scope() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let client = OAuthClient::builder("step-up-agent")
+        .login(Login::Credentials(
+            json!({"username": USER, "password": PASSWORD}),
+        ))
+        .build()
+        .unwrap();
+    let mcp = ().serve(client.transport(&rs.resource).unwrap()).await.unwrap();
+    // The first login asks for the challenge's scope: just "mcp".
+    let me = mcp
+        .call_tool(CallToolRequestParams::new("get_user_profile"))
+        .await
+        .unwrap();
+    assert!(
+        format!("{me:?}").contains("\\\"scopes\\\":\\\"mcp\\\""),
+        "{me:?}"
+    );
+    let args = json!({"profile": "likes rust"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let saved = mcp
+        .call_tool(CallToolRequestParams::new("set_user_profile").with_arguments(args))
+        .await
+        .unwrap();
+    assert!(
+        format!("{saved:?}").contains("saved profile of alice"),
+        "{saved:?}"
+    );
+    assert_eq!(logins(&s).await, 2, "one login, one step-up");
+    let _ = mcp.cancel().await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_authorization_server_without_s256_is_refused() {
+    use axum::Json;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (b1, b2) = (base.clone(), base.clone());
+    let app = axum::Router::new()
+        .route("/mcp", axum::routing::post(move || {
+            let b = b1.clone();
+            async move {
+                (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", format!("Bearer resource_metadata=\"{b}/.well-known/oauth-protected-resource/mcp\""))],
+                )
+            }
+        }))
+        .route("/.well-known/oauth-protected-resource/mcp", get(move || {
+            let b = b2.clone();
+            async move { Json(json!({"resource": format!("{b}/mcp"), "authorization_servers": [b]})) }
+        }))
+        .route("/.well-known/oauth-authorization-server", get({
+            let b = base.clone();
+            move || {
+                let b = b.clone();
+                async move { Json(json!({"issuer": b, "authorization_endpoint": format!("{b}/authorize"),
+                                          "token_endpoint": format!("{b}/token"), "code_challenge_methods_supported": ["plain"]})) }
+            }
+        }));
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = agent(MemoryStore::new());
+    let err = client
+        .access_token(&format!("{base}/mcp"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::NoS256(_)), "{err}");
+    assert!(err.to_string().contains("S256"));
+    task.abort();
+}
