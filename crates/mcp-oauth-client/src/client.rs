@@ -25,6 +25,15 @@ pub(crate) struct Config {
     pub(crate) issuer_override: Option<String>,
     pub(crate) scope: Option<ScopeSet>,
     pub(crate) login_timeout: Duration,
+    pub(crate) assertion_key: Option<AssertionKey>,
+}
+
+/// A private key the pre-registered client signs `private_key_jwt`
+/// assertions with.
+pub(crate) struct AssertionKey {
+    pub(crate) key: jsonwebtoken::EncodingKey,
+    pub(crate) alg: jsonwebtoken::Algorithm,
+    pub(crate) kid: Option<String>,
 }
 
 /// Builder of an [`OAuthClient`]; see [`OAuthClient::builder`].
@@ -71,6 +80,53 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// A pre-registered client that authenticates with `private_key_jwt`
+    /// (RFC 7523): `pem` is its PKCS#8 private key, `alg` the JWS algorithm
+    /// (`ES256`, `EdDSA`, `RS256`, ...).
+    pub fn private_key_jwt(
+        mut self,
+        client_id: impl Into<String>,
+        pem: &str,
+        alg: &str,
+    ) -> Result<Self, ClientError> {
+        let alg: jsonwebtoken::Algorithm = alg
+            .parse()
+            .map_err(|_| ClientError::Config(format!("unknown signing algorithm {alg}")))?;
+        let key = match alg {
+            jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
+                jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes())
+            }
+            jsonwebtoken::Algorithm::EdDSA => {
+                jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes())
+            }
+            jsonwebtoken::Algorithm::RS256
+            | jsonwebtoken::Algorithm::RS384
+            | jsonwebtoken::Algorithm::RS512
+            | jsonwebtoken::Algorithm::PS256
+            | jsonwebtoken::Algorithm::PS384
+            | jsonwebtoken::Algorithm::PS512 => {
+                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            }
+            _ => {
+                return Err(ClientError::Config(
+                    "private_key_jwt needs an asymmetric algorithm".into(),
+                ));
+            }
+        }
+        .map_err(|e| ClientError::Config(format!("private key: {e}")))?;
+        self.config.preregistered = Some(Registration {
+            client_id: client_id.into(),
+            client_secret: None,
+            redirect_uris: Vec::new(),
+        });
+        self.config.assertion_key = Some(AssertionKey {
+            key,
+            alg,
+            kid: None,
+        });
+        Ok(self)
+    }
+
     /// The HTTPS URL of this client's metadata document, used as its
     /// `client_id` at servers that accept Client ID Metadata Documents.
     pub fn metadata_document_url(mut self, url: impl Into<String>) -> Self {
@@ -114,6 +170,7 @@ impl OAuthClientBuilder {
                 .build()?,
         };
         if matches!(self.config.login, Login::ClientCredentials)
+            && self.config.assertion_key.is_none()
             && self
                 .config
                 .preregistered
@@ -121,7 +178,7 @@ impl OAuthClientBuilder {
                 .is_none_or(|r| r.client_secret.is_none())
         {
             return Err(ClientError::Config(
-                "Login::ClientCredentials needs client_credentials(id, secret)".into(),
+                "Login::ClientCredentials needs client_credentials(id, secret) or private_key_jwt(...)".into(),
             ));
         }
         Ok(OAuthClient {
@@ -161,6 +218,7 @@ impl OAuthClient {
                 issuer_override: None,
                 scope: None,
                 login_timeout: DEFAULT_LOGIN_TIMEOUT,
+                assertion_key: None,
             },
             http: None,
         }

@@ -96,14 +96,28 @@ pub(crate) async fn discover(
             })?,
             (None, None) => legacy_origin()?,
         };
+    let legacy = prm.is_none() && issuer_override.is_none();
     let metadata = match fetch_as_metadata(http, &issuer).await {
         Some(m) => m,
-        None if prm.is_none() && issuer_override.is_none() => legacy_metadata(&issuer),
+        // 2025-03-26: the document at the origin describes the server
+        // whatever issuer it names (that revision had no issuer binding);
+        // without one, the default endpoints apply.
+        None if legacy => get_json::<AuthorizationServerMetadata>(
+            http,
+            &format!("{issuer}/.well-known/oauth-authorization-server"),
+        )
+        .await
+        .unwrap_or_else(|| legacy_metadata(&issuer)),
         None => {
             return Err(d(format!(
                 "no authorization server metadata found for {issuer}"
             )));
         }
+    };
+    let issuer = if legacy {
+        metadata.issuer.clone()
+    } else {
+        issuer
     };
     if !metadata.supports_s256() {
         return Err(ClientError::NoS256(issuer));

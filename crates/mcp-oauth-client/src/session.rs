@@ -305,7 +305,7 @@ impl Session {
             TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
         };
         let tokens = self
-            .token_request(&token_endpoint, &reg, basic, &mut request)
+            .token_request(&token_endpoint, &d.issuer, &reg, basic, &mut request)
             .await
             .map_err(ClientError::Token)?;
         let tokens = to_tokens(tokens, &scope);
@@ -379,11 +379,33 @@ impl Session {
     async fn token_request(
         &self,
         endpoint: &str,
+        audience: &str,
         reg: &Registration,
         basic: bool,
         request: &mut TokenRequest,
     ) -> Result<TokenResponse, ErrorResponse> {
         let mut http = self.http.post(endpoint);
+        if let Some(key) = &self.config.assertion_key
+            && self
+                .config
+                .preregistered
+                .as_ref()
+                .is_some_and(|p| p.client_id == reg.client_id)
+        {
+            request.client.client_id = Some(reg.client_id.clone());
+            request.client.client_assertion_type =
+                Some(mcp_oauth_core::token::JWT_BEARER_ASSERTION_TYPE.to_owned());
+            request.client.client_assertion = Some(mcp_oauth_core::secret::ClientSecret::new(
+                sign_assertion(key, &reg.client_id, audience).map_err(|e| {
+                    ErrorResponse::invalid_client(format!("cannot sign the client assertion: {e}"))
+                })?,
+            ));
+            let response = http.form(&*request).send().await.map_err(|e| {
+                ErrorResponse::new(mcp_oauth_core::ErrorCode::TemporarilyUnavailable)
+                    .with_description(e.to_string())
+            })?;
+            return read_token_response(response).await;
+        }
         match (&reg.client_secret, basic) {
             (Some(secret), true) => {
                 let enc = |s: &str| {
@@ -401,21 +423,7 @@ impl Session {
             ErrorResponse::new(mcp_oauth_core::ErrorCode::TemporarilyUnavailable)
                 .with_description(e.to_string())
         })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            serde_json::from_str(&text).map_err(|e| {
-                ErrorResponse::invalid_request(format!("unreadable token response: {e}"))
-            })
-        } else {
-            Err(serde_json::from_str(&text).unwrap_or_else(|_| {
-                ErrorResponse::new(mcp_oauth_core::ErrorCode::Other(format!(
-                    "http_{}",
-                    status.as_u16()
-                )))
-                .with_description(text.chars().take(200).collect::<String>())
-            }))
-        }
+        read_token_response(response).await
     }
 
     async fn refresh(&self, st: &mut State) -> Result<AccessToken, ClientError> {
@@ -440,7 +448,13 @@ impl Session {
         };
         let mut request = TokenRequest::refresh_token(refresh).resource(&index.resource);
         match self
-            .token_request(&index.token_endpoint, &reg, index.basic_auth, &mut request)
+            .token_request(
+                &index.token_endpoint,
+                &index.issuer,
+                &reg,
+                index.basic_auth,
+                &mut request,
+            )
             .await
         {
             Ok(response) => {
@@ -462,6 +476,40 @@ impl Session {
             }
         }
     }
+}
+
+async fn read_token_response(response: reqwest::Response) -> Result<TokenResponse, ErrorResponse> {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        serde_json::from_str(&text)
+            .map_err(|e| ErrorResponse::invalid_request(format!("unreadable token response: {e}")))
+    } else {
+        Err(serde_json::from_str(&text).unwrap_or_else(|_| {
+            ErrorResponse::new(mcp_oauth_core::ErrorCode::Other(format!(
+                "http_{}",
+                status.as_u16()
+            )))
+            .with_description(text.chars().take(200).collect::<String>())
+        }))
+    }
+}
+
+/// An RFC 7523 client assertion for the issuer, valid one minute.
+fn sign_assertion(
+    key: &crate::client::AssertionKey,
+    client_id: &str,
+    audience: &str,
+) -> Result<String, String> {
+    let mut header = jsonwebtoken::Header::new(key.alg);
+    header.kid = key.kid.clone();
+    let t = now();
+    let claims = serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": audience,
+        "iat": t, "exp": t + 60,
+        "jti": random_base64url(16).map_err(|e| e.to_string())?,
+    });
+    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| e.to_string())
 }
 
 fn to_tokens(r: TokenResponse, asked: &ScopeSet) -> Tokens {

@@ -1,7 +1,7 @@
 //! The rmcp side: an HTTP client for rmcp's streamable-HTTP transport that
 //! puts the session's token on every request, refreshes or logs in again
-//! on a 401, and steps up on a 403 `insufficient_scope` (at most three
-//! times per request), all through the session's single lock.
+//! on a 401, and steps up on a 403 `insufficient_scope` (three
+//! authorizations at most per request), all through the session's single lock.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,8 +19,9 @@ use crate::session::Session;
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
-/// Most step-ups for one request.
-const MAX_STEP_UPS: usize = 3;
+/// Most (re-)authorizations for one request, counting the login after a
+/// 401 and every step-up after a 403.
+const MAX_ATTEMPTS: usize = 3;
 
 /// An rmcp HTTP client that authorizes its requests; see the [module
 /// documentation](self).
@@ -52,12 +53,15 @@ impl AuthorizedClient {
     {
         let mut token = self.session.current_token().await.map_err(flow_error)?;
         let mut reauthorized = false;
-        let mut step_ups = 0;
+        let mut attempts = 0;
         loop {
             let sent = token.as_ref().map(|t| t.secret().to_owned());
             match call(sent.clone()).await {
-                Err(StreamableHttpError::AuthRequired(e)) if !reauthorized => {
+                Err(StreamableHttpError::AuthRequired(e))
+                    if !reauthorized && attempts < MAX_ATTEMPTS =>
+                {
                     reauthorized = true;
+                    attempts += 1;
                     let fresh = self
                         .session
                         .unauthorized(sent.as_deref(), Some(&e.www_authenticate_header))
@@ -65,8 +69,8 @@ impl AuthorizedClient {
                         .map_err(flow_error)?;
                     token = Some(fresh);
                 }
-                Err(StreamableHttpError::InsufficientScope(e)) if step_ups < MAX_STEP_UPS => {
-                    step_ups += 1;
+                Err(StreamableHttpError::InsufficientScope(e)) if attempts < MAX_ATTEMPTS => {
+                    attempts += 1;
                     let fresh = self
                         .session
                         .insufficient_scope(sent.as_deref(), &e.www_authenticate_header)
