@@ -212,3 +212,73 @@ async fn an_authorization_server_without_s256_is_refused() {
     assert!(err.to_string().contains("S256"));
     task.abort();
 }
+
+/// A stand-in for a person at a browser: loads the login page, fills in
+/// the form, and follows the redirect to the agent's loopback listener.
+async fn person_at_browser(url: String) {
+    let browser = http();
+    let page = browser.get(&url).send().await.unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = page.text().await.unwrap();
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    let action = {
+        let start = html.find("action=\"").unwrap() + 8;
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    };
+    let r = browser
+        .post(&action)
+        .header("cookie", cookie)
+        .form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("request", &field("request")),
+            ("csrf", &field("csrf")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let done = browser
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("You are signed in"));
+}
+
+#[tokio::test]
+async fn the_browser_strategy_receives_the_redirect_on_a_loopback_listener() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let opener: mcp_oauth_client::BrowserOpener = Arc::new(|url: &str| {
+        assert!(
+            url.contains("code_challenge_method=S256")
+                && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+        );
+        tokio::spawn(person_at_browser(url.to_owned()));
+        Ok(())
+    });
+    let client = OAuthClient::builder("browser-agent")
+        .login(Login::BrowserWith(opener))
+        .login_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 1);
+    s.stop().await;
+}

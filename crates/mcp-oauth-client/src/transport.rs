@@ -23,8 +23,9 @@ type HttpError = StreamableHttpError<reqwest::Error>;
 /// 401 and every step-up after a 403.
 const MAX_ATTEMPTS: usize = 3;
 
-/// An rmcp HTTP client that authorizes its requests; see the [module
-/// documentation](self).
+/// An rmcp HTTP client that authorizes its requests: it sends the
+/// session's token, refreshes or logs in again on a 401, and steps up on a
+/// 403 `insufficient_scope`.
 #[derive(Clone)]
 pub struct AuthorizedClient {
     http: reqwest::Client,
