@@ -635,9 +635,10 @@ async fn sqlite_restart_loses_nothing() {
     let dir = std::env::temp_dir().join(format!("mcp-oauth-restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("as.db");
-    let open = || mcp_oauth_server::storage::open(&format!("sqlite:{}", db.display())).unwrap();
+    let spec = format!("sqlite:{}", db.display());
 
-    let s = TestServer::start_with(open(), |c| c).await;
+    let s =
+        TestServer::start_with(mcp_oauth_server::storage::open(&spec).await.unwrap(), |c| c).await;
     let port = s.port();
     let client_id = register_public(&s).await;
     let rs = introspector(&s).await;
@@ -671,7 +672,12 @@ async fn sqlite_restart_loses_nothing() {
         .unwrap();
     s.stop().await;
 
-    let s = TestServer::start_on(port, open(), |c| c).await;
+    let s = TestServer::start_on(
+        port,
+        mcp_oauth_server::storage::open(&spec).await.unwrap(),
+        |c| c,
+    )
+    .await;
     let jwks_after: Value = http()
         .get(s.url("/jwks"))
         .send()

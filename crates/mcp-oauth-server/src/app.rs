@@ -54,8 +54,7 @@ pub struct AppState {
     pub keys: KeyManager,
     /// The metadata document, built once.
     pub metadata: AuthorizationServerMetadata,
-    /// Failed-login counters.
-    pub login_throttle: crate::ratelimit::LoginThrottle,
+
     /// Prometheus counters.
     pub metrics: crate::metrics::Metrics,
     /// Client ID Metadata Document fetcher and cache.
@@ -103,7 +102,6 @@ impl AppState {
         }
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
-            login_throttle: crate::ratelimit::LoginThrottle::new(config.login_limits),
             metrics: crate::metrics::Metrics::default(),
             cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
             config,

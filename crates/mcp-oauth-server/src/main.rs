@@ -65,6 +65,7 @@ fn say(line: &str) {
 
 async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String> {
     let storage = storage::open(&settings.storage)
+        .await
         .map_err(|e| format!("storage {}: {e}", settings.storage))?;
     match command {
         Command::Serve => {

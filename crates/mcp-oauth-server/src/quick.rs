@@ -58,9 +58,9 @@ impl QuickServer {
         self
     }
 
-    /// Storage by specification (`memory`, `sqlite:PATH`).
-    pub fn storage(mut self, spec: &str) -> Result<Self, StartError> {
-        self.storage = Some(storage::open(spec)?);
+    /// Storage by specification (`memory`, `sqlite:PATH`, `postgres://…`).
+    pub async fn storage(mut self, spec: &str) -> Result<Self, StartError> {
+        self.storage = Some(storage::open(spec).await?);
         Ok(self)
     }
 

@@ -4,15 +4,15 @@
 //! password is right, so guessing cannot continue. A success clears the
 //! account's count.
 //!
-//! The counters live in process memory: one instance throttles on its
-//! own. Several instances share them once the PostgreSQL backend lands.
+//! The counters live in the server's storage, so instances sharing a
+//! PostgreSQL database share them: guesses cannot be spread across
+//! instances.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use crate::storage::{Storage, StorageError};
 
-/// Limits for [`LoginThrottle`].
+/// Limits of login throttling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
     /// Failures allowed per account in one window.
@@ -34,114 +34,106 @@ impl Default for ThrottleLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: u64,
-    failures: u32,
+fn account_key(account: &str) -> String {
+    format!("account:{account}")
 }
 
-/// Counts failed logins; see the [module documentation](self).
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    limits: ThrottleLimits,
-    accounts: Mutex<HashMap<String, Window>>,
-    addresses: Mutex<HashMap<String, Window>>,
+fn address_key(address: &str) -> String {
+    format!("address:{address}")
 }
 
-/// Most keys tracked per map before old windows are swept, so a flood of
-/// distinct names cannot grow memory without bound.
-const MAX_KEYS: usize = 100_000;
-
-impl LoginThrottle {
-    /// A throttle with these limits.
-    pub fn new(limits: ThrottleLimits) -> Self {
-        Self {
-            limits,
-            ..Self::default()
-        }
-    }
-
-    fn blocked_in(
-        map: &Mutex<HashMap<String, Window>>,
+impl ThrottleLimits {
+    async fn wait_for(
+        &self,
+        storage: &dyn Storage,
         key: &str,
         limit: u32,
-        window: u64,
         now: u64,
-    ) -> Option<u64> {
-        let g = map.lock();
-        let w = g.get(key)?;
-        let end = w.start + window;
-        (w.failures >= limit && now < end).then(|| end - now)
+    ) -> Result<Option<u64>, StorageError> {
+        let window = self.window.as_secs();
+        Ok(storage
+            .login_failures(key)
+            .await?
+            .and_then(|(count, start)| {
+                (count >= limit && now < start + window).then(|| start + window - now)
+            }))
     }
 
     /// Seconds until `account` or `address` may try again, if either is
     /// over its limit.
-    pub fn retry_after(&self, account: &str, address: &str, now: u64) -> Option<u64> {
-        let win = self.limits.window.as_secs();
-        let a = Self::blocked_in(&self.accounts, account, self.limits.per_account, win, now);
-        let b = Self::blocked_in(&self.addresses, address, self.limits.per_address, win, now);
-        a.max(b)
-    }
-
-    fn bump(map: &Mutex<HashMap<String, Window>>, key: &str, window: u64, now: u64) {
-        let mut g = map.lock();
-        if g.len() >= MAX_KEYS {
-            g.retain(|_, w| w.start + window > now);
-        }
-        let w = g.entry(key.to_owned()).or_insert(Window {
-            start: now,
-            failures: 0,
-        });
-        if w.start + window <= now {
-            *w = Window {
-                start: now,
-                failures: 0,
-            };
-        }
-        w.failures = w.failures.saturating_add(1);
+    pub async fn retry_after(
+        &self,
+        storage: &dyn Storage,
+        account: &str,
+        address: &str,
+        now: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let a = self
+            .wait_for(storage, &account_key(account), self.per_account, now)
+            .await?;
+        let b = self
+            .wait_for(storage, &address_key(address), self.per_address, now)
+            .await?;
+        Ok(a.max(b))
     }
 
     /// Records a failed login.
-    pub fn failure(&self, account: &str, address: &str, now: u64) {
-        let win = self.limits.window.as_secs();
-        Self::bump(&self.accounts, account, win, now);
-        Self::bump(&self.addresses, address, win, now);
+    pub async fn failure(
+        &self,
+        storage: &dyn Storage,
+        account: &str,
+        address: &str,
+        now: u64,
+    ) -> Result<(), StorageError> {
+        let window = self.window.as_secs();
+        storage
+            .record_login_failure(&account_key(account), now, window)
+            .await?;
+        storage
+            .record_login_failure(&address_key(address), now, window)
+            .await
     }
 
     /// Records a successful login: the account's count is cleared.
-    pub fn success(&self, account: &str) {
-        self.accounts.lock().remove(account);
+    pub async fn success(&self, storage: &dyn Storage, account: &str) -> Result<(), StorageError> {
+        storage.clear_login_failures(&account_key(account)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::MemoryStorage;
 
-    #[test]
-    fn account_and_address_limits() {
-        let t = LoginThrottle::new(ThrottleLimits {
+    #[tokio::test]
+    async fn account_and_address_limits() {
+        let s = MemoryStorage::new();
+        let t = ThrottleLimits {
             per_account: 2,
             per_address: 3,
             window: Duration::from_secs(100),
-        });
-        assert_eq!(t.retry_after("bob", "1.2.3.4", 0), None);
-        t.failure("bob", "1.2.3.4", 0);
-        t.failure("bob", "1.2.3.4", 10);
+        };
+        assert_eq!(t.retry_after(&s, "bob", "1.2.3.4", 0).await.unwrap(), None);
+        t.failure(&s, "bob", "1.2.3.4", 0).await.unwrap();
+        t.failure(&s, "bob", "1.2.3.4", 10).await.unwrap();
         assert_eq!(
-            t.retry_after("bob", "9.9.9.9", 10),
+            t.retry_after(&s, "bob", "9.9.9.9", 10).await.unwrap(),
             Some(90),
             "account locked from any address"
         );
-        assert_eq!(t.retry_after("amy", "9.9.9.9", 10), None);
-        t.failure("amy", "1.2.3.4", 20);
+        assert_eq!(t.retry_after(&s, "amy", "9.9.9.9", 10).await.unwrap(), None);
+        t.failure(&s, "amy", "1.2.3.4", 20).await.unwrap();
         assert_eq!(
-            t.retry_after("carl", "1.2.3.4", 20),
+            t.retry_after(&s, "carl", "1.2.3.4", 20).await.unwrap(),
             Some(80),
             "address locked for any account"
         );
-        assert_eq!(t.retry_after("bob", "9.9.9.9", 100), None, "window over");
-        t.success("amy");
-        assert_eq!(t.retry_after("amy", "5.5.5.5", 20), None);
+        assert_eq!(
+            t.retry_after(&s, "bob", "9.9.9.9", 100).await.unwrap(),
+            None,
+            "window over"
+        );
+        t.success(&s, "amy").await.unwrap();
+        assert_eq!(t.retry_after(&s, "amy", "5.5.5.5", 20).await.unwrap(), None);
     }
 }

@@ -70,10 +70,19 @@ pub(super) async fn login(
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     let t = now();
-    if let Some(wait) = state
-        .login_throttle
-        .retry_after(&form.username, &address, t)
+    let limits = state.config.login_limits;
+    let storage = state.storage.as_ref();
+    let retry = match limits
+        .retry_after(storage, &form.username, &address, t)
+        .await
     {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
+        }
+    };
+    if let Some(wait) = retry {
         tracing::warn!(%address, "login throttled");
         let mut r = if !browser {
             json_error(
@@ -94,7 +103,9 @@ pub(super) async fn login(
         return r;
     }
     if !check_credentials(&state, &form.username, form.password.secret()).await {
-        state.login_throttle.failure(&form.username, &address, t);
+        if let Err(e) = limits.failure(storage, &form.username, &address, t).await {
+            tracing::error!(error = %e, "could not record a failed login");
+        }
         state.metrics.login_failures.inc();
         tracing::info!(client_id = %pending.client_id, %address, "failed login");
         if !browser {
@@ -115,7 +126,9 @@ pub(super) async fn login(
             401,
         );
     }
-    state.login_throttle.success(&form.username);
+    if let Err(e) = limits.success(storage, &form.username).await {
+        tracing::error!(error = %e, "could not clear failed logins");
+    }
     // The page says "Sign in and allow": submitting it is consent. A
     // headless login is the user's own agent; it counts as consent unless
     // the operator says otherwise.

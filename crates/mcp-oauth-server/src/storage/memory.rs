@@ -21,6 +21,7 @@ struct Inner {
     keys: Vec<SigningKeyRecord>,
     users: HashMap<String, UserRecord>,
     consents: HashMap<(String, String), String>,
+    login_failures: HashMap<String, (u32, u64)>,
 }
 
 /// Storage in process memory: for tests and throwaway servers.
@@ -230,6 +231,30 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: u64,
+        window: u64,
+    ) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        let entry = g.login_failures.entry(key.to_owned()).or_insert((0, now));
+        if entry.1 + window <= now {
+            *entry = (0, now);
+        }
+        entry.0 = entry.0.saturating_add(1);
+        Ok(())
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
+        Ok(self.inner.lock().login_failures.get(key).copied())
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.lock().login_failures.remove(key);
+        Ok(())
+    }
+
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         g.codes
@@ -238,6 +263,8 @@ impl Storage for MemoryStorage {
         let live: HashSet<String> = g.refresh.values().map(|r| r.family_id.clone()).collect();
         g.revoked_families.retain(|f| live.contains(f));
         g.revoked_jtis.retain(|_, exp| *exp > now);
+        g.login_failures
+            .retain(|_, (_, start)| *start + 86_400 > now);
         Ok(())
     }
 }

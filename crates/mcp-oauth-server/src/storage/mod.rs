@@ -11,27 +11,32 @@
 //! rotated once, reuse is detected).
 
 mod memory;
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod suite;
 
 pub use memory::MemoryStorage;
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 use async_trait::async_trait;
 use mcp_oauth_core::registration::ClientMetadata;
 use serde::{Deserialize, Serialize};
 
-/// Opens the storage a specification names: `memory`, `sqlite:PATH`, or a
-/// bare path (taken as SQLite).
-pub fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
+/// Connections a PostgreSQL pool opens at most.
+pub const POSTGRES_POOL_SIZE: usize = 16;
+
+/// Opens the storage a specification names: `memory`, `sqlite:PATH` (or a
+/// bare path), or `postgres://…` (several instances may share it).
+pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
     let spec = spec.trim();
     if spec == "memory" {
         return Ok(std::sync::Arc::new(MemoryStorage::new()));
     }
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Err(StorageError::Backend(
-            "PostgreSQL storage is not built yet; use sqlite:PATH or memory".into(),
+        return Ok(std::sync::Arc::new(
+            PostgresStorage::connect(spec, POSTGRES_POOL_SIZE).await?,
         ));
     }
     let path = spec
@@ -269,6 +274,20 @@ pub trait Storage: Send + Sync + 'static {
         client_id: &str,
         scope: &str,
     ) -> Result<(), StorageError>;
+
+    /// Counts one failed login for `key` in the window starting at the
+    /// current window's start, or at `now` when that window (of `window`
+    /// seconds) has ended.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: u64,
+        window: u64,
+    ) -> Result<(), StorageError>;
+    /// The failures counted for `key` and when their window started.
+    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError>;
+    /// Forgets the failures of `key`.
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError>;
 
     /// Deletes what has expired before `now`: refresh tokens, revoked
     /// `jti`s past their expiry, and codes more than `code_retention`

@@ -58,8 +58,11 @@ const MIGRATIONS: &[&str] = &[
         client_id TEXT NOT NULL,
         scope TEXT NOT NULL,
         granted_at INTEGER NOT NULL,
-        PRIMARY KEY (subject, client_id)
+                PRIMARY KEY (subject, client_id)
     );
+",
+    "
+    CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, window_start INTEGER NOT NULL);
 ",
 ];
 
@@ -559,6 +562,56 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: u64,
+        window: u64,
+    ) -> Result<(), StorageError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO login_failures (key, count, window_start) VALUES (?1, 1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET
+                   count = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE count + 1 END,
+                   window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END",
+                params![key, i(now), i(window)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT count, window_start FROM login_failures WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok((
+                        u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                        u(r.get(1)?),
+                    ))
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM login_failures WHERE key = ?1", [key])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
@@ -576,6 +629,11 @@ impl Storage for SqliteStorage {
                 "DELETE FROM revoked_families WHERE NOT EXISTS
                  (SELECT 1 FROM refresh_tokens t WHERE t.family_id = revoked_families.family_id)",
                 [],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE window_start + 86400 <= ?1",
+                [i(now)],
             )
             .map_err(backend)?;
             tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])

@@ -196,6 +196,27 @@ pub(super) async fn run(s: &dyn Storage) {
     s.delete_client("c3").await.unwrap();
     assert_eq!(s.consent("bob", "c3").await.unwrap(), None);
 
+    // Login failure windows.
+    s.record_login_failure("account:bob", 100, 60)
+        .await
+        .unwrap();
+    s.record_login_failure("account:bob", 110, 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.login_failures("account:bob").await.unwrap(),
+        Some((2, 100))
+    );
+    s.record_login_failure("account:bob", 170, 60)
+        .await
+        .unwrap(); // window over: restart
+    assert_eq!(
+        s.login_failures("account:bob").await.unwrap(),
+        Some((1, 170))
+    );
+    s.clear_login_failures("account:bob").await.unwrap();
+    assert_eq!(s.login_failures("account:bob").await.unwrap(), None);
+
     // Purge: expired refresh tokens and revoked jtis go; spent codes stay
     // for the retention window.
     s.purge_expired(300, 1000).await.unwrap();
@@ -247,4 +268,126 @@ async fn sqlite_survives_reopen() {
     assert!(s.jti_revoked("j1").await.unwrap());
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A fresh database on the server `MCP_OAUTH_TEST_POSTGRES_URL` names,
+/// dropped when the guard goes. `None` (skip) when the variable is unset,
+/// except under CI, where PostgreSQL tests must run: then it panics.
+pub(crate) struct TempDatabase {
+    admin_url: String,
+    name: String,
+    /// URL of the fresh database.
+    pub(crate) url: String,
+}
+
+impl TempDatabase {
+    pub(crate) async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("MCP_OAUTH_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but MCP_OAUTH_TEST_POSTGRES_URL is not: PostgreSQL tests must run"
+            );
+            eprintln!("MCP_OAUTH_TEST_POSTGRES_URL unset: skipping the PostgreSQL backend");
+            return None;
+        };
+        let name = format!(
+            "mcp_oauth_t_{}",
+            mcp_oauth_core::secret::random_base64url(9)
+                .unwrap()
+                .to_ascii_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL reachable");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some(Self {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    pub(crate) async fn drop_now(self) {
+        if let Ok((client, conn)) =
+            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_backend() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    {
+        let s = PostgresStorage::connect(&db.url, 4).await.unwrap();
+        run(&s).await;
+        // Migrations are idempotent: a second instance starts on the same schema.
+        let again = PostgresStorage::connect(&db.url, 4).await.unwrap();
+        assert!(again.client("c1").await.unwrap().is_some());
+    }
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn postgres_consumes_a_code_once_under_concurrency() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    {
+        // Two "instances" with separate pools.
+        let a = PostgresStorage::connect(&db.url, 8).await.unwrap();
+        let b = PostgresStorage::connect(&db.url, 8).await.unwrap();
+        for round in 0..25 {
+            let hash = format!("race-{round}");
+            a.insert_code(code(&hash, u64::MAX / 4)).await.unwrap();
+            let (x, y) = tokio::join!(a.consume_code(&hash), b.consume_code(&hash));
+            let firsts = [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|c| matches!(c, CodeConsumption::First(_)))
+                .count();
+            assert_eq!(firsts, 1, "round {round}");
+            // Refresh races: one rotation, the other sees it spent.
+            let t = format!("rt-{round}");
+            a.insert_refresh(refresh(&t, &format!("fam-{round}"), u64::MAX / 4))
+                .await
+                .unwrap();
+            let (x, y) = tokio::join!(
+                a.rotate_refresh(
+                    &t,
+                    refresh(&format!("{t}-a"), &format!("fam-{round}"), u64::MAX / 4),
+                    100,
+                    0
+                ),
+                b.rotate_refresh(
+                    &t,
+                    refresh(&format!("{t}-b"), &format!("fam-{round}"), u64::MAX / 4),
+                    200,
+                    0
+                ),
+            );
+            let outcomes = [x.unwrap(), y.unwrap()];
+            let rotated = outcomes
+                .iter()
+                .filter(|o| matches!(o, RefreshRotation::Rotated(_)))
+                .count();
+            assert_eq!(rotated, 1, "round {round}: {outcomes:?}");
+        }
+    }
+    db.drop_now().await;
 }
