@@ -32,7 +32,7 @@ pub async fn revoke_token(
     owner: Option<&str>,
 ) -> Result<Revoked, StorageError> {
     let owned = |client_id: &str| owner.is_none_or(|o| o == client_id);
-    if let Some(claims) = state.keys.verify(token) {
+    if let Some(claims) = state.verify_access_token(token).await {
         if !owned(&claims.client_id) {
             return Ok(Revoked::Nothing);
         }

@@ -59,6 +59,7 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Client ID Metadata Document fetcher and cache.
     pub cimd: crate::cimd::CimdResolver,
+    last_key_reload: parking_lot::Mutex<std::time::Instant>,
 }
 
 /// A client could not be looked up.
@@ -104,6 +105,7 @@ impl AppState {
         Ok(Arc::new(Self {
             metrics: crate::metrics::Metrics::default(),
             cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
+            last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
             config,
             storage,
             keys,
@@ -111,8 +113,41 @@ impl AppState {
         }))
     }
 
+    /// Verifies an access token this server (or another instance sharing
+    /// its storage) issued. A token signed with a key this instance has not
+    /// loaded yet triggers a reload from storage, at most every 5 seconds.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Option<mcp_oauth_core::token::AccessTokenClaims> {
+        if let Some(claims) = self.keys.verify(token) {
+            return Some(claims);
+        }
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        if self.keys.knows(&kid) {
+            return None;
+        }
+        {
+            let mut last = self.last_key_reload.lock();
+            if last.elapsed() < std::time::Duration::from_secs(5) {
+                return None;
+            }
+            *last = std::time::Instant::now();
+        }
+        let max_life = self.config.access_token_ttl.as_secs();
+        if let Err(e) = self
+            .keys
+            .reload(self.storage.as_ref(), max_life, now())
+            .await
+        {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        self.keys.verify(token)
+    }
+
     /// Starts the background task that deletes expired codes, refresh
-    /// tokens and revocations every minute, off the request path.
+    /// tokens and revocations every minute, off the request path, and
+    /// reloads the signing keys (another instance may have rotated them).
     pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let state = Arc::clone(self);
         tokio::spawn(async move {
@@ -122,6 +157,14 @@ impl AppState {
                 let retention = state.config.refresh_token_ttl.as_secs();
                 if let Err(e) = state.storage.purge_expired(now(), retention).await {
                     tracing::warn!(error = %e, "purging expired records failed");
+                }
+                let max_life = state.config.access_token_ttl.as_secs();
+                if let Err(e) = state
+                    .keys
+                    .reload(state.storage.as_ref(), max_life, now())
+                    .await
+                {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
                 }
             }
         })

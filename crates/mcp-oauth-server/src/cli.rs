@@ -23,7 +23,7 @@ pub(crate) struct Cli {
     /// TOML configuration file (lowest precedence after defaults).
     #[arg(long, env = "MCP_OAUTH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`) or `memory`.
+    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances) or `memory`.
     #[arg(long, env = "MCP_OAUTH_STORAGE", global = true)]
     pub storage: Option<String>,
     /// Public issuer URL, emitted exactly as given (default `http://HOST:PORT`).

@@ -146,6 +146,25 @@ impl KeyManager {
         Ok(kid)
     }
 
+    /// Reloads the keys from storage (another instance may have rotated
+    /// them).
+    pub async fn reload(
+        &self,
+        storage: &dyn Storage,
+        max_token_life: u64,
+        now: u64,
+    ) -> Result<(), KeyError> {
+        let records = storage.signing_keys().await?;
+        let loaded = load(&records, max_token_life, now)?;
+        *self.loaded.write() = loaded;
+        Ok(())
+    }
+
+    /// Whether a key with this `kid` is loaded.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.loaded.read().decoding.contains_key(kid)
+    }
+
     /// Signs access-token claims as an RFC 9068 JWT (`typ: at+jwt`).
     pub fn sign(&self, claims: &AccessTokenClaims) -> Result<String, KeyError> {
         self.sign_typed(claims, ACCESS_TOKEN_JWT_TYPE)

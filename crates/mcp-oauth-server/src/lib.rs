@@ -38,6 +38,8 @@ pub mod password;
 mod quick;
 pub mod ratelimit;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 
 pub use app::{AppState, ClientLookupError, StartError, configure, now, serve};
 pub use config::{RegistrationPolicy, ServerConfig};

@@ -61,7 +61,7 @@ fn is_resource_server(state: &AppState, req: &HttpRequest, request: &Introspecti
 
 /// What the server knows about a token it issued.
 pub(super) async fn lookup(state: &AppState, token: &str) -> OAuthResult<IntrospectionResponse> {
-    if let Some(claims) = state.keys.verify(token) {
+    if let Some(claims) = state.verify_access_token(token).await {
         if state.storage.jti_revoked(&claims.jti).await? {
             return Ok(IntrospectionResponse::inactive());
         }

@@ -64,7 +64,7 @@ const MIGRATIONS: &[&str] = &["
 /// A lock id for migrations (any constant shared by all instances).
 const MIGRATION_LOCK: i64 = 0x6d63_705f_6f61_7574;
 
-/// PostgreSQL-backed storage; see the [module documentation](self).
+/// PostgreSQL-backed storage shared by several server instances.
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
