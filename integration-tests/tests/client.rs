@@ -282,3 +282,50 @@ async fn the_browser_strategy_receives_the_redirect_on_a_loopback_listener() {
     assert_eq!(logins(&s).await, 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn plain_http_endpoints_off_loopback_are_refused() {
+    use axum::Json;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let b = base.clone();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get({
+                let b = b.clone();
+                move || {
+                    let b = b.clone();
+                    async move {
+                        Json(json!({"resource": format!("{b}/mcp"), "authorization_servers": [b]}))
+                    }
+                }
+            }),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(move || {
+                let b = b.clone();
+                async move {
+                    Json(
+                        json!({"issuer": b, "authorization_endpoint": format!("{b}/authorize"),
+                            "token_endpoint": "http://tokens.example.com/token",
+                            "code_challenge_methods_supported": ["S256"]}),
+                    )
+                }
+            }),
+        );
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let err = agent(MemoryStore::new())
+        .access_token(&format!("{base}/mcp"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Discovery(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("neither https nor on a loopback host"),
+        "{err}"
+    );
+    task.abort();
+}

@@ -1052,3 +1052,140 @@ async fn embedders_mount_the_server_in_their_own_app() {
     );
     handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn registration_abuse_is_bounded() {
+    let s = TestServer::start(|mut c| {
+        c.registrations_per_hour = 3;
+        c
+    })
+    .await;
+    let many: Vec<String> = (0..21).map(|i| format!("http://127.0.0.1/cb{i}")).collect();
+    for (body, code) in [
+        (json!({"redirect_uris": many}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": [REDIRECT], "client_name": "x".repeat(201)}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": ["javascript:alert(1)"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["data:text/html,hi"]}),
+            "invalid_redirect_uri",
+        ),
+    ] {
+        let r = http()
+            .post(s.url("/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(r, 400).await, code);
+    }
+    // An oversized body is refused before it is parsed.
+    let huge = json!({"redirect_uris": [REDIRECT], "client_name": "x".repeat(100 * 1024)});
+    let r = http()
+        .post(s.url("/register"))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // A flood from one address is cut off with 429.
+    for _ in 0..3 {
+        register_public(&s).await;
+    }
+    let r = http()
+        .post(s.url("/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 429).await, "too_many_requests");
+    s.stop().await;
+}
+
+/// Collects every log line of the process (all tests' servers included).
+#[derive(Clone, Default)]
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let sink = LogSink::default();
+    let writer = sink.clone();
+    let installed = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .is_ok();
+    assert!(
+        installed,
+        "this is the only test that installs a subscriber"
+    );
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let confidential = introspector(&s).await;
+    let (code, verifier) = login(&s, &client_id).await;
+    let t: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = t["refresh_token"].as_str().unwrap().to_owned();
+    let _ = refresh(&s, &client_id, &refresh_token).await;
+    let _ = introspect(&s, &confidential, &access).await;
+    // A failed login too: the wrong password must not be logged either.
+    let wrong = "wrong-password-7f3a";
+    let pending: Value = http()
+        .get(s.url("/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", PkceChallenge::s256(&verifier).as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = http()
+        .post(s.url("/login"))
+        .json(&json!({"username": USER, "password": wrong, "request": pending["request"]}))
+        .send()
+        .await
+        .unwrap();
+    s.stop().await;
+    let logs = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("authorization granted"),
+        "logging works: {logs}"
+    );
+    for secret in [
+        access.as_str(),
+        refresh_token.as_str(),
+        code.as_str(),
+        verifier.secret(),
+        confidential.1.as_str(),
+        PASSWORD,
+        wrong,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}

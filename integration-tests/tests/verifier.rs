@@ -515,3 +515,44 @@ async fn the_actix_glue_protects_the_same_server() {
     handle.stop(true).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn two_authorization_headers_and_lowercase_bearer() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let token = token_for(&s, &rs.resource, "mcp").await;
+    let list = rpc(1, "tools/list", json!({}));
+    let r = http()
+        .post(rs.mcp())
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(challenge_of(&r).error, Some(ErrorCode::InvalidRequest));
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let init = rpc(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                                            "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let r = http()
+        .post(rs.mcp())
+        .header("authorization", format!("bearer {token}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Garbage tokens of many lengths: 401, never a crash.
+    for len in [1, 2, 10, 100, 1000, 8000] {
+        let junk: String = std::iter::repeat_n("a.b", len).collect();
+        let r = post(&rs.mcp(), Some(&junk), None, &list).await;
+        assert_eq!(r.status(), 401, "{len}");
+    }
+    s.stop().await;
+}

@@ -122,12 +122,33 @@ pub(crate) async fn discover(
     if !metadata.supports_s256() {
         return Err(ClientError::NoS256(issuer));
     }
+    for endpoint in [
+        &metadata.authorization_endpoint,
+        &metadata.token_endpoint,
+        &metadata.registration_endpoint,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !https_or_loopback(endpoint) {
+            return Err(d(format!(
+                "authorization server endpoint {endpoint} is neither https nor on a loopback host"
+            )));
+        }
+    }
     Ok(Discovered {
         resource,
         issuer,
         metadata,
         scopes_supported: prm.and_then(|p| p.scopes_supported),
     })
+}
+
+/// OAuth 2.1 §1.5: endpoints must use TLS; plain http is tolerated only on
+/// loopback hosts (development and tests).
+fn https_or_loopback(endpoint: &str) -> bool {
+    url::Url::parse(endpoint)
+        .is_ok_and(|u| u.scheme() == "https" || mcp_oauth_core::redirect::is_loopback(&u))
 }
 
 /// RFC 8414 / OIDC metadata of `issuer`, refusing documents that name

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub registration: RegistrationPolicy,
     /// Most clients that may be registered.
     pub max_clients: usize,
+    /// Registrations one client address may make per hour.
+    pub registrations_per_hour: u32,
     /// The superuser created or updated at start.
     pub superuser: Option<(String, Password)>,
     /// Failed-login limits.
@@ -81,6 +83,7 @@ impl ServerConfig {
             allowed_resources: None,
             registration: RegistrationPolicy::Open,
             max_clients: 10_000,
+            registrations_per_hour: 60,
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
             cors_origins: None,

@@ -48,7 +48,11 @@ impl From<crate::app::ClientLookupError> for OAuthHttpError {
 
 impl ResponseError for OAuthHttpError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST)
+        match &self.0.error {
+            // Abuse limits answer 429 (RFC 6585) with the OAuth error body.
+            ErrorCode::Other(code) if code.starts_with("too_many") => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        }
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -77,6 +77,10 @@ pub async fn verify(
         tracing::error!("mcp_oauth_verifier::actix::verify needs web::Data<Verifier> in app_data");
         return Ok(req.into_response(HttpResponse::InternalServerError().finish()));
     };
+    if req.headers().get_all(header::AUTHORIZATION).count() > 1 {
+        let r = Rejection::InvalidRequest("more than one Authorization header".into());
+        return Ok(req.into_response(rejection_response(&verifier, &r)));
+    }
     let header_value = |name| {
         req.headers()
             .get(name)

@@ -178,6 +178,10 @@ where
         let strip = self.strip_authorization;
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
+            if parts.headers.get_all(AUTHORIZATION).iter().count() > 1 {
+                let r = Rejection::InvalidRequest("more than one Authorization header".into());
+                return Ok(rejection_response(&verifier, &r));
+            }
             let authorization = parts
                 .headers
                 .get(AUTHORIZATION)

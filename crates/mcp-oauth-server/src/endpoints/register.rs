@@ -21,11 +21,27 @@ pub(super) async fn register(
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
     check_policy(&state.config.registration, &req)?;
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let flood_key = format!("register:{address}");
+    if let Some((count, start)) = state.storage.login_failures(&flood_key).await?
+        && count >= state.config.registrations_per_hour
+        && start + 3600 > now()
+    {
+        return Err(
+            ErrorResponse::new(ErrorCode::Other("too_many_requests".into()))
+                .with_description("too many registrations from this address; try again later")
+                .into(),
+        );
+    }
     let mut metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
         ErrorResponse::new(ErrorCode::InvalidClientMetadata)
             .with_description(format!("invalid JSON: {e}"))
     })?;
     metadata.validate()?;
+    check_sizes(&metadata)?;
     if metadata.application_type == Some(ApplicationType::Web)
         && metadata
             .redirect_uris()
@@ -99,6 +115,10 @@ pub(super) async fn register(
         }
         Err(e) => return Err(e.into()),
     }
+    state
+        .storage
+        .record_login_failure(&flood_key, now(), 3600)
+        .await?;
     state.metrics.registrations.inc();
     tracing::info!(client_id = %client_id, method = %method, "client registered");
     let info = ClientInformation {
@@ -140,4 +160,49 @@ fn check_policy(policy: &RegistrationPolicy, req: &HttpRequest) -> OAuthResult<(
             }
         }
     }
+}
+
+/// Most redirect URIs one client may register.
+const MAX_REDIRECT_URIS: usize = 20;
+/// Longest URI or name accepted.
+const MAX_FIELD_LEN: usize = 2048;
+
+/// Bounds on what a registration may store.
+fn check_sizes(m: &ClientMetadata) -> OAuthResult<()> {
+    let bad = |msg: String| {
+        Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+            .with_description(msg)
+            .into())
+    };
+    if m.redirect_uris().len() > MAX_REDIRECT_URIS {
+        return bad(format!("at most {MAX_REDIRECT_URIS} redirect URIs"));
+    }
+    let long = m
+        .redirect_uris()
+        .iter()
+        .map(String::as_str)
+        .chain(
+            [
+                &m.client_name,
+                &m.client_uri,
+                &m.logo_uri,
+                &m.tos_uri,
+                &m.policy_uri,
+                &m.jwks_uri,
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+        )
+        .any(|s| s.len() > MAX_FIELD_LEN);
+    if long
+        || m.client_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 200)
+    {
+        return bad(format!(
+            "a field is too long (names 200 characters, URIs {MAX_FIELD_LEN})"
+        ));
+    }
+    Ok(())
 }
