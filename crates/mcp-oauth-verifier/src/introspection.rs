@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::cache::TtlCache;
+use mcp_oauth_core::cache::TtlCache;
 use crate::claims::{Claims, Rejection};
 use crate::jwt::claims_from_map;
 use crate::now;

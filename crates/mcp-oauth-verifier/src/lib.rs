@@ -33,7 +33,6 @@
 //! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
 
-mod cache;
 mod claims;
 mod discovery;
 mod introspection;

@@ -11,7 +11,7 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{ClientSecret, token_hash};
 
-use crate::cache::TtlCache;
+use mcp_oauth_core::cache::TtlCache;
 use crate::claims::{Claims, Rejection};
 use crate::discovery::fetch_metadata;
 use crate::introspection::Introspector;
