@@ -35,7 +35,9 @@ fn main() -> Result<(), BoxError> {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let duration = Duration::from_secs(if quick { 1 } else { 5 });
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(duration))
 }
 
@@ -71,12 +73,19 @@ impl Drop for Server {
 }
 
 fn free_port() -> Result<u16, BoxError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Runs `program args` pinned to CPU 0 when `taskset` exists.
 fn spawn_pinned(program: &std::path::Path, args: &[String]) -> Result<Child, BoxError> {
-    let pinned = Command::new("taskset").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let pinned = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     let mut cmd = if pinned {
         let mut c = Command::new("taskset");
         c.arg("-c").arg("0").arg(program);
@@ -84,7 +93,11 @@ fn spawn_pinned(program: &std::path::Path, args: &[String]) -> Result<Child, Box
     } else {
         Command::new(program)
     };
-    Ok(cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+    Ok(cmd
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
 }
 
 async fn wait_up(base: &str) -> Result<(), BoxError> {
@@ -109,8 +122,14 @@ fn proc_stats(pid: u32) -> (u64, u64) {
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     // Fields after the command: state is index 0; utime is field 14 of the
     // full line, i.e. index 11 here, stime index 12.
-    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status
         .lines()
@@ -179,7 +198,9 @@ async fn load(addr: &str, req: &Req, conns: usize, duration: Duration) -> Outcom
                         let _ = resp.into_body().collect().await;
                         if ok {
                             out.requests += 1;
-                            out.latencies_us.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+                            out.latencies_us.push(
+                                u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX),
+                            );
                         } else {
                             out.errors += 1;
                         }
@@ -258,10 +279,14 @@ async fn measure(name: &str, server: &Server, req: &Req, conns: usize, duration:
 /// An access token from the server through the public flow, and the
 /// introspection credential the server was started with.
 async fn token_from(base: &str) -> Result<String, BoxError> {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let reg: serde_json::Value = http
         .post(format!("{base}/register"))
-        .json(&serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .json(
+            &serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),
+        )
         .send()
         .await?
         .json()
@@ -271,8 +296,13 @@ async fn token_from(base: &str) -> Result<String, BoxError> {
     let challenge = PkceChallenge::s256(&verifier);
     let pending: serde_json::Value = http
         .get(format!("{base}/authorize"))
-        .query(&[("response_type", "code"), ("client_id", client_id.as_str()), ("redirect_uri", REDIRECT),
-                 ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")])
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
         .header("accept", "application/json")
         .send()
         .await?
@@ -283,7 +313,12 @@ async fn token_from(base: &str) -> Result<String, BoxError> {
         .json(&serde_json::json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
         .send()
         .await?;
-    let location = r.headers().get("location").ok_or("login did not redirect")?.to_str()?.to_owned();
+    let location = r
+        .headers()
+        .get("location")
+        .ok_or("login did not redirect")?
+        .to_str()?
+        .to_owned();
     let code = url::Url::parse(&location)?
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -291,13 +326,20 @@ async fn token_from(base: &str) -> Result<String, BoxError> {
         .ok_or("no code")?;
     let t: serde_json::Value = http
         .post(format!("{base}/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", verifier.secret()),
-                ("client_id", client_id.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.secret()),
+            ("client_id", client_id.as_str()),
+        ])
         .send()
         .await?
         .json()
         .await?;
-    Ok(t["access_token"].as_str().ok_or("no access token")?.to_owned())
+    Ok(t["access_token"]
+        .as_str()
+        .ok_or("no access token")?
+        .to_owned())
 }
 
 async fn run(duration: Duration) -> Result<(), BoxError> {
@@ -305,7 +347,11 @@ async fn run(duration: Duration) -> Result<(), BoxError> {
     let dir = exe.parent().ok_or("no exe dir")?;
     let server_bin = dir.join("mcp-oauth-server");
     if !server_bin.exists() {
-        return Err(format!("{} not found: build it first (scripts/bench does)", server_bin.display()).into());
+        return Err(format!(
+            "{} not found: build it first (scripts/bench does)",
+            server_bin.display()
+        )
+        .into());
     }
     let mut rows = Vec::new();
 
@@ -323,18 +369,42 @@ async fn run(duration: Duration) -> Result<(), BoxError> {
         body: Bytes::new(),
     };
     for conns in [1, 64] {
-        rows.push(measure("bare actix-web handler (ceiling)", &bare, &get, conns, duration).await);
+        rows.push(
+            measure(
+                "bare actix-web handler (ceiling)",
+                &bare,
+                &get,
+                conns,
+                duration,
+            )
+            .await,
+        );
     }
     drop(bare);
 
     // Introspection of one of our JWTs, memory storage.
     for storage in ["memory", "sqlite"] {
         let port = free_port()?;
-        let db = std::env::temp_dir().join(format!("mcp-oauth-bench-{}-{port}.db", std::process::id()));
-        let spec = if storage == "memory" { "memory".to_owned() } else { format!("sqlite:{}", db.display()) };
+        let db =
+            std::env::temp_dir().join(format!("mcp-oauth-bench-{}-{port}.db", std::process::id()));
+        let spec = if storage == "memory" {
+            "memory".to_owned()
+        } else {
+            format!("sqlite:{}", db.display())
+        };
         let args: Vec<String> = [
-            "--storage", &spec, "--port", &port.to_string(), "--superuser", USER, "--superuser-password", PASSWORD,
-            "--introspection-credential", "rs:bench-secret", "--log-level", "error",
+            "--storage",
+            &spec,
+            "--port",
+            &port.to_string(),
+            "--superuser",
+            USER,
+            "--superuser-password",
+            PASSWORD,
+            "--introspection-credential",
+            "rs:bench-secret",
+            "--log-level",
+            "error",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -349,13 +419,28 @@ async fn run(duration: Duration) -> Result<(), BoxError> {
             method: http::Method::POST,
             path: "/introspect".into(),
             headers: vec![
-                (http::header::AUTHORIZATION, format!("Basic {}", Base64::encode_string(b"rs:bench-secret"))),
-                (http::header::CONTENT_TYPE, "application/x-www-form-urlencoded".into()),
+                (
+                    http::header::AUTHORIZATION,
+                    format!("Basic {}", Base64::encode_string(b"rs:bench-secret")),
+                ),
+                (
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded".into(),
+                ),
             ],
             body: Bytes::from(format!("token={token}")),
         };
         for conns in [1, 64] {
-            rows.push(measure(&format!("POST /introspect ({storage})"), &server, &introspect, conns, duration).await);
+            rows.push(
+                measure(
+                    &format!("POST /introspect ({storage})"),
+                    &server,
+                    &introspect,
+                    conns,
+                    duration,
+                )
+                .await,
+            );
         }
         drop(server);
         let _ = std::fs::remove_file(&db);

@@ -35,7 +35,9 @@ impl<V: Clone> TtlCache<V> {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (V, u64)>> {
         // A panic while holding the lock cannot leave the map inconsistent
         // (single insert/lookup), so a poisoned lock is still usable.
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The live value for `key` at time `now`.

@@ -59,7 +59,7 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Client ID Metadata Document fetcher and cache.
     pub cimd: crate::cimd::CimdResolver,
-        last_key_reload: parking_lot::Mutex<std::time::Instant>,
+    last_key_reload: parking_lot::Mutex<std::time::Instant>,
     /// Access tokens this server verified, by SHA-256, until they expire:
     /// introspecting a token again costs a hash and a lookup instead of a
     /// signature verification. Revocation is still checked every time.
@@ -109,7 +109,7 @@ impl AppState {
         Ok(Arc::new(Self {
             metrics: crate::metrics::Metrics::default(),
             cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
-                        last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
+            last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
             verified: mcp_oauth_core::cache::TtlCache::new(100_000),
             config,
             storage,
@@ -124,7 +124,7 @@ impl AppState {
     pub async fn verify_access_token(
         &self,
         token: &str,
-        ) -> Option<mcp_oauth_core::token::AccessTokenClaims> {
+    ) -> Option<mcp_oauth_core::token::AccessTokenClaims> {
         let key = mcp_oauth_core::secret::token_hash(token);
         let t = now();
         if let Some(claims) = self.verified.get(&key, t) {

@@ -13,10 +13,10 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use mcp_oauth_core::cache::TtlCache;
 use crate::claims::{Claims, Rejection};
 use crate::jwt::claims_from_map;
 use crate::now;
+use mcp_oauth_core::cache::TtlCache;
 
 type Outcome = Result<Claims, Rejection>;
 

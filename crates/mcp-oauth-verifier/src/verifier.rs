@@ -11,12 +11,12 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{ClientSecret, token_hash};
 
-use mcp_oauth_core::cache::TtlCache;
 use crate::claims::{Claims, Rejection};
 use crate::discovery::fetch_metadata;
 use crate::introspection::Introspector;
 use crate::jwt::JwtVerifier;
 use crate::now;
+use mcp_oauth_core::cache::TtlCache;
 
 /// Building a [`Verifier`] failed.
 #[derive(Debug, thiserror::Error)]
