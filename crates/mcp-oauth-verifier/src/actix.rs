@@ -41,19 +41,7 @@ const MAX_INSPECTED_BODY: usize = 4 * 1024 * 1024;
 pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(rejection.status())
         .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
-    let body = match rejection {
-        Rejection::MissingToken => serde_json::json!({"error": "unauthorized"}),
-        Rejection::InvalidRequest(d) => {
-            serde_json::json!({"error": "invalid_request", "error_description": d})
-        }
-        Rejection::InvalidToken(d) => {
-            serde_json::json!({"error": "invalid_token", "error_description": d})
-        }
-        Rejection::InsufficientScope { required } => {
-            serde_json::json!({"error": "insufficient_scope", "scope": required.to_string()})
-        }
-        Rejection::Unavailable(_) => serde_json::json!({"error": "temporarily_unavailable"}),
-    };
+    let body = rejection.body();
     let mut r = HttpResponse::build(status);
     r.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "WWW-Authenticate"));

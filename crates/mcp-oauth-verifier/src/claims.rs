@@ -93,6 +93,24 @@ impl Rejection {
         }
     }
 
+    /// The JSON body sent with the rejection (RFC 6750 error codes; the
+    /// details stay in `error_description`, the challenge is in the header).
+    pub fn body(&self) -> serde_json::Value {
+        let (error, description) = match self {
+            Self::MissingToken => ("unauthorized", "an access token is required".to_owned()),
+            Self::InvalidRequest(d) => ("invalid_request", d.clone()),
+            Self::InvalidToken(d) => ("invalid_token", d.clone()),
+            Self::InsufficientScope { required } => {
+                return serde_json::json!({"error": "insufficient_scope", "scope": required.to_string()});
+            }
+            Self::Unavailable(_) => (
+                "temporarily_unavailable",
+                "the authorization server cannot be reached".to_owned(),
+            ),
+        };
+        serde_json::json!({"error": error, "error_description": description})
+    }
+
     /// The `WWW-Authenticate` challenge, carrying `resource_metadata` and
     /// the scopes the resource needs.
     pub fn challenge(&self, resource_metadata: &str, required: &ScopeSet) -> BearerChallenge {

@@ -80,23 +80,7 @@ impl Verifier {
 pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> Response<Body> {
     let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::UNAUTHORIZED);
     let challenge = verifier.challenge(rejection);
-    let body = match rejection {
-        Rejection::MissingToken => {
-            serde_json::json!({"error": "unauthorized", "error_description": "an access token is required"})
-        }
-        Rejection::InvalidRequest(d) => {
-            serde_json::json!({"error": "invalid_request", "error_description": d})
-        }
-        Rejection::InvalidToken(d) => {
-            serde_json::json!({"error": "invalid_token", "error_description": d})
-        }
-        Rejection::InsufficientScope { required } => {
-            serde_json::json!({"error": "insufficient_scope", "scope": required.to_string()})
-        }
-        Rejection::Unavailable(_) => {
-            serde_json::json!({"error": "temporarily_unavailable", "error_description": "the authorization server cannot be reached"})
-        }
-    };
+    let body = rejection.body();
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
