@@ -1092,7 +1092,17 @@ async fn registration_abuse_is_bounded() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 413);
+    assert_eq!(error_of(r, 413).await, "invalid_request");
+    let r = http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", &"x".repeat(100 * 1024)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 413).await, "invalid_request");
     // A flood from one address is cut off with 429.
     for _ in 0..3 {
         register_public(&s).await;

@@ -74,3 +74,29 @@ pub(super) async fn preflight() -> HttpResponse {
         .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
         .finish()
 }
+
+/// Turns actix's plain 413 (a body over the configured limit) into the
+/// OAuth JSON error form.
+pub(super) fn payload_too_large<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let (req, res) = res.into_parts();
+    let mut res = res.set_body(
+        serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "request body too large",
+        })
+        .to_string(),
+    );
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, res)
+            .map_into_boxed_body()
+            .map_into_right_body(),
+    ))
+}

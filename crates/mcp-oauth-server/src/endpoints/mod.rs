@@ -28,11 +28,18 @@ use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
-    use actix_web::middleware::from_fn;
+    use actix_web::middleware::{ErrorHandlers, from_fn};
+    let too_large = || {
+        ErrorHandlers::new().handler(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            middleware::payload_too_large,
+        )
+    };
     let p = |s: &str| format!("{issuer_path}{s}");
     // Browser-callable routes: CORS (with preflight) and metrics.
     let cors_route = |path: String, method: actix_web::Route| {
         web::resource(path)
+            .wrap(too_large())
             .wrap(from_fn(middleware::cors))
             .wrap(from_fn(middleware::observe))
             .route(method)
@@ -41,6 +48,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     // Routes for browsers navigating (login) or servers (introspection): no CORS.
     let plain_route = |path: String, method: actix_web::Route| {
         web::resource(path)
+            .wrap(too_large())
             .wrap(from_fn(middleware::observe))
             .route(method)
     };
