@@ -193,12 +193,8 @@ impl Storage for SqliteStorage {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
         let id = client_id.to_owned();
         self.with(move |c| {
-            c.query_row(
-                "SELECT client_id, secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1",
-                [id],
-                client_row,
-            )
-            .optional()
+                        c.prepare_cached("SELECT client_id, secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1")
+                .and_then(|mut s| s.query_row([id], client_row).optional())
             .map_err(backend)?
             .map(client_from)
             .transpose()
@@ -418,13 +414,11 @@ impl Storage for SqliteStorage {
     async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError> {
         let jti = jti.to_owned();
         self.with(move |c| {
-            c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM revoked_jtis WHERE jti = ?1)",
-                [jti],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|v| v != 0)
-            .map_err(backend)
+            // Hot path (every introspection): a cached prepared statement.
+            c.prepare_cached("SELECT EXISTS(SELECT 1 FROM revoked_jtis WHERE jti = ?1)")
+                .and_then(|mut s| s.query_row([jti], |r| r.get::<_, i64>(0)))
+                .map(|v| v != 0)
+                .map_err(backend)
         })
         .await
     }
