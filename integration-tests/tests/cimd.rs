@@ -204,6 +204,14 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
         "https://169.254.169.254/latest/meta-data.json",
         "https://10.0.0.1/client.json",
         "https://[::1]:1/client.json",
+        "https://192.168.1.1/client.json",
+        "https://172.16.0.1/client.json",
+        "https://100.64.0.1/client.json",
+        "https://0.0.0.0/client.json",
+        "https://[fe80::1]/client.json",
+        "https://[fd00::1]/client.json",
+        "https://[::ffff:127.0.0.1]/client.json",
+        "https://[::ffff:169.254.169.254]/client.json",
     ] {
         let r = authorize(&s, url, &challenge).await;
         assert_eq!(r.status(), 400, "{url}");

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
+mod attacks;
 mod cimd;
 mod client;
 mod client_assertion;
+mod flow;
 mod server_flow;
 mod verifier;

@@ -1,9 +1,6 @@
 //! A protected rmcp server (the examples' profile server behind the
 //! verifier) and our authorization server, over real sockets.
 
-use std::time::Duration;
-
-use base64ct::{Base64UrlUnpadded, Encoding};
 use integration_tests::{PASSWORD, TestServer, USER, http};
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::error::ErrorCode;
@@ -73,7 +70,7 @@ pub(crate) fn jwt_verifier(issuer: &str) -> impl FnOnce(String) -> Verifier {
 
 /// An access token for `resource` with `scope`, through register,
 /// authorize, headless login and token.
-async fn token_for(s: &TestServer, resource: &str, scope: &str) -> String {
+pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> String {
     let reg: Value = http()
         .post(s.url("/register"))
         .json(&json!({"client_name": "agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
@@ -276,106 +273,6 @@ async fn jwt_mode_accepts_our_tokens_and_tools_see_the_caller() {
 }
 
 #[tokio::test]
-async fn refusals_of_the_jwt_mode() {
-    let s = TestServer::start(|c| {
-        c.scopes(["mcp", WRITE_SCOPE])
-            .access_token_ttl(Duration::from_secs(1))
-    })
-    .await;
-    let issuer = s.base.clone();
-    let rs = start_rs(move |resource| {
-        Verifier::builder(resource)
-            .authorization_server(issuer)
-            .required_scopes(["mcp"])
-            .leeway(0)
-            .build()
-            .unwrap()
-    })
-    .await;
-    let list = rpc(1, "tools/list", json!({}));
-    let expect_401 = |r: reqwest::Response, what: &str| {
-        assert_eq!(r.status(), 401, "{what}");
-        let c = challenge_of(&r);
-        assert_eq!(c.error, Some(ErrorCode::InvalidToken), "{what}");
-        assert!(c.resource_metadata.is_some());
-    };
-
-    // A token for another resource (no token passthrough).
-    let other = token_for(&s, "http://127.0.0.1:1/mcp", "mcp").await;
-    expect_401(
-        post(&rs.mcp(), Some(&other), None, &list).await,
-        "other audience",
-    );
-
-    // Without the required scope.
-    let narrow = token_for(&s, &rs.resource, WRITE_SCOPE).await;
-    let r = post(&rs.mcp(), Some(&narrow), None, &list).await;
-    assert_eq!(r.status(), 403);
-    assert_eq!(challenge_of(&r).scope.unwrap().to_string(), "mcp");
-
-    // Signed by a key the AS never published.
-    let forged = forge_es256(&s.base, &rs.resource);
-    expect_401(
-        post(&rs.mcp(), Some(&forged), None, &list).await,
-        "unknown key",
-    );
-
-    // alg: none.
-    let header = Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#);
-    let claims = json!({"iss": s.base, "sub": USER, "aud": rs.resource, "exp": 4_000_000_000u64, "scope": "mcp"});
-    let none = format!(
-        "{header}.{}.",
-        Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
-    );
-    expect_401(post(&rs.mcp(), Some(&none), None, &list).await, "alg none");
-
-    // In the query string: refused outright.
-    let good = token_for(&s, &rs.resource, "mcp").await;
-    let r = post(
-        &format!("{}?access_token={good}", rs.mcp()),
-        None,
-        None,
-        &list,
-    )
-    .await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(challenge_of(&r).error, Some(ErrorCode::InvalidRequest));
-    // Malformed header.
-    let r = http()
-        .post(rs.mcp())
-        .header("authorization", "Bearer")
-        .json(&list)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-
-    // Expired (1 s lifetime, no leeway).
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    expect_401(post(&rs.mcp(), Some(&good), None, &list).await, "expired");
-    s.stop().await;
-}
-
-/// A well-formed RFC 9068 token signed by a key of our own.
-fn forge_es256(issuer: &str, resource: &str) -> String {
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .unwrap();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.typ = Some("at+jwt".into());
-    header.kid = Some("attacker".into());
-    let claims = json!({"iss": issuer, "sub": USER, "aud": resource, "exp": 4_000_000_000u64, "iat": 1,
-                        "jti": "x", "client_id": "c", "scope": "mcp"});
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_ec_der(doc.as_ref()),
-    )
-    .unwrap()
-}
-
-#[tokio::test]
 async fn introspection_mode_with_one_call_for_a_hundred_requests() {
     let s = TestServer::start(|mut c| {
         c = c.scopes(["mcp", WRITE_SCOPE]);
@@ -513,46 +410,5 @@ async fn the_actix_glue_protects_the_same_server() {
     assert_eq!(r.status(), 403);
     assert_eq!(challenge_of(&r).error, Some(ErrorCode::InsufficientScope));
     handle.stop(true).await;
-    s.stop().await;
-}
-
-#[tokio::test]
-async fn two_authorization_headers_and_lowercase_bearer() {
-    let s = as_server().await;
-    let rs = start_rs(jwt_verifier(&s.base)).await;
-    let token = token_for(&s, &rs.resource, "mcp").await;
-    let list = rpc(1, "tools/list", json!({}));
-    let r = http()
-        .post(rs.mcp())
-        .header("authorization", format!("Bearer {token}"))
-        .header("authorization", format!("Bearer {token}"))
-        .json(&list)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert_eq!(challenge_of(&r).error, Some(ErrorCode::InvalidRequest));
-    // The scheme is case-insensitive (RFC 9110 §11.1).
-    let init = rpc(
-        1,
-        "initialize",
-        json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                                            "clientInfo": {"name": "t", "version": "1"}}),
-    );
-    let r = http()
-        .post(rs.mcp())
-        .header("authorization", format!("bearer {token}"))
-        .header("accept", "application/json, text/event-stream")
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    // Garbage tokens of many lengths: 401, never a crash.
-    for len in [1, 2, 10, 100, 1000, 8000] {
-        let junk: String = std::iter::repeat_n("a.b", len).collect();
-        let r = post(&rs.mcp(), Some(&junk), None, &list).await;
-        assert_eq!(r.status(), 401, "{len}");
-    }
     s.stop().await;
 }

@@ -98,17 +98,22 @@ pub(crate) async fn discover(
         };
     let legacy = prm.is_none() && issuer_override.is_none();
     let metadata = match fetch_as_metadata(http, &issuer).await {
-        Some(m) => m,
+        Ok(m) => m,
         // 2025-03-26: the document at the origin describes the server
         // whatever issuer it names (that revision had no issuer binding);
         // without one, the default endpoints apply.
-        None if legacy => get_json::<AuthorizationServerMetadata>(
+        Err(None) if legacy => get_json::<AuthorizationServerMetadata>(
             http,
             &format!("{issuer}/.well-known/oauth-authorization-server"),
         )
         .await
         .unwrap_or_else(|| legacy_metadata(&issuer)),
-        None => {
+        Err(Some(found)) => {
+            return Err(d(format!(
+                "the metadata of {issuer} names the issuer {found}; refusing it (mix-up defence)"
+            )));
+        }
+        Err(None) => {
             return Err(d(format!(
                 "no authorization server metadata found for {issuer}"
             )));
@@ -156,16 +161,18 @@ fn https_or_loopback(endpoint: &str) -> bool {
 async fn fetch_as_metadata(
     http: &reqwest::Client,
     issuer: &str,
-) -> Option<AuthorizationServerMetadata> {
-    for url in authorization_server_metadata_urls(issuer).ok()? {
+) -> Result<AuthorizationServerMetadata, Option<String>> {
+    let mut impostor = None;
+    for url in authorization_server_metadata_urls(issuer).map_err(|_| None)? {
         if let Some(m) = get_json::<AuthorizationServerMetadata>(http, url.as_str()).await {
             if m.validate_issuer(issuer).is_ok() {
-                return Some(m);
+                return Ok(m);
             }
             tracing::warn!(%url, found = %m.issuer, expected = %issuer, "metadata names another issuer; ignored");
+            impostor = Some(m.issuer);
         }
     }
-    None
+    Err(impostor)
 }
 
 /// The default endpoints of the 2025-03-26 revision for a server without

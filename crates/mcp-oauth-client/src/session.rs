@@ -364,6 +364,7 @@ impl Session {
             self.config.login_timeout,
         )
         .await?;
+        check_arrival(&back, &redirect_uri)?;
         let response = AuthorizationResponse::from_query(back.query().unwrap_or_default())
             .map_err(|e| ClientError::Authorization(e.to_string()))?;
         let code = match response.validate(&state, &d.issuer, d.metadata.supports_iss_parameter()) {
@@ -528,3 +529,26 @@ fn to_tokens(r: TokenResponse, asked: &ScopeSet) -> Tokens {
 
 /// Default time allowed for a login.
 pub(crate) const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The authorization response must arrive at our redirect URI (scheme, host
+/// and path; a loopback port may differ, RFC 8252 §7.3). A code that was
+/// delivered anywhere else has been seen by someone else and is not used.
+fn check_arrival(back: &url::Url, redirect_uri: &str) -> Result<(), ClientError> {
+    let ours = url::Url::parse(redirect_uri)
+        .map_err(|e| ClientError::Config(format!("invalid redirect URI: {e}")))?;
+    if back.scheme() == ours.scheme()
+        && back.host_str() == ours.host_str()
+        && back.path() == ours.path()
+        && back.username().is_empty()
+        && back.password().is_none()
+    {
+        Ok(())
+    } else {
+        Err(ClientError::Authorization(format!(
+            "the authorization response arrived at {}://{}{}, not at our redirect URI",
+            back.scheme(),
+            back.host_str().unwrap_or_default(),
+            back.path()
+        )))
+    }
+}

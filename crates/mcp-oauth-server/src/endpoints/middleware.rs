@@ -33,6 +33,34 @@ pub(super) async fn observe(
     Ok(res)
 }
 
+/// Total size of request headers (names and values) accepted, in bytes.
+/// Browsers stay far below it; actix itself closes connections whose head
+/// passes 128 KiB.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses requests whose headers add up to more than
+/// [`MAX_HEADER_BYTES`] with 431 and the OAuth JSON error form.
+pub(super) async fn header_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        let res = HttpResponse::build(actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "request headers too large",
+            }));
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// Adds `Access-Control-Allow-Origin` for allowed origins.
 pub(super) async fn cors(
     req: ServiceRequest,

@@ -42,6 +42,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
             .wrap(too_large())
             .wrap(from_fn(middleware::cors))
             .wrap(from_fn(middleware::observe))
+            .wrap(from_fn(middleware::header_limit))
             .route(method)
             .route(web::method(actix_web::http::Method::OPTIONS).to(middleware::preflight))
     };
@@ -50,6 +51,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         web::resource(path)
             .wrap(too_large())
             .wrap(from_fn(middleware::observe))
+            .wrap(from_fn(middleware::header_limit))
             .route(method)
     };
     for well_known in metadata::well_known_paths(issuer_path) {

@@ -1,0 +1,7 @@
+//! The attack suite: one test per attack on the authorization server, the
+//! verifier and the client, each asserting the precise refusal. SECURITY.md
+//! maps every attack to its test.
+
+mod authorization_server;
+mod client;
+mod verifier;
