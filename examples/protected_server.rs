@@ -9,6 +9,7 @@
 //! tokens are verified locally with the issuer's JWKS; `--introspect` asks
 //! the issuer instead.
 
+use axum::serve::ListenerExt;
 use mcp_oauth_examples::profile::{WRITE_SCOPE, app};
 use mcp_oauth_verifier::Verifier;
 
@@ -50,6 +51,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         vec![format!("127.0.0.1:{port}"), "127.0.0.1".into()],
     );
     println!("MCP server at {resource}");
+    // Small JSON-RPC answers must not wait for Nagle's algorithm (~40 ms
+    // with delayed ACKs on the other side).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -64,6 +64,10 @@ pub struct AppState {
     /// introspecting a token again costs a hash and a lookup instead of a
     /// signature verification. Revocation is still checked every time.
     verified: mcp_oauth_core::cache::TtlCache<mcp_oauth_core::token::AccessTokenClaims>,
+    /// Login sessions whose signature was checked, by SHA-256 of the cookie:
+    /// (user, expiry, auth time). A returning browser then costs a hash
+    /// and a lookup, not an ES256 verification, on every authorization.
+    pub(crate) sessions: mcp_oauth_core::cache::TtlCache<(String, u64, u64)>,
 }
 
 /// A client could not be looked up.
@@ -111,6 +115,7 @@ impl AppState {
             cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
             last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
             verified: mcp_oauth_core::cache::TtlCache::new(100_000),
+            sessions: mcp_oauth_core::cache::TtlCache::new(10_000),
             config,
             storage,
             keys,

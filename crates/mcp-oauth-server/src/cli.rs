@@ -69,6 +69,9 @@ pub(crate) struct Cli {
     /// Most clients that may register (default 10000).
     #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
+    /// Most registrations per hour from one address (default 60).
+    #[arg(long, env = "MCP_OAUTH_REGISTRATIONS_PER_HOUR")]
+    pub registrations_per_hour: Option<u32>,
     /// Origins browser clients may call the metadata, registration, token,
     /// revocation and JWKS endpoints from, comma-separated (default: any).
     #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
@@ -211,6 +214,7 @@ pub(crate) struct FileConfig {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    registrations_per_hour: Option<u32>,
     cors_origins: Option<Vec<String>>,
     disable_cimd: Option<bool>,
     cimd_allow_private: Option<bool>,
@@ -242,6 +246,7 @@ pub(crate) struct ServerConfigParts {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    registrations_per_hour: Option<u32>,
     cors_origins: Option<Vec<String>>,
     disable_cimd: bool,
     cimd_allow_private: bool,
@@ -303,6 +308,7 @@ impl Cli {
                     .clone()
                     .or(file.initial_access_token),
                 max_clients: self.max_clients.or(file.max_clients),
+                registrations_per_hour: self.registrations_per_hour.or(file.registrations_per_hour),
                 cors_origins: self.cors_origins.clone().or(file.cors_origins),
                 disable_cimd: self.disable_cimd || file.disable_cimd.unwrap_or(false),
                 cimd_allow_private: self.cimd_allow_private
@@ -372,6 +378,9 @@ impl ServerConfigParts {
         };
         if let Some(n) = self.max_clients {
             c.max_clients = n;
+        }
+        if let Some(n) = self.registrations_per_hour {
+            c.registrations_per_hour = n;
         }
         c.cors_origins = self.cors_origins.clone();
         c.cimd.enabled = !self.disable_cimd;

@@ -15,6 +15,10 @@ use mcp_oauth_server::password::hash_password;
 use mcp_oauth_server::storage::{self, UserRecord};
 use mcp_oauth_server::{AppState, now, serve};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match cli.settings() {

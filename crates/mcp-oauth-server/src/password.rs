@@ -25,6 +25,25 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// Checks a password off the async threads, at most one check per CPU at a
+/// time. An Argon2 check holds about 19 MiB while it runs: without a bound,
+/// a burst of logins becomes a memory spike that the allocator keeps, and
+/// the extra threads would only queue for the same cores anyway.
+pub(crate) async fn verify_password_bounded(password: String, phc: String) -> bool {
+    use std::sync::OnceLock;
+    use tokio::sync::Semaphore;
+    static LIMIT: OnceLock<Semaphore> = OnceLock::new();
+    let limit = LIMIT.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    let Ok(_permit) = limit.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false)
+}
+
 /// A PHC string computed once per process, checked against when a login
 /// names an unknown user, so that the answer takes as long as for a known
 /// user with a wrong password (no user enumeration by timing).

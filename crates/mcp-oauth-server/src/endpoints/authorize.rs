@@ -150,6 +150,33 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         scope: scope.to_string(),
         resource: resource.map(|r| r.as_str().to_owned()),
     };
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    // A browser with a session, for a client it already allowed, goes
+    // straight back: no page, so no signed request handle either.
+    let user = if wants_json {
+        None
+    } else {
+        session::current(&state, &req).await
+    };
+    let consented = match &user {
+        None => false,
+        Some(user) => match state.storage.consent(&user.sub, &client.client_id).await {
+            Ok(c) => c.is_some_and(|granted| scope.is_subset(&ScopeSet::parse_lossy(&granted))),
+            Err(e) => {
+                tracing::error!(error = %e, "storage failure");
+                return fail(ErrorCode::TemporarilyUnavailable, "storage is unavailable");
+            }
+        },
+    };
+    if let (Some(user), true) = (&user, consented) {
+        return complete(&state, &pending, &user.sub, user.auth_time, false)
+            .await
+            .finish();
+    }
     let handle = match state.keys.sign_typed(&pending, REQUEST_TYP) {
         Ok(h) => h,
         Err(e) => {
@@ -157,11 +184,6 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
             return fail(ErrorCode::ServerError, "the server could not continue");
         }
     };
-    let wants_json = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
     if wants_json {
         return HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -176,22 +198,10 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         Ok(c) => c,
         Err(_) => return fail(ErrorCode::ServerError, "the server could not continue"),
     };
-    let Some(user) = session::current(&state, &req).await else {
-        return pages::login(&state, &client, &pending, &handle, &csrf, None, 200);
-    };
-    let consented = match state.storage.consent(&user.sub, &client.client_id).await {
-        Ok(c) => c.is_some_and(|granted| scope.is_subset(&ScopeSet::parse_lossy(&granted))),
-        Err(e) => {
-            tracing::error!(error = %e, "storage failure");
-            return fail(ErrorCode::TemporarilyUnavailable, "storage is unavailable");
-        }
-    };
-    if consented {
-        return complete(&state, &pending, &user.sub, user.auth_time, false)
-            .await
-            .finish();
+    match user {
+        None => pages::login(&state, &client, &pending, &handle, &csrf, None, 200),
+        Some(user) => pages::consent(&state, &client, &pending, &handle, &csrf, &user.sub),
     }
-    pages::consent(&state, &client, &pending, &handle, &csrf, &user.sub)
 }
 
 /// Reads and checks a pending request handle posted back by a form or agent.

@@ -148,11 +148,7 @@ async fn check_credentials(state: &AppState, username: &str, password: &str) -> 
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| crate::password::dummy_hash().to_owned());
-    let password = password.to_owned();
-    let matched =
-        tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+    let matched = crate::password::verify_password_bounded(password.to_owned(), hash).await;
     matched && stored.is_some()
 }
 

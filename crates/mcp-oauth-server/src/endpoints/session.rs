@@ -48,11 +48,27 @@ pub(super) fn start(state: &AppState, user: &str, auth_time: u64) -> Option<Cook
 /// The valid session of this request, if any, whose user still exists.
 pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
     let cookie = req.cookie(SESSION_COOKIE)?;
-    let session: Session =
-        state
-            .keys
-            .verify_typed(cookie.value(), SESSION_TYP, &["exp", "iss", "sub"])?;
-    if session.exp <= now() {
+    let t = now();
+    let key = mcp_oauth_core::secret::token_hash(cookie.value());
+    let session = match state.sessions.get(&key, t) {
+        Some((sub, exp, auth_time)) => Session {
+            iss: state.config.issuer.as_str().to_owned(),
+            sub,
+            exp,
+            auth_time,
+        },
+        None => {
+            let s: Session =
+                state
+                    .keys
+                    .verify_typed(cookie.value(), SESSION_TYP, &["exp", "iss", "sub"])?;
+            state
+                .sessions
+                .insert(key, (s.sub.clone(), s.exp, s.auth_time), s.exp, t);
+            s
+        }
+    };
+    if session.exp <= t {
         return None;
     }
     state.storage.user(&session.sub).await.ok().flatten()?;

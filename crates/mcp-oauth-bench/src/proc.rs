@@ -1,0 +1,108 @@
+//! Server processes: spawned pinned to CPU 0, waited for, measured from
+//! `/proc`, killed on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::BoxError;
+
+/// A server process, killed on drop.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Spawns `program args` pinned to CPU 0 and waits until its port
+    /// accepts connections.
+    pub(crate) async fn start(
+        program: &std::path::Path,
+        args: &[String],
+        port: u16,
+    ) -> Result<Self, BoxError> {
+        let server = Self {
+            child: spawn_pinned(program, args)?,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..400 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(format!("{} did not start", server.base).into())
+    }
+
+    /// `host:port`.
+    pub(crate) fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// CPU clock ticks used so far and resident memory in KiB.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        proc_stats(self.child.id())
+    }
+}
+
+/// An unused loopback port.
+pub(crate) fn free_port() -> Result<u16, BoxError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Runs `program args` pinned to CPU 0 when `taskset` exists (`taskset`
+/// execs into the program, so the child's pid is the server's).
+fn spawn_pinned(program: &std::path::Path, args: &[String]) -> Result<Child, BoxError> {
+    let pinned = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    let mut cmd = if pinned {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("0").arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    Ok(cmd
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
+/// (utime + stime) clock ticks and VmRSS in KiB of a process.
+fn proc_stats(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // After the command name, the state is index 0; utime (field 14 of the
+    // whole line) is index 11 here and stime index 12.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (field(11) + field(12), rss)
+}
