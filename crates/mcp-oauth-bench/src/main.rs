@@ -199,7 +199,9 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), BoxError> {
             format!("sqlite:{}", db.display())
         };
         let server = auth_server(&server_bin, &spec).await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Idle: after start-up (which checks the superuser's password) has
+        // settled and the allocator has returned what it freed.
+        tokio::time::sleep(Duration::from_secs(if quick { 1 } else { 8 })).await;
         note(&mut rows, format!("AS idle RSS ({storage})"), &server);
         let token = token_for(&server.addr(), None).await?;
         let introspect: Arc<dyn Scenario> = Arc::new(introspection(&token));

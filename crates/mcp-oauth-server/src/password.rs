@@ -25,23 +25,52 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
-/// Checks a password off the async threads, at most one check per CPU at a
-/// time. An Argon2 check holds about 19 MiB while it runs: without a bound,
-/// a burst of logins becomes a memory spike that the allocator keeps, and
-/// the extra threads would only queue for the same cores anyway.
+/// Checks a password off the async threads, on a small pool of dedicated
+/// threads (one per CPU). An Argon2 check needs about 19 MiB while it
+/// runs: on fixed threads that memory is reused check after check, where
+/// a burst of logins on blocking-pool threads became a memory spike that
+/// each thread's allocator kept; and more threads than cores would only
+/// queue for the same cores.
 pub(crate) async fn verify_password_bounded(password: String, phc: String) -> bool {
-    use std::sync::OnceLock;
-    use tokio::sync::Semaphore;
-    static LIMIT: OnceLock<Semaphore> = OnceLock::new();
-    let limit = LIMIT.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = reply.send(verify_password(&password, &phc));
     });
-    let Ok(_permit) = limit.acquire().await else {
+    if hashers().send(job).is_err() {
         return false;
-    };
-    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false)
+    }
+    answer.await.unwrap_or(false)
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hashing threads, started on first use.
+fn hashers() -> &'static std::sync::mpsc::Sender<HashJob> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static QUEUE: OnceLock<std::sync::mpsc::Sender<HashJob>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for n in 0..threads {
+            let queue = queue.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("mcp-oauth-argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                });
+        }
+        jobs
+    })
 }
 
 /// A PHC string computed once per process, checked against when a login

@@ -5,10 +5,8 @@
 //! (`consume_code`, `rotate_refresh`) atomic, and each runs in a transaction.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
@@ -66,10 +64,19 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// A unit of work for the connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
 /// SQLite-backed storage in one file, in WAL mode, migrated at open.
+///
+/// The connection lives on one dedicated thread that runs every query in
+/// turn. SQLite serialises writers anyway; one thread also keeps SQLite's
+/// own allocations (page cache, statements) in one allocator arena, where
+/// a pool of blocking threads spread them over many and the resident
+/// memory grew with every thread that ever touched the database.
 #[derive(Clone)]
 pub struct SqliteStorage {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StorageError {
@@ -138,21 +145,34 @@ impl SqliteStorage {
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
         }
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("mcp-oauth-sqlite".into())
+            .spawn(move || {
+                // Ends, closing the database, when the last handle is dropped.
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(backend)?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `f` with the connection on a blocking thread.
+    /// Runs `f` with the connection on the connection's thread.
     async fn with<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&mut conn.lock()))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn: &mut Connection| {
+                let _ = reply.send(f(conn));
+            }))
+            .map_err(|_| backend("the SQLite thread has stopped"))?;
+        answer
             .await
-            .map_err(backend)?
+            .map_err(|_| backend("the SQLite thread has stopped"))?
     }
 }
 

@@ -1,0 +1,158 @@
+//! Hot paths of the authorization server: signing and verifying access
+//! tokens (ES256, which the server uses, beside EdDSA for comparison), and
+//! the storage operations of a flow on each backend (memory, SQLite, and
+//! PostgreSQL when `MCP_OAUTH_TEST_POSTGRES_URL` names a server).
+//!
+//! `cargo bench -p mcp-oauth-server --bench server`
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mcp_oauth_core::secret::{random_base64url, token_hash};
+use mcp_oauth_core::token::{AccessTokenClaims, Audience};
+use mcp_oauth_server::keys::KeyManager;
+use mcp_oauth_server::now;
+use mcp_oauth_server::storage::{self, CodeRecord, MemoryStorage, RefreshRecord, Storage};
+use mcp_oauth_server::testing::TempDatabase;
+
+const ISSUER: &str = "http://127.0.0.1:9000";
+
+fn claims() -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISSUER.into(),
+        sub: "alice".into(),
+        aud: Audience::single("http://127.0.0.1:8000/mcp"),
+        client_id: "agent".into(),
+        exp: now() + 900,
+        iat: now(),
+        jti: random_base64url(16).unwrap(),
+        nbf: None,
+        scope: Some("mcp".parse().unwrap()),
+        auth_time: None,
+        extra: Default::default(),
+    }
+}
+
+fn tokens(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let storage = MemoryStorage::new();
+    let keys = rt
+        .block_on(KeyManager::load_or_create(&storage, ISSUER, 900, now()))
+        .unwrap();
+    let claims = claims();
+    let token = keys.sign(&claims).unwrap();
+    c.bench_function("access token/ES256 sign (server keys)", |b| {
+        b.iter(|| keys.sign(black_box(&claims)).unwrap())
+    });
+    c.bench_function("access token/ES256 verify (server keys)", |b| {
+        b.iter(|| keys.verify(black_box(&token)).unwrap())
+    });
+
+    // EdDSA, for comparison (the server signs with ES256).
+    let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+    let encoding = EncodingKey::from_ed_der(doc.as_ref());
+    let decoding = DecodingKey::from_ed_der(pair.public_key().as_ref());
+    let header = Header::new(Algorithm::EdDSA);
+    let ed_token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.validate_aud = false;
+    c.bench_function("access token/EdDSA sign (comparison)", |b| {
+        b.iter(|| jsonwebtoken::encode(&header, black_box(&claims), &encoding).unwrap())
+    });
+    c.bench_function("access token/EdDSA verify (comparison)", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<AccessTokenClaims>(black_box(&ed_token), &decoding, &validation)
+                .unwrap()
+        })
+    });
+}
+
+fn code(client_id: &str) -> CodeRecord {
+    CodeRecord {
+        code_hash: token_hash(&random_base64url(32).unwrap()),
+        client_id: client_id.into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        resource: Some("http://127.0.0.1:8000/mcp".into()),
+        scope: "mcp".into(),
+        subject: "alice".into(),
+        auth_time: now(),
+        expires_at: now() + 60,
+    }
+}
+
+fn refresh_record() -> RefreshRecord {
+    RefreshRecord {
+        token_hash: token_hash(&random_base64url(32).unwrap()),
+        family_id: random_base64url(16).unwrap(),
+        client_id: "agent".into(),
+        subject: "alice".into(),
+        scope: "mcp".into(),
+        resource: None,
+        auth_time: now(),
+        expires_at: now() + 3600,
+        rotated_at: None,
+    }
+}
+
+fn storage_ops(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut backends: Vec<(&str, Arc<dyn Storage>)> = vec![
+        ("memory", Arc::new(MemoryStorage::new())),
+        (
+            "sqlite",
+            rt.block_on(storage::open(&format!(
+                "sqlite:{}",
+                dir.join("bench.db").display()
+            )))
+            .unwrap(),
+        ),
+    ];
+    let pg = rt.block_on(TempDatabase::create());
+    if let Some(db) = &pg {
+        backends.push(("postgres", rt.block_on(storage::open(&db.url)).unwrap()));
+    }
+    for (name, store) in &backends {
+        let revoked = random_base64url(16).unwrap();
+        rt.block_on(store.revoke_jti(&revoked, now() + 900))
+            .unwrap();
+        let kept = refresh_record();
+        rt.block_on(store.insert_refresh(kept.clone())).unwrap();
+        c.bench_function(&format!("storage/{name}/code insert + consume"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let record = code("agent");
+                let hash = record.code_hash.clone();
+                store.insert_code(record).await.unwrap();
+                store.consume_code(&hash).await.unwrap()
+            })
+        });
+        c.bench_function(&format!("storage/{name}/revocation check (jti)"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { store.jti_revoked(black_box(&revoked)).await.unwrap() })
+        });
+        c.bench_function(&format!("storage/{name}/refresh token lookup"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { store.refresh(black_box(&kept.token_hash)).await.unwrap() })
+        });
+        c.bench_function(&format!("storage/{name}/refresh token insert"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { store.insert_refresh(refresh_record()).await.unwrap() })
+        });
+    }
+    if let Some(db) = pg {
+        drop(backends);
+        rt.block_on(db.drop_now());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, tokens, storage_ops);
+criterion_main!(benches);
