@@ -127,7 +127,7 @@ pub fn actix_mcp_service(
         .allowed_hosts(allowed_hosts)
         .on_request_fn(|req, ext| {
             use actix_web::HttpMessage;
-            if let Some(claims) = req.extensions().get::<Claims>() {
+            if let Some(claims) = req.extensions().get::<Arc<Claims>>() {
                 ext.insert(claims.clone());
             }
         })

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_oauth_core::secret::token_hash;
 use mcp_oauth_core::token::{ACCESS_TOKEN_JWT_TYPE, AccessTokenClaims};
 use parking_lot::RwLock;
@@ -37,7 +37,10 @@ pub enum KeyError {
 
 struct Loaded {
     active_kid: String,
-    encoding: EncodingKey,
+    /// The active key, parsed once: signing with a parsed key pair costs
+    /// one scalar multiplication, where parsing the PKCS#8 document for
+    /// every token would add another (and double the cost).
+    signing: EcdsaKeyPair,
     decoding: HashMap<String, DecodingKey>,
     jwks: Value,
 }
@@ -73,7 +76,8 @@ fn generate_record(now: u64) -> Result<SigningKeyRecord, KeyError> {
 fn load(records: &[SigningKeyRecord], max_token_life: u64, now: u64) -> Result<Loaded, KeyError> {
     let mut decoding = HashMap::new();
     let mut keys = Vec::new();
-    let mut active: Option<(String, EncodingKey)> = None;
+    let mut active: Option<String> = None;
+    let mut signing: Option<EcdsaKeyPair> = None;
     for r in records {
         // A retired key is dropped once every token it signed has expired.
         if r.retired_at.is_some_and(|t| t + max_token_life < now) || r.alg != ALG {
@@ -94,13 +98,16 @@ fn load(records: &[SigningKeyRecord], max_token_life: u64, now: u64) -> Result<L
         decoding.insert(r.kid.clone(), dk);
         keys.push(json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": r.kid, "alg": ALG, "use": "sig"}));
         if r.retired_at.is_none() && active.is_none() {
-            active = Some((r.kid.clone(), EncodingKey::from_ec_der(&der)));
+            active = Some(r.kid.clone());
+            signing = Some(pair);
         }
     }
-    let (active_kid, encoding) = active.ok_or_else(|| KeyError::Invalid("no active key".into()))?;
+    let (Some(active_kid), Some(signing)) = (active, signing) else {
+        return Err(KeyError::Invalid("no active key".into()));
+    };
     Ok(Loaded {
         active_kid,
-        encoding,
+        signing,
         decoding,
         jwks: json!({ "keys": keys }),
     })
@@ -189,12 +196,24 @@ impl KeyManager {
         claims: &T,
         typ: &str,
     ) -> Result<String, KeyError> {
+        // JWS compact serialisation (RFC 7515 §7.1) of an ES256 signature
+        // (RFC 7518 §3.4: the fixed-size R || S form aws-lc produces).
         let loaded = self.loaded.read();
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some(typ.to_owned());
-        header.kid = Some(loaded.active_kid.clone());
-        jsonwebtoken::encode(&header, claims, &loaded.encoding)
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        let header = json!({"typ": typ, "alg": ALG, "kid": loaded.active_kid});
+        let sign_err = |e: serde_json::Error| KeyError::Sign(e.to_string());
+        let mut jws =
+            Base64UrlUnpadded::encode_string(&serde_json::to_vec(&header).map_err(sign_err)?);
+        jws.push('.');
+        jws.push_str(&Base64UrlUnpadded::encode_string(
+            &serde_json::to_vec(claims).map_err(sign_err)?,
+        ));
+        let signature = loaded
+            .signing
+            .sign(&SystemRandom::new(), jws.as_bytes())
+            .map_err(|_| KeyError::Sign("ECDSA signing failed".into()))?;
+        jws.push('.');
+        jws.push_str(&Base64UrlUnpadded::encode_string(signature.as_ref()));
+        Ok(jws)
     }
 
     /// Verifies a JWT of the given `typ` signed by one of the published

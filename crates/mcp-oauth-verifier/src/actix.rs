@@ -87,8 +87,8 @@ pub async fn verify(
     let query = Some(req.query_string())
         .filter(|q| !q.is_empty())
         .map(str::to_owned);
-    let claims: Claims = match verifier
-        .verify_request(authorization.as_deref(), query.as_deref())
+    let claims: std::sync::Arc<Claims> = match verifier
+        .verify_request_shared(authorization.as_deref(), query.as_deref())
         .await
     {
         Ok(c) => c,

@@ -1,6 +1,7 @@
 //! What a verified request carries, and why a request is refused.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::error::ErrorCode;
@@ -8,7 +9,9 @@ use mcp_oauth_core::scope::ScopeSet;
 use serde_json::Value;
 
 /// The caller of a verified request: inserted into the request's
-/// extensions by the framework glue, read by tools.
+/// extensions by the framework glue (as an `Arc<Claims>`, shared with the
+/// verified-token cache), read by tools with [`Claims::from_extensions`]
+/// or [`Claims::from_parts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
     /// The user (or, for `client_credentials`, the client).
@@ -36,7 +39,7 @@ impl Claims {
     /// The claims of a request, from its `http::Extensions` (for example
     /// the `http::request::Parts` rmcp hands to tools).
     pub fn from_extensions(extensions: &http::Extensions) -> Option<&Claims> {
-        extensions.get::<Claims>()
+        extensions.get::<Arc<Claims>>().map(AsRef::as_ref)
     }
 
     /// The claims of the request whose `http::request::Parts` rmcp hands to
@@ -49,7 +52,8 @@ impl Claims {
             parts
                 .extensions
                 .get::<rmcp::model::Extensions>()
-                .and_then(|e| e.get::<Claims>())
+                .and_then(|e| e.get::<Arc<Claims>>())
+                .map(AsRef::as_ref)
         })
     }
 }

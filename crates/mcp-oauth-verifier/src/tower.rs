@@ -182,8 +182,8 @@ where
                 );
                 return Ok(rejection_response(&verifier, &r));
             }
-            let claims: Claims = match verifier
-                .verify_request(authorization.as_deref(), parts.uri.query())
+            let claims: Arc<Claims> = match verifier
+                .verify_request_shared(authorization.as_deref(), parts.uri.query())
                 .await
             {
                 Ok(c) => c,

@@ -338,7 +338,7 @@ struct Inner {
     mode: Mode,
     leeway: u64,
     http: reqwest::Client,
-    verified: TtlCache<Claims>,
+    verified: TtlCache<Arc<Claims>>,
     discovered: tokio::sync::Mutex<Option<Discovered>>,
 }
 
@@ -431,6 +431,18 @@ impl Verifier {
         authorization: Option<&str>,
         query: Option<&str>,
     ) -> Result<Claims, Rejection> {
+        self.verify_request_shared(authorization, query)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Verifier::verify_request`], sharing the cached claims instead of
+    /// copying them (what the framework glue inserts into requests).
+    pub(crate) async fn verify_request_shared(
+        &self,
+        authorization: Option<&str>,
+        query: Option<&str>,
+    ) -> Result<Arc<Claims>, Rejection> {
         if query.is_some_and(|q| {
             url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
         }) {
@@ -453,7 +465,9 @@ impl Verifier {
         if token.is_empty() || token.contains(' ') {
             return Err(Rejection::InvalidRequest("malformed bearer token".into()));
         }
-        self.verify_token(token).await
+        let claims = self.authenticate_shared(token).await?;
+        self.authorize(&claims, None)?;
+        Ok(claims)
     }
 
     /// Verifies a bearer token and the required scopes.
@@ -465,13 +479,16 @@ impl Verifier {
 
     /// Checks that `claims` carry the required scopes, plus `extra`.
     pub fn authorize(&self, claims: &Claims, extra: Option<&ScopeSet>) -> Result<(), Rejection> {
-        let needed = match extra {
-            Some(e) => self.inner.required.union(e),
-            None => self.inner.required.clone(),
-        };
-        if needed.is_subset(&claims.scopes) {
+        let required = &self.inner.required;
+        let ok =
+            required.is_subset(&claims.scopes) && extra.is_none_or(|e| e.is_subset(&claims.scopes));
+        if ok {
             Ok(())
         } else {
+            let needed = match extra {
+                Some(e) => required.union(e),
+                None => required.clone(),
+            };
             Err(Rejection::InsufficientScope { required: needed })
         }
     }
@@ -480,13 +497,20 @@ impl Verifier {
     /// time), without the scope check. Results are cached by token hash
     /// until the token expires.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, Rejection> {
+        self.authenticate_shared(token)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Verifier::authenticate`], sharing the cached claims.
+    async fn authenticate_shared(&self, token: &str) -> Result<Arc<Claims>, Rejection> {
         let inner = &self.inner;
         let t = now();
         let key = token_hash(token);
         if let Some(c) = inner.verified.get(&key, t) {
             return Ok(c);
         }
-        let claims = match &inner.mode {
+        let claims = Arc::new(match &inner.mode {
             Mode::Jwt(jwt) => {
                 let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
                 let needs_keys = !jwt.is_loaded() || kid.as_deref().is_some_and(|k| !jwt.knows(k));
@@ -519,7 +543,7 @@ impl Verifier {
                     )
                     .await?
             }
-        };
+        });
         if matches!(inner.mode, Mode::Jwt(_)) {
             let until = claims.expires_at.saturating_add(inner.leeway);
             inner.verified.insert(key, claims.clone(), until, t);
