@@ -101,8 +101,9 @@ pub(crate) async fn discover(
         Ok(m) => m,
         // 2025-03-26: the document at the origin describes the server
         // whatever issuer it names (that revision had no issuer binding);
-        // without one, the default endpoints apply.
-        Err(None) if legacy => get_json::<AuthorizationServerMetadata>(
+        // without one, the default endpoints apply. There is no issuer to
+        // mix up yet: the one the document names becomes the expected `iss`.
+        Err(_) if legacy => get_json::<AuthorizationServerMetadata>(
             http,
             &format!("{issuer}/.well-known/oauth-authorization-server"),
         )

@@ -205,6 +205,29 @@ async fn metadata_whose_issuer_differs_from_the_discovered_url_is_refused() {
     assert!(err.to_string().contains("issuer"), "{err}");
 }
 
+/// The counterpart of the mix-up check: a 2025-03-26 server (no protected
+/// resource metadata) had no issuer binding, so the document at its origin
+/// is taken with the issuer it names, which becomes the expected `iss`.
+#[tokio::test]
+async fn the_2025_03_26_fallback_accepts_the_issuer_its_origin_document_names() {
+    let (base, task) = malicious_server(honest_prm, |base| {
+        let mut m = honest_as(base);
+        m["issuer"] = json!(format!("{base}/oauth"));
+        m
+    })
+    .await;
+    // No metadata is published for this path, so the client falls back.
+    let err = agent(Login::Credentials(
+        json!({"username": USER, "password": PASSWORD}),
+    ))
+    .access_token(&format!("{base}/legacy"))
+    .await
+    .unwrap_err();
+    task.abort();
+    // Discovery succeeded; the next step (registration) finds no endpoint.
+    assert!(matches!(err, ClientError::Registration(_)), "{err}");
+}
+
 #[tokio::test]
 async fn resource_metadata_for_another_resource_is_refused() {
     let err = discovery_error(
