@@ -50,7 +50,8 @@ fn main() -> Result<(), BoxError> {
     }
     let quick = args.iter().any(|a| a == "--quick");
     // `--only WORD`: run only the groups whose name contains WORD
-    // (ceiling, memory, sqlite, mcp, agent), e.g. to profile one of them.
+    // (ceiling, memory, sqlite, lean, mcp, agent), e.g. to profile one of
+    // them.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -80,8 +81,25 @@ fn bare_server(port: u16) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The allocator settings of the low-memory configuration (docs/operations.md):
+/// freed memory goes back to the kernel at once instead of after a delay
+/// that only allocator activity ends, and arenas are committed on demand.
+const LEAN_ALLOCATOR: &[(&str, &str)] = &[
+    ("MIMALLOC_PURGE_DELAY", "0"),
+    ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+];
+
 /// Starts the authorization server binary on `storage`.
 async fn auth_server(bin: &std::path::Path, storage: &str) -> Result<Server, BoxError> {
+    auth_server_with_env(bin, storage, &[]).await
+}
+
+/// [`auth_server`] with extra environment variables.
+async fn auth_server_with_env(
+    bin: &std::path::Path,
+    storage: &str,
+    env: &[(&str, &str)],
+) -> Result<Server, BoxError> {
     let port = free_port()?;
     let credential = format!("{}:{}", RS_CREDENTIAL.0, RS_CREDENTIAL.1);
     let args: Vec<String> = [
@@ -103,7 +121,7 @@ async fn auth_server(bin: &std::path::Path, storage: &str) -> Result<Server, Box
     .iter()
     .map(|s| s.to_string())
     .collect();
-    Server::start(bin, &args, port).await
+    Server::start_with_env(bin, &args, port, env).await
 }
 
 fn introspection(token: &str) -> Fixed {
@@ -186,19 +204,24 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), BoxError> {
         drop(bare);
     }
 
-    // The authorization server on each embedded storage.
-    for storage in ["memory", "sqlite"] {
-        if !wanted(storage) {
+    // The authorization server on each embedded storage, then SQLite with
+    // the low-memory allocator settings (group "lean").
+    for (group, storage, env) in [
+        ("memory", "memory", &[][..]),
+        ("sqlite", "sqlite", &[][..]),
+        ("lean", "sqlite, lean allocator", LEAN_ALLOCATOR),
+    ] {
+        if !wanted(group) {
             continue;
         }
         let db = std::env::temp_dir().join(format!("mcp-oauth-bench-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&db);
-        let spec = if storage == "memory" {
+        let spec = if group == "memory" {
             "memory".to_owned()
         } else {
             format!("sqlite:{}", db.display())
         };
-        let server = auth_server(&server_bin, &spec).await?;
+        let server = auth_server_with_env(&server_bin, &spec, env).await?;
         // Idle: after start-up (which checks the superuser's password) has
         // settled and the allocator has returned what it freed.
         tokio::time::sleep(Duration::from_secs(if quick { 1 } else { 8 })).await;

@@ -27,8 +27,18 @@ impl Server {
         args: &[String],
         port: u16,
     ) -> Result<Self, BoxError> {
+        Self::start_with_env(program, args, port, &[]).await
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub(crate) async fn start_with_env(
+        program: &std::path::Path,
+        args: &[String],
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
         let server = Self {
-            child: spawn_pinned(program, args)?,
+            child: spawn_pinned(program, args, env)?,
             base: format!("http://127.0.0.1:{port}"),
         };
         for _ in 0..400 {
@@ -63,7 +73,11 @@ pub(crate) fn free_port() -> Result<u16, BoxError> {
 
 /// Runs `program args` pinned to CPU 0 when `taskset` exists (`taskset`
 /// execs into the program, so the child's pid is the server's).
-fn spawn_pinned(program: &std::path::Path, args: &[String]) -> Result<Child, BoxError> {
+fn spawn_pinned(
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> Result<Child, BoxError> {
     let pinned = Command::new("taskset")
         .arg("--version")
         .stdout(Stdio::null())
@@ -79,6 +93,7 @@ fn spawn_pinned(program: &std::path::Path, args: &[String]) -> Result<Child, Box
     };
     Ok(cmd
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?)
