@@ -618,3 +618,54 @@ async fn secrets_never_reach_the_logs() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+/// `dev_auto_approve` (test-only, for automated conformance runs): a valid
+/// request is approved at once as the configured user, with `code`, `state`
+/// and `iss`; every check still applies to requests that are not valid.
+#[tokio::test]
+async fn dev_auto_approve_skips_the_page_but_not_the_checks() {
+    let s = TestServer::start(|mut c| {
+        c.dev_auto_approve = Some(USER.to_owned());
+        c
+    })
+    .await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let challenge = PkceChallenge::s256(&verifier);
+    let ask = |redirect: &'static str, method: &'static str| {
+        http().get(s.url("/authorize")).query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", method),
+            ("state", "st-auto"),
+            ("resource", RESOURCE),
+        ])
+    };
+    let r = ask(REDIRECT, "S256").send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let q = redirect_query(&r);
+    assert_eq!(get(&q, "state"), Some("st-auto"));
+    assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
+    let code = get(&q, "code").unwrap().to_owned();
+    let r = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(r.status(), 200);
+    let access = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let who = introspector(&s).await;
+    assert_eq!(introspect(&s, &who, &access).await["sub"], USER);
+    // Still refused: a redirect URI that was not registered (no redirect at
+    // all) and PKCE `plain` (error sent back to the client).
+    let r = ask("http://127.0.0.1:4711/elsewhere", "S256")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = ask(REDIRECT, "plain").send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(get(&redirect_query(&r), "error"), Some("invalid_request"));
+    s.stop().await;
+}

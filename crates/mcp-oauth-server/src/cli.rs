@@ -92,6 +92,11 @@ pub(crate) struct Cli {
     /// addresses (labs only: this opens the SSRF guard).
     #[arg(long, env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE")]
     pub cimd_allow_private: bool,
+    /// TEST-ONLY: approve every valid authorization request as USER without
+    /// a login page (automated conformance runs). Refused unless the server
+    /// listens on a loopback address; every approval is logged as a warning.
+    #[arg(long, env = "MCP_OAUTH_DEV_AUTO_APPROVE", value_name = "USER")]
+    pub dev_auto_approve: Option<String>,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,
@@ -251,6 +256,7 @@ pub(crate) struct ServerConfigParts {
     disable_cimd: bool,
     cimd_allow_private: bool,
     introspection_credentials: Vec<String>,
+    dev_auto_approve: Option<String>,
 }
 
 impl Cli {
@@ -318,6 +324,7 @@ impl Cli {
                     .clone()
                     .or(file.introspection_credentials)
                     .unwrap_or_default(),
+                dev_auto_approve: self.dev_auto_approve.clone(),
             },
         })
     }
@@ -327,6 +334,11 @@ impl ServerConfigParts {
     /// Whether a superuser is configured.
     pub(crate) fn has_superuser(&self) -> bool {
         self.superuser.is_some()
+    }
+
+    /// The user every authorization is approved as (test-only), if set.
+    pub(crate) fn dev_auto_approve(&self) -> Option<&str> {
+        self.dev_auto_approve.as_deref()
     }
 
     /// Sets the superuser (used for the generated first-start one).
@@ -395,6 +407,7 @@ impl ServerConfigParts {
             ));
         }
         c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
+        c.dev_auto_approve = self.dev_auto_approve.clone();
         Ok(c)
     }
 }

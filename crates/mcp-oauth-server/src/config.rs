@@ -65,6 +65,12 @@ pub struct ServerConfig {
     /// token, revocation and JWKS endpoints from; `None` allows any (these
     /// endpoints use no cookies, so `*` exposes nothing).
     pub cors_origins: Option<Vec<String>>,
+    /// Test-only: every authorization request that passes the checks is
+    /// approved as this user at once, without a login or consent page (for
+    /// automated conformance runs). The binary accepts it only on a
+    /// loopback address and logs every approval as a warning; never set it
+    /// in production.
+    pub dev_auto_approve: Option<String>,
 }
 
 impl ServerConfig {
@@ -91,6 +97,7 @@ impl ServerConfig {
             introspection_credentials: Vec::new(),
             session_ttl: Duration::from_secs(12 * 3600),
             headless_login_is_consent: true,
+            dev_auto_approve: None,
         }
     }
 
