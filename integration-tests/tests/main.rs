@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
 mod attacks;
+mod browser;
 mod cimd;
 mod client;
 mod client_assertion;
