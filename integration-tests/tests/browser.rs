@@ -33,8 +33,9 @@ fn webdriver() -> Option<String> {
     }
 }
 
-/// A fresh headless Chromium session (own profile, no JavaScript).
-async fn chromium(webdriver: &str) -> Client {
+/// A fresh headless Chromium session (own profile, no JavaScript), and
+/// that profile's directory, for [`close`].
+async fn chromium(webdriver: &str) -> (Client, std::path::PathBuf) {
     let profile = std::env::temp_dir().join(format!(
         "mcp-oauth-chromium-{}-{}",
         std::process::id(),
@@ -51,11 +52,18 @@ async fn chromium(webdriver: &str) -> Client {
             "prefs": {"profile.managed_default_content_settings.javascript": 2},
         }),
     );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(webdriver)
         .await
-        .expect("a Chromium session through ChromeDriver")
+        .expect("a Chromium session through ChromeDriver");
+    (client, profile)
+}
+
+/// Ends the session and removes its profile.
+async fn close(c: Client, profile: std::path::PathBuf) {
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(profile);
 }
 
 fn rand_suffix() -> String {
@@ -122,7 +130,7 @@ async fn chromium_signs_in_on_the_login_page_and_lands_on_the_redirect() {
         .append_pair("state", "browser-state")
         .append_pair("resource", "http://127.0.0.1:8000/mcp");
 
-    let c = chromium(&webdriver).await;
+    let (c, profile) = chromium(&webdriver).await;
     c.goto(authorize.as_str()).await.unwrap();
     // The page: which client asks, where it will send the browser, labelled
     // fields, the cursor already in the username field.
@@ -175,7 +183,7 @@ async fn chromium_signs_in_on_the_login_page_and_lands_on_the_redirect() {
     let r = redeem(&s, client_id, get(&q, "code").unwrap(), &verifier).await;
     assert_eq!(r.status(), 200);
     assert!(r.json::<Value>().await.unwrap()["access_token"].is_string());
-    c.close().await.unwrap();
+    close(c, profile).await;
     listener.abort();
     s.stop().await;
 }
@@ -189,11 +197,11 @@ async fn chromium_person(webdriver: String, url: String) {
         .find(|(k, _)| k == "redirect_uri")
         .map(|(_, v)| v.into_owned())
         .unwrap();
-    let c = chromium(&webdriver).await;
+    let (c, profile) = chromium(&webdriver).await;
     c.goto(&url).await.unwrap();
     fill(&c, USER, PASSWORD).await;
     wait_for_url_prefix(&c, &redirect).await;
-    let _ = c.close().await;
+    close(c, profile).await;
 }
 
 #[tokio::test]
