@@ -24,7 +24,7 @@ fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
 }
 
 /// Successful password logins the AS has seen.
-async fn logins(s: &TestServer) -> u64 {
+pub(crate) async fn logins(s: &TestServer) -> u64 {
     let text = http()
         .get(s.url("/metrics"))
         .send()

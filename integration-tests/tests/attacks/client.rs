@@ -182,11 +182,20 @@ fn honest_as(base: &str) -> Value {
 }
 
 async fn discovery_error(prm: fn(&str) -> Value, as_metadata: fn(&str) -> Value) -> ClientError {
+    error_at(prm, as_metadata, "/mcp").await
+}
+
+/// How a login to the MCP server at `path` of such a server fails.
+async fn error_at(
+    prm: fn(&str) -> Value,
+    as_metadata: fn(&str) -> Value,
+    path: &str,
+) -> ClientError {
     let (base, task) = malicious_server(prm, as_metadata).await;
     let err = agent(Login::Credentials(
         json!({"username": USER, "password": PASSWORD}),
     ))
-    .access_token(&format!("{base}/mcp"))
+    .access_token(&format!("{base}{path}"))
     .await
     .unwrap_err();
     task.abort();
@@ -210,20 +219,18 @@ async fn metadata_whose_issuer_differs_from_the_discovered_url_is_refused() {
 /// is taken with the issuer it names, which becomes the expected `iss`.
 #[tokio::test]
 async fn the_2025_03_26_fallback_accepts_the_issuer_its_origin_document_names() {
-    let (base, task) = malicious_server(honest_prm, |base| {
-        let mut m = honest_as(base);
-        m["issuer"] = json!(format!("{base}/oauth"));
-        m
-    })
+    // No protected-resource metadata is published for /legacy, so the
+    // client falls back to the document at the origin.
+    let err = error_at(
+        honest_prm,
+        |base| {
+            let mut m = honest_as(base);
+            m["issuer"] = json!(format!("{base}/oauth"));
+            m
+        },
+        "/legacy",
+    )
     .await;
-    // No metadata is published for this path, so the client falls back.
-    let err = agent(Login::Credentials(
-        json!({"username": USER, "password": PASSWORD}),
-    ))
-    .access_token(&format!("{base}/legacy"))
-    .await
-    .unwrap_err();
-    task.abort();
     // Discovery succeeded; the next step (registration) finds no endpoint.
     assert!(matches!(err, ClientError::Registration(_)), "{err}");
 }
