@@ -81,7 +81,7 @@ fn bare_server(port: u16) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The allocator settings of the low-memory configuration (docs/operations.md):
+/// The allocator settings of the low-memory configuration (docs/server.md):
 /// freed memory goes back to the kernel at once instead of after a delay
 /// that only allocator activity ends, and arenas are committed on demand.
 const LEAN_ALLOCATOR: &[(&str, &str)] = &[

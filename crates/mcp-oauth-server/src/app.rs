@@ -109,6 +109,13 @@ impl AppState {
                     .await?;
             }
         }
+        if let Some(user) = &config.dev_auto_approve
+            && storage.user(user).await?.is_none()
+        {
+            return Err(StartError::Config(format!(
+                "dev_auto_approve names no existing user ({user:?})"
+            )));
+        }
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
             metrics: crate::metrics::Metrics::default(),
@@ -266,7 +273,16 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
 }
 
 /// Starts the server on an already bound listener (use port 0 in tests).
+/// A configuration with `dev_auto_approve` is refused unless the listener
+/// is on a loopback address.
 pub fn serve(state: Arc<AppState>, listener: TcpListener) -> Result<Server, StartError> {
+    let addr = listener.local_addr()?;
+    if state.config.dev_auto_approve.is_some() && !addr.ip().is_loopback() {
+        return Err(StartError::Config(format!(
+            "dev_auto_approve approves every request without a person and is for tests only: \
+             refusing it on {addr}, which is not a loopback address"
+        )));
+    }
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
         .listen(listener)?
         .run();

@@ -336,11 +336,6 @@ impl ServerConfigParts {
         self.superuser.is_some()
     }
 
-    /// The user every authorization is approved as (test-only), if set.
-    pub(crate) fn dev_auto_approve(&self) -> Option<&str> {
-        self.dev_auto_approve.as_deref()
-    }
-
     /// Sets the superuser (used for the generated first-start one).
     pub(crate) fn set_superuser(&mut self, username: String, password: String) {
         self.superuser = Some((username, password));

@@ -67,9 +67,10 @@ pub struct ServerConfig {
     pub cors_origins: Option<Vec<String>>,
     /// Test-only: every authorization request that passes the checks is
     /// approved as this user at once, without a login or consent page (for
-    /// automated conformance runs). The binary accepts it only on a
-    /// loopback address and logs every approval as a warning; never set it
-    /// in production.
+    /// automated conformance runs). [`crate::serve`] refuses it on a
+    /// non-loopback listener, [`crate::AppState::new`] when the user does not
+    /// exist, and every approval is logged as a warning; never set it in
+    /// production.
     pub dev_auto_approve: Option<String>,
 }
 

@@ -78,12 +78,6 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
                     format!("cannot listen on {}:{}: {e}", settings.host, settings.port)
                 })?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            if settings.config_template.dev_auto_approve().is_some() && !addr.ip().is_loopback() {
-                return Err(format!(
-                    "--dev-auto-approve approves every request without a person and is for tests \
-                     only: refusing it on {addr}, which is not a loopback address"
-                ));
-            }
             let issuer = settings
                 .explicit_issuer
                 .clone()
@@ -104,28 +98,20 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
             let state = AppState::new(config, storage)
                 .await
                 .map_err(|e| e.to_string())?;
-            if let Some(user) = settings.config_template.dev_auto_approve() {
-                if state
-                    .storage
-                    .user(user)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_none()
-                {
-                    return Err(format!("--dev-auto-approve: there is no user {user:?}"));
-                }
+            let auto_approve = state.config.dev_auto_approve.clone();
+            let server = serve(state.clone(), listener).map_err(|e| e.to_string())?;
+            let maintenance = state.spawn_maintenance();
+            tracing::info!(%addr, %issuer, storage = %settings.storage, "authorization server listening");
+            say(&format!(
+                "mcp-oauth-server: issuer {issuer}, listening on {addr}"
+            ));
+            if let Some(user) = &auto_approve {
                 tracing::warn!(%user, "DEV AUTO-APPROVE is on: every authorization request is approved without a person");
                 say(&format!(
                     "WARNING: --dev-auto-approve is on: every authorization request is approved as \
                      {user:?} without a login page. For tests only."
                 ));
             }
-            let maintenance = state.spawn_maintenance();
-            tracing::info!(%addr, %issuer, storage = %settings.storage, "authorization server listening");
-            say(&format!(
-                "mcp-oauth-server: issuer {issuer}, listening on {addr}"
-            ));
-            let server = serve(state, listener).map_err(|e| e.to_string())?;
             let result = server.await.map_err(|e| e.to_string());
             maintenance.abort();
             tracing::info!("authorization server stopped");

@@ -33,5 +33,8 @@ fn refused_for_an_unknown_user() {
         "nobody",
     ]);
     assert!(!ok, "the server must not start");
-    assert!(stderr.contains("there is no user \"nobody\""), "{stderr}");
+    assert!(
+        stderr.contains("names no existing user (\"nobody\")"),
+        "{stderr}"
+    );
 }
