@@ -44,6 +44,16 @@ impl TestServer {
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
+        Self::start_listening(listener, storage, tweak).await
+    }
+
+    /// Starts a server on a listener bound beforehand, for tests that must
+    /// know the address first (to register it somewhere).
+    pub async fn start_listening(
+        listener: TcpListener,
+        storage: Arc<dyn Storage>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
         let port = listener.local_addr().expect("local addr").port();
         let base = format!("http://127.0.0.1:{port}");
         let config = tweak(

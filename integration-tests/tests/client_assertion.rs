@@ -8,12 +8,12 @@ use integration_tests::{TestServer, http};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-struct ClientKey {
-    encoding: EncodingKey,
-    jwk: Value,
+pub(crate) struct ClientKey {
+    pub(crate) encoding: EncodingKey,
+    pub(crate) jwk: Value,
 }
 
-fn new_key(kid: &str) -> ClientKey {
+pub(crate) fn new_key(kid: &str) -> ClientKey {
     let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .unwrap();
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap();

@@ -6,6 +6,19 @@ use mcp_oauth_core::secret::token_hash;
 use crate::app::AppState;
 use crate::storage::StorageError;
 
+/// Checks a local username: 1 to 128 characters, no control characters,
+/// and no `:`, which is kept for federated subjects (`{provider}:{sub}`) so
+/// that a local account can never be mistaken for an upstream one.
+pub fn check_username(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err("a username has 1 to 128 characters");
+    }
+    if name.contains(':') || name.chars().any(char::is_control) {
+        return Err("a username may not contain ':' or control characters");
+    }
+    Ok(())
+}
+
 /// What [`revoke_token`] revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -68,6 +68,8 @@ pub struct AppState {
     /// (user, expiry, auth time). A returning browser then costs a hash
     /// and a lookup, not an ES256 verification, on every authorization.
     pub(crate) sessions: mcp_oauth_core::cache::TtlCache<(String, u64, u64)>,
+    /// The upstream identity providers.
+    pub(crate) federation: crate::federation::Federation,
 }
 
 /// A client could not be looked up.
@@ -94,6 +96,8 @@ impl AppState {
             KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now())
                 .await?;
         if let Some((username, password)) = &config.superuser {
+            crate::admin::check_username(username)
+                .map_err(|e| StartError::Config(format!("superuser: {e}")))?;
             let current = storage.user(username).await?;
             let unchanged = current.as_ref().is_some_and(|u| {
                 crate::password::verify_password(password.secret(), &u.password_hash)
@@ -116,8 +120,16 @@ impl AppState {
                 "dev_auto_approve names no existing user ({user:?})"
             )));
         }
+        if !config.local_login && config.upstreams.is_empty() {
+            return Err(StartError::Config(
+                "local login is off and no upstream is configured: nobody could sign in".into(),
+            ));
+        }
+        let federation =
+            crate::federation::Federation::new(&config.upstreams).map_err(StartError::Config)?;
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
+            federation,
             metrics: crate::metrics::Metrics::default(),
             cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
             last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),

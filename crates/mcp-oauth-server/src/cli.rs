@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::resource::ResourceUri;
-use mcp_oauth_core::secret::Password;
+use mcp_oauth_core::secret::{ClientSecret, Password};
+use mcp_oauth_server::federation::UpstreamConfig;
 use mcp_oauth_server::{RegistrationPolicy, ServerConfig};
 use serde::Deserialize;
 
@@ -97,6 +98,10 @@ pub(crate) struct Cli {
     /// listens on a loopback address; every approval is logged as a warning.
     #[arg(long, env = "MCP_OAUTH_DEV_AUTO_APPROVE", value_name = "USER")]
     pub dev_auto_approve: Option<String>,
+    /// Refuse username/password sign-in (people sign in with the upstream
+    /// identity providers of the TOML file's `[[upstreams]]`).
+    #[arg(long, env = "MCP_OAUTH_DISABLE_LOCAL_LOGIN")]
+    pub disable_local_login: bool,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,
@@ -224,6 +229,10 @@ pub(crate) struct FileConfig {
     disable_cimd: Option<bool>,
     cimd_allow_private: Option<bool>,
     introspection_credentials: Option<Vec<String>>,
+    disable_local_login: Option<bool>,
+    /// Upstream identity providers (federated login); file only.
+    #[serde(default)]
+    upstreams: Vec<UpstreamConfig>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -257,6 +266,8 @@ pub(crate) struct ServerConfigParts {
     cimd_allow_private: bool,
     introspection_credentials: Vec<String>,
     dev_auto_approve: Option<String>,
+    disable_local_login: bool,
+    upstreams: Vec<UpstreamConfig>,
 }
 
 impl Cli {
@@ -325,9 +336,30 @@ impl Cli {
                     .or(file.introspection_credentials)
                     .unwrap_or_default(),
                 dev_auto_approve: self.dev_auto_approve.clone(),
+                disable_local_login: self.disable_local_login
+                    || file.disable_local_login.unwrap_or(false),
+                upstreams: with_secrets(file.upstreams, |k| std::env::var(k).ok()),
             },
         })
     }
+}
+
+/// Fills each upstream's missing client secret from
+/// `MCP_OAUTH_UPSTREAM_{ID}_CLIENT_SECRET`, so the file need not hold it.
+fn with_secrets(
+    mut upstreams: Vec<UpstreamConfig>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<UpstreamConfig> {
+    for u in &mut upstreams {
+        if u.client_secret.is_none() {
+            let var = format!(
+                "MCP_OAUTH_UPSTREAM_{}_CLIENT_SECRET",
+                u.id.to_ascii_uppercase().replace('-', "_")
+            );
+            u.client_secret = env(&var).map(ClientSecret::new);
+        }
+    }
+    upstreams
 }
 
 impl ServerConfigParts {
@@ -403,6 +435,11 @@ impl ServerConfigParts {
         }
         c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
+        c.local_login = !self.disable_local_login;
+        for u in &self.upstreams {
+            u.validate()?;
+        }
+        c.upstreams = self.upstreams.clone();
         Ok(c)
     }
 }
@@ -457,6 +494,45 @@ mod tests {
                 .is_err(),
             "unknown keys are refused"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-up-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(
+            &file,
+            "disable_local_login = true\n\
+             [[upstreams]]\nid = \"corp-sso\"\nname = \"Corp\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n\
+             allowed_email_domains = [\"example.com\"]\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", file.to_str().unwrap()])
+            .settings()
+            .unwrap();
+        let c = s.config_template.build("https://as.example").unwrap();
+        assert!(!c.local_login);
+        assert_eq!(c.upstreams.len(), 1);
+        let up = &c.upstreams[0];
+        let filled = with_secrets(c.upstreams.clone(), |k| {
+            (k == "MCP_OAUTH_UPSTREAM_CORP_SSO_CLIENT_SECRET").then(|| "from-env".to_owned())
+        });
+        assert_eq!(
+            filled[0].client_secret.as_ref().map(|s| s.secret()),
+            Some("from-env")
+        );
+        assert_eq!(up.allowed_email_domains, ["example.com"]);
+        std::fs::write(
+            &file,
+            "[[upstreams]]\nid = \"Bad Id\"\nname = \"X\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n",
+        )
+        .unwrap();
+        let s = parse(&["--config", file.to_str().unwrap()])
+            .settings()
+            .unwrap();
+        assert!(s.config_template.build("https://as.example").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

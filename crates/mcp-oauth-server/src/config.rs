@@ -72,6 +72,13 @@ pub struct ServerConfig {
     /// exist, and every approval is logged as a warning; never set it in
     /// production.
     pub dev_auto_approve: Option<String>,
+    /// Upstream identity providers people may sign in with (federated
+    /// login); the login page offers each.
+    pub upstreams: Vec<crate::federation::UpstreamConfig>,
+    /// Whether people may sign in with a local username and password (the
+    /// form and the headless JSON login). Turn it off when everyone signs
+    /// in upstream.
+    pub local_login: bool,
 }
 
 impl ServerConfig {
@@ -99,6 +106,8 @@ impl ServerConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             headless_login_is_consent: true,
             dev_auto_approve: None,
+            upstreams: Vec::new(),
+            local_login: true,
         }
     }
 
@@ -136,6 +145,12 @@ impl ServerConfig {
     /// Restricts the resources tokens may be issued for.
     pub fn allowed_resources(mut self, resources: Vec<ResourceUri>) -> Self {
         self.allowed_resources = Some(resources);
+        self
+    }
+
+    /// Adds an upstream identity provider.
+    pub fn upstream(mut self, upstream: crate::federation::UpstreamConfig) -> Self {
+        self.upstreams.push(upstream);
         self
     }
 

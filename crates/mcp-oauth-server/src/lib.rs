@@ -10,8 +10,10 @@
 //! HTML login page and a headless JSON login, `/token` (authorization code
 //! with PKCE S256; refresh-token rotation with reuse detection and a grace
 //! window; client credentials), `/introspect` (RFC 7662), `/revoke` (RFC
-//! 7009), `/healthz`. Storage: [`storage::MemoryStorage`] and
-//! [`storage::SqliteStorage`] behind one [`storage::Storage`] trait.
+//! 7009), `/healthz`; federated login through upstream identity providers
+//! ([`federation`]). Storage: [`storage::MemoryStorage`],
+//! [`storage::SqliteStorage`] and [`storage::PostgresStorage`] behind one
+//! [`storage::Storage`] trait.
 //!
 //! ```
 //! use mcp_oauth_server::QuickServer;
@@ -30,6 +32,7 @@ pub mod cimd;
 mod client_assertion;
 mod config;
 mod endpoints;
+pub mod federation;
 pub mod fetch;
 mod http_error;
 pub mod keys;

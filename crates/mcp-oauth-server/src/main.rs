@@ -119,6 +119,7 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
         }
         Command::User(cmd) => match cmd {
             UserCommand::Add { username, password } => {
+                mcp_oauth_server::admin::check_username(&username)?;
                 let (password, generated) = match password {
                     Some(p) => (p, false),
                     None => (random_base64url(18).map_err(|e| e.to_string())?, true),

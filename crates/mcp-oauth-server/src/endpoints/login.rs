@@ -46,6 +46,14 @@ pub(super) async fn login(
             );
         }
     };
+    if !state.config.local_login {
+        return json_error(
+            403,
+            ErrorResponse::new(ErrorCode::AccessDenied).with_description(
+                "password sign-in is disabled; sign in with an identity provider",
+            ),
+        );
+    }
     let Some(pending) = pending_from(&state, &form.request) else {
         return pages::error(
             "This login request has expired or is invalid. Start again from the application.",
@@ -143,7 +151,10 @@ pub(super) async fn login(
 /// Checks a username and password. Unknown users cost one argon2
 /// verification too, so timing does not tell them apart.
 async fn check_credentials(state: &AppState, username: &str, password: &str) -> bool {
-    let stored = state.storage.user(username).await.ok().flatten();
+    let stored = match crate::admin::check_username(username) {
+        Ok(()) => state.storage.user(username).await.ok().flatten(),
+        Err(_) => None,
+    };
     let hash = stored
         .as_ref()
         .map(|u| u.password_hash.clone())

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod consent;
+mod federate;
 mod introspect;
 mod login;
 mod metadata;
@@ -70,6 +71,14 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         ))
         .service(plain_route(p("/login"), web::post().to(login::login)))
         .service(plain_route(p("/consent"), web::post().to(consent::consent)))
+        .service(plain_route(
+            p("/federate/{id}"),
+            web::post().to(federate::start),
+        ))
+        .service(plain_route(
+            p("/callback/{id}"),
+            web::get().to(federate::callback),
+        ))
         .service(plain_route(
             p("/introspect"),
             web::post().to(introspect::introspect),

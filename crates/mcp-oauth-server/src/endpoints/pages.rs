@@ -120,17 +120,39 @@ pub(super) fn login(
     let failure = failure
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
-    let body = format!(
-        "<h1>Sign in to continue</h1>{summary}{failure}\
-<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"request\" value=\"{handle}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"request\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        escape(handle),
+        escape(csrf),
+    );
+    // One button per upstream identity provider; each is a form post, so
+    // it carries the CSRF field like the password form.
+    let upstreams: String = state
+        .federation
+        .list()
+        .map(|u| {
+            format!(
+                "<form method=\"post\" action=\"{action}\">{hidden}\
+<button class=\"secondary\" type=\"submit\">Sign in with {name} and allow</button></form>",
+                action = escape(&state.endpoint(&format!("/federate/{}", u.id))),
+                name = escape(&u.name),
+            )
+        })
+        .collect();
+    let local = if state.config.local_login {
+        format!(
+            "<form method=\"post\" action=\"{action}\">{hidden}\
 <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
 <button class=\"primary\" type=\"submit\">Sign in and allow</button></form>",
+            action = escape(&state.endpoint("/login")),
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>Sign in to continue</h1>{summary}{failure}{upstreams}{local}",
         summary = request_summary(client, pending),
-        action = escape(&state.endpoint("/login")),
-        handle = escape(handle),
-        csrf = escape(csrf),
     );
     headers(status)
         .cookie(csrf_cookie(state, csrf))

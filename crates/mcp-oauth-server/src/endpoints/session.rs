@@ -71,6 +71,17 @@ pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Sessi
     if session.exp <= t {
         return None;
     }
-    state.storage.user(&session.sub).await.ok().flatten()?;
+    // A federated person must still be known and their provider still
+    // configured; a local user must still exist.
+    match session.sub.split_once(':') {
+        Some((provider, _)) => {
+            state.federation.get(provider)?;
+            state.storage.identity(&session.sub).await.ok().flatten()?;
+        }
+        None if !state.config.local_login => return None,
+        None => {
+            state.storage.user(&session.sub).await.ok().flatten()?;
+        }
+    }
     Some(session)
 }

@@ -16,6 +16,7 @@ use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenGrant, TokenReques
 use super::authorize::resource_allowed;
 use super::{authenticate_client, decode_form};
 use crate::app::{AppState, now};
+use crate::federation::{admit, token_claims};
 use crate::http_error::OAuthResult;
 use crate::storage::{
     ClientRecord, CodeConsumption, IssuedFromCode, RefreshRecord, RefreshRotation,
@@ -113,6 +114,7 @@ pub(super) async fn token(
             } else {
                 None
             };
+            let extra = federated_claims(&state, &record.subject).await?;
             let (response, jti, exp) = issue(
                 &state,
                 &client,
@@ -122,6 +124,7 @@ pub(super) async fn token(
                 record.auth_time,
                 family.as_deref(),
                 None,
+                extra,
             )
             .await?;
             state
@@ -173,6 +176,7 @@ pub(super) async fn token(
                 )
                 .into());
             }
+            let extra = federated_claims(&state, &current.subject).await?;
             let (response, _, _) = issue(
                 &state,
                 &client,
@@ -182,6 +186,7 @@ pub(super) async fn token(
                 current.auth_time,
                 Some(&current.family_id),
                 Some(&hash),
+                extra,
             )
             .await?;
             response
@@ -214,6 +219,7 @@ pub(super) async fn token(
                 now(),
                 None,
                 None,
+                BTreeMap::new(),
             )
             .await?;
             response
@@ -229,6 +235,35 @@ pub(super) async fn token(
         .json(response))
 }
 
+/// For a person who signed in upstream: the claims their access tokens
+/// carry. Checked at every code redemption and refresh, so removing the
+/// provider or tightening its allow-lists ends their refreshes too.
+async fn federated_claims(
+    state: &AppState,
+    subject: &str,
+) -> OAuthResult<BTreeMap<String, serde_json::Value>> {
+    let Some((provider, _)) = subject.split_once(':') else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(who) = state.storage.identity(subject).await? else {
+        return Ok(BTreeMap::new());
+    };
+    let upstream = state
+        .federation
+        .get(provider)
+        .filter(|_| who.provider == provider)
+        .ok_or_else(|| {
+            ErrorResponse::invalid_grant(
+                "the identity provider of this grant is no longer configured",
+            )
+        })?;
+    admit(upstream, &who).map_err(|e| {
+        tracing::info!(%subject, error = %e, "federated grant no longer admitted");
+        ErrorResponse::invalid_grant("the account is no longer allowed on this server")
+    })?;
+    Ok(token_claims(upstream, &who))
+}
+
 /// Issues an access token and, with a family, a refresh token. With
 /// `rotating`, the refresh token replaces that one (atomically, with reuse
 /// detection). Returns the response and the access token's `jti` and `exp`.
@@ -242,6 +277,7 @@ async fn issue(
     auth_time: u64,
     family: Option<&str>,
     rotating: Option<&str>,
+    extra: BTreeMap<String, serde_json::Value>,
 ) -> OAuthResult<(TokenResponse, String, u64)> {
     if let Some(r) = resource.map(ResourceUri::parse).transpose().ok().flatten()
         && !resource_allowed(state, &r)
@@ -271,7 +307,7 @@ async fn issue(
         nbf: None,
         scope: (!scope.is_empty()).then(|| scope.clone()),
         auth_time: Some(auth_time),
-        extra: BTreeMap::new(),
+        extra,
     };
     let access = state.keys.sign(&claims).map_err(|e| server_error(&e))?;
     let mut response = TokenResponse::bearer(AccessToken::new(access), ttl);

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IssuedFromCode, RefreshRecord, RefreshRotation,
-    SigningKeyRecord, Storage, StorageError, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
 };
 
 #[derive(Default)]
@@ -21,6 +21,7 @@ struct Inner {
     keys: Vec<SigningKeyRecord>,
     users: HashMap<String, UserRecord>,
     consents: HashMap<(String, String), String>,
+    identities: HashMap<String, IdentityRecord>,
     login_failures: HashMap<String, (u32, u64)>,
 }
 
@@ -203,6 +204,18 @@ impl Storage for MemoryStorage {
         let mut v: Vec<_> = self.inner.lock().users.values().cloned().collect();
         v.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(v)
+    }
+
+    async fn save_identity(&self, identity: IdentityRecord) -> Result<(), StorageError> {
+        self.inner
+            .lock()
+            .identities
+            .insert(identity.subject.clone(), identity);
+        Ok(())
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError> {
+        Ok(self.inner.lock().identities.get(subject).cloned())
     }
 
     async fn consent(

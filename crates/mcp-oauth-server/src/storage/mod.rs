@@ -201,6 +201,28 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// A person who signed in through an upstream identity provider, as the
+/// provider described them at their latest sign-in. Kept so that refreshed
+/// tokens carry the same claims and the allow-lists can be checked again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    /// Our subject: `{provider}:{upstream subject}`.
+    pub subject: String,
+    /// The upstream's configured id.
+    pub provider: String,
+    /// E-mail address, if the provider gave one.
+    pub email: Option<String>,
+    /// Whether the provider says it verified the address.
+    pub email_verified: Option<bool>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Groups (or roles) the provider listed.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// When the person last signed in upstream.
+    pub updated_at: u64,
+}
+
 /// The server's storage; see the [module documentation](self).
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -263,6 +285,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete_user(&self, username: &str) -> Result<bool, StorageError>;
     /// All users.
     async fn users(&self) -> Result<Vec<UserRecord>, StorageError>;
+
+    /// Creates or replaces a federated identity.
+    async fn save_identity(&self, identity: IdentityRecord) -> Result<(), StorageError>;
+    /// Looks a federated identity up by our subject.
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError>;
 
     /// The scope `subject` has consented to for `client_id`, if any.
     async fn consent(&self, subject: &str, client_id: &str)

@@ -12,8 +12,8 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IssuedFromCode, RefreshRecord, RefreshRotation,
-    SigningKeyRecord, Storage, StorageError, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
 };
 
 /// Schema migrations, applied in order; append, never edit.
@@ -59,6 +59,8 @@ const MIGRATIONS: &[&str] = &["
     );
 ", "
     CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INT NOT NULL, window_start BIGINT NOT NULL);
+", "
+    CREATE TABLE identities (subject TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at BIGINT NOT NULL);
 "];
 
 /// A lock id for migrations (any constant shared by all instances).
@@ -518,6 +520,31 @@ impl Storage for PostgresStorage {
             password_hash: r.get(1),
         })
         .collect())
+    }
+
+    async fn save_identity(&self, identity: IdentityRecord) -> Result<(), StorageError> {
+        let record = to_json(&identity)?;
+        let c = self.client_conn().await?;
+        c.execute(
+            "INSERT INTO identities (subject, record, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (subject) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+            &[&identity.subject, &record, &i(identity.updated_at)],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError> {
+        let c = self.client_conn().await?;
+        let row = c
+            .query_opt(
+                "SELECT record FROM identities WHERE subject = $1",
+                &[&subject],
+            )
+            .await
+            .map_err(backend)?;
+        row.map(|r| from_json(&r.get::<_, String>(0))).transpose()
     }
 
     async fn consent(

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IssuedFromCode, RefreshRecord, RefreshRotation,
-    SigningKeyRecord, Storage, StorageError, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -61,6 +61,9 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, window_start INTEGER NOT NULL);
+",
+    "
+    CREATE TABLE identities (subject TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at INTEGER NOT NULL);
 ",
 ];
 
@@ -537,6 +540,36 @@ impl Storage for SqliteStorage {
             rows.map(|r| r.map_err(backend)).collect()
         })
         .await
+    }
+
+    async fn save_identity(&self, identity: IdentityRecord) -> Result<(), StorageError> {
+        let record = to_json(&identity)?;
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO identities (subject, record, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(subject) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+                params![identity.subject, record, i(identity.updated_at)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError> {
+        let subject = subject.to_owned();
+        let text: Option<String> = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT record FROM identities WHERE subject = ?1",
+                    [subject],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        text.as_deref().map(from_json).transpose()
     }
 
     async fn consent(

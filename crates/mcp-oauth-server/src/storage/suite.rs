@@ -196,6 +196,25 @@ pub(super) async fn run(s: &dyn Storage) {
     s.delete_client("c3").await.unwrap();
     assert_eq!(s.consent("bob", "c3").await.unwrap(), None);
 
+    // Federated identities: replaced at every sign-in.
+    assert_eq!(s.identity("corp:u1").await.unwrap(), None);
+    let mut who = super::IdentityRecord {
+        subject: "corp:u1".into(),
+        provider: "corp".into(),
+        email: Some("u1@example.com".into()),
+        email_verified: Some(true),
+        name: None,
+        groups: vec!["staff".into()],
+        updated_at: 100,
+    };
+    s.save_identity(who.clone()).await.unwrap();
+    assert_eq!(s.identity("corp:u1").await.unwrap().as_ref(), Some(&who));
+    who.groups.clear();
+    who.updated_at = 200;
+    s.save_identity(who.clone()).await.unwrap();
+    assert_eq!(s.identity("corp:u1").await.unwrap(), Some(who));
+    assert_eq!(s.identity("corp:u2").await.unwrap(), None);
+
     // Login failure windows.
     s.record_login_failure("account:bob", 100, 60)
         .await

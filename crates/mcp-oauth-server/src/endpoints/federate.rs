@@ -1,0 +1,283 @@
+//! Federated sign-in: `POST /federate/{id}` (the login page's "Sign in
+//! with …" button) sends the browser to the upstream provider;
+//! `GET /callback/{id}` receives it back, checks everything, and finishes
+//! the MCP client's pending authorization with our own code.
+//!
+//! Between the two, a cookie holds the sign-in's `state`, `nonce`, PKCE
+//! verifier and the pending request, signed by this server
+//! (`typ: mcp-oauth-federation+jwt`), HttpOnly, SameSite=Lax (the return
+//! from the upstream is a top-level navigation), limited to the callback
+//! path and named after the `state`, so parallel sign-ins in one browser
+//! do not overwrite each other. A callback whose `state` has no matching
+//! cookie is refused on a page and never redirected: that is a forged or
+//! replayed response (login CSRF).
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::error::ErrorCode;
+use mcp_oauth_core::secret::constant_time_eq;
+use serde::{Deserialize, Serialize};
+
+use super::authorize::{complete, csrf_ok, pending_from, refuse};
+use super::{pages, session};
+use crate::app::{AppState, now};
+use crate::federation::{FederationError, FlowSecrets, admit, printable};
+
+const FLOW_TYP: &str = "mcp-oauth-federation+jwt";
+/// How long a person has to sign in upstream.
+const FLOW_TTL: u64 = 600;
+/// Cookie names carry this many characters of the `state`.
+const STATE_PREFIX: usize = 16;
+
+/// The signed cookie of one sign-in in progress.
+#[derive(Serialize, Deserialize)]
+struct Flow {
+    iss: String,
+    exp: u64,
+    provider: String,
+    request: String,
+    #[serde(flatten)]
+    secrets: FlowSecrets,
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    request: String,
+    csrf: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+fn cookie_name(state: &str) -> String {
+    let prefix: String = state.chars().take(STATE_PREFIX).collect();
+    format!("mcp_oauth_federation_{prefix}")
+}
+
+fn callback_url(state: &AppState, id: &str) -> String {
+    state.endpoint(&format!("/callback/{id}"))
+}
+
+fn callback_path(state: &AppState, id: &str) -> String {
+    url::Url::parse(&callback_url(state, id))
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| "/".into())
+}
+
+/// `POST /federate/{id}`: the login page's button for one upstream.
+pub(super) async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(upstream) = state.federation.get(&id) else {
+        return pages::message(
+            404,
+            "Unknown provider",
+            "This sign-in option does not exist.",
+        );
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<StartForm>(&body) else {
+        return pages::error("The sign-in form is malformed. Go back and try again.");
+    };
+    // The button is consent to the request the page showed, so it must
+    // come from our page (double-submit CSRF cookie).
+    if !csrf_ok(&req, form.csrf.as_deref()) {
+        return pages::error("The login form has expired. Go back and try again.");
+    }
+    if pending_from(&state, &form.request).is_none() {
+        return pages::error(
+            "This login request has expired or is invalid. Start again from the application.",
+        );
+    }
+    let redirect_uri = callback_url(&state, &upstream.id);
+    let (location, secrets) = match state
+        .federation
+        .authorization_url(&upstream.id, &redirect_uri)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(provider = %upstream.id, error = %e, "upstream unavailable");
+            return unavailable_page(&upstream.name);
+        }
+    };
+    let flow = Flow {
+        iss: state.config.issuer.as_str().to_owned(),
+        exp: now() + FLOW_TTL,
+        provider: upstream.id.clone(),
+        request: form.request.clone(),
+        secrets,
+    };
+    let Ok(signed) = state.keys.sign_typed(&flow, FLOW_TYP) else {
+        return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
+    };
+    let cookie = Cookie::build(cookie_name(&flow.secrets.state), signed)
+        .path(callback_path(&state, &upstream.id))
+        .http_only(true)
+        .secure(state.config.issuer.is_https())
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(FLOW_TTL as i64))
+        .finish();
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .finish()
+}
+
+/// `GET /callback/{id}`: the upstream's authorization response.
+pub(super) async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let Some(upstream) = state.federation.get(&id) else {
+        return pages::message(
+            404,
+            "Unknown provider",
+            "This sign-in option does not exist.",
+        );
+    };
+    let query: CallbackQuery = match serde_urlencoded::from_str(req.query_string()) {
+        Ok(q) => q,
+        Err(_) => return pages::error("The identity provider's response is malformed."),
+    };
+    let not_ours = || {
+        tracing::warn!(provider = %upstream.id, "callback without a matching sign-in (forged, replayed or expired)");
+        pages::error(
+            "This sign-in was not started in this browser, or has expired. Start again from the application.",
+        )
+    };
+    // `state` first: until it matches this browser's cookie, nothing in the
+    // response is trusted, and nothing is redirected.
+    let Some(returned_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
+        return not_ours();
+    };
+    let name = cookie_name(returned_state);
+    let flow: Option<Flow> = req.cookie(&name).and_then(|c| {
+        state
+            .keys
+            .verify_typed(c.value(), FLOW_TYP, &["exp", "iss"])
+    });
+    let Some(flow) = flow.filter(|f| {
+        f.provider == upstream.id
+            && constant_time_eq(f.secrets.state.as_bytes(), returned_state.as_bytes())
+    }) else {
+        return not_ours();
+    };
+    // The cookie is spent whatever happens next.
+    let mut spent = Cookie::build(name, "")
+        .path(callback_path(&state, &upstream.id))
+        .finish();
+    spent.make_removal();
+    let Some(pending) = pending_from(&state, &flow.request) else {
+        let mut r =
+            pages::error("This login request has expired. Start again from the application.");
+        let _ = r.add_cookie(&spent);
+        return r;
+    };
+    let finish = |mut r: HttpResponse| {
+        let _ = r.add_cookie(&spent);
+        r
+    };
+    if let Some(error) = query.error.as_deref() {
+        tracing::info!(provider = %upstream.id, client_id = %pending.client_id, error = %printable(error), "upstream refused the sign-in");
+        let (code, text) = match error {
+            "access_denied" => (
+                ErrorCode::AccessDenied,
+                "the sign-in was refused at the identity provider",
+            ),
+            "temporarily_unavailable" => (
+                ErrorCode::TemporarilyUnavailable,
+                "the identity provider is temporarily unavailable",
+            ),
+            _ => (
+                ErrorCode::ServerError,
+                "the identity provider could not sign the user in",
+            ),
+        };
+        return finish(refuse(&state, &pending, code, text));
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return finish(refuse(
+            &state,
+            &pending,
+            ErrorCode::ServerError,
+            "the identity provider returned no code",
+        ));
+    };
+    let t = now();
+    let outcome = state
+        .federation
+        .sign_in(
+            &upstream.id,
+            code,
+            query.iss.as_deref(),
+            &callback_url(&state, &upstream.id),
+            &flow.secrets,
+            t,
+        )
+        .await
+        .and_then(|who| admit(upstream, &who).map(|()| who));
+    let who = match outcome {
+        Ok(who) => who,
+        Err(e) => {
+            tracing::warn!(provider = %upstream.id, client_id = %pending.client_id, error = %e, "federated sign-in refused");
+            state.metrics.login_failures.inc();
+            let (code, text) = refusal(&e);
+            return finish(refuse(&state, &pending, code, text));
+        }
+    };
+    if let Err(e) = state.storage.save_identity(who.clone()).await {
+        tracing::error!(error = %e, "storage failure");
+        return finish(refuse(
+            &state,
+            &pending,
+            ErrorCode::TemporarilyUnavailable,
+            "storage is unavailable",
+        ));
+    }
+    tracing::info!(provider = %upstream.id, subject = %who.subject, "federated sign-in");
+    // Choosing the provider on the page that described the request is
+    // consent, as the password form's "Sign in and allow" is.
+    let mut response = complete(&state, &pending, &who.subject, t, true).await;
+    response.cookie(spent.clone());
+    if let Some(cookie) = session::start(&state, &who.subject, t) {
+        response.cookie(cookie);
+    }
+    response.finish()
+}
+
+/// What the MCP client is told when a federated sign-in fails.
+fn refusal(e: &FederationError) -> (ErrorCode, &'static str) {
+    match e {
+        e if e.is_transient() => (
+            ErrorCode::TemporarilyUnavailable,
+            "the identity provider is unavailable",
+        ),
+        FederationError::NotAllowed(_) => (
+            ErrorCode::AccessDenied,
+            "this account may not use this server",
+        ),
+        _ => (
+            ErrorCode::AccessDenied,
+            "the identity provider's answer could not be verified",
+        ),
+    }
+}
+
+fn unavailable_page(name: &str) -> HttpResponse {
+    pages::message(
+        502,
+        "Sign-in unavailable",
+        &format!("{name} cannot be reached right now. Try again in a moment."),
+    )
+}

@@ -1,0 +1,438 @@
+//! Federation against a small OIDC provider of our own, which checks what
+//! we send (client authentication, PKCE, redirect URI) and can be told to
+//! answer wrongly: a tampered or foreign-signed ID token, the wrong nonce
+//! or audience, an expired token, no ID token, userinfo about someone else.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use integration_tests::TestServer;
+use jsonwebtoken::{Algorithm, Header};
+use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use mcp_oauth_core::secret::ClientSecret;
+use mcp_oauth_server::federation::{ClaimMapping, UpstreamConfig};
+use mcp_oauth_server::storage::{MemoryStorage, Storage};
+use serde_json::{Value, json};
+use std::sync::Mutex;
+
+use super::{Browser, Request, Stop, client_answer, payload, redeem_answer, request};
+use crate::client_assertion::{ClientKey, new_key};
+use crate::flow::{error_of, get, refresh};
+
+const CLIENT_ID: &str = "fake-client";
+const CLIENT_SECRET: &str = "fake secret/with:odd chars";
+const KID: &str = "idp-1";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Good,
+    Tampered,
+    ForeignKey,
+    WrongNonce,
+    WrongAudience,
+    Expired,
+    NoIdToken,
+    UserinfoAboutSomeoneElse,
+}
+
+struct Authorization {
+    nonce: String,
+    challenge: String,
+    redirect_uri: String,
+}
+
+struct Shared {
+    issuer: String,
+    mode: Mutex<Mode>,
+    key: ClientKey,
+    foreign: ClientKey,
+    codes: Mutex<HashMap<String, Authorization>>,
+    next: Mutex<u32>,
+}
+
+struct FakeIdp {
+    shared: Arc<Shared>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl FakeIdp {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let shared = Arc::new(Shared {
+            issuer,
+            mode: Mutex::new(Mode::Good),
+            key: new_key(KID),
+            foreign: new_key(KID),
+            codes: Mutex::new(HashMap::new()),
+            next: Mutex::new(0),
+        });
+        let data = web::Data::from(shared.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/jwks", web::get().to(jwks))
+                .route("/authorize", web::get().to(authorize))
+                .route("/token", web::post().to(token))
+                .route("/userinfo", web::get().to(userinfo))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { shared, handle }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    fn upstream(&self) -> UpstreamConfig {
+        UpstreamConfig::oidc(
+            "fake",
+            "Fake IdP",
+            self.shared.issuer.clone(),
+            CLIENT_ID,
+            Some(ClientSecret::new(CLIENT_SECRET)),
+        )
+        .claims(ClaimMapping::default().groups("groups"))
+    }
+
+    async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+async fn discovery(s: web::Data<Shared>) -> HttpResponse {
+    let i = &s.issuer;
+    HttpResponse::Ok().json(json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "jwks_uri": format!("{i}/jwks"),
+        "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+}
+
+async fn jwks(s: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"keys": [s.key.jwk]}))
+}
+
+async fn authorize(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    let q = pairs(req.query_string().as_bytes());
+    let has = |k: &str, v: &str| q.get(k).map(String::as_str) == Some(v);
+    if !has("client_id", CLIENT_ID)
+        || !has("response_type", "code")
+        || !has("code_challenge_method", "S256")
+        || !q
+            .get("scope")
+            .is_some_and(|s| s.split(' ').any(|s| s == "openid"))
+        || ["nonce", "state", "code_challenge", "redirect_uri"]
+            .iter()
+            .any(|k| !q.contains_key(*k))
+    {
+        return HttpResponse::BadRequest().body("bad authorization request");
+    }
+    let code = {
+        let mut n = s.next.lock().unwrap();
+        *n += 1;
+        format!("upstream-code-{n}")
+    };
+    s.codes.lock().unwrap().insert(
+        code.clone(),
+        Authorization {
+            nonce: q["nonce"].clone(),
+            challenge: q["code_challenge"].clone(),
+            redirect_uri: q["redirect_uri"].clone(),
+        },
+    );
+    let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &q["state"]);
+    HttpResponse::Found()
+        .insert_header(("location", back.as_str()))
+        .finish()
+}
+
+fn pairs(bytes: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+fn now() -> u64 {
+    mcp_oauth_server::now()
+}
+
+async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let refuse = |why: &str| HttpResponse::BadRequest().json(json!({"error": why}));
+    // Our AS must authenticate with client_secret_basic, form-encoded.
+    let enc = |v: &str| -> String { url::form_urlencoded::byte_serialize(v.as_bytes()).collect() };
+    let basic = format!(
+        "Basic {}",
+        Base64::encode_string(format!("{}:{}", enc(CLIENT_ID), enc(CLIENT_SECRET)).as_bytes())
+    );
+    if req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some(basic.as_str())
+    {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    }
+    let form = pairs(&body);
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let Some(auth) = s.codes.lock().unwrap().remove(&field("code")) else {
+        return refuse("invalid_grant");
+    };
+    let Ok(verifier) = PkceVerifier::parse(field("code_verifier")) else {
+        return refuse("invalid_grant");
+    };
+    if PkceChallenge::s256(&verifier).as_str() != auth.challenge
+        || field("redirect_uri") != auth.redirect_uri
+    {
+        return refuse("invalid_grant");
+    }
+    let mode = *s.mode.lock().unwrap();
+    let t = now();
+    let mut claims = json!({
+        "iss": s.issuer, "sub": "u-1", "aud": CLIENT_ID, "iat": t, "exp": t + 300,
+        "nonce": auth.nonce, "email": "u1@example.com", "email_verified": true,
+        "name": "User One", "groups": ["staff"],
+    });
+    match mode {
+        Mode::WrongNonce => claims["nonce"] = json!("another-sign-in"),
+        Mode::WrongAudience => claims["aud"] = json!("someone-else"),
+        Mode::Expired => {
+            claims["iat"] = json!(t - 3600);
+            claims["exp"] = json!(t - 600);
+        }
+        Mode::UserinfoAboutSomeoneElse => {
+            claims.as_object_mut().unwrap().remove("name");
+        }
+        _ => {}
+    }
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(KID.into());
+    let key = if mode == Mode::ForeignKey {
+        &s.foreign
+    } else {
+        &s.key
+    };
+    let mut id_token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
+    if mode == Mode::Tampered {
+        // Same signature, another person: the signature no longer matches.
+        claims["sub"] = json!("admin");
+        let parts: Vec<&str> = id_token.split('.').collect();
+        let body = Base64UrlUnpadded::encode_string(claims.to_string().as_bytes());
+        id_token = format!("{}.{body}.{}", parts[0], parts[2]);
+    }
+    let mut response = json!({"access_token": "upstream-access-token", "token_type": "Bearer",
+                              "expires_in": 300, "refresh_token": "upstream-refresh-token"});
+    if mode != Mode::NoIdToken {
+        response["id_token"] = json!(id_token);
+    }
+    HttpResponse::Ok().json(response)
+}
+
+async fn userinfo(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    if req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some("Bearer upstream-access-token")
+    {
+        return HttpResponse::Unauthorized().finish();
+    }
+    let sub = match *s.mode.lock().unwrap() {
+        Mode::UserinfoAboutSomeoneElse => "u-2",
+        _ => "u-1",
+    };
+    HttpResponse::Ok().json(json!({"sub": sub, "name": "From Userinfo"}))
+}
+
+/// One browser sign-in through the fake IdP; our answer to the client.
+async fn sign_in(s: &TestServer) -> (Request, Vec<(String, String)>) {
+    let req = request(s).await;
+    let browser = Browser::new();
+    let upstream = browser.choose_upstream(&req.url, "fake").await;
+    let Stop::At(callback) = browser.follow(upstream, &s.url("/callback/")).await else {
+        panic!("the IdP did not send the browser back");
+    };
+    let (status, loc) = browser.open(&callback).await;
+    assert_eq!(status, 302);
+    let q = client_answer(s, &loc.unwrap());
+    (req, q)
+}
+
+#[tokio::test]
+async fn signs_in_upstream_and_issues_our_own_tokens_with_the_mapped_claims() {
+    let idp = FakeIdp::start().await;
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let (req, q) = sign_in(&s).await;
+    let (body, claims) = redeem_answer(&s, &req, &q).await;
+    assert_eq!(claims["sub"], "fake:u-1");
+    assert_eq!(claims["iss"], s.base.as_str());
+    assert_eq!(claims["email"], "u1@example.com");
+    assert_eq!(
+        claims["name"], "User One",
+        "the ID token's claims come first"
+    );
+    assert_eq!(claims["groups"], json!(["staff"]));
+    // No token passthrough: nothing of the upstream's reaches the client.
+    let text = body.to_string();
+    assert!(!text.contains("upstream-"), "{text}");
+    assert!(body.get("id_token").is_none());
+    // Refreshed tokens carry the same identity.
+    let r = refresh(&s, &req.client_id, body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    let refreshed = payload(
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(refreshed["sub"], "fake:u-1");
+    assert_eq!(refreshed["email"], "u1@example.com");
+    let who = s.storage.identity("fake:u-1").await.unwrap().unwrap();
+    assert_eq!(who.provider, "fake");
+    s.stop().await;
+    idp.stop().await;
+}
+
+#[tokio::test]
+async fn a_misbehaving_upstream_is_refused_and_nothing_is_kept() {
+    let idp = FakeIdp::start().await;
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    for mode in [
+        Mode::Tampered,
+        Mode::ForeignKey,
+        Mode::WrongNonce,
+        Mode::WrongAudience,
+        Mode::Expired,
+        Mode::NoIdToken,
+        Mode::UserinfoAboutSomeoneElse,
+    ] {
+        idp.set(mode);
+        let (_, q) = sign_in(&s).await;
+        assert_eq!(get(&q, "error"), Some("access_denied"), "{mode:?}: {q:?}");
+        assert_eq!(get(&q, "code"), None, "{mode:?}");
+    }
+    assert_eq!(s.storage.identity("fake:u-1").await.unwrap(), None);
+    assert_eq!(s.storage.identity("fake:admin").await.unwrap(), None);
+    s.stop().await;
+
+    // A group allow-list the person does not meet.
+    let up = idp.upstream().allowed_groups(["admins"]);
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    idp.set(Mode::Good);
+    let (_, q) = sign_in(&s).await;
+    assert_eq!(get(&q, "error"), Some("access_denied"), "{q:?}");
+    s.stop().await;
+    idp.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_is_honoured_once_and_only_in_the_browser_that_started_it() {
+    let idp = FakeIdp::start().await;
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let req = request(&s).await;
+    let victim = Browser::new();
+    let upstream = victim.choose_upstream(&req.url, "fake").await;
+    let Stop::At(callback) = victim.follow(upstream, &s.url("/callback/")).await else {
+        panic!("the IdP did not send the browser back");
+    };
+    // Another browser (login CSRF: an attacker's response planted in a
+    // victim's browser) is refused on a page, never redirected.
+    let (status, loc) = Browser::new().open(&callback).await;
+    assert_eq!((status, loc), (400, None));
+    // A wrong state in the right browser, likewise.
+    let mut forged = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, format!("{v}x"))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(&pairs);
+    assert_eq!(victim.open(&forged).await, (400, None));
+    // The genuine one works once.
+    let (status, loc) = victim.open(&callback).await;
+    assert_eq!(status, 302);
+    let q = client_answer(&s, &loc.unwrap());
+    assert!(get(&q, "code").is_some(), "{q:?}");
+    assert_eq!(victim.open(&callback).await, (400, None), "replayed");
+    s.stop().await;
+    idp.stop().await;
+}
+
+#[tokio::test]
+async fn a_returning_person_skips_the_upstream_and_refreshes_stop_when_the_rules_change() {
+    let idp = FakeIdp::start().await;
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let up = idp.upstream();
+    let s = TestServer::start_with(storage.clone(), |c| c.upstream(up)).await;
+    let req = request(&s).await;
+    let browser = Browser::new();
+    let upstream = browser.choose_upstream(&req.url, "fake").await;
+    let Stop::At(callback) = browser.follow(upstream, &s.url("/callback/")).await else {
+        panic!("the IdP did not send the browser back");
+    };
+    let (_, loc) = browser.open(&callback).await;
+    let q = client_answer(&s, &loc.unwrap());
+    let (body, _) = redeem_answer(&s, &req, &q).await;
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    // Same browser, same client: the session and the remembered consent
+    // answer at once, without the upstream.
+    let again = request(&s).await;
+    let (status, loc) = browser.open(&url::Url::parse(&again.url).unwrap()).await;
+    assert_eq!(status, 200, "a new client needs consent: {loc:?}");
+    let mut same_client = url::Url::parse(&again.url).unwrap();
+    let pairs: Vec<(String, String)> = same_client
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "client_id" {
+                (k, req.client_id.clone())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    same_client.query_pairs_mut().clear().extend_pairs(&pairs);
+    let (status, loc) = browser.open(&same_client).await;
+    assert_eq!(status, 302);
+    assert!(get(&client_answer(&s, &loc.unwrap()), "code").is_some());
+
+    // The operator tightens the allow-list: the grant stops refreshing.
+    let port = s.port();
+    s.stop().await;
+    let strict = idp.upstream().allowed_groups(["admins"]);
+    let s = TestServer::start_on(port, storage.clone(), |c| c.upstream(strict)).await;
+    let r = refresh(&s, &req.client_id, &refresh_token).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+    // Or removes the provider.
+    let s = TestServer::start_on(port, storage, |c| c).await;
+    let r = refresh(&s, &req.client_id, &refresh_token).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+    idp.stop().await;
+}
