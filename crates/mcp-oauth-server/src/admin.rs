@@ -64,3 +64,19 @@ pub async fn revoke_token(
         _ => Ok(Revoked::Nothing),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_username;
+
+    #[test]
+    fn usernames_cannot_look_like_federated_subjects() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("alice@example.com").is_ok());
+        assert!(check_username(&"é".repeat(128)).is_ok());
+        for bad in ["", "corp:alice", ":", "alice\n", "tab\there"] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_username(&"a".repeat(129)).is_err());
+    }
+}

@@ -1,7 +1,8 @@
 //! Federation against a small OIDC provider of our own, which checks what
 //! we send (client authentication, PKCE, redirect URI) and can be told to
 //! answer wrongly: a tampered or foreign-signed ID token, the wrong nonce
-//! or audience, an expired token, no ID token, userinfo about someone else.
+//! or audience, an expired token, no ID token, userinfo about someone else,
+//! an authorization response naming another issuer or none (RFC 9207).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -36,6 +37,10 @@ enum Mode {
     Expired,
     NoIdToken,
     UserinfoAboutSomeoneElse,
+    /// The authorization response names another issuer (a mix-up).
+    OtherIss,
+    /// The authorization response lacks the `iss` the metadata promises.
+    NoIss,
 }
 
 struct Authorization {
@@ -122,6 +127,7 @@ async fn discovery(s: web::Data<Shared>) -> HttpResponse {
         "jwks_uri": format!("{i}/jwks"),
         "response_types_supported": ["code"],
         "id_token_signing_alg_values_supported": ["ES256"],
+        "authorization_response_iss_parameter_supported": true,
     }))
 }
 
@@ -161,6 +167,16 @@ async fn authorize(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     back.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &q["state"]);
+    match *s.mode.lock().unwrap() {
+        Mode::NoIss => {}
+        Mode::OtherIss => {
+            back.query_pairs_mut()
+                .append_pair("iss", "http://127.0.0.1:1");
+        }
+        _ => {
+            back.query_pairs_mut().append_pair("iss", &s.issuer);
+        }
+    }
     HttpResponse::Found()
         .insert_header(("location", back.as_str()))
         .finish()
@@ -323,6 +339,8 @@ async fn a_misbehaving_upstream_is_refused_and_nothing_is_kept() {
         Mode::Expired,
         Mode::NoIdToken,
         Mode::UserinfoAboutSomeoneElse,
+        Mode::OtherIss,
+        Mode::NoIss,
     ] {
         idp.set(mode);
         let (_, q) = sign_in(&s).await;

@@ -6,6 +6,7 @@
 
 mod fake_idp;
 mod oidc_provider;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use integration_tests::TestServer;
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
