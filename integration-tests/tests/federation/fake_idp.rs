@@ -167,15 +167,13 @@ async fn authorize(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     back.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &q["state"]);
-    match *s.mode.lock().unwrap() {
-        Mode::NoIss => {}
-        Mode::OtherIss => {
-            back.query_pairs_mut()
-                .append_pair("iss", "http://127.0.0.1:1");
-        }
-        _ => {
-            back.query_pairs_mut().append_pair("iss", &s.issuer);
-        }
+    let iss = match *s.mode.lock().unwrap() {
+        Mode::NoIss => None,
+        Mode::OtherIss => Some("http://127.0.0.1:1"),
+        _ => Some(s.issuer.as_str()),
+    };
+    if let Some(iss) = iss {
+        back.query_pairs_mut().append_pair("iss", iss);
     }
     HttpResponse::Found()
         .insert_header(("location", back.as_str()))
