@@ -5,13 +5,43 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use mcp_oauth_core::issuer::Issuer;
+use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::secret::Password;
-use mcp_oauth_server::{AppState, ServerConfig, serve, storage::MemoryStorage, storage::Storage};
+use mcp_oauth_server::{
+    AppState, OperatorClient, ServerConfig, serve, storage::MemoryStorage, storage::Storage,
+};
 
 /// Superuser name of test servers.
 pub const USER: &str = "alice";
 /// Superuser password of test servers.
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The resource most tests ask tokens for.
+pub const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+/// The resource server every test server trusts to introspect the tokens
+/// of [`RESOURCE`].
+pub const RS_ID: &str = "test-rs";
+/// Its secret.
+pub const RS_SECRET: &str = "test-rs-secret-0123456789";
+/// The bearer token of `/metrics` on test servers.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
+/// A first-party agent every test server trusts: a public client allowed
+/// the headless password login, redirecting to the loopback callback.
+pub const AGENT_ID: &str = "test-agent-client";
+
+/// The client of [`AGENT_ID`], for configurations.
+pub fn headless_agent() -> OperatorClient {
+    OperatorClient::public(AGENT_ID, ["http://127.0.0.1/callback"]).headless_login()
+}
+
+/// The resource server of [`RS_ID`], for configurations.
+pub fn test_resource_server() -> OperatorClient {
+    OperatorClient::resource_server(
+        RS_ID,
+        RS_SECRET,
+        [ResourceUri::parse(RESOURCE).expect("resource")],
+    )
+}
 
 /// A running authorization server.
 pub struct TestServer {
@@ -58,7 +88,10 @@ impl TestServer {
         let base = format!("http://127.0.0.1:{port}");
         let config = tweak(
             ServerConfig::new(Issuer::parse(base.clone()).expect("issuer"))
-                .superuser(USER, Password::new(PASSWORD)),
+                .superuser(USER, Password::new(PASSWORD))
+                .client(test_resource_server())
+                .client(headless_agent())
+                .metrics_token(METRICS_TOKEN),
         );
         let state = AppState::new(config, storage.clone()).await.expect("state");
         let server = serve(state, listener).expect("serve");
@@ -85,10 +118,69 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The `/metrics` exposition (with the test metrics token).
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
+}
+
+/// The value of a hidden form field of a page.
+pub fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..start + html[start..].find('"')?].to_owned())
+}
+
+/// `name=value` of the `Set-Cookie` header for `name`.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// Signs in on the login page as a person would: opens `authorize_url`
+/// (a full `/authorize` URL), reads the form and its CSRF cookie, and
+/// posts the credentials. Returns the answer to the post (a redirect back
+/// to the client on success).
+pub async fn form_login(authorize_url: &str, user: &str, password: &str) -> reqwest::Response {
+    let page = http().get(authorize_url).send().await.expect("authorize");
+    assert_eq!(page.status(), 200, "the login page");
+    let cookie = set_cookie(&page, "mcp_oauth_csrf").expect("a CSRF cookie");
+    let login = url::Url::parse(page.url().as_str())
+        .expect("url")
+        .join("login")
+        .expect("login url");
+    let html = page.text().await.expect("page");
+    let request = form_field(&html, "request").expect("request field");
+    let csrf = form_field(&html, "csrf").expect("csrf field");
+    http()
+        .post(login)
+        .header("cookie", cookie)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("request", &request),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("login")
 }
 
 /// An HTTP client that does not follow redirects (a test reads them).

@@ -91,7 +91,6 @@ async fn authorize(
             ("code_challenge_method", "S256"),
             ("state", "c"),
         ])
-        .header("accept", "application/json")
         .send()
         .await
         .unwrap()
@@ -118,14 +117,25 @@ async fn a_metadata_document_client_logs_in_and_redeems() {
     let verifier = PkceVerifier::generate().unwrap();
     let r = authorize(&s, &client_id, &PkceChallenge::s256(&verifier)).await;
     assert_eq!(r.status(), 200);
-    let pending: Value = r.json().await.unwrap();
-    assert_eq!(pending["client_name"], "Doc Client");
-    let r = http()
-        .post(s.url("/login"))
-        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
-        .send()
-        .await
-        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Doc Client"), "{page}");
+    assert!(
+        page.contains("is described by <strong>127.0.0.1</strong>"),
+        "the page names the document's host: {page}"
+    );
+    let authorize_url = url::Url::parse_with_params(
+        &s.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", PkceChallenge::s256(&verifier).as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "c"),
+        ],
+    )
+    .unwrap();
+    let r = integration_tests::form_login(authorize_url.as_str(), USER, PASSWORD).await;
     assert_eq!(r.status(), 302);
     let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let code = loc
@@ -168,6 +178,7 @@ async fn a_metadata_document_client_logs_in_and_redeems() {
 
 #[tokio::test]
 async fn bad_documents_are_refused_in_bounded_time() {
+    crate::logs::capture();
     let (docs, docs_handle) = document_server();
     let s = TestServer::start(|mut c| {
         c.cimd = relaxed();
@@ -183,11 +194,22 @@ async fn bad_documents_are_refused_in_bounded_time() {
         ("missing.json", "HTTP 404"),
         ("slow.json", "could not fetch"),
     ] {
-        let r = authorize(&s, &format!("{docs}/{name}"), &challenge).await;
+        let url = format!("{docs}/{name}");
+        let r = authorize(&s, &url, &challenge).await;
         assert_eq!(r.status(), 400, "{name}");
         assert!(r.headers().get("location").is_none());
         let page = r.text().await.unwrap();
-        assert!(page.contains(expect), "{name}: {page}");
+        assert!(
+            page.contains("could not be fetched or is not valid"),
+            "{name}: {page}"
+        );
+        // The reason goes to the operator's log, not to the visitor.
+        assert!(!page.contains(expect), "{name}: {page}");
+        let logged = crate::logs::lines_with(&url);
+        assert!(
+            logged.iter().any(|l| l.contains(expect)),
+            "{name}: {logged:?}"
+        );
     }
     s.stop().await;
     docs_handle.stop(false).await;
@@ -195,6 +217,7 @@ async fn bad_documents_are_refused_in_bounded_time() {
 
 #[tokio::test]
 async fn the_ssrf_guard_refuses_non_public_targets() {
+    crate::logs::capture();
     // Default policy: https only, public addresses only.
     let s = TestServer::start(|c| c).await;
     let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
@@ -216,7 +239,13 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
         let r = authorize(&s, url, &challenge).await;
         assert_eq!(r.status(), 400, "{url}");
         let page = r.text().await.unwrap();
-        assert!(page.contains("non-public address"), "{url}: {page}");
+        // No DNS oracle: the page never tells what a name resolves to.
+        assert!(!page.contains("non-public"), "{url}: {page}");
+        let logged = crate::logs::lines_with(&format!("{url:?}"));
+        assert!(
+            logged.iter().any(|l| l.contains("non-public address")),
+            "{url}: {logged:?}"
+        );
     }
     // Plain http document URLs are not metadata documents without the test switch.
     let r = authorize(&s, "http://127.0.0.1:1/client.json", &challenge).await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{PASSWORD, TestServer, USER, http};
+use integration_tests::{AGENT_ID, PASSWORD, TestServer, USER, http};
 use mcp_oauth_client::{ClientError, FileStore, Login, MemoryStore, OAuthClient, TokenStore};
 use mcp_oauth_examples::profile::WRITE_SCOPE;
 use rmcp::ServiceExt;
@@ -15,6 +15,7 @@ use crate::verifier::{as_server, jwt_verifier, start_rs};
 
 fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
     OAuthClient::builder("test-agent")
+        .client_id(AGENT_ID)
         .login(Login::Credentials(
             json!({"username": USER, "password": PASSWORD}),
         ))
@@ -25,14 +26,7 @@ fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
 
 /// Successful password logins the AS has seen.
 pub(crate) async fn logins(s: &TestServer) -> u64 {
-    let text = http()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics().await;
     text.lines()
         .find(|l| {
             l.starts_with("mcp_oauth_http_requests_total{endpoint=\"/login\",status=\"302\"}")
@@ -141,6 +135,7 @@ async fn a_403_steps_up_to_the_wider_scope() {
     let s = as_server().await;
     let rs = start_rs(jwt_verifier(&s.base)).await;
     let client = OAuthClient::builder("step-up-agent")
+        .client_id(AGENT_ID)
         .login(Login::Credentials(
             json!({"username": USER, "password": PASSWORD}),
         ))

@@ -66,22 +66,15 @@ async fn token_with(s: &TestServer, client_id: &str, jwt: &str) -> reqwest::Resp
 
 #[tokio::test]
 async fn private_key_jwt_authenticates_and_refuses_forgeries() {
-    let s = TestServer::start(|c| c).await;
     let key = new_key("k1");
-    let r = http()
-        .post(s.url("/register"))
-        .json(&json!({"client_name": "m2m", "grant_types": ["client_credentials"],
-                      "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.jwk]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let reg: Value = r.json().await.unwrap();
-    assert!(
-        reg.get("client_secret").is_none(),
-        "key clients get no secret"
-    );
-    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let jwks = json!({"keys": [key.jwk]});
+    let s = TestServer::start(move |c| {
+        c.client(mcp_oauth_server::OperatorClient::service_with_keys(
+            "m2m", jwks,
+        ))
+    })
+    .await;
+    let id = "m2m".to_owned();
     let token_url = s.url("/token");
 
     let good = assertion(&key, "k1", &id, &token_url, now() + 60, "jti-1");
@@ -163,7 +156,7 @@ async fn private_key_jwt_authenticates_and_refuses_forgeries() {
     // Registration without keys is refused.
     let r = http()
         .post(s.url("/register"))
-        .json(&json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}))
+        .json(&json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "private_key_jwt"}))
         .send()
         .await
         .unwrap();

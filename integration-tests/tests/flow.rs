@@ -1,13 +1,22 @@
 //! Shared steps of the authorization-server tests: register, authorize
-//! with a headless login, redeem, refresh, introspect, and read the
-//! answers.
+//! with a login on the login page, redeem, refresh, introspect, and read
+//! the answers.
 
-use integration_tests::{PASSWORD, TestServer, USER, http};
+use integration_tests::{PASSWORD, RS_ID, RS_SECRET, TestServer, USER, form_login, http};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use serde_json::{Value, json};
 
+pub(crate) use integration_tests::RESOURCE;
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:4711/callback";
-pub(crate) const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+/// A trusted service client (client id, secret), see [`service_client`].
+pub(crate) const SERVICE: (&str, &str) = ("svc", "svc-secret-0123456789");
+
+/// A client the operator created for machine-to-machine calls to
+/// [`RESOURCE`] (`client_credentials`).
+pub(crate) fn service_client() -> mcp_oauth_server::OperatorClient {
+    mcp_oauth_server::OperatorClient::service(SERVICE.0, SERVICE.1)
+        .resource(mcp_oauth_core::resource::ResourceUri::parse(RESOURCE).unwrap())
+}
 
 pub(crate) async fn register(s: &TestServer, body: Value) -> Value {
     let r = http()
@@ -32,7 +41,8 @@ pub(crate) async fn register_public(s: &TestServer) -> String {
     c["client_id"].as_str().unwrap().to_owned()
 }
 
-/// Runs /authorize + headless login; returns the redirect's query pairs.
+/// Runs /authorize + a login on the page; returns the redirect's query
+/// pairs.
 pub(crate) async fn authorize(
     s: &TestServer,
     client_id: &str,
@@ -49,26 +59,13 @@ pub(crate) async fn authorize(
         ("resource", RESOURCE),
     ];
     q.extend_from_slice(extra);
-    let r = http()
-        .get(s.url("/authorize"))
-        .query(&q)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let pending: Value = r.json().await.unwrap();
-    let r = http()
-        .post(pending["login_endpoint"].as_str().unwrap())
-        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
-        .send()
-        .await
-        .unwrap();
+    let url = url::Url::parse_with_params(&s.url("/authorize"), &q).unwrap();
+    let r = form_login(url.as_str(), USER, PASSWORD).await;
     assert_eq!(r.status(), 302);
     redirect_query(&r)
 }
 
-/// A fresh PKCE verifier and the code a headless login returns for it.
+/// A fresh PKCE verifier and the code a login returns for it.
 pub(crate) async fn login(s: &TestServer, client_id: &str) -> (String, PkceVerifier) {
     let verifier = PkceVerifier::generate().unwrap();
     let q = authorize(s, client_id, &PkceChallenge::s256(&verifier), &[]).await;
@@ -127,6 +124,7 @@ pub(crate) async fn redeem(
             ("code", code),
             ("code_verifier", verifier.secret()),
             ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
         ],
     )
     .await
@@ -139,17 +137,9 @@ pub(crate) async fn error_of(r: reqwest::Response, status: u16) -> String {
     body["error"].as_str().unwrap().to_owned()
 }
 
-/// A confidential client for introspection.
-pub(crate) async fn introspector(s: &TestServer) -> (String, String) {
-    let c = register(
-        s,
-        json!({"client_name": "rs", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"}),
-    )
-    .await;
-    (
-        c["client_id"].as_str().unwrap().into(),
-        c["client_secret"].as_str().unwrap().into(),
-    )
+/// The resource server every test server trusts (it serves [`RESOURCE`]).
+pub(crate) async fn introspector(_: &TestServer) -> (String, String) {
+    (RS_ID.to_owned(), RS_SECRET.to_owned())
 }
 
 pub(crate) async fn introspect(s: &TestServer, who: &(String, String), tok: &str) -> Value {
@@ -166,17 +156,10 @@ pub(crate) async fn introspect(s: &TestServer, who: &(String, String), tok: &str
 
 /// `name=value` of a `Set-Cookie` header for `name`.
 pub(crate) fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .find(|c| c.starts_with(&format!("{name}=")))
+    integration_tests::set_cookie(r, name)
 }
 
 /// The value of a hidden form field.
 pub(crate) fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap() + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
+    integration_tests::form_field(html, name).unwrap()
 }

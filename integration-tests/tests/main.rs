@@ -10,5 +10,6 @@ mod client;
 mod client_assertion;
 mod federation;
 mod flow;
+mod logs;
 mod server_flow;
 mod verifier;

@@ -4,11 +4,13 @@
 
 use integration_tests::{PASSWORD, TestServer, USER, http};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_server::OperatorClient;
 use serde_json::{Value, json};
 
 use crate::flow::{
-    REDIRECT, RESOURCE, authorize, cookie_of, error_of, field, get, introspect, introspector,
-    login, redeem, redirect_query, refresh, register_public, token,
+    REDIRECT, RESOURCE, SERVICE, authorize, cookie_of, error_of, field, get, introspect,
+    introspector, login, redeem, redirect_query, refresh, register_public, service_client, token,
 };
 
 #[tokio::test]
@@ -95,12 +97,8 @@ async fn code_flow_refresh_rotation_and_reuse_detection() {
     let t2: Value = r.json().await.unwrap();
     let refresh2 = t2["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(refresh1, refresh2);
-    assert_eq!(
-        introspect(&s, &rs, &refresh1).await["active"],
-        false,
-        "rotated token is spent"
-    );
-    assert_eq!(introspect(&s, &rs, &refresh2).await["active"], true);
+    // Refresh tokens are never described to a resource server.
+    assert_eq!(introspect(&s, &rs, &refresh2).await["active"], false);
 
     // Widening the scope on refresh is refused.
     let r = token(
@@ -116,20 +114,23 @@ async fn code_flow_refresh_rotation_and_reuse_detection() {
     assert_eq!(error_of(r, 400).await, "invalid_scope");
 
     // Within the grace window (10 s by default), a second use of the rotated
-    // token is a concurrent refresh, not an attack: it succeeds.
+    // token is a retried refresh, not an attack: it succeeds, with the same
+    // successor (the chain never forks).
     let r = refresh(&s, &client_id, &refresh1).await;
     assert_eq!(
         r.status(),
         200,
-        "a concurrent refresh within the grace window succeeds"
+        "a retried refresh within the grace window succeeds"
     );
+    let t3: Value = r.json().await.unwrap();
+    assert_eq!(t3["refresh_token"], refresh2.as_str(), "the same successor");
     s.stop().await;
 }
 
 #[tokio::test]
 async fn client_authentication_and_introspection_access() {
-    let s = TestServer::start(|c| c).await;
-    let (id, secret) = introspector(&s).await;
+    let s = TestServer::start(|c| c.client(service_client())).await;
+    let (id, secret) = (SERVICE.0.to_owned(), SERVICE.1.to_owned());
     // client_credentials with the right secret works, wrong secret is 401.
     let ok = http()
         .post(s.url("/token"))
@@ -168,7 +169,7 @@ async fn client_authentication_and_introspection_access() {
         .unwrap();
     assert_eq!(error_of(r, 401).await, "invalid_client");
     // Revocation makes the token inactive.
-    let who = (id.clone(), secret.clone());
+    let who = introspector(&s).await;
     assert_eq!(introspect(&s, &who, &access).await["active"], true);
     let r = http()
         .post(s.url("/revoke"))
@@ -316,14 +317,7 @@ async fn cors_only_where_browsers_need_it_and_metrics_count() {
     let client_id = register_public(&s).await;
     let (code, verifier) = login(&s, &client_id).await;
     assert_eq!(redeem(&s, &client_id, &code, &verifier).await.status(), 200);
-    let text = http()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics().await;
     assert!(text.contains("mcp_oauth_registrations_total 1"), "{text}");
     assert!(
         text.contains("mcp_oauth_tokens_issued_total{grant=\"authorization_code\"} 1"),
@@ -441,15 +435,15 @@ async fn session_skips_the_password_and_consent_is_asked_once_per_client() {
 
 #[tokio::test]
 async fn configured_resource_server_credentials_may_introspect() {
-    let s = TestServer::start(|mut c| {
-        c.introspection_credentials = vec![(
-            "rs".into(),
-            mcp_oauth_core::secret::ClientSecret::new("rs-secret"),
-        )];
-        c
+    let s = TestServer::start(|c| {
+        c.client(OperatorClient::resource_server(
+            "rs",
+            "rs-secret-0123456789",
+            [ResourceUri::parse("http://127.0.0.1:8001/mcp").unwrap()],
+        ))
     })
     .await;
-    let who = ("rs".to_owned(), "rs-secret".to_owned());
+    let who = ("rs".to_owned(), "rs-secret-0123456789".to_owned());
     assert_eq!(
         introspect(&s, &who, "nonsense").await,
         json!({"active": false})
@@ -536,33 +530,9 @@ async fn embedders_mount_the_server_in_their_own_app() {
     handle.stop(true).await;
 }
 
-/// Collects every log line of the process (all tests' servers included).
-#[derive(Clone, Default)]
-struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
-    let sink = LogSink::default();
-    let writer = sink.clone();
-    let installed = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .is_ok();
-    assert!(
-        installed,
-        "this is the only test that installs a subscriber"
-    );
+    crate::logs::capture();
     let s = TestServer::start(|c| c).await;
     let client_id = register_public(&s).await;
     let confidential = introspector(&s).await;
@@ -578,30 +548,21 @@ async fn secrets_never_reach_the_logs() {
     let _ = introspect(&s, &confidential, &access).await;
     // A failed login too: the wrong password must not be logged either.
     let wrong = "wrong-password-7f3a";
-    let pending: Value = http()
-        .get(s.url("/authorize"))
-        .query(&[
+    let authorize = url::Url::parse_with_params(
+        &s.url("/authorize"),
+        &[
             ("response_type", "code"),
             ("client_id", client_id.as_str()),
             ("redirect_uri", REDIRECT),
             ("code_challenge", PkceChallenge::s256(&verifier).as_str()),
             ("code_challenge_method", "S256"),
-        ])
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let _ = http()
-        .post(s.url("/login"))
-        .json(&json!({"username": USER, "password": wrong, "request": pending["request"]}))
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .unwrap();
+    let r = integration_tests::form_login(authorize.as_str(), USER, wrong).await;
+    assert_eq!(r.status(), 401);
     s.stop().await;
-    let logs = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    let logs = crate::logs::text();
     assert!(
         logs.contains("authorization granted"),
         "logging works: {logs}"
@@ -658,14 +619,16 @@ async fn dev_auto_approve_skips_the_page_but_not_the_checks() {
     let who = introspector(&s).await;
     assert_eq!(introspect(&s, &who, &access).await["sub"], USER);
     // Still refused: a redirect URI that was not registered (no redirect at
-    // all) and PKCE `plain` (error sent back to the client).
+    // all) and PKCE `plain` (the error is shown, with a link back to the
+    // client: it registered itself, so it is not redirected to unasked).
     let r = ask("http://127.0.0.1:4711/elsewhere", "S256")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
     let r = ask(REDIRECT, "plain").send().await.unwrap();
-    assert_eq!(r.status(), 302);
-    assert_eq!(get(&redirect_query(&r), "error"), Some("invalid_request"));
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("error=invalid_request"));
     s.stop().await;
 }

@@ -69,7 +69,7 @@ pub(crate) fn jwt_verifier(issuer: &str) -> impl FnOnce(String) -> Verifier {
 }
 
 /// An access token for `resource` with `scope`, through register,
-/// authorize, headless login and token.
+/// authorize, a login on the page and token.
 pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> String {
     let reg: Value = http()
         .post(s.url("/register"))
@@ -82,9 +82,9 @@ pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> St
         .unwrap();
     let client_id = reg["client_id"].as_str().unwrap().to_owned();
     let verifier = PkceVerifier::generate().unwrap();
-    let pending: Value = http()
-        .get(s.url("/authorize"))
-        .query(&[
+    let authorize = url::Url::parse_with_params(
+        &s.url("/authorize"),
+        &[
             ("response_type", "code"),
             ("client_id", client_id.as_str()),
             ("redirect_uri", REDIRECT),
@@ -92,20 +92,10 @@ pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> St
             ("code_challenge_method", "S256"),
             ("resource", resource),
             ("scope", scope),
-        ])
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = http()
-        .post(s.url("/login"))
-        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .unwrap();
+    let r = integration_tests::form_login(authorize.as_str(), USER, PASSWORD).await;
     let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let code = loc
         .query_pairs()
@@ -120,6 +110,7 @@ pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> St
             ("code", &code),
             ("code_verifier", verifier.secret()),
             ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
             ("resource", resource),
         ])
         .send()
@@ -274,24 +265,33 @@ async fn jwt_mode_accepts_our_tokens_and_tools_see_the_caller() {
 
 #[tokio::test]
 async fn introspection_mode_with_one_call_for_a_hundred_requests() {
-    let s = TestServer::start(|mut c| {
-        c = c.scopes(["mcp", WRITE_SCOPE]);
-        c.introspection_credentials = vec![(
-            "rs".into(),
-            mcp_oauth_core::secret::ClientSecret::new("rs-secret"),
-        )];
-        c
-    })
-    .await;
-    let issuer = s.base.clone();
+    // The authorization server must know the resource server's resource,
+    // and the resource server the issuer: bind the AS first.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
     let rs = start_rs(move |resource| {
         Verifier::builder(resource)
             .authorization_server(issuer)
             .required_scopes(["mcp"])
-            .introspection("rs", "rs-secret")
+            .introspection("rs", "rs-secret-0123456789")
             .build()
             .unwrap()
     })
+    .await;
+    let resource = mcp_oauth_core::resource::ResourceUri::parse(&rs.resource).unwrap();
+    let s = TestServer::start_listening(
+        listener,
+        std::sync::Arc::new(mcp_oauth_server::storage::MemoryStorage::new()),
+        |c| {
+            c.scopes(["mcp", WRITE_SCOPE]).client(
+                mcp_oauth_server::OperatorClient::resource_server(
+                    "rs",
+                    "rs-secret-0123456789",
+                    [resource],
+                ),
+            )
+        },
+    )
     .await;
     let token = token_for(&s, &rs.resource, "mcp").await;
     let list = rpc(1, "tools/list", json!({}));
@@ -308,14 +308,7 @@ async fn introspection_mode_with_one_call_for_a_hundred_requests() {
             r.status()
         );
     }
-    let metrics = http()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics
             .contains("mcp_oauth_http_requests_total{endpoint=\"/introspect\",status=\"200\"} 1\n"),

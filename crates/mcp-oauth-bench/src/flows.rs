@@ -200,7 +200,7 @@ impl Worker for ReturningWorker {
 }
 
 /// The seed-equivalent flow: a new client registers, authorizes, the user
-/// logs in with a password (headless JSON login), the code is redeemed.
+/// logs in with a password on the login page, the code is redeemed.
 pub(crate) struct Password;
 
 #[async_trait::async_trait]
@@ -216,45 +216,43 @@ struct PasswordWorker;
 impl Worker for PasswordWorker {
     async fn once(&mut self, conn: &mut Conn) -> Result<(), BoxError> {
         let client_id = register(conn).await?;
-        let (path, verifier) = authorize_path(&client_id, None)?;
-        let r = conn
-            .get(&path, &[("accept", "application/json")])
-            .await?
-            .expect(200, "authorize")?;
-        let pending: Value = serde_json::from_slice(&r.body)?;
-        let r = conn
-            .post_json(
-                "/login",
-                &[],
-                &json!({"username": USER, "password": PASSWORD, "request": pending["request"]}),
-            )
-            .await?
-            .expect(302, "login")?;
-        let code = code_of(r.header("location"))?;
+        let (code, verifier) = form_login(conn, &client_id, None).await?;
         redeem(conn, &client_id, &code, &verifier).await?;
         Ok(())
     }
 }
 
-/// An access token for `resource` through the headless flow.
-pub(crate) async fn token_for(addr: &str, resource: Option<&str>) -> Result<String, BoxError> {
-    let mut conn = Conn::open(addr).await?;
-    let client_id = register(&mut conn).await?;
-    let (path, verifier) = authorize_path(&client_id, resource)?;
+/// Signs in on the login page (no session kept): the code and verifier.
+async fn form_login(
+    conn: &mut Conn,
+    client_id: &str,
+    resource: Option<&str>,
+) -> Result<(String, PkceVerifier), BoxError> {
+    let (path, verifier) = authorize_path(client_id, resource)?;
+    let page = conn.get(&path, &[]).await?.expect(200, "login page")?;
+    let csrf_cookie = cookie(&page, "mcp_oauth_csrf").ok_or("no csrf cookie")?;
+    let html = String::from_utf8_lossy(&page.body).into_owned();
     let r = conn
-        .get(&path, &[("accept", "application/json")])
-        .await?
-        .expect(200, "authorize")?;
-    let pending: Value = serde_json::from_slice(&r.body)?;
-    let r = conn
-        .post_json(
+        .post_form(
             "/login",
-            &[],
-            &json!({"username": USER, "password": PASSWORD, "request": pending["request"]}),
+            &[("cookie", &csrf_cookie)],
+            &[
+                ("username", USER),
+                ("password", PASSWORD),
+                ("request", &field(&html, "request")?),
+                ("csrf", &field(&html, "csrf")?),
+            ],
         )
         .await?
         .expect(302, "login")?;
-    let code = code_of(r.header("location"))?;
+    Ok((code_of(r.header("location"))?, verifier))
+}
+
+/// An access token for `resource` through a login on the page.
+pub(crate) async fn token_for(addr: &str, resource: Option<&str>) -> Result<String, BoxError> {
+    let mut conn = Conn::open(addr).await?;
+    let client_id = register(&mut conn).await?;
+    let (code, verifier) = form_login(&mut conn, &client_id, resource).await?;
     let t = redeem(&mut conn, &client_id, &code, &verifier).await?;
     Ok(t["access_token"]
         .as_str()

@@ -27,7 +27,7 @@ use bytes::Bytes;
 
 use crate::flows::{Fixed, PASSWORD, Password, Returning, USER, token_for};
 use crate::load::{Row, Scenario, measure};
-use crate::mcp::{Auth, RS_CREDENTIAL, ToolsList};
+use crate::mcp::{Auth, BENCH_RESOURCE, RS_CREDENTIAL, ToolsList};
 use crate::proc::{Server, free_port};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -90,8 +90,12 @@ const LEAN_ALLOCATOR: &[(&str, &str)] = &[
 ];
 
 /// Starts the authorization server binary on `storage`.
-async fn auth_server(bin: &std::path::Path, storage: &str) -> Result<Server, BoxError> {
-    auth_server_with_env(bin, storage, &[]).await
+async fn auth_server(
+    bin: &std::path::Path,
+    storage: &str,
+    resources: &[String],
+) -> Result<Server, BoxError> {
+    auth_server_with_env(bin, storage, &[], resources).await
 }
 
 /// [`auth_server`] with extra environment variables.
@@ -99,9 +103,15 @@ async fn auth_server_with_env(
     bin: &std::path::Path,
     storage: &str,
     env: &[(&str, &str)],
+    resources: &[String],
 ) -> Result<Server, BoxError> {
     let port = free_port()?;
-    let credential = format!("{}:{}", RS_CREDENTIAL.0, RS_CREDENTIAL.1);
+    // The resource server may introspect the tokens of these resources.
+    let credential = resources
+        .iter()
+        .map(|r| format!("{}:{}:{r}", RS_CREDENTIAL.0, RS_CREDENTIAL.1))
+        .collect::<Vec<_>>()
+        .join(",");
     let args: Vec<String> = [
         "--storage",
         storage,
@@ -221,12 +231,13 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), BoxError> {
         } else {
             format!("sqlite:{}", db.display())
         };
-        let server = auth_server_with_env(&server_bin, &spec, env).await?;
+        let server =
+            auth_server_with_env(&server_bin, &spec, env, &[BENCH_RESOURCE.to_owned()]).await?;
         // Idle: after start-up (which checks the superuser's password) has
         // settled and the allocator has returned what it freed.
         tokio::time::sleep(Duration::from_secs(if quick { 1 } else { 8 })).await;
         note(&mut rows, format!("AS idle RSS ({storage})"), &server);
-        let token = token_for(&server.addr(), None).await?;
+        let token = token_for(&server.addr(), Some(BENCH_RESOURCE)).await?;
         let introspect: Arc<dyn Scenario> = Arc::new(introspection(&token));
         for conns in [1, 64] {
             rows.push(
@@ -277,9 +288,17 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), BoxError> {
     // A protected MCP server: tools/list without auth, with JWT
     // verification, with introspection (both with warm caches).
     if wanted("mcp") {
-        let auth = auth_server(&server_bin, "memory").await?;
-        for mode in [Auth::None, Auth::Jwt, Auth::Introspection] {
-            let port = free_port()?;
+        let modes = [Auth::None, Auth::Jwt, Auth::Introspection];
+        let ports = modes
+            .iter()
+            .map(|_| free_port())
+            .collect::<Result<Vec<_>, _>>()?;
+        let resources: Vec<String> = ports
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}/mcp"))
+            .collect();
+        let auth = auth_server(&server_bin, "memory", &resources).await?;
+        for (mode, port) in modes.into_iter().zip(ports) {
             let rs = Server::start(
                 &exe,
                 &[

@@ -19,7 +19,11 @@ use crate::flows::{PASSWORD, USER};
 use crate::load::{Conn, Scenario, Worker};
 
 /// The introspection credential the benchmarked AS accepts.
-pub(crate) const RS_CREDENTIAL: (&str, &str) = ("rs", "bench-secret");
+pub(crate) const RS_CREDENTIAL: (&str, &str) = ("rs", "bench-rs-secret-0123");
+/// The resource the authorization-server rows ask tokens for.
+pub(crate) const BENCH_RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+/// The trusted first-party client the agent row logs in as.
+const AGENT_CLIENT: &str = "bench-agent";
 
 /// How the resource server checks tokens.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -171,6 +175,15 @@ fn lists_tools(body: &[u8]) -> bool {
 pub(crate) async fn agent_connects(times: usize) -> Result<Vec<Duration>, BoxError> {
     let auth_server = mcp_oauth_server::QuickServer::new("127.0.0.1", 0)
         .superuser(USER, PASSWORD)
+        .configure(|c| {
+            c.client(
+                mcp_oauth_server::OperatorClient::public(
+                    AGENT_CLIENT,
+                    ["http://127.0.0.1/callback"],
+                )
+                .headless_login(),
+            )
+        })
         .start()
         .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -184,6 +197,7 @@ pub(crate) async fn agent_connects(times: usize) -> Result<Vec<Duration>, BoxErr
     for _ in 0..times {
         let start = Instant::now();
         let client = OAuthClient::builder("bench-agent")
+            .client_id(AGENT_CLIENT)
             .login(Login::Credentials(
                 json!({"username": USER, "password": PASSWORD}),
             ))

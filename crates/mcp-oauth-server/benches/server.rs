@@ -17,7 +17,9 @@ use mcp_oauth_core::secret::{random_base64url, token_hash};
 use mcp_oauth_core::token::{AccessTokenClaims, Audience};
 use mcp_oauth_server::keys::KeyManager;
 use mcp_oauth_server::now;
-use mcp_oauth_server::storage::{self, CodeRecord, MemoryStorage, RefreshRecord, Storage};
+use mcp_oauth_server::storage::{
+    self, CodeRecord, IssuedFromCode, MemoryStorage, RefreshRecord, Storage,
+};
 use mcp_oauth_server::testing::TempDatabase;
 
 const ISSUER: &str = "http://127.0.0.1:9000";
@@ -78,10 +80,12 @@ fn code(client_id: &str) -> CodeRecord {
         code_hash: token_hash(&random_base64url(32).unwrap()),
         client_id: client_id.into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri_sent: true,
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         resource: Some("http://127.0.0.1:8000/mcp".into()),
         scope: "mcp".into(),
         subject: "alice".into(),
+        subject_generation: 0,
         auth_time: now(),
         expires_at: now() + 60,
     }
@@ -93,6 +97,7 @@ fn refresh_record() -> RefreshRecord {
         family_id: random_base64url(16).unwrap(),
         client_id: "agent".into(),
         subject: "alice".into(),
+        subject_generation: 0,
         scope: "mcp".into(),
         resource: None,
         auth_time: now(),
@@ -131,7 +136,12 @@ fn storage_ops(c: &mut Criterion) {
                 let record = code("agent");
                 let hash = record.code_hash.clone();
                 store.insert_code(record).await.unwrap();
-                store.consume_code(&hash).await.unwrap()
+                let issued = IssuedFromCode {
+                    family_id: None,
+                    access_jti: hash.clone(),
+                    access_exp: now() + 900,
+                };
+                store.consume_code(&hash, issued).await.unwrap()
             })
         });
         c.bench_function(&format!("storage/{name}/revocation check (jti)"), |b| {

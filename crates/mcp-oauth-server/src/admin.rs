@@ -1,10 +1,78 @@
-//! Operator actions shared by the `/revoke` endpoint and the command-line
-//! admin subcommands.
+//! Operator actions shared by the endpoints, the command-line admin
+//! subcommands and embedders: users (whose password change or removal ends
+//! everything they hold), subjects' grants, tokens.
 
 use mcp_oauth_core::secret::token_hash;
 
 use crate::app::AppState;
-use crate::storage::StorageError;
+use crate::password::{PasswordHashError, hash_password};
+use crate::storage::{Storage, StorageError, SubjectState, UserRecord};
+
+/// A user could not be saved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// The name is not a valid username.
+    #[error("{0}")]
+    InvalidName(&'static str),
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] PasswordHashError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Creates a user or sets a user's password. Changing an existing user's
+/// password ends their sessions and grants everywhere (see
+/// [`Storage::revoke_subject`]). Returns whether the user existed.
+pub async fn set_password(
+    storage: &dyn Storage,
+    username: &str,
+    password: &str,
+    now: u64,
+) -> Result<bool, UserError> {
+    check_username(username).map_err(UserError::InvalidName)?;
+    let password_hash = hash_password(password)?;
+    let existed = storage.user(username).await?.is_some();
+    storage
+        .upsert_user(UserRecord {
+            username: username.to_owned(),
+            password_hash,
+        })
+        .await?;
+    if existed {
+        storage.revoke_subject(username, now).await?;
+    }
+    Ok(existed)
+}
+
+/// Removes a user and ends their sessions and grants, so that neither the
+/// user nor someone later created under the same name inherits them.
+/// Returns whether the user existed.
+pub async fn remove_user(
+    storage: &dyn Storage,
+    username: &str,
+    now: u64,
+) -> Result<bool, StorageError> {
+    let existed = storage.delete_user(username).await?;
+    if existed {
+        storage.revoke_subject(username, now).await?;
+    }
+    Ok(existed)
+}
+
+/// Ends everything a subject (a local user, or a federated person's
+/// `provider:subject`) holds: sessions, refresh families, pending codes,
+/// and (for introspection) the access tokens issued so far. They must sign
+/// in again.
+pub async fn revoke_subject(
+    storage: &dyn Storage,
+    subject: &str,
+    now: u64,
+) -> Result<SubjectState, StorageError> {
+    storage.revoke_subject(subject, now).await
+}
 
 /// Checks a local username: 1 to 128 characters, no control characters,
 /// and no `:`, which is kept for federated subjects (`{provider}:{sub}`) so

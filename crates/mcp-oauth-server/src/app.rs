@@ -12,8 +12,7 @@ use mcp_oauth_core::registration::{ClientAuthMethod, GrantType, ResponseType};
 use crate::config::ServerConfig;
 use crate::endpoints;
 use crate::keys::{KeyError, KeyManager};
-use crate::password::hash_password;
-use crate::storage::{Storage, StorageError, UserRecord};
+use crate::storage::{Storage, StorageError};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
@@ -65,11 +64,13 @@ pub struct AppState {
     /// signature verification. Revocation is still checked every time.
     verified: mcp_oauth_core::cache::TtlCache<mcp_oauth_core::token::AccessTokenClaims>,
     /// Login sessions whose signature was checked, by SHA-256 of the cookie:
-    /// (user, expiry, auth time). A returning browser then costs a hash
+    /// (user, expiry, auth time, generation). A returning browser then costs a hash
     /// and a lookup, not an ES256 verification, on every authorization.
-    pub(crate) sessions: mcp_oauth_core::cache::TtlCache<(String, u64, u64)>,
+    pub(crate) sessions: mcp_oauth_core::cache::TtlCache<(String, u64, u64, u64)>,
     /// The upstream identity providers.
     pub(crate) federation: crate::federation::Federation,
+    /// The clients of the configuration, by id (trusted).
+    configured_clients: std::collections::HashMap<String, crate::storage::ClientRecord>,
 }
 
 /// A client could not be looked up.
@@ -103,14 +104,12 @@ impl AppState {
                 crate::password::verify_password(password.secret(), &u.password_hash)
             });
             if !unchanged {
-                let password_hash = hash_password(password.secret())
-                    .map_err(|e| StartError::Password(e.to_string()))?;
-                storage
-                    .upsert_user(UserRecord {
-                        username: username.clone(),
-                        password_hash,
-                    })
-                    .await?;
+                crate::admin::set_password(storage.as_ref(), username, password.secret(), now())
+                    .await
+                    .map_err(|e| match e {
+                        crate::admin::UserError::Storage(e) => StartError::Storage(e),
+                        other => StartError::Password(other.to_string()),
+                    })?;
             }
         }
         if let Some(user) = &config.dev_auto_approve
@@ -127,6 +126,19 @@ impl AppState {
         }
         let federation =
             crate::federation::Federation::new(&config.upstreams).map_err(StartError::Config)?;
+        let mut configured_clients = std::collections::HashMap::new();
+        for c in &config.clients {
+            c.validate().map_err(StartError::Config)?;
+            if configured_clients
+                .insert(c.client_id.clone(), c.to_record(now()))
+                .is_some()
+            {
+                return Err(StartError::Config(format!(
+                    "client {} is configured twice",
+                    c.client_id
+                )));
+            }
+        }
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
             federation,
@@ -135,6 +147,7 @@ impl AppState {
             last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
             verified: mcp_oauth_core::cache::TtlCache::new(100_000),
             sessions: mcp_oauth_core::cache::TtlCache::new(10_000),
+            configured_clients,
             config,
             storage,
             keys,
@@ -205,12 +218,16 @@ impl AppState {
         })
     }
 
-    /// The client a `client_id` names: a registered one, or, for an HTTPS
-    /// URL, the one its metadata document describes.
+    /// The client a `client_id` names: one of the configuration, a
+    /// registered one, or, for an HTTPS URL, the one its metadata document
+    /// describes.
     pub async fn client(
         &self,
         client_id: &str,
     ) -> Result<Option<crate::storage::ClientRecord>, ClientLookupError> {
+        if let Some(c) = self.configured_clients.get(client_id) {
+            return Ok(Some(c.clone()));
+        }
         if self.cimd.is_document_url(client_id) {
             return Ok(Some(self.cimd.resolve(client_id).await?));
         }

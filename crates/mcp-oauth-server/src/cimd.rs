@@ -140,6 +140,7 @@ impl CimdResolver {
                 secret_hash: None,
                 metadata,
                 issued_at: now(),
+                policy: Default::default(),
             },
             ttl,
         ))

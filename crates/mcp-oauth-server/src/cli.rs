@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::secret::{ClientSecret, Password};
 use mcp_oauth_server::federation::UpstreamConfig;
-use mcp_oauth_server::{RegistrationPolicy, ServerConfig};
+use mcp_oauth_server::{OperatorClient, RegistrationPolicy, ServerConfig};
+
+use crate::commands::Command;
 use serde::Deserialize;
 
 /// The OAuth 2.1 authorization server for MCP.
@@ -77,8 +79,9 @@ pub(crate) struct Cli {
     /// revocation and JWKS endpoints from, comma-separated (default: any).
     #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
-    /// A resource server's introspection credential, `ID:SECRET`
-    /// (repeatable, or comma-separated in the environment).
+    /// A resource server allowed to introspect the tokens of one resource
+    /// it serves: `ID:SECRET:RESOURCE` (repeatable, or comma-separated in
+    /// the environment; repeat an ID for several resources).
     #[arg(
         long = "introspection-credential",
         env = "MCP_OAUTH_INTROSPECTION_CREDENTIALS",
@@ -86,6 +89,14 @@ pub(crate) struct Cli {
         hide_env_values = true
     )]
     pub introspection_credentials: Option<Vec<String>>,
+    /// Serve `/metrics` to callers presenting this bearer token (default:
+    /// `/metrics` is off).
+    #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Longest a grant lives, in seconds from the user's sign-in; refreshes
+    /// never extend it (default 7776000, 90 days).
+    #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
+    pub grant_max_lifetime: Option<u64>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     pub disable_cimd: bool,
@@ -133,78 +144,6 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum Command {
-    /// Run the server (the default).
-    Serve,
-    /// Manage users who can log in.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Manage registered clients.
-    #[command(subcommand)]
-    Client(ClientCommand),
-    /// Manage signing keys.
-    #[command(subcommand)]
-    Key(KeyCommand),
-    /// Manage issued tokens.
-    #[command(subcommand)]
-    Token(TokenCommand),
-}
-
-/// `user` subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum UserCommand {
-    /// Add a user, or set a user's password. The password comes from
-    /// `--password`, else `MCP_OAUTH_USER_PASSWORD`, else is generated and printed.
-    Add {
-        /// User name.
-        username: String,
-        /// Password.
-        #[arg(long, env = "MCP_OAUTH_USER_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
-    },
-    /// Remove a user.
-    Remove {
-        /// User name.
-        username: String,
-    },
-    /// List users.
-    List,
-}
-
-/// `client` subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum ClientCommand {
-    /// List registered clients.
-    List,
-    /// Remove a client.
-    Remove {
-        /// Client id.
-        client_id: String,
-    },
-}
-
-/// `key` subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum KeyCommand {
-    /// Generate a new signing key; the old one stays published until its
-    /// tokens expire. Running servers pick it up at restart.
-    Rotate,
-    /// List signing keys.
-    List,
-}
-
-/// `token` subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum TokenCommand {
-    /// Revoke an access token or a refresh token (and its whole family).
-    Revoke {
-        /// The token.
-        token: String,
-    },
-}
-
 /// The TOML file: the same settings as the flags, in snake_case.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,9 +169,14 @@ pub(crate) struct FileConfig {
     cimd_allow_private: Option<bool>,
     introspection_credentials: Option<Vec<String>>,
     disable_local_login: Option<bool>,
+    metrics_token: Option<String>,
+    grant_max_lifetime: Option<u64>,
     /// Upstream identity providers (federated login); file only.
     #[serde(default)]
     upstreams: Vec<UpstreamConfig>,
+    /// Clients the operator trusts; file only.
+    #[serde(default)]
+    clients: Vec<OperatorClient>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -268,6 +212,9 @@ pub(crate) struct ServerConfigParts {
     dev_auto_approve: Option<String>,
     disable_local_login: bool,
     upstreams: Vec<UpstreamConfig>,
+    clients: Vec<OperatorClient>,
+    metrics_token: Option<String>,
+    grant_max_lifetime: Option<u64>,
 }
 
 impl Cli {
@@ -339,6 +286,9 @@ impl Cli {
                 disable_local_login: self.disable_local_login
                     || file.disable_local_login.unwrap_or(false),
                 upstreams: with_secrets(file.upstreams, |k| std::env::var(k).ok()),
+                clients: with_client_secrets(file.clients, |k| std::env::var(k).ok()),
+                metrics_token: self.metrics_token.clone().or(file.metrics_token),
+                grant_max_lifetime: self.grant_max_lifetime.or(file.grant_max_lifetime),
             },
         })
     }
@@ -360,6 +310,52 @@ fn with_secrets(
         }
     }
     upstreams
+}
+
+/// Fills each configured client's missing secret from
+/// `MCP_OAUTH_CLIENT_{ID}_SECRET` (non-alphanumerics as `_`), so the file
+/// need not hold it.
+fn with_client_secrets(
+    mut clients: Vec<OperatorClient>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<OperatorClient> {
+    for c in &mut clients {
+        if c.secret.is_none() && c.auth != mcp_oauth_core::registration::ClientAuthMethod::None {
+            let id: String = c
+                .client_id
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() {
+                        ch.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            c.secret = env(&format!("MCP_OAUTH_CLIENT_{id}_SECRET")).map(ClientSecret::new);
+        }
+    }
+    clients
+}
+
+/// `ID:SECRET:RESOURCE` credentials as resource-server clients (one per
+/// ID, serving every resource named for it).
+fn resource_servers(credentials: &[String]) -> Result<Vec<OperatorClient>, String> {
+    let mut out: Vec<OperatorClient> = Vec::new();
+    for cred in credentials {
+        let mut parts = cred.splitn(3, ':');
+        let (Some(id), Some(secret), Some(resource)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err("--introspection-credential wants ID:SECRET:RESOURCE (the resource server's canonical URI)".into());
+        };
+        let resource = ResourceUri::parse(resource)
+            .map_err(|e| format!("--introspection-credential {id}: {resource}: {e}"))?;
+        match out.iter_mut().find(|c| c.client_id == id) {
+            Some(c) => c.resources.push(resource.as_str().to_owned()),
+            None => out.push(OperatorClient::resource_server(id, secret, [resource])),
+        }
+    }
+    Ok(out)
 }
 
 impl ServerConfigParts {
@@ -423,15 +419,20 @@ impl ServerConfigParts {
         }
         c.cors_origins = self.cors_origins.clone();
         c.cimd.enabled = !self.disable_cimd;
-        for cred in &self.introspection_credentials {
-            let (id, secret) = cred
-                .split_once(':')
-                .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
-                .ok_or("--introspection-credential wants ID:SECRET")?;
-            c.introspection_credentials.push((
-                id.to_owned(),
-                mcp_oauth_core::secret::ClientSecret::new(secret),
-            ));
+        c.clients = self.clients.clone();
+        c.clients
+            .extend(resource_servers(&self.introspection_credentials)?);
+        for client in &c.clients {
+            client.validate()?;
+        }
+        if let Some(token) = &self.metrics_token {
+            if token.len() < 16 {
+                return Err("--metrics-token: use at least 16 characters".into());
+            }
+            c = c.metrics_token(token.clone());
+        }
+        if let Some(v) = self.grant_max_lifetime {
+            c.grant_max_lifetime = secs(v.max(1));
         }
         c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
@@ -541,10 +542,30 @@ mod tests {
         assert!(parse(&["--superuser", "a"]).settings().is_err());
         let s = parse(&["--scopes", "ok,bad\"one"]).settings().unwrap();
         assert!(s.config_template.build("http://127.0.0.1:9000").is_err());
-        let s = parse(&["--introspection-credential", "nocolon"])
-            .settings()
-            .unwrap();
-        assert!(s.config_template.build("http://127.0.0.1:9000").is_err());
+        for bad in [
+            "nocolon",
+            "rs:0123456789abcdef",
+            "rs:0123456789abcdef:not a url",
+            "rs:short:http://127.0.0.1:8000/mcp",
+        ] {
+            let s = parse(&["--introspection-credential", bad])
+                .settings()
+                .unwrap();
+            assert!(
+                s.config_template.build("http://127.0.0.1:9000").is_err(),
+                "{bad}"
+            );
+        }
+        let s = parse(&[
+            "--introspection-credential",
+            "rs:0123456789abcdef:http://127.0.0.1:8000/mcp,rs:0123456789abcdef:http://127.0.0.1:8001/mcp",
+        ])
+        .settings()
+        .unwrap();
+        let c = s.config_template.build("http://127.0.0.1:9000").unwrap();
+        assert_eq!(c.clients.len(), 1);
+        assert_eq!(c.clients[0].resources.len(), 2);
+        assert!(c.clients[0].resource_server);
         assert!(
             parse(&[])
                 .settings()

@@ -111,11 +111,12 @@ pub(crate) async fn authenticate(
     if claims.sub != client_id || claims.exp > now() + MAX_LIFETIME {
         return Err(invalid("client assertion lifetime or subject is not accepted").into());
     }
+    // One atomic insert-if-absent: of a burst of copies of one assertion,
+    // exactly one gets through.
     let seen = format!("client-assertion:{client_id}:{}", claims.jti);
-    if state.storage.jti_revoked(&seen).await? {
+    if !state.storage.use_once(&seen, claims.exp + 60).await? {
         return Err(invalid("client assertion was already used").into());
     }
-    state.storage.revoke_jti(&seen, claims.exp + 60).await?;
     Ok(client)
 }
 

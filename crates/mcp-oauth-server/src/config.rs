@@ -27,8 +27,12 @@ pub struct ServerConfig {
     pub issuer: Issuer,
     /// Access-token lifetime.
     pub access_token_ttl: Duration,
-    /// Refresh-token lifetime (each rotation starts a new one).
+    /// Refresh-token lifetime (each rotation starts a new one, within
+    /// [`ServerConfig::grant_max_lifetime`]).
     pub refresh_token_ttl: Duration,
+    /// Longest a grant lives, counted from the user's authentication:
+    /// refreshes never extend a grant past it (the user signs in again).
+    pub grant_max_lifetime: Duration,
     /// Authorization-code lifetime.
     pub code_ttl: Duration,
     /// How long a rotated refresh token may still be used, for two
@@ -53,12 +57,12 @@ pub struct ServerConfig {
     /// How long a login session (cookie) lets a returning user skip the
     /// password.
     pub session_ttl: Duration,
-    /// Whether a headless credentials login counts as consent (it is the
-    /// user's own agent posting the user's own credentials).
-    pub headless_login_is_consent: bool,
-    /// Credentials resource servers introspect with (`client_id`, secret),
-    /// besides registered confidential clients.
-    pub introspection_credentials: Vec<(String, mcp_oauth_core::secret::ClientSecret)>,
+    /// Clients the operator created in the configuration (trusted; looked
+    /// up before storage). Resource servers that introspect are among
+    /// them ([`crate::OperatorClient::resource_server`]).
+    pub clients: Vec<crate::operator::OperatorClient>,
+    /// The bearer token `/metrics` asks for; `None` turns `/metrics` off.
+    pub metrics_token: Option<mcp_oauth_core::secret::ClientSecret>,
     /// Client ID Metadata Document fetching.
     pub cimd: crate::cimd::CimdPolicy,
     /// Origins that browser clients may call the metadata, registration,
@@ -82,14 +86,17 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A configuration with sensible defaults: 15-minute access tokens,
-    /// 30-day refresh tokens, 60-second codes, 10-second refresh grace,
-    /// scope `mcp`, open registration capped at 10,000 clients.
+    /// A configuration with safe defaults: 15-minute access tokens, 30-day
+    /// refresh tokens within a 90-day grant, 60-second codes, 10-second
+    /// refresh grace, scope `mcp`, open registration (for clients that act
+    /// for a person who signs in and consents) capped at 10,000 clients,
+    /// no trusted clients, `/metrics` off.
     pub fn new(issuer: Issuer) -> Self {
         Self {
             issuer,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            grant_max_lifetime: Duration::from_secs(90 * 24 * 3600),
             code_ttl: Duration::from_secs(60),
             refresh_grace: Duration::from_secs(10),
             scopes_supported: vec!["mcp".to_owned()],
@@ -102,9 +109,9 @@ impl ServerConfig {
             login_limits: crate::ratelimit::ThrottleLimits::default(),
             cors_origins: None,
             cimd: crate::cimd::CimdPolicy::default(),
-            introspection_credentials: Vec::new(),
+            clients: Vec::new(),
+            metrics_token: None,
             session_ttl: Duration::from_secs(12 * 3600),
-            headless_login_is_consent: true,
             dev_auto_approve: None,
             upstreams: Vec::new(),
             local_login: true,
@@ -145,6 +152,18 @@ impl ServerConfig {
     /// Restricts the resources tokens may be issued for.
     pub fn allowed_resources(mut self, resources: Vec<ResourceUri>) -> Self {
         self.allowed_resources = Some(resources);
+        self
+    }
+
+    /// Adds a client the operator trusts (see [`crate::OperatorClient`]).
+    pub fn client(mut self, client: crate::operator::OperatorClient) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Serves `/metrics` to callers presenting this bearer token.
+    pub fn metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.metrics_token = Some(mcp_oauth_core::secret::ClientSecret::new(token.into()));
         self
     }
 

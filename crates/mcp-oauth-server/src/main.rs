@@ -2,17 +2,16 @@
 //! subcommands. Run `mcp-oauth-server --help`.
 
 mod cli;
+mod commands;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, ClientCommand, Command, KeyCommand, LogFormat, TokenCommand, UserCommand};
+use cli::{Cli, LogFormat};
+use commands::{Command, KeyCommand, say};
 use mcp_oauth_core::secret::random_base64url;
-use mcp_oauth_server::admin::{Revoked, revoke_token};
-use mcp_oauth_server::password::hash_password;
-use mcp_oauth_server::storage::{self, UserRecord};
+use mcp_oauth_server::storage;
 use mcp_oauth_server::{AppState, now, serve};
 
 #[cfg(feature = "mimalloc")]
@@ -60,11 +59,6 @@ fn init_logging(level: &str, format: LogFormat) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
 }
 
 async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String> {
@@ -117,73 +111,8 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
             tracing::info!("authorization server stopped");
             result
         }
-        Command::User(cmd) => match cmd {
-            UserCommand::Add { username, password } => {
-                mcp_oauth_server::admin::check_username(&username)?;
-                let (password, generated) = match password {
-                    Some(p) => (p, false),
-                    None => (random_base64url(18).map_err(|e| e.to_string())?, true),
-                };
-                let password_hash = hash_password(&password).map_err(|e| e.to_string())?;
-                storage
-                    .upsert_user(UserRecord {
-                        username: username.clone(),
-                        password_hash,
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if generated {
-                    say(&format!("user {username} saved; password: {password}"));
-                } else {
-                    say(&format!("user {username} saved"));
-                }
-                Ok(())
-            }
-            UserCommand::Remove { username } => {
-                if storage
-                    .delete_user(&username)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    say(&format!("user {username} removed"));
-                    Ok(())
-                } else {
-                    Err(format!("no user {username}"))
-                }
-            }
-            UserCommand::List => {
-                for u in storage.users().await.map_err(|e| e.to_string())? {
-                    say(&u.username);
-                }
-                Ok(())
-            }
-        },
-        Command::Client(cmd) => match cmd {
-            ClientCommand::List => {
-                for c in storage.clients().await.map_err(|e| e.to_string())? {
-                    say(&format!(
-                        "{}\t{}\t{}\t{}",
-                        c.client_id,
-                        c.metadata.client_name.as_deref().unwrap_or("-"),
-                        c.metadata.effective_auth_method(),
-                        c.metadata.redirect_uris().join(" ")
-                    ));
-                }
-                Ok(())
-            }
-            ClientCommand::Remove { client_id } => {
-                if storage
-                    .delete_client(&client_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    say(&format!("client {client_id} removed"));
-                    Ok(())
-                } else {
-                    Err(format!("no client {client_id}"))
-                }
-            }
-        },
+        Command::User(cmd) => commands::user(cmd, storage.as_ref()).await,
+        Command::Client(cmd) => commands::client(cmd, storage.as_ref()).await,
         Command::Key(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
@@ -216,25 +145,13 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
             }
             Ok(())
         }
-        Command::Token(TokenCommand::Revoke { token }) => {
+        Command::Token(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
             let state = AppState::new(config, storage)
                 .await
                 .map_err(|e| e.to_string())?;
-            match revoke_token(&state, &token, None)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Revoked::AccessToken { client_id } => {
-                    say(&format!("access token of {client_id} revoked"))
-                }
-                Revoked::RefreshFamily { client_id } => {
-                    say(&format!("refresh token family of {client_id} revoked"))
-                }
-                _ => return Err("unknown token (not issued by this server, or expired)".into()),
-            }
-            Ok(())
+            commands::token(cmd, state).await
         }
     }
 }

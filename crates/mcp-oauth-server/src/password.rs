@@ -25,33 +25,48 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// The password checks waiting for a hashing thread are at their limit:
+/// answer "busy, retry shortly" instead of queueing without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many password checks are waiting; try again shortly")]
+pub struct HashersBusy;
+
+/// Checks waiting per hashing thread before further ones are refused.
+const QUEUE_PER_THREAD: usize = 8;
+
 /// Checks a password off the async threads, on a small pool of dedicated
 /// threads (one per CPU). An Argon2 check needs about 19 MiB while it
 /// runs: on fixed threads that memory is reused check after check, where
 /// a burst of logins on blocking-pool threads became a memory spike that
 /// each thread's allocator kept; and more threads than cores would only
-/// queue for the same cores.
-pub(crate) async fn verify_password_bounded(password: String, phc: String) -> bool {
+/// queue for the same cores. The queue in front of them is bounded
+/// ([`QUEUE_PER_THREAD`] per thread): a flood of logins is refused with
+/// [`HashersBusy`] rather than delaying every real login behind it.
+pub(crate) async fn verify_password_bounded(
+    password: String,
+    phc: String,
+) -> Result<bool, HashersBusy> {
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job: HashJob = Box::new(move || {
         let _ = reply.send(verify_password(&password, &phc));
     });
-    if hashers().send(job).is_err() {
-        return false;
+    match hashers().try_send(job) {
+        Ok(()) => Ok(answer.await.unwrap_or(false)),
+        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(HashersBusy),
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => Ok(false),
     }
-    answer.await.unwrap_or(false)
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
 
 /// The queue of the hashing threads, started on first use.
-fn hashers() -> &'static std::sync::mpsc::Sender<HashJob> {
+fn hashers() -> &'static std::sync::mpsc::SyncSender<HashJob> {
     use std::sync::{Arc, Mutex, OnceLock};
-    static QUEUE: OnceLock<std::sync::mpsc::Sender<HashJob>> = OnceLock::new();
+    static QUEUE: OnceLock<std::sync::mpsc::SyncSender<HashJob>> = OnceLock::new();
     QUEUE.get_or_init(|| {
-        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
-        let queue = Arc::new(Mutex::new(queue));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(threads * QUEUE_PER_THREAD);
+        let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads {
             let queue = queue.clone();
             let _ = std::thread::Builder::new()

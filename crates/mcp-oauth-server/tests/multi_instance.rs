@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 const USER: &str = "alice";
 const PASSWORD: &str = "multi-instance password";
 const REDIRECT: &str = "http://127.0.0.1:4799/cb";
+const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+const RS: (&str, &str) = ("rs", "rs-secret-0123456789");
 
 struct Instance {
     child: Child,
@@ -54,6 +56,8 @@ async fn start(db: &str, issuer: &str, port: u16) -> Instance {
             PASSWORD,
             "--log-level",
             "warn",
+            "--introspection-credential",
+            &format!("{}:{}:{RESOURCE}", RS.0, RS.1),
         ])
         .stdout(Stdio::null())
         .spawn()
@@ -88,9 +92,16 @@ async fn register(at: &Instance, body: Value) -> Value {
     r.json().await.unwrap()
 }
 
-/// A code for `client_id`, the login done at `at`.
+/// The value of a hidden form field of a page.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// A code for `client_id`, the login done on the login page at `at`.
 async fn code_at(at: &Instance, client_id: &str, verifier: &PkceVerifier) -> String {
-    let pending: Value = http()
+    let page = http()
         .get(format!("{}/authorize", at.base))
         .query(&[
             ("response_type", "code"),
@@ -98,17 +109,29 @@ async fn code_at(at: &Instance, client_id: &str, verifier: &PkceVerifier) -> Str
             ("redirect_uri", REDIRECT),
             ("code_challenge", PkceChallenge::s256(verifier).as_str()),
             ("code_challenge_method", "S256"),
+            ("resource", RESOURCE),
         ])
-        .header("accept", "application/json")
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with("mcp_oauth_csrf="))
+        .unwrap();
+    let html = page.text().await.unwrap();
     let r = http()
         .post(format!("{}/login", at.base))
-        .json(&json!({"username": USER, "password": PASSWORD, "request": pending["request"]}))
+        .header("cookie", cookie)
+        .form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("request", &field(&html, "request")),
+            ("csrf", &field(&html, "csrf")),
+        ])
         .send()
         .await
         .unwrap();
@@ -134,6 +157,7 @@ async fn redeem(
             ("code", code),
             ("code_verifier", verifier.secret()),
             ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
         ])
         .send()
         .await
@@ -181,16 +205,7 @@ async fn two_instances_share_one_deployment() {
     let client = register(&a, json!({"client_name": "lb", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
                                      "grant_types": ["authorization_code", "refresh_token"]})).await;
     let id = client["client_id"].as_str().unwrap().to_owned();
-    let rs = register(
-        &b,
-        json!({"client_name": "rs", "grant_types": ["client_credentials"],
-                                 "token_endpoint_auth_method": "client_secret_basic"}),
-    )
-    .await;
-    let rs = (
-        rs["client_id"].as_str().unwrap().to_owned(),
-        rs["client_secret"].as_str().unwrap().to_owned(),
-    );
+    let rs = (RS.0.to_owned(), RS.1.to_owned());
     let verifier = PkceVerifier::generate().unwrap();
     let code = code_at(&b, &id, &verifier).await;
     let r = redeem(&a, &id, &code, &verifier).await;
@@ -241,9 +256,9 @@ async fn two_instances_share_one_deployment() {
         assert_eq!(ok, 1, "round {round}");
     }
 
-    // One refresh token refreshed concurrently at A and B: never two live
-    // families (the loser is either refused or, inside the grace window,
-    // given a sibling in the same family).
+    // One refresh token refreshed concurrently at A and B: never a fork
+    // (the loser is either refused or, inside the grace window, given the
+    // very successor the winner got).
     let verifier = PkceVerifier::generate().unwrap();
     let code = code_at(&a, &id, &verifier).await;
     let first: Value = redeem(&b, &id, &code, &verifier)
@@ -267,6 +282,10 @@ async fn two_instances_share_one_deployment() {
             }
         }
         assert!(!next.is_empty(), "round {round}: one of them must succeed");
+        assert!(
+            next.windows(2).all(|w| w[0] == w[1]),
+            "round {round}: the same successor"
+        );
         current = next[0].clone();
         issued.extend(next);
     }

@@ -34,10 +34,28 @@ async fn authorize_raw(s: &TestServer, extra: &[(&str, &str)]) -> reqwest::Respo
         .unwrap()
 }
 
-/// Asserts an error redirect back to the client: error code, state and iss.
-fn assert_error_redirect(s: &TestServer, r: &reqwest::Response, error: &str) {
-    assert_eq!(r.status(), 302);
-    let q = redirect_query(r);
+/// Asserts an error response for a client the operator does not vouch
+/// for: no automatic redirect (RFC 9700 §4.11.2), but a page whose link
+/// back to the client carries the error code, state and iss.
+async fn assert_error_redirect(
+    s: &TestServer,
+    r: reqwest::Response,
+    error: &str,
+) -> Vec<(String, String)> {
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.headers().get("location").is_none(),
+        "no automatic redirect"
+    );
+    let html = r.text().await.unwrap();
+    let start = html.find("<a href=\"").unwrap() + 9;
+    let link = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(link.starts_with(REDIRECT), "{link}");
+    let q: Vec<(String, String)> = url::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     assert_eq!(get(&q, "error"), Some(error));
     assert_eq!(
         get(&q, "iss"),
@@ -45,6 +63,7 @@ fn assert_error_redirect(s: &TestServer, r: &reqwest::Response, error: &str) {
         "iss on every response"
     );
     assert!(get(&q, "code").is_none());
+    q
 }
 
 /// Asserts an error page that does not redirect anywhere (RFC 6749
@@ -139,8 +158,8 @@ async fn authorization_without_a_pkce_challenge_is_refused() {
         ],
     )
     .await;
-    assert_error_redirect(&s, &r, "invalid_request");
-    assert_eq!(get(&redirect_query(&r), "state"), Some("s"));
+    let q = assert_error_redirect(&s, r, "invalid_request").await;
+    assert_eq!(get(&q, "state"), Some("s"));
     s.stop().await;
 }
 
@@ -161,7 +180,7 @@ async fn pkce_plain_is_refused() {
         ],
     )
     .await;
-    assert_error_redirect(&s, &r, "invalid_request");
+    assert_error_redirect(&s, r, "invalid_request").await;
     s.stop().await;
 }
 
@@ -363,6 +382,7 @@ async fn resource_differing_between_authorize_and_token_is_refused() {
             ("code", &code),
             ("code_verifier", verifier.secret()),
             ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
             ("resource", "https://other.example/mcp"),
         ],
     )
@@ -390,7 +410,7 @@ async fn resource_not_served_by_this_server_is_refused() {
         ],
     )
     .await;
-    assert_error_redirect(&s, &r, "invalid_target");
+    assert_error_redirect(&s, r, "invalid_target").await;
     s.stop().await;
 }
 
@@ -419,7 +439,7 @@ async fn iss_is_in_every_authorization_response() {
         q.retain(|(k, _)| *k != param);
         q.push((param, value));
         let r = authorize_raw(&s, &q).await;
-        assert_error_redirect(&s, &r, error);
+        assert_error_redirect(&s, r, error).await;
     }
     s.stop().await;
 }
@@ -515,7 +535,7 @@ async fn confidential(s: &TestServer) -> (String, String) {
     let c = register(
         s,
         json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic",
-               "grant_types": ["authorization_code", "refresh_token", "client_credentials"]}),
+               "grant_types": ["authorization_code", "refresh_token"]}),
     )
     .await;
     (
@@ -681,33 +701,28 @@ async fn login_pages_cannot_be_framed() {
     s.stop().await;
 }
 
-/// A pending authorization for headless login attempts.
-async fn pending_request(s: &TestServer) -> Value {
+/// A login page to post attempts to: (CSRF cookie, request, CSRF field).
+async fn pending_request(s: &TestServer) -> (String, String, String) {
     let client_id = register_public(s).await;
-    let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
-    let pending: Value = http()
-        .get(s.url("/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    pending["request"].clone()
+    login_page(s, &client_id).await
 }
 
-async fn attempt(s: &TestServer, request: &Value, user: &str, password: &str) -> reqwest::Response {
+async fn attempt(
+    s: &TestServer,
+    page: &(String, String, String),
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let (cookie, request, csrf) = page;
     http()
         .post(s.url("/login"))
-        .json(&json!({"username": user, "password": password, "request": request}))
+        .header("cookie", cookie)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("request", request),
+            ("csrf", csrf),
+        ])
         .send()
         .await
         .unwrap()

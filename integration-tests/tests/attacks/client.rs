@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use integration_tests::{PASSWORD, TestServer, USER, http};
+use integration_tests::{PASSWORD, TestServer, USER};
 use mcp_oauth_client::{AuthorizeCallback, ClientError, Login, MemoryStore, OAuthClient};
 use serde_json::{Value, json};
 
@@ -19,28 +19,12 @@ fn agent(login: Login) -> OAuthClient {
         .unwrap()
 }
 
-/// Completes the login as a person would (headless JSON form), then lets
+/// Completes the login as a person would (on the login page), then lets
 /// `tamper` rewrite the URL the browser comes back with.
 fn tampering(tamper: fn(url::Url) -> url::Url) -> Login {
     let cb: AuthorizeCallback = Arc::new(move |authorize: url::Url| {
         Box::pin(async move {
-            let pending: Value = http()
-                .get(authorize)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
-            let r = http()
-                .post(pending["login_endpoint"].as_str().unwrap_or_default())
-                .json(
-                    &json!({"username": USER, "password": PASSWORD, "request": pending["request"]}),
-                )
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
+            let r = integration_tests::form_login(authorize.as_str(), USER, PASSWORD).await;
             let back = r.headers()["location"]
                 .to_str()
                 .map_err(|e| e.to_string())?;
@@ -72,15 +56,9 @@ fn with_param(mut url: url::Url, name: &str, value: Option<&str>) -> url::Url {
 
 /// Token requests the AS has answered so far.
 async fn token_requests(s: &TestServer) -> usize {
-    let text = http()
-        .get(s.url("/metrics"))
-        .send()
+    s.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|l| l.starts_with("mcp_oauth_http_requests_total{endpoint=\"/token\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
         .sum()

@@ -24,6 +24,7 @@ use super::{pages, session};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, ClientLookupError, now};
+use crate::grants::issue::resource_allowed;
 use crate::storage::{ClientRecord, CodeRecord};
 
 const REQUEST_TYP: &str = "mcp-oauth-request+jwt";
@@ -37,6 +38,10 @@ pub(super) struct Pending {
     exp: u64,
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
+    /// Whether the request named the redirect URI (the token request must
+    /// then repeat it).
+    #[serde(default)]
+    redirect_uri_sent: bool,
     state: Option<String>,
     code_challenge: String,
     pub(super) scope: String,
@@ -58,10 +63,13 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
             );
         }
         Err(ClientLookupError::Metadata(e)) => {
-            tracing::info!(client_id = %query.client_id, error = %e, "client metadata document refused");
-            return pages::error(&format!(
-                "The application's metadata document cannot be used: {e}."
-            ));
+            // The details (addresses, fetch errors) stay in the log: shown
+            // to the caller they would make this page a probe of the
+            // server's network.
+            tracing::info!(client_id = ?query.client_id, error = ?e.to_string(), "client metadata document refused");
+            return pages::error(
+                "The application's metadata document could not be fetched or is not valid.",
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
@@ -76,16 +84,22 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
             );
         }
     };
+    // Errors go back to a client the operator trusts at once; for anyone
+    // else (open registration, metadata documents) the person sees the
+    // error here first and follows a link back, so this server never
+    // bounces a visitor to an arbitrary site unasked (RFC 9700 §4.11.2).
     let fail = |code: ErrorCode, description: &str| {
-        redirect_with(
-            &redirect_uri,
-            &[
-                ("error", Some(code.as_str())),
-                ("error_description", Some(description)),
-                ("state", query.state.as_deref()),
-                ("iss", Some(state.config.issuer.as_str())),
-            ],
-        )
+        let params = [
+            ("error", Some(code.as_str())),
+            ("error_description", Some(description)),
+            ("state", query.state.as_deref()),
+            ("iss", Some(state.config.issuer.as_str())),
+        ];
+        if client.is_trusted() {
+            redirect_with(&redirect_uri, &params)
+        } else {
+            pages::error_with_return(description, &redirect_url(&redirect_uri, &params))
+        }
     };
     if query.response_type != "code" {
         return fail(
@@ -133,7 +147,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         Err(e) => return fail(ErrorCode::InvalidTarget, &e.to_string()),
     };
     if let Some(r) = &resource
-        && !resource_allowed(&state, r)
+        && !resource_allowed(&state, &client, r)
     {
         return fail(
             ErrorCode::InvalidTarget,
@@ -145,23 +159,37 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         exp: now() + PENDING_TTL,
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
+        redirect_uri_sent: query.redirect_uri.is_some(),
         state: query.state.clone(),
         code_challenge: challenge.as_str().to_owned(),
         scope: scope.to_string(),
         resource: resource.map(|r| r.as_str().to_owned()),
     };
     if let Some(user) = &state.config.dev_auto_approve {
-        tracing::warn!(client_id = %pending.client_id, user = %user,
+        tracing::warn!(client_id = ?pending.client_id, user = ?user,
             "authorization approved without a person (--dev-auto-approve; test-only)");
-        return complete(&state, &pending, user, now(), false)
+        let generation = match state.storage.subject(user).await {
+            Ok(s) => s.generation,
+            Err(e) => {
+                tracing::error!(error = %e, "storage failure");
+                return fail(ErrorCode::TemporarilyUnavailable, "storage is unavailable");
+            }
+        };
+        return complete(&state, &pending, user, generation, now(), false)
             .await
             .finish();
     }
-    let wants_json = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
+    // The headless login (a first-party agent posting the user's password)
+    // exists only for clients the operator allowed it; everyone else gets
+    // the page a person fills in.
+    let wants_json = client.is_trusted()
+        && client.policy.headless_login
+        && state.config.local_login
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
     // A browser with a session, for a client it already allowed, goes
     // straight back: no page, so no signed request handle either.
     let user = if wants_json {
@@ -171,7 +199,15 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     };
     let consented = match &user {
         None => false,
-        Some(user) => match state.storage.consent(&user.sub, &client.client_id).await {
+        Some(user) => match state
+            .storage
+            .consent(
+                &user.sub,
+                &client.client_id,
+                pending.resource.as_deref().unwrap_or_default(),
+            )
+            .await
+        {
             Ok(c) => c.is_some_and(|granted| scope.is_subset(&ScopeSet::parse_lossy(&granted))),
             Err(e) => {
                 tracing::error!(error = %e, "storage failure");
@@ -180,9 +216,16 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         },
     };
     if let (Some(user), true) = (&user, consented) {
-        return complete(&state, &pending, &user.sub, user.auth_time, false)
-            .await
-            .finish();
+        return complete(
+            &state,
+            &pending,
+            &user.sub,
+            user.generation,
+            user.auth_time,
+            false,
+        )
+        .await
+        .finish();
     }
     let handle = match state.keys.sign_typed(&pending, REQUEST_TYP) {
         Ok(h) => h,
@@ -229,11 +272,14 @@ pub(super) fn csrf_ok(req: &HttpRequest, field: Option<&str>) -> bool {
 }
 
 /// Issues the code for an approved request and redirects to the client;
-/// with `remember`, records the consent. The caller may add cookies.
+/// with `remember`, records the consent (for this client and resource).
+/// `generation` is the subject's generation when they signed in. The
+/// caller may add cookies.
 pub(super) async fn complete(
     state: &AppState,
     pending: &Pending,
     subject: &str,
+    generation: u64,
     auth_time: u64,
     remember: bool,
 ) -> HttpResponseBuilder {
@@ -245,7 +291,12 @@ pub(super) async fn complete(
     if remember
         && let Err(e) = state
             .storage
-            .save_consent(subject, &pending.client_id, &pending.scope)
+            .save_consent(
+                subject,
+                &pending.client_id,
+                pending.resource.as_deref().unwrap_or_default(),
+                &pending.scope,
+            )
             .await
     {
         tracing::error!(error = %e, "storage failure");
@@ -259,10 +310,12 @@ pub(super) async fn complete(
         code_hash: token_hash(code.secret()),
         client_id: pending.client_id.clone(),
         redirect_uri: pending.redirect_uri.clone(),
+        redirect_uri_sent: pending.redirect_uri_sent,
         code_challenge: pending.code_challenge.clone(),
         resource: pending.resource.clone(),
         scope: pending.scope.clone(),
         subject: subject.to_owned(),
+        subject_generation: generation,
         auth_time,
         expires_at: t + state.config.code_ttl.as_secs(),
     };
@@ -270,7 +323,7 @@ pub(super) async fn complete(
         tracing::error!(error = %e, "storage failure");
         return unavailable();
     }
-    tracing::info!(client_id = %pending.client_id, %subject, "authorization granted");
+    tracing::info!(client_id = ?pending.client_id, subject = ?subject, "authorization granted");
     redirect_builder(
         &pending.redirect_uri,
         &[
@@ -322,28 +375,28 @@ fn check_scope(state: &AppState, client: &ClientRecord, scope: &ScopeSet) -> Res
     }
 }
 
-pub(super) fn resource_allowed(state: &AppState, resource: &ResourceUri) -> bool {
-    state
-        .config
-        .allowed_resources
-        .as_ref()
-        .is_none_or(|list| list.iter().any(|r| r.matches(resource.as_str())))
+/// `redirect_uri` with `params` added to its query.
+fn redirect_url(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            url.into()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
 }
 
 fn redirect_builder(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponseBuilder {
     let mut r = HttpResponse::Found();
     r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Ok(mut url) = url::Url::parse(redirect_uri) {
-        {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in params {
-                if let Some(v) = v {
-                    q.append_pair(k, v);
-                }
-            }
-        }
-        r.insert_header((header::LOCATION, url.as_str()));
-    }
+    r.insert_header((header::LOCATION, redirect_url(redirect_uri, params)));
     r
 }
 

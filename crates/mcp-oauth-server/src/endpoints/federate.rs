@@ -189,7 +189,7 @@ pub(super) async fn callback(
         r
     };
     if let Some(error) = query.error.as_deref() {
-        tracing::info!(provider = %upstream.id, client_id = %pending.client_id, error = %printable(error), "upstream refused the sign-in");
+        tracing::info!(provider = %upstream.id, client_id = ?pending.client_id, error = %printable(error), "upstream refused the sign-in");
         let (code, text) = match error {
             "access_denied" => (
                 ErrorCode::AccessDenied,
@@ -230,7 +230,7 @@ pub(super) async fn callback(
     let who = match outcome {
         Ok(who) => who,
         Err(e) => {
-            tracing::warn!(provider = %upstream.id, client_id = %pending.client_id, error = %e, "federated sign-in refused");
+            tracing::warn!(provider = %upstream.id, client_id = ?pending.client_id, error = ?e.to_string(), "federated sign-in refused");
             state.metrics.login_failures.inc();
             let (code, text) = refusal(&e);
             return finish(refuse(&state, &pending, code, text));
@@ -245,12 +245,24 @@ pub(super) async fn callback(
             "storage is unavailable",
         ));
     }
-    tracing::info!(provider = %upstream.id, subject = %who.subject, "federated sign-in");
+    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
     // Choosing the provider on the page that described the request is
     // consent, as the password form's "Sign in and allow" is.
-    let mut response = complete(&state, &pending, &who.subject, t, true).await;
+    let generation = match state.storage.subject(&who.subject).await {
+        Ok(s) => s.generation,
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            return finish(refuse(
+                &state,
+                &pending,
+                ErrorCode::TemporarilyUnavailable,
+                "storage is unavailable",
+            ));
+        }
+    };
+    let mut response = complete(&state, &pending, &who.subject, generation, t, true).await;
     response.cookie(spent.clone());
-    if let Some(cookie) = session::start(&state, &who.subject, t) {
+    if let Some(cookie) = session::start(&state, &who.subject, generation, t) {
         response.cookie(cookie);
     }
     response.finish()

@@ -1,16 +1,18 @@
-//! `POST /introspect` (RFC 7662). The caller must authenticate as a
-//! confidential client; the answer is `{"active": false}` for anything
-//! expired, revoked, unknown or malformed.
+//! `POST /introspect` (RFC 7662), for resource servers only: a caller must
+//! authenticate as a client the operator created and marked as a resource
+//! server, and learns about access tokens issued for the resources it
+//! serves, nothing else. Refresh tokens are never described to a third
+//! party. The answer is `{"active": false}` for anything expired, revoked,
+//! unknown, malformed or not the caller's business (RFC 7662 §4).
 
-use actix_web::http::header::CACHE_CONTROL;
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse};
-use mcp_oauth_core::scope::ScopeSet;
-use mcp_oauth_core::secret::{constant_time_eq, token_hash};
+use mcp_oauth_core::resource::ResourceUri;
 
 use super::{authenticate_client, decode_form};
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::http_error::OAuthResult;
 
 pub(super) async fn introspect(
@@ -19,71 +21,41 @@ pub(super) async fn introspect(
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
     let request: IntrospectionRequest = decode_form(&body, "introspection")?;
-    if !is_resource_server(&state, &req, &request) {
-        let caller = authenticate_client(&state, &req, &request.client).await?;
-        if !caller.is_confidential() {
-            return Err(
-                ErrorResponse::invalid_client("introspection needs a confidential client").into(),
-            );
-        }
+    let caller = authenticate_client(&state, &req, &request.client).await?;
+    if !(caller.is_trusted() && caller.policy.resource_server) {
+        return Err(ErrorResponse::invalid_client(
+            "only resource servers the operator configured may introspect tokens",
+        )
+        .into());
     }
-    let response = lookup(&state, request.token.secret()).await?;
+    let response = lookup(&state, request.token.secret(), &caller.policy.resources).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
         .json(response))
 }
 
-/// Whether the caller presents one of the configured resource-server
-/// credentials (HTTP Basic or in the body).
-fn is_resource_server(state: &AppState, req: &HttpRequest, request: &IntrospectionRequest) -> bool {
-    let presented = match super::basic_credentials(req) {
-        Ok(Some((id, secret))) => Some((id, secret)),
-        _ => match (&request.client.client_id, &request.client.client_secret) {
-            (Some(id), Some(secret)) => Some((id.clone(), secret.secret().to_owned())),
-            _ => None,
-        },
+/// What the server may tell a resource server serving `serves` about an
+/// access token it issued.
+async fn lookup(
+    state: &AppState,
+    token: &str,
+    serves: &[String],
+) -> OAuthResult<IntrospectionResponse> {
+    let Some(claims) = state.verify_access_token(token).await else {
+        return Ok(IntrospectionResponse::inactive());
     };
-    let Some((id, secret)) = presented else {
-        return false;
-    };
-    state
-        .config
-        .introspection_credentials
+    let ours = serves
         .iter()
-        .any(|(cid, csecret)| {
-            cid == &id
-                && constant_time_eq(
-                    token_hash(csecret.secret()).as_bytes(),
-                    token_hash(&secret).as_bytes(),
-                )
-        })
-}
-
-/// What the server knows about a token it issued.
-pub(super) async fn lookup(state: &AppState, token: &str) -> OAuthResult<IntrospectionResponse> {
-    if let Some(claims) = state.verify_access_token(token).await {
-        if state.storage.jti_revoked(&claims.jti).await? {
-            return Ok(IntrospectionResponse::inactive());
-        }
-        return Ok(IntrospectionResponse::from_claims(&claims));
-    }
-    let Some(r) = state.storage.refresh(&token_hash(token)).await? else {
-        return Ok(IntrospectionResponse::inactive());
-    };
-    let live = r.rotated_at.is_none()
-        && r.expires_at > now()
-        && !state.storage.family_revoked(&r.family_id).await?;
-    if !live {
+        .filter_map(|r| ResourceUri::parse(r).ok())
+        .any(|r| claims.aud.contains_resource(&r));
+    if !ours || state.storage.jti_revoked(&claims.jti).await? {
         return Ok(IntrospectionResponse::inactive());
     }
-    Ok(IntrospectionResponse {
-        active: true,
-        scope: Some(ScopeSet::parse_lossy(&r.scope)),
-        client_id: Some(r.client_id),
-        sub: Some(r.subject),
-        exp: Some(r.expires_at),
-        iss: Some(state.config.issuer.as_str().to_owned()),
-        token_type: Some("refresh_token".to_owned()),
-        ..IntrospectionResponse::default()
-    })
+    // A person whose grants were ended (password change, removal, `user
+    // revoke`) loses the access tokens issued before that too.
+    if state.storage.subject(&claims.sub).await?.revoked_at >= claims.iat {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    Ok(IntrospectionResponse::from_claims(&claims))
 }

@@ -1,7 +1,9 @@
 //! `POST /login`: checks the user's credentials for a pending
-//! authorization request, from the login form (CSRF-checked) or from a
-//! headless agent (JSON), then issues the code. Failed logins are
-//! throttled per account and per address.
+//! authorization request, from the login form (CSRF-checked) or, for
+//! first-party agents the operator allowed, as JSON (the headless login),
+//! then issues the code. Attempts are reserved against the per-account and
+//! per-address limits before the password is checked
+//! ([`crate::ratelimit`]).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,6 +13,8 @@ use serde::Deserialize;
 use super::authorize::{complete, csrf_ok, pending_from};
 use super::{pages, session};
 use crate::app::{AppState, now};
+use crate::password::HashersBusy;
+use crate::ratelimit::Attempt;
 
 /// The login form a user submits, or the JSON a headless agent posts.
 #[derive(Deserialize)]
@@ -59,13 +63,12 @@ pub(super) async fn login(
             "This login request has expired or is invalid. Start again from the application.",
         );
     };
-    // The login page's form carries a CSRF field: that is a browser, which
-    // must prove the form came from our page (double-submit cookie,
-    // SameSite=Strict) and gets a session. Anything else (JSON, or a form
-    // body without the field) is a headless agent: it gets no session
-    // cookie, so a forged post can neither sign a browser in nor obtain
-    // more than a code for the forger's own pending request.
-    let browser = !is_json && form.csrf.is_some();
+    // A form post is a browser, which must prove the form came from our
+    // page (double-submit cookie, SameSite=Strict) and gets a session. A
+    // JSON post is the headless login of a first-party agent: browsers
+    // cannot send it cross-site without CORS, which this route does not
+    // grant, and only clients the operator allowed it may use it.
+    let browser = !is_json;
     if browser && !csrf_ok(&req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
@@ -73,6 +76,15 @@ pub(super) async fn login(
         Ok(Some(c)) => c,
         _ => return pages::error("The application asking for access is no longer registered."),
     };
+    let headless_allowed = client.is_trusted() && client.policy.headless_login;
+    if !browser && !headless_allowed {
+        return json_error(
+            403,
+            ErrorResponse::new(ErrorCode::AccessDenied).with_description(
+                "headless login is not available to this client; sign in on the login page",
+            ),
+        );
+    }
     let address = req
         .peer_addr()
         .map(|a| a.ip().to_string())
@@ -80,42 +92,55 @@ pub(super) async fn login(
     let t = now();
     let limits = state.config.login_limits;
     let storage = state.storage.as_ref();
-    let retry = match limits
-        .retry_after(storage, &form.username, &address, t)
-        .await
-    {
-        Ok(r) => r,
+    let account = crate::admin::check_username(&form.username)
+        .is_ok()
+        .then_some(form.username.as_str());
+    let reservation = match limits.reserve(storage, account, &address, t).await {
+        Ok(Attempt::Allowed(r)) => r,
+        Ok(Attempt::Throttled { retry_after }) => {
+            tracing::warn!(%address, "login throttled");
+            let r = if browser {
+                pages::message(
+                    429,
+                    "Too many attempts",
+                    "Too many sign-in attempts. Wait a few minutes and try again.",
+                )
+            } else {
+                json_error(
+                    429,
+                    ErrorResponse::new(ErrorCode::Other("too_many_attempts".into()))
+                        .with_description("too many login attempts; try again later"),
+                )
+            };
+            return with_retry_after(r, retry_after);
+        }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
             return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
         }
     };
-    if let Some(wait) = retry {
-        tracing::warn!(%address, "login throttled");
-        let mut r = if !browser {
-            json_error(
-                429,
-                ErrorResponse::new(ErrorCode::Other("too_many_attempts".into()))
-                    .with_description("too many failed logins; try again later"),
-            )
-        } else {
-            pages::message(
-                429,
-                "Too many attempts",
-                "Too many failed sign-ins. Wait a few minutes and try again.",
-            )
-        };
-        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
+    let matched = match check_credentials(&state, account, form.password.secret()).await {
+        Ok(m) => m,
+        Err(busy) => {
+            if let Err(e) = limits.abandoned(storage, reservation).await {
+                tracing::error!(error = %e, "storage failure");
+            }
+            let r = if browser {
+                pages::message(503, "Busy", "The server is busy. Try again in a moment.")
+            } else {
+                json_error(
+                    503,
+                    ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
+                        .with_description(busy.to_string()),
+                )
+            };
+            return with_retry_after(r, 1);
         }
-        return r;
-    }
-    if !check_credentials(&state, &form.username, form.password.secret()).await {
-        if let Err(e) = limits.failure(storage, &form.username, &address, t).await {
-            tracing::error!(error = %e, "could not record a failed login");
-        }
+    };
+    if !matched {
+        limits.failed(reservation);
         state.metrics.login_failures.inc();
-        tracing::info!(client_id = %pending.client_id, %address, "failed login");
+        tracing::info!(client_id = ?pending.client_id, %address, "failed login");
         if !browser {
             return json_error(
                 401,
@@ -134,33 +159,50 @@ pub(super) async fn login(
             401,
         );
     }
-    if let Err(e) = limits.success(storage, &form.username).await {
-        tracing::error!(error = %e, "could not clear failed logins");
+    if let Err(e) = limits.succeeded(storage, reservation).await {
+        tracing::error!(error = %e, "could not clear login attempts");
     }
-    // The page says "Sign in and allow": submitting it is consent. A
-    // headless login is the user's own agent; it counts as consent unless
-    // the operator says otherwise.
-    let remember = browser || state.config.headless_login_is_consent;
-    let mut response = complete(&state, &pending, &form.username, t, remember).await;
-    if browser && let Some(cookie) = session::start(&state, &form.username, t) {
+    let generation = match storage.subject(&form.username).await {
+        Ok(s) => s.generation,
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
+        }
+    };
+    // The page says "Sign in and allow": submitting it is consent, and is
+    // remembered. A headless login approves this one request only.
+    let mut response = complete(&state, &pending, &form.username, generation, t, browser).await;
+    if browser && let Some(cookie) = session::start(&state, &form.username, generation, t) {
         response.cookie(cookie);
     }
     response.finish()
 }
 
-/// Checks a username and password. Unknown users cost one argon2
-/// verification too, so timing does not tell them apart.
-async fn check_credentials(state: &AppState, username: &str, password: &str) -> bool {
-    let stored = match crate::admin::check_username(username) {
-        Ok(()) => state.storage.user(username).await.ok().flatten(),
-        Err(_) => None,
+/// Checks a username and password. Unknown users cost one Argon2
+/// verification too, so timing does not tell them apart; a name that
+/// cannot exist (`None`) is refused without one.
+async fn check_credentials(
+    state: &AppState,
+    username: Option<&str>,
+    password: &str,
+) -> Result<bool, HashersBusy> {
+    let Some(username) = username else {
+        return Ok(false);
     };
+    let stored = state.storage.user(username).await.ok().flatten();
     let hash = stored
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| crate::password::dummy_hash().to_owned());
-    let matched = crate::password::verify_password_bounded(password.to_owned(), hash).await;
-    matched && stored.is_some()
+    let matched = crate::password::verify_password_bounded(password.to_owned(), hash).await?;
+    Ok(matched && stored.is_some())
+}
+
+fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 fn json_error(status: u16, e: ErrorResponse) -> HttpResponse {

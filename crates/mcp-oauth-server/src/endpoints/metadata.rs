@@ -1,7 +1,8 @@
 //! Discovery (RFC 8414 and the OIDC alias), JWKS and health.
 
-use actix_web::http::header::CACHE_CONTROL;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::secret::{constant_time_eq, token_hash};
 
 use crate::app::AppState;
 
@@ -35,8 +36,32 @@ pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `/metrics` is off unless the operator set a token, and then answers
+/// only callers presenting it (`Authorization: Bearer …`): the counters
+/// tell an attacker how a guessing campaign is going.
+pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let Some(expected) = &state.config.metrics_token else {
+        return HttpResponse::NotFound().finish();
+    };
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    if !constant_time_eq(
+        token_hash(presented).as_bytes(),
+        token_hash(expected.secret()).as_bytes(),
+    ) {
+        return HttpResponse::Unauthorized()
+            .insert_header((WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())
 }

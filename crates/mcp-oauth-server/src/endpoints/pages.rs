@@ -69,6 +69,46 @@ pub(super) fn error(text: &str) -> HttpResponse {
     message(400, "Authorization error", text)
 }
 
+/// An error for a client the operator does not vouch for: shown here, with
+/// a link the person may follow back to the application (`back`, the error
+/// response), rather than an automatic redirect.
+pub(super) fn error_with_return(text: &str, back: &str) -> HttpResponse {
+    let host = url::Url::parse(back)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    headers(400).body(document(
+        "Authorization error",
+        &format!(
+            "<h1>Authorization error</h1><p class=\"error\" role=\"alert\">The request cannot be completed: {}.</p>\
+<p class=\"meta\">The application that sent you here has not been verified by this server.</p>\
+<p><a href=\"{}\">Return to {}</a></p>",
+            escape(text),
+            escape(back),
+            escape(&host),
+        ),
+    ))
+}
+
+/// Who vouches for the client's name: the operator, the site of its
+/// metadata document, or nobody (it registered itself).
+fn provenance(client: &ClientRecord) -> String {
+    if client.is_trusted() {
+        return String::new();
+    }
+    match url::Url::parse(&client.client_id)
+        .ok()
+        .filter(|u| u.scheme() == "https" || u.scheme() == "http")
+        .and_then(|u| u.host_str().map(str::to_owned))
+    {
+        Some(host) => format!(
+            "<p class=\"meta\">This application is described by <strong>{}</strong>; its name is not verified by this server.</p>",
+            escape(&host)
+        ),
+        None => "<p class=\"meta\">This application registered itself; its name is not verified by this server.</p>".to_owned(),
+    }
+}
+
 /// Who asks, for what, and where the answer goes.
 fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
     let name = client
@@ -76,10 +116,21 @@ fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
         .client_name
         .as_deref()
         .unwrap_or(&client.client_id);
-    let host = url::Url::parse(&pending.redirect_uri)
-        .ok()
+    let redirect = url::Url::parse(&pending.redirect_uri).ok();
+    let host = redirect
+        .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
+    // MCP 2025-11-25, localhost redirect URI risks: any program on the
+    // person's computer can listen there.
+    let local = if redirect
+        .as_ref()
+        .is_some_and(mcp_oauth_core::redirect::is_loopback)
+    {
+        "<p class=\"meta\">The answer goes to a program on your own computer. Continue only if you started this application yourself.</p>"
+    } else {
+        ""
+    };
     let scopes: String = pending
         .scope
         .split(' ')
@@ -87,13 +138,14 @@ fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
         .map(|s| format!("<li><code>{}</code></li>", escape(s)))
         .collect();
     format!(
-        "<p><strong>{}</strong> asks for access{}.</p><p class=\"meta\">Afterwards you return to <strong>{}</strong>.</p><p class=\"meta\">Permissions asked:</p><ul>{scopes}</ul>",
+        "<p><strong>{}</strong> asks for access{}.</p>{}<p class=\"meta\">Afterwards you return to <strong>{}</strong>.</p>{local}<p class=\"meta\">Permissions asked:</p><ul>{scopes}</ul>",
         escape(name),
         pending
             .resource
             .as_deref()
             .map(|r| format!(" to <strong>{}</strong>", escape(r)))
             .unwrap_or_default(),
+        provenance(client),
         escape(&host),
     )
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
 use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
 use mcp_oauth_core::registration::{
-    ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata,
+    ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata, GrantType,
 };
 use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
 
@@ -25,11 +25,11 @@ pub(super) async fn register(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
+    // The attempt is counted before anything else, atomically, so a
+    // concurrent burst cannot slip past the limit.
     let flood_key = format!("register:{address}");
-    if let Some((count, start)) = state.storage.login_failures(&flood_key).await?
-        && count >= state.config.registrations_per_hour
-        && start + 3600 > now()
-    {
+    let (count, _) = state.storage.bump_counter(&flood_key, now(), 3600).await?;
+    if count > state.config.registrations_per_hour {
         return Err(
             ErrorResponse::new(ErrorCode::Other("too_many_requests".into()))
                 .with_description("too many registrations from this address; try again later")
@@ -42,6 +42,21 @@ pub(super) async fn register(
     })?;
     metadata.validate()?;
     check_sizes(&metadata)?;
+    // Open registration is for clients that act for a person who signs in
+    // and consents; grants without a person are for clients the operator
+    // creates (`mcp-oauth-server client add`).
+    if let Some(g) = metadata
+        .effective_grant_types()
+        .into_iter()
+        .find(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
+    {
+        return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
+            .with_description(format!(
+                "grant type {g} is only for clients the operator creates; \
+                 registered clients act for a person who signs in"
+            ))
+            .into());
+    }
     if metadata.application_type == Some(ApplicationType::Web)
         && metadata
             .redirect_uris()
@@ -106,6 +121,7 @@ pub(super) async fn register(
         secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),
         metadata: metadata.clone(),
         issued_at,
+        policy: Default::default(),
     };
     let client_id = record.client_id.clone();
     match state.storage.insert_client(record).await {
@@ -115,12 +131,8 @@ pub(super) async fn register(
         }
         Err(e) => return Err(e.into()),
     }
-    state
-        .storage
-        .record_login_failure(&flood_key, now(), 3600)
-        .await?;
     state.metrics.registrations.inc();
-    tracing::info!(client_id = %client_id, method = %method, "client registered");
+    tracing::info!(client_id = ?client_id, method = ?method.to_string(), "client registered");
     let info = ClientInformation {
         client_id,
         client_secret_expires_at: secret.as_ref().map(|_| 0),

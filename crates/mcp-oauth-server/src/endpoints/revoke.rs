@@ -20,7 +20,7 @@ pub(super) async fn revoke(
     let client = authenticate_client(&state, &req, &request.client).await?;
     let outcome = revoke_token(&state, request.token.secret(), Some(&client.client_id)).await?;
     if outcome != Revoked::Nothing {
-        tracing::info!(client_id = %client.client_id, ?outcome, "token revoked");
+        tracing::info!(client_id = ?client.client_id, ?outcome, "token revoked");
     }
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))

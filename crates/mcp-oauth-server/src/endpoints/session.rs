@@ -1,6 +1,9 @@
 //! The login session: a cookie holding a server-signed JWT
 //! (`typ: mcp-oauth-session+jwt`) that lets a returning user skip the
-//! password until it expires. HttpOnly, SameSite=Lax, Secure under https.
+//! password until it expires, or until the user's grants and sessions are
+//! ended (password change, removal, `user revoke`: the session carries the
+//! subject's generation and dies when it moves on). HttpOnly,
+//! SameSite=Lax, Secure under https.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -20,16 +23,25 @@ pub(super) struct Session {
     exp: u64,
     /// When the password was checked.
     pub(super) auth_time: u64,
+    /// The subject's generation at sign-in.
+    #[serde(default)]
+    pub(super) generation: u64,
 }
 
 /// The session cookie to set after a password login.
-pub(super) fn start(state: &AppState, user: &str, auth_time: u64) -> Option<Cookie<'static>> {
+pub(super) fn start(
+    state: &AppState,
+    user: &str,
+    generation: u64,
+    auth_time: u64,
+) -> Option<Cookie<'static>> {
     let ttl = state.config.session_ttl.as_secs();
     let session = Session {
         iss: state.config.issuer.as_str().to_owned(),
         sub: user.to_owned(),
         exp: auth_time + ttl,
         auth_time,
+        generation,
     };
     let token = state.keys.sign_typed(&session, SESSION_TYP).ok()?;
     Some(
@@ -51,24 +63,32 @@ pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Sessi
     let t = now();
     let key = mcp_oauth_core::secret::token_hash(cookie.value());
     let session = match state.sessions.get(&key, t) {
-        Some((sub, exp, auth_time)) => Session {
+        Some((sub, exp, auth_time, generation)) => Session {
             iss: state.config.issuer.as_str().to_owned(),
             sub,
             exp,
             auth_time,
+            generation,
         },
         None => {
             let s: Session =
                 state
                     .keys
                     .verify_typed(cookie.value(), SESSION_TYP, &["exp", "iss", "sub"])?;
-            state
-                .sessions
-                .insert(key, (s.sub.clone(), s.exp, s.auth_time), s.exp, t);
+            state.sessions.insert(
+                key,
+                (s.sub.clone(), s.exp, s.auth_time, s.generation),
+                s.exp,
+                t,
+            );
             s
         }
     };
     if session.exp <= t {
+        return None;
+    }
+    let current = state.storage.subject(&session.sub).await.ok()?;
+    if current.generation != session.generation {
         return None;
     }
     // A federated person must still be known and their provider still

@@ -6,23 +6,41 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use super::policy::{Rotation, rotation};
 use super::{
     ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
 };
+
+/// A refresh token and, once spent, its successor.
+struct StoredRefresh {
+    record: RefreshRecord,
+    successor: Option<(String, String)>,
+}
 
 #[derive(Default)]
 struct Inner {
     clients: HashMap<String, ClientRecord>,
     codes: HashMap<String, (CodeRecord, bool, Option<IssuedFromCode>)>,
-    refresh: HashMap<String, RefreshRecord>,
+    refresh: HashMap<String, StoredRefresh>,
     revoked_families: HashSet<String>,
     revoked_jtis: HashMap<String, u64>,
     keys: Vec<SigningKeyRecord>,
     users: HashMap<String, UserRecord>,
-    consents: HashMap<(String, String), String>,
+    subjects: HashMap<String, SubjectState>,
+    consents: HashMap<(String, String, String), String>,
     identities: HashMap<String, IdentityRecord>,
-    login_failures: HashMap<String, (u32, u64)>,
+    counters: HashMap<String, (u32, u64)>,
+}
+
+impl Inner {
+    fn successor_live(&self, stored: &StoredRefresh, now: u64) -> bool {
+        stored
+            .successor
+            .as_ref()
+            .and_then(|(hash, _)| self.refresh.get(hash))
+            .is_some_and(|s| s.record.rotated_at.is_none() && s.record.expires_at > now)
+    }
 }
 
 /// Storage in process memory: for tests and throwaway servers.
@@ -55,7 +73,7 @@ impl Storage for MemoryStorage {
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
-        g.consents.retain(|(_, c), _| c != client_id);
+        g.consents.retain(|(_, c, _), _| c != client_id);
         Ok(g.clients.remove(client_id).is_some())
     }
 
@@ -69,6 +87,17 @@ impl Storage for MemoryStorage {
         Ok(self.inner.lock().clients.len())
     }
 
+    async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
+        let mut g = self.inner.lock();
+        match g.clients.get_mut(&client.client_id) {
+            Some(slot) => {
+                *slot = client;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         if g.codes.contains_key(&code.code_hash) {
@@ -78,33 +107,37 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError> {
-        let mut g = self.inner.lock();
-        Ok(match g.codes.get_mut(code_hash) {
-            None => CodeConsumption::Unknown,
-            Some((record, used, issued)) => {
-                if *used {
-                    CodeConsumption::Replayed {
-                        record: record.clone(),
-                        issued: issued.clone(),
-                    }
-                } else {
-                    *used = true;
-                    CodeConsumption::First(record.clone())
-                }
-            }
-        })
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StorageError> {
+        Ok(self
+            .inner
+            .lock()
+            .codes
+            .get(code_hash)
+            .map(|(record, used, issued)| StoredCode {
+                record: record.clone(),
+                used: *used,
+                issued: issued.clone(),
+            }))
     }
 
-    async fn record_code_issuance(
+    async fn consume_code(
         &self,
         code_hash: &str,
         issued: IssuedFromCode,
-    ) -> Result<(), StorageError> {
-        if let Some(entry) = self.inner.lock().codes.get_mut(code_hash) {
-            entry.2 = Some(issued);
-        }
-        Ok(())
+    ) -> Result<CodeConsumption, StorageError> {
+        let mut g = self.inner.lock();
+        Ok(match g.codes.get_mut(code_hash) {
+            None => CodeConsumption::Unknown,
+            Some((record, true, recorded)) => CodeConsumption::Replayed {
+                record: record.clone(),
+                issued: recorded.clone(),
+            },
+            Some((record, used, recorded)) => {
+                *used = true;
+                *recorded = Some(issued);
+                CodeConsumption::First(record.clone())
+            }
+        })
     }
 
     async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError> {
@@ -112,43 +145,75 @@ impl Storage for MemoryStorage {
         if g.refresh.contains_key(&token.token_hash) {
             return Err(StorageError::Conflict);
         }
-        g.refresh.insert(token.token_hash.clone(), token);
+        g.refresh.insert(
+            token.token_hash.clone(),
+            StoredRefresh {
+                record: token,
+                successor: None,
+            },
+        );
         Ok(())
     }
 
     async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError> {
-        Ok(self.inner.lock().refresh.get(token_hash).cloned())
+        Ok(self
+            .inner
+            .lock()
+            .refresh
+            .get(token_hash)
+            .map(|s| s.record.clone()))
     }
 
     async fn rotate_refresh(
         &self,
         token_hash: &str,
         successor: RefreshRecord,
+        sealed_successor: String,
         now: u64,
         grace: u64,
     ) -> Result<RefreshRotation, StorageError> {
         let mut g = self.inner.lock();
-        let Some(current) = g.refresh.get(token_hash).cloned() else {
+        let Some(stored) = g.refresh.get(token_hash) else {
             return Ok(RefreshRotation::Invalid);
         };
-        if g.revoked_families.contains(&current.family_id) || current.expires_at <= now {
-            return Ok(RefreshRotation::Invalid);
-        }
-        let outcome = match current.rotated_at {
-            None => RefreshRotation::Rotated(current.clone()),
-            Some(at) if now.saturating_sub(at) <= grace => {
-                RefreshRotation::WithinGrace(current.clone())
-            }
-            Some(_) => {
+        let current = stored.record.clone();
+        let revoked = g.revoked_families.contains(&current.family_id);
+        let live = g.successor_live(stored, now);
+        match rotation(&current, revoked, live, now, grace) {
+            Rotation::Invalid => Ok(RefreshRotation::Invalid),
+            Rotation::Reuse => {
                 g.revoked_families.insert(current.family_id.clone());
-                return Ok(RefreshRotation::Reused(current));
+                Ok(RefreshRotation::Reused(current))
             }
-        };
-        if let Some(r) = g.refresh.get_mut(token_hash) {
-            r.rotated_at.get_or_insert(now);
+            Rotation::Repeat => {
+                let sealed = stored
+                    .successor
+                    .as_ref()
+                    .map(|(_, sealed)| sealed.clone())
+                    .unwrap_or_default();
+                Ok(RefreshRotation::Repeated {
+                    record: current,
+                    sealed_successor: sealed,
+                })
+            }
+            Rotation::Rotate => {
+                if g.refresh.contains_key(&successor.token_hash) {
+                    return Err(StorageError::Conflict);
+                }
+                if let Some(spent) = g.refresh.get_mut(token_hash) {
+                    spent.record.rotated_at = Some(now);
+                    spent.successor = Some((successor.token_hash.clone(), sealed_successor));
+                }
+                g.refresh.insert(
+                    successor.token_hash.clone(),
+                    StoredRefresh {
+                        record: successor,
+                        successor: None,
+                    },
+                );
+                Ok(RefreshRotation::Rotated(current))
+            }
         }
-        g.refresh.insert(successor.token_hash.clone(), successor);
-        Ok(outcome)
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
@@ -170,6 +235,41 @@ impl Storage for MemoryStorage {
 
     async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError> {
         Ok(self.inner.lock().revoked_jtis.contains_key(jti))
+    }
+
+    async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError> {
+        let mut g = self.inner.lock();
+        if g.revoked_jtis.contains_key(key) {
+            return Ok(false);
+        }
+        g.revoked_jtis.insert(key.to_owned(), exp);
+        Ok(true)
+    }
+
+    async fn subject(&self, subject: &str) -> Result<SubjectState, StorageError> {
+        Ok(self
+            .inner
+            .lock()
+            .subjects
+            .get(subject)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError> {
+        let mut g = self.inner.lock();
+        let state = g.subjects.entry(subject.to_owned()).or_default();
+        state.generation = state.generation.saturating_add(1);
+        state.revoked_at = now;
+        let state = *state;
+        let families: Vec<String> = g
+            .refresh
+            .values()
+            .filter(|r| r.record.subject == subject)
+            .map(|r| r.record.family_id.clone())
+            .collect();
+        g.revoked_families.extend(families);
+        Ok(state)
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
@@ -222,12 +322,17 @@ impl Storage for MemoryStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
     ) -> Result<Option<String>, StorageError> {
         Ok(self
             .inner
             .lock()
             .consents
-            .get(&(subject.to_owned(), client_id.to_owned()))
+            .get(&(
+                subject.to_owned(),
+                client_id.to_owned(),
+                resource.to_owned(),
+            ))
             .cloned())
     }
 
@@ -235,36 +340,48 @@ impl Storage for MemoryStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
         scope: &str,
     ) -> Result<(), StorageError> {
-        self.inner
-            .lock()
-            .consents
-            .insert((subject.to_owned(), client_id.to_owned()), scope.to_owned());
+        self.inner.lock().consents.insert(
+            (
+                subject.to_owned(),
+                client_id.to_owned(),
+                resource.to_owned(),
+            ),
+            scope.to_owned(),
+        );
         Ok(())
     }
 
-    async fn record_login_failure(
+    async fn bump_counter(
         &self,
         key: &str,
         now: u64,
         window: u64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(u32, u64), StorageError> {
         let mut g = self.inner.lock();
-        let entry = g.login_failures.entry(key.to_owned()).or_insert((0, now));
-        if entry.1 + window <= now {
+        let entry = g.counters.entry(key.to_owned()).or_insert((0, now));
+        if entry.1.saturating_add(window) <= now {
             *entry = (0, now);
         }
         entry.0 = entry.0.saturating_add(1);
+        Ok(*entry)
+    }
+
+    async fn counter(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
+        Ok(self.inner.lock().counters.get(key).copied())
+    }
+
+    async fn release_counter(&self, key: &str) -> Result<(), StorageError> {
+        if let Some(entry) = self.inner.lock().counters.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
         Ok(())
     }
 
-    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
-        Ok(self.inner.lock().login_failures.get(key).copied())
-    }
-
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError> {
-        self.inner.lock().login_failures.remove(key);
+    async fn clear_counter(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.lock().counters.remove(key);
         Ok(())
     }
 
@@ -272,12 +389,16 @@ impl Storage for MemoryStorage {
         let mut g = self.inner.lock();
         g.codes
             .retain(|_, (c, _, _)| c.expires_at.saturating_add(code_retention) > now);
-        g.refresh.retain(|_, r| r.expires_at > now);
-        let live: HashSet<String> = g.refresh.values().map(|r| r.family_id.clone()).collect();
+        g.refresh.retain(|_, r| r.record.expires_at > now);
+        let live: HashSet<String> = g
+            .refresh
+            .values()
+            .map(|r| r.record.family_id.clone())
+            .collect();
         g.revoked_families.retain(|f| live.contains(f));
         g.revoked_jtis.retain(|_, exp| *exp > now);
-        g.login_failures
-            .retain(|_, (_, start)| *start + 86_400 > now);
+        g.counters
+            .retain(|_, (_, start)| start.saturating_add(86_400) > now);
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! rotated once, reuse is detected).
 
 mod memory;
+pub mod policy;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -75,6 +76,48 @@ pub struct ClientRecord {
     pub metadata: ClientMetadata,
     /// Registration time (seconds since the epoch).
     pub issued_at: u64,
+    /// What the client may do beyond acting for a person who signs in and
+    /// consents; see [`ClientPolicy`].
+    #[serde(default)]
+    pub policy: ClientPolicy,
+}
+
+/// Who vouches for a client, and what that lets it do.
+///
+/// Clients from open dynamic registration or a Client ID Metadata Document
+/// are *untrusted* (the default): they may only act for a person who signs
+/// in and consents. Clients the operator created (the `client add`
+/// command, the configuration's `[[clients]]`, or embedding code) are
+/// *trusted*: only they may use grants without a person
+/// (`client_credentials`), introspect tokens as a resource server, or post
+/// a user's password headlessly.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ClientPolicy {
+    /// Created by the operator.
+    pub trusted: bool,
+    /// Audiences (canonical resource URIs) this client's tokens may name;
+    /// empty: any resource the server serves. For a resource server: the
+    /// resources it serves, whose tokens it may introspect.
+    pub resources: Vec<String>,
+    /// A resource server: may introspect access tokens issued for
+    /// [`ClientPolicy::resources`] (RFC 7662). Trusted clients only.
+    pub resource_server: bool,
+    /// May post a user's username and password to `/login` as JSON (the
+    /// headless login of a first-party agent). Trusted clients only; never
+    /// counts as consent.
+    pub headless_login: bool,
+}
+
+impl ClientPolicy {
+    /// The policy of a client the operator created.
+    pub fn trusted() -> Self {
+        Self {
+            trusted: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl ClientRecord {
@@ -83,6 +126,11 @@ impl ClientRecord {
     pub fn is_confidential(&self) -> bool {
         self.metadata.effective_auth_method()
             != mcp_oauth_core::registration::ClientAuthMethod::None
+    }
+
+    /// Whether the operator created this client.
+    pub fn is_trusted(&self) -> bool {
+        self.policy.trusted
     }
 }
 
@@ -96,6 +144,10 @@ pub struct CodeRecord {
     pub client_id: String,
     /// The redirect URI of the authorization request.
     pub redirect_uri: String,
+    /// Whether the authorization request named the redirect URI (then the
+    /// token request must repeat it, RFC 6749 §4.1.3).
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     /// The PKCE S256 challenge.
     pub code_challenge: String,
     /// The canonical resource (audience), if one was asked.
@@ -104,16 +156,31 @@ pub struct CodeRecord {
     pub scope: String,
     /// The authenticated user.
     pub subject: String,
+    /// The user's [`SubjectState::generation`] when they approved.
+    #[serde(default)]
+    pub subject_generation: u64,
     /// When the user authenticated.
     pub auth_time: u64,
     /// Expiry.
     pub expires_at: u64,
 }
 
+/// A stored authorization code, as [`Storage::code`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCode {
+    /// The code.
+    pub record: CodeRecord,
+    /// Whether it was redeemed.
+    pub used: bool,
+    /// What its redemption issued.
+    pub issued: Option<IssuedFromCode>,
+}
+
 /// What [`Storage::consume_code`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeConsumption {
-    /// First redemption: the code is now spent.
+    /// First redemption: the code is now spent, and what it issues is
+    /// recorded.
     First(CodeRecord),
     /// The code was already redeemed: a replay. Carries the family of
     /// refresh tokens and the access token issued from the first
@@ -121,14 +188,15 @@ pub enum CodeConsumption {
     Replayed {
         /// The code.
         record: CodeRecord,
-        /// Tokens issued from it, if recorded.
+        /// Tokens issued from it.
         issued: Option<IssuedFromCode>,
     },
     /// No such code.
     Unknown,
 }
 
-/// The tokens a code produced, recorded so that a replay can revoke them.
+/// The tokens a code produces, recorded when it is spent so that a replay
+/// can revoke them (even one that races the first redemption).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssuedFromCode {
     /// The refresh family started by the code, if any.
@@ -150,6 +218,9 @@ pub struct RefreshRecord {
     pub client_id: String,
     /// The user.
     pub subject: String,
+    /// The user's [`SubjectState::generation`] when the grant began.
+    #[serde(default)]
+    pub subject_generation: u64,
     /// Granted scope (refreshes may narrow, never widen it).
     pub scope: String,
     /// Audience.
@@ -167,13 +238,34 @@ pub struct RefreshRecord {
 pub enum RefreshRotation {
     /// The token was live; it is now spent and the successor stored.
     Rotated(RefreshRecord),
-    /// The token was spent within the grace window: a concurrent refresh.
-    /// The successor was stored as well; the family stays live.
-    WithinGrace(RefreshRecord),
+    /// The token was spent moments ago (within the grace window) and its
+    /// successor is still unused: a retried refresh. Nothing was stored;
+    /// the caller answers with the same successor, which it opens from
+    /// `sealed_successor` with the presented token, so the chain never
+    /// forks.
+    Repeated {
+        /// The presented (spent) token.
+        record: RefreshRecord,
+        /// The successor, sealed with a key only the presented token
+        /// yields (see `crate::refresh_seal`).
+        sealed_successor: String,
+    },
     /// The token was spent earlier: reuse. The whole family is revoked.
     Reused(RefreshRecord),
     /// Unknown, expired, or its family revoked.
     Invalid,
+}
+
+/// Revocation state of a subject (a local user or a federated person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SubjectState {
+    /// Changes whenever the subject's grants and sessions are ended
+    /// (password change, removal, `user revoke`); codes, refresh families
+    /// and sessions carry the generation they began in and die with it.
+    pub generation: u64,
+    /// When that last happened (seconds since the epoch; 0: never). Access
+    /// tokens issued at or before it are reported inactive.
+    pub revoked_at: u64,
 }
 
 /// A signing key, kept across restarts.
@@ -236,29 +328,37 @@ pub trait Storage: Send + Sync + 'static {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
     /// How many clients are registered.
     async fn client_count(&self) -> Result<usize, StorageError>;
+    /// Replaces a client's secret, metadata and policy; returns whether it
+    /// existed.
+    async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError>;
 
     /// Stores a new authorization code.
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError>;
-    /// Atomically marks a code as spent and says whether this was the first
-    /// redemption.
-    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError>;
-    /// Records what a code's first redemption issued.
-    async fn record_code_issuance(
+    /// Reads a code without spending it (the token endpoint checks the
+    /// client, PKCE and redirect URI first, so a failed attempt does not
+    /// burn the legitimate client's code).
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StorageError>;
+    /// Atomically marks a code as spent, recording what its redemption
+    /// issues, and says whether this was the first redemption.
+    async fn consume_code(
         &self,
         code_hash: &str,
         issued: IssuedFromCode,
-    ) -> Result<(), StorageError>;
+    ) -> Result<CodeConsumption, StorageError>;
 
     /// Stores the first refresh token of a new family.
     async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError>;
     /// Looks a refresh token up (also when spent).
     async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError>;
-    /// Atomically spends `token_hash` and stores `successor`, applying the
-    /// reuse rules; see [`RefreshRotation`]. `now` and `grace` are seconds.
+    /// Atomically spends `token_hash` and stores `successor` (and, on the
+    /// spent token, the successor's hash and `sealed_successor`), applying
+    /// the verdict of [`policy::rotation`]; see [`RefreshRotation`]. `now`
+    /// and `grace` are seconds.
     async fn rotate_refresh(
         &self,
         token_hash: &str,
         successor: RefreshRecord,
+        sealed_successor: String,
         now: u64,
         grace: u64,
     ) -> Result<RefreshRotation, StorageError>;
@@ -271,6 +371,17 @@ pub trait Storage: Send + Sync + 'static {
     async fn revoke_jti(&self, jti: &str, exp: u64) -> Result<(), StorageError>;
     /// Whether an access token is revoked.
     async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError>;
+    /// Records a single-use identifier (a client assertion's `jti`) until
+    /// `exp`; returns false, atomically, when it was already recorded.
+    async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError>;
+
+    /// The revocation state of a subject (all zero when never revoked).
+    async fn subject(&self, subject: &str) -> Result<SubjectState, StorageError>;
+    /// Ends everything a subject holds: moves its generation on (so its
+    /// codes, sessions and refresh families die), records `now` as its
+    /// revocation time, and revokes its refresh families. Returns the new
+    /// state.
+    async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError>;
 
     /// All signing keys, newest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError>;
@@ -291,30 +402,41 @@ pub trait Storage: Send + Sync + 'static {
     /// Looks a federated identity up by our subject.
     async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError>;
 
-    /// The scope `subject` has consented to for `client_id`, if any.
-    async fn consent(&self, subject: &str, client_id: &str)
-    -> Result<Option<String>, StorageError>;
-    /// Records (replacing) the scope `subject` consents to for `client_id`.
+    /// The scope `subject` has consented to for `client_id` and `resource`
+    /// (the empty string when the request named none), if any.
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, StorageError>;
+    /// Records (replacing) the scope `subject` consents to for `client_id`
+    /// and `resource`.
     async fn save_consent(
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
         scope: &str,
     ) -> Result<(), StorageError>;
 
-    /// Counts one failed login for `key` in the window starting at the
-    /// current window's start, or at `now` when that window (of `window`
-    /// seconds) has ended.
-    async fn record_login_failure(
+    /// Atomically counts one event for `key` in a fixed window (a new
+    /// window of `window` seconds starts at `now` when the current one has
+    /// ended) and returns the count including this event and when the
+    /// window started. Throttles reserve an attempt with this before doing
+    /// the work, so a burst cannot pass a check-then-act gap.
+    async fn bump_counter(
         &self,
         key: &str,
         now: u64,
         window: u64,
-    ) -> Result<(), StorageError>;
-    /// The failures counted for `key` and when their window started.
-    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError>;
-    /// Forgets the failures of `key`.
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError>;
+    ) -> Result<(u32, u64), StorageError>;
+    /// The count for `key` and when its window started.
+    async fn counter(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError>;
+    /// Takes one event back (a reserved attempt that succeeded).
+    async fn release_counter(&self, key: &str) -> Result<(), StorageError>;
+    /// Forgets `key`'s count.
+    async fn clear_counter(&self, key: &str) -> Result<(), StorageError>;
 
     /// Deletes what has expired before `now`: refresh tokens, revoked
     /// `jti`s past their expiry, and codes more than `code_retention`

@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
 
+use super::policy::{Rotation, rotation};
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
+    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
+    RefreshRecord, RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode,
+    SubjectState, UserRecord,
 };
 
 /// Schema migrations, applied in order; append, never edit.
@@ -61,6 +63,23 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INT NOT NULL, window_start BIGINT NOT NULL);
 ", "
     CREATE TABLE identities (subject TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at BIGINT NOT NULL);
+", "
+    ALTER TABLE clients ADD COLUMN policy TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN subject TEXT;
+    UPDATE refresh_tokens SET subject = record::json->>'subject';
+    ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN successor_sealed TEXT;
+    CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject);
+    CREATE TABLE subjects (subject TEXT PRIMARY KEY, generation BIGINT NOT NULL, revoked_at BIGINT NOT NULL);
+    DROP TABLE consents;
+    CREATE TABLE consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at BIGINT NOT NULL,
+        PRIMARY KEY (subject, client_id, resource)
+    );
 "];
 
 /// A lock id for migrations (any constant shared by all instances).
@@ -148,13 +167,36 @@ impl PostgresStorage {
     }
 }
 
+const CLIENT_COLUMNS: &str = "client_id, secret_hash, metadata, issued_at, policy";
+
 fn client_from(row: &tokio_postgres::Row) -> Result<ClientRecord, StorageError> {
     Ok(ClientRecord {
         client_id: row.get(0),
         secret_hash: row.get(1),
         metadata: from_json(row.get::<_, &str>(2))?,
         issued_at: u(row.get(3)),
+        policy: row
+            .get::<_, Option<&str>>(4)
+            .map(from_json::<ClientPolicy>)
+            .transpose()?
+            .unwrap_or_default(),
     })
+}
+
+/// A policy column value: NULL for the default (untrusted) policy.
+fn policy_json(policy: &ClientPolicy) -> Result<Option<String>, StorageError> {
+    if *policy == ClientPolicy::default() {
+        Ok(None)
+    } else {
+        to_json(policy).map(Some)
+    }
+}
+
+fn subject_from(row: &tokio_postgres::Row) -> SubjectState {
+    SubjectState {
+        generation: u(row.get(0)),
+        revoked_at: u(row.get(1)),
+    }
 }
 
 fn refresh_from(record: &str, rotated_at: Option<i64>) -> Result<RefreshRecord, StorageError> {
@@ -169,14 +211,15 @@ async fn insert_refresh_row(
 ) -> Result<(), StorageError> {
     let n = c
         .execute(
-            "INSERT INTO refresh_tokens (token_hash, family_id, record, rotated_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO refresh_tokens (token_hash, family_id, record, rotated_at, expires_at, subject)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             &[
                 &t.token_hash,
                 &t.family_id,
                 &to_json(t)?,
                 &t.rotated_at.map(i),
                 &i(t.expires_at),
+                &t.subject,
             ],
         )
         .await
@@ -194,9 +237,9 @@ impl Storage for PostgresStorage {
         let c = self.client_conn().await?;
         let n = c
             .execute(
-                "INSERT INTO clients (client_id, secret_hash, metadata, issued_at) VALUES ($1, $2, $3, $4)
+                "INSERT INTO clients (client_id, secret_hash, metadata, issued_at, policy) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT DO NOTHING",
-                &[&client.client_id, &client.secret_hash, &to_json(&client.metadata)?, &i(client.issued_at)],
+                &[&client.client_id, &client.secret_hash, &to_json(&client.metadata)?, &i(client.issued_at), &policy_json(&client.policy)?],
             )
             .await
             .map_err(backend)?;
@@ -210,7 +253,7 @@ impl Storage for PostgresStorage {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
         let c = self.client_conn().await?;
         c.query_opt(
-            "SELECT client_id, secret_hash, metadata, issued_at FROM clients WHERE client_id = $1",
+            &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"),
             &[&client_id],
         )
         .await
@@ -236,7 +279,7 @@ impl Storage for PostgresStorage {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
         let c = self.client_conn().await?;
         c.query(
-            "SELECT client_id, secret_hash, metadata, issued_at FROM clients ORDER BY issued_at, client_id",
+            &format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY issued_at, client_id"),
             &[],
         )
         .await
@@ -256,6 +299,23 @@ impl Storage for PostgresStorage {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "UPDATE clients SET secret_hash = $2, metadata = $3, policy = $4 WHERE client_id = $1",
+                &[
+                    &client.client_id,
+                    &client.secret_hash,
+                    &to_json(&client.metadata)?,
+                    &policy_json(&client.policy)?,
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         let n = c
@@ -272,13 +332,36 @@ impl Storage for PostgresStorage {
         }
     }
 
-    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError> {
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StorageError> {
         let c = self.client_conn().await?;
-        // One statement: only one instance can flip `used`.
+        c.query_opt(
+            "SELECT record, used, issued FROM codes WHERE code_hash = $1",
+            &[&code_hash],
+        )
+        .await
+        .map_err(backend)?
+        .map(|row| {
+            Ok(StoredCode {
+                record: from_json(row.get::<_, &str>(0))?,
+                used: row.get(1),
+                issued: row.get::<_, Option<&str>>(2).map(from_json).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<CodeConsumption, StorageError> {
+        let c = self.client_conn().await?;
+        // One statement: only one instance can flip `used`, and what the
+        // redemption issues is recorded with it.
         if let Some(row) = c
             .query_opt(
-                "UPDATE codes SET used = TRUE WHERE code_hash = $1 AND NOT used RETURNING record",
-                &[&code_hash],
+                "UPDATE codes SET used = TRUE, issued = $2 WHERE code_hash = $1 AND NOT used RETURNING record",
+                &[&code_hash, &to_json(&issued)?],
             )
             .await
             .map_err(backend)?
@@ -299,21 +382,6 @@ impl Storage for PostgresStorage {
                 issued: row.get::<_, Option<&str>>(1).map(from_json).transpose()?,
             }),
         }
-    }
-
-    async fn record_code_issuance(
-        &self,
-        code_hash: &str,
-        issued: IssuedFromCode,
-    ) -> Result<(), StorageError> {
-        let c = self.client_conn().await?;
-        c.execute(
-            "UPDATE codes SET issued = $2 WHERE code_hash = $1",
-            &[&code_hash, &to_json(&issued)?],
-        )
-        .await
-        .map_err(backend)?;
-        Ok(())
     }
 
     async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError> {
@@ -337,6 +405,7 @@ impl Storage for PostgresStorage {
         &self,
         token_hash: &str,
         successor: RefreshRecord,
+        sealed_successor: String,
         now: u64,
         grace: u64,
     ) -> Result<RefreshRotation, StorageError> {
@@ -345,7 +414,8 @@ impl Storage for PostgresStorage {
         // The row lock serializes concurrent rotations of one token.
         let Some(row) = tx
             .query_opt(
-                "SELECT record, rotated_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+                "SELECT record, rotated_at, successor_hash, successor_sealed
+                 FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
                 &[&token_hash],
             )
             .await
@@ -354,6 +424,8 @@ impl Storage for PostgresStorage {
             return Ok(RefreshRotation::Invalid);
         };
         let current = refresh_from(row.get::<_, &str>(0), row.get(1))?;
+        let successor_hash: Option<String> = row.get(2);
+        let sealed: Option<String> = row.get(3);
         let revoked = tx
             .query_opt(
                 "SELECT 1 FROM revoked_families WHERE family_id = $1",
@@ -362,32 +434,47 @@ impl Storage for PostgresStorage {
             .await
             .map_err(backend)?
             .is_some();
-        if revoked || current.expires_at <= now {
-            return Ok(RefreshRotation::Invalid);
-        }
-        let outcome = match current.rotated_at {
-            None => RefreshRotation::Rotated(current),
-            Some(at) if now.saturating_sub(at) <= grace => RefreshRotation::WithinGrace(current),
-            Some(_) => {
+        let successor_live = match &successor_hash {
+            None => false,
+            Some(h) => tx
+                .query_opt(
+                    "SELECT 1 FROM refresh_tokens WHERE token_hash = $1
+                     AND rotated_at IS NULL AND expires_at > $2",
+                    &[h, &i(now)],
+                )
+                .await
+                .map_err(backend)?
+                .is_some(),
+        };
+        let out = match rotation(&current, revoked, successor_live, now, grace) {
+            Rotation::Invalid => RefreshRotation::Invalid,
+            Rotation::Repeat => RefreshRotation::Repeated {
+                record: current,
+                sealed_successor: sealed.unwrap_or_default(),
+            },
+            Rotation::Reuse => {
                 tx.execute(
                     "INSERT INTO revoked_families (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     &[&current.family_id, &i(now)],
                 )
                 .await
                 .map_err(backend)?;
-                tx.commit().await.map_err(backend)?;
-                return Ok(RefreshRotation::Reused(current));
+                RefreshRotation::Reused(current)
+            }
+            Rotation::Rotate => {
+                tx.execute(
+                    "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4
+                     WHERE token_hash = $1",
+                    &[&token_hash, &i(now), &successor.token_hash, &sealed_successor],
+                )
+                .await
+                .map_err(backend)?;
+                insert_refresh_row(&tx, &successor).await?;
+                RefreshRotation::Rotated(current)
             }
         };
-        tx.execute(
-            "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, $2) WHERE token_hash = $1",
-            &[&token_hash, &i(now)],
-        )
-        .await
-        .map_err(backend)?;
-        insert_refresh_row(&tx, &successor).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(outcome)
+        Ok(out)
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
@@ -431,6 +518,54 @@ impl Storage for PostgresStorage {
                 .map_err(backend)?
                 .is_some(),
         )
+    }
+
+    async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError> {
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "INSERT INTO revoked_jtis (jti, exp) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&key, &i(exp)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn subject(&self, subject: &str) -> Result<SubjectState, StorageError> {
+        let c = self.client_conn().await?;
+        Ok(c.query_opt(
+            "SELECT generation, revoked_at FROM subjects WHERE subject = $1",
+            &[&subject],
+        )
+        .await
+        .map_err(backend)?
+        .map(|r| subject_from(&r))
+        .unwrap_or_default())
+    }
+
+    async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError> {
+        let mut c = self.client_conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let row = tx
+            .query_one(
+                "INSERT INTO subjects (subject, generation, revoked_at) VALUES ($1, 1, $2)
+                 ON CONFLICT (subject) DO UPDATE SET generation = subjects.generation + 1, revoked_at = $2
+                 RETURNING generation, revoked_at",
+                &[&subject, &i(now)],
+            )
+            .await
+            .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO revoked_families (family_id, revoked_at)
+             SELECT DISTINCT family_id, $2::BIGINT FROM refresh_tokens WHERE subject = $1
+             ON CONFLICT DO NOTHING",
+            &[&subject, &i(now)],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(subject_from(&row))
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
@@ -551,11 +686,12 @@ impl Storage for PostgresStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
     ) -> Result<Option<String>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query_opt(
-            "SELECT scope FROM consents WHERE subject = $1 AND client_id = $2",
-            &[&subject, &client_id],
+            "SELECT scope FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3",
+            &[&subject, &client_id, &resource],
         )
         .await
         .map_err(backend)?
@@ -566,39 +702,45 @@ impl Storage for PostgresStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
         scope: &str,
     ) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute(
-            "INSERT INTO consents (subject, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-            &[&subject, &client_id, &scope, &i(crate::app::now())],
+            "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
         )
         .await
         .map_err(backend)?;
         Ok(())
     }
 
-    async fn record_login_failure(
+    async fn bump_counter(
         &self,
         key: &str,
         now: u64,
         window: u64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(u32, u64), StorageError> {
         let c = self.client_conn().await?;
-        c.execute(
-            "INSERT INTO login_failures AS f (key, count, window_start) VALUES ($1, 1, $2)
-             ON CONFLICT (key) DO UPDATE SET
-               count = CASE WHEN f.window_start + $3 <= $2 THEN 1 ELSE f.count + 1 END,
-               window_start = CASE WHEN f.window_start + $3 <= $2 THEN $2 ELSE f.window_start END",
-            &[&key, &i(now), &i(window)],
-        )
-        .await
-        .map_err(backend)?;
-        Ok(())
+        let row = c
+            .query_one(
+                "INSERT INTO login_failures AS f (key, count, window_start) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO UPDATE SET
+                   count = CASE WHEN f.window_start + $3 <= $2 THEN 1 ELSE f.count + 1 END,
+                   window_start = CASE WHEN f.window_start + $3 <= $2 THEN $2 ELSE f.window_start END
+                 RETURNING count, window_start",
+                &[&key, &i(now), &i(window)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok((
+            u32::try_from(row.get::<_, i32>(0)).unwrap_or(u32::MAX),
+            u(row.get(1)),
+        ))
     }
 
-    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
+    async fn counter(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query_opt(
             "SELECT count, window_start FROM login_failures WHERE key = $1",
@@ -609,7 +751,18 @@ impl Storage for PostgresStorage {
         .map(|r| (u32::try_from(r.get::<_, i32>(0)).unwrap_or(0), u(r.get(1)))))
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError> {
+    async fn release_counter(&self, key: &str) -> Result<(), StorageError> {
+        let c = self.client_conn().await?;
+        c.execute(
+            "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0",
+            &[&key],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn clear_counter(&self, key: &str) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute("DELETE FROM login_failures WHERE key = $1", &[&key])
             .await

@@ -9,9 +9,11 @@ use std::path::Path;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::policy::{Rotation, rotation};
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, UserRecord,
+    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
+    RefreshRecord, RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode,
+    SubjectState, UserRecord,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -64,6 +66,27 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     CREATE TABLE identities (subject TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at INTEGER NOT NULL);
+",
+    // Client trust, never-forking refresh rotation, subject revocation,
+    // consent per resource (earlier consents, kept per client only, are
+    // dropped: people are asked once more).
+    "
+    ALTER TABLE clients ADD COLUMN policy TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN subject TEXT;
+    UPDATE refresh_tokens SET subject = json_extract(record, '$.subject');
+    ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN successor_sealed TEXT;
+    CREATE INDEX refresh_tokens_subject ON refresh_tokens(subject);
+    CREATE TABLE subjects (subject TEXT PRIMARY KEY, generation INTEGER NOT NULL, revoked_at INTEGER NOT NULL);
+    DROP TABLE consents;
+    CREATE TABLE consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, client_id, resource)
+    );
 ",
 ];
 
@@ -179,17 +202,36 @@ impl SqliteStorage {
     }
 }
 
-fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Option<String>, String, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+type ClientRow = (String, Option<String>, String, i64, Option<String>);
+
+const CLIENT_COLUMNS: &str = "client_id, secret_hash, metadata, issued_at, policy";
+
+fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn client_from(row: (String, Option<String>, String, i64)) -> Result<ClientRecord, StorageError> {
+fn client_from(row: ClientRow) -> Result<ClientRecord, StorageError> {
     Ok(ClientRecord {
         client_id: row.0,
         secret_hash: row.1,
         metadata: from_json(&row.2)?,
         issued_at: u(row.3),
+        policy: row
+            .4
+            .as_deref()
+            .map(from_json::<ClientPolicy>)
+            .transpose()?
+            .unwrap_or_default(),
     })
+}
+
+/// A policy column value: NULL for the default (untrusted) policy.
+fn policy_json(policy: &ClientPolicy) -> Result<Option<String>, StorageError> {
+    if *policy == ClientPolicy::default() {
+        Ok(None)
+    } else {
+        to_json(policy).map(Some)
+    }
 }
 
 fn refresh_from(record: &str, rotated_at: Option<i64>) -> Result<RefreshRecord, StorageError> {
@@ -204,8 +246,8 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at)],
+                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?],
                 )
                 .map_err(backend)?;
             if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
@@ -216,8 +258,10 @@ impl Storage for SqliteStorage {
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
         let id = client_id.to_owned();
         self.with(move |c| {
-                        c.prepare_cached("SELECT client_id, secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1")
-                .and_then(|mut s| s.query_row([id], client_row).optional())
+            c.prepare_cached(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([id], client_row).optional())
             .map_err(backend)?
             .map(client_from)
             .transpose()
@@ -243,7 +287,9 @@ impl Storage for SqliteStorage {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
         self.with(|c| {
             let mut stmt = c
-                .prepare("SELECT client_id, secret_hash, metadata, issued_at FROM clients ORDER BY issued_at, client_id")
+                .prepare(&format!(
+                    "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY issued_at, client_id"
+                ))
                 .map_err(backend)?;
             let rows = stmt.query_map([], client_row).map_err(backend)?;
             rows.map(|r| client_from(r.map_err(backend)?)).collect()
@@ -261,6 +307,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4 WHERE client_id = ?1",
+                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, policy_json(&client.policy)?],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         self.with(move |c| {
             let n = c
@@ -274,8 +333,36 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn consume_code(&self, code_hash: &str) -> Result<CodeConsumption, StorageError> {
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StorageError> {
         let hash = code_hash.to_owned();
+        self.with(move |c| {
+            let row: Option<(String, i64, Option<String>)> = c
+                .query_row(
+                    "SELECT record, used, issued FROM codes WHERE code_hash = ?1",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(record, used, issued)| {
+                Ok(StoredCode {
+                    record: from_json(&record)?,
+                    used: used != 0,
+                    issued: issued.as_deref().map(from_json).transpose()?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<CodeConsumption, StorageError> {
+        let hash = code_hash.to_owned();
+        let issued = to_json(&issued)?;
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
             let row: Option<(String, i64, Option<String>)> = tx
@@ -286,39 +373,25 @@ impl Storage for SqliteStorage {
                 )
                 .optional()
                 .map_err(backend)?;
-            let Some((record, used, issued)) = row else {
+            let Some((record, used, recorded)) = row else {
                 return Ok(CodeConsumption::Unknown);
             };
             let record: CodeRecord = from_json(&record)?;
             let out = if used != 0 {
                 CodeConsumption::Replayed {
                     record,
-                    issued: issued.as_deref().map(from_json).transpose()?,
+                    issued: recorded.as_deref().map(from_json).transpose()?,
                 }
             } else {
-                tx.execute("UPDATE codes SET used = 1 WHERE code_hash = ?1", [&hash])
-                    .map_err(backend)?;
+                tx.execute(
+                    "UPDATE codes SET used = 1, issued = ?2 WHERE code_hash = ?1",
+                    params![hash, issued],
+                )
+                .map_err(backend)?;
                 CodeConsumption::First(record)
             };
             tx.commit().map_err(backend)?;
             Ok(out)
-        })
-        .await
-    }
-
-    async fn record_code_issuance(
-        &self,
-        code_hash: &str,
-        issued: IssuedFromCode,
-    ) -> Result<(), StorageError> {
-        let hash = code_hash.to_owned();
-        self.with(move |c| {
-            c.execute(
-                "UPDATE codes SET issued = ?2 WHERE code_hash = ?1",
-                params![hash, to_json(&issued)?],
-            )
-            .map_err(backend)?;
-            Ok(())
         })
         .await
     }
@@ -347,49 +420,57 @@ impl Storage for SqliteStorage {
         &self,
         token_hash: &str,
         successor: RefreshRecord,
+        sealed_successor: String,
         now: u64,
         grace: u64,
     ) -> Result<RefreshRotation, StorageError> {
         let hash = token_hash.to_owned();
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
-            let row: Option<(String, Option<i64>, i64)> = tx
+            let row: Option<(String, Option<i64>, i64, Option<String>, i64)> = tx
                 .query_row(
-                    "SELECT t.record, t.rotated_at, EXISTS(SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
+                    "SELECT t.record, t.rotated_at,
+                            EXISTS(SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id),
+                            t.successor_sealed,
+                            EXISTS(SELECT 1 FROM refresh_tokens s WHERE s.token_hash = t.successor_hash
+                                   AND s.rotated_at IS NULL AND s.expires_at > ?2)
                      FROM refresh_tokens t WHERE t.token_hash = ?1",
-                    [&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    params![hash, i(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()
                 .map_err(backend)?;
-            let Some((record, rotated_at, revoked)) = row else {
+            let Some((record, rotated_at, revoked, sealed, successor_live)) = row else {
                 return Ok(RefreshRotation::Invalid);
             };
             let current = refresh_from(&record, rotated_at)?;
-            if revoked != 0 || current.expires_at <= now {
-                return Ok(RefreshRotation::Invalid);
-            }
-            let outcome = match current.rotated_at {
-                None => RefreshRotation::Rotated(current),
-                Some(at) if now.saturating_sub(at) <= grace => RefreshRotation::WithinGrace(current),
-                Some(_) => {
+            let out = match rotation(&current, revoked != 0, successor_live != 0, now, grace) {
+                Rotation::Invalid => RefreshRotation::Invalid,
+                Rotation::Repeat => RefreshRotation::Repeated {
+                    record: current,
+                    sealed_successor: sealed.unwrap_or_default(),
+                },
+                Rotation::Reuse => {
                     tx.execute(
                         "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
                         params![current.family_id, i(now)],
                     )
                     .map_err(backend)?;
-                    tx.commit().map_err(backend)?;
-                    return Ok(RefreshRotation::Reused(current));
+                    RefreshRotation::Reused(current)
+                }
+                Rotation::Rotate => {
+                    tx.execute(
+                        "UPDATE refresh_tokens SET rotated_at = ?2, successor_hash = ?3, successor_sealed = ?4
+                         WHERE token_hash = ?1",
+                        params![hash, i(now), successor.token_hash, sealed_successor],
+                    )
+                    .map_err(backend)?;
+                    insert_refresh_row(&tx, &successor)?;
+                    RefreshRotation::Rotated(current)
                 }
             };
-            tx.execute(
-                "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?2) WHERE token_hash = ?1",
-                params![hash, i(now)],
-            )
-            .map_err(backend)?;
-            insert_refresh_row(&tx, &successor)?;
             tx.commit().map_err(backend)?;
-            Ok(outcome)
+            Ok(out)
         })
         .await
     }
@@ -442,6 +523,69 @@ impl Storage for SqliteStorage {
                 .and_then(|mut s| s.query_row([jti], |r| r.get::<_, i64>(0)))
                 .map(|v| v != 0)
                 .map_err(backend)
+        })
+        .await
+    }
+
+    async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO revoked_jtis (jti, exp) VALUES (?1, ?2)",
+                    params![key, i(exp)],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn subject(&self, subject: &str) -> Result<SubjectState, StorageError> {
+        let subject = subject.to_owned();
+        self.with(move |c| {
+            c.prepare_cached("SELECT generation, revoked_at FROM subjects WHERE subject = ?1")
+                .and_then(|mut s| {
+                    s.query_row([subject], |r| {
+                        Ok(SubjectState {
+                            generation: u(r.get(0)?),
+                            revoked_at: u(r.get(1)?),
+                        })
+                    })
+                    .optional()
+                })
+                .map(Option::unwrap_or_default)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError> {
+        let subject = subject.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let state = tx
+                .query_row(
+                    "INSERT INTO subjects (subject, generation, revoked_at) VALUES (?1, 1, ?2)
+                     ON CONFLICT(subject) DO UPDATE SET generation = generation + 1, revoked_at = ?2
+                     RETURNING generation, revoked_at",
+                    params![subject, i(now)],
+                    |r| {
+                        Ok(SubjectState {
+                            generation: u(r.get(0)?),
+                            revoked_at: u(r.get(1)?),
+                        })
+                    },
+                )
+                .map_err(backend)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at)
+                 SELECT DISTINCT family_id, ?2 FROM refresh_tokens WHERE subject = ?1",
+                params![subject, i(now)],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(state)
         })
         .await
     }
@@ -576,13 +720,18 @@ impl Storage for SqliteStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
     ) -> Result<Option<String>, StorageError> {
-        let (s, c) = (subject.to_owned(), client_id.to_owned());
+        let (s, c, r) = (
+            subject.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+        );
         self.with(move |conn| {
             conn.query_row(
-                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2",
-                [s, c],
-                |r| r.get(0),
+                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2 AND resource = ?3",
+                [s, c, r],
+                |row| row.get(0),
             )
             .optional()
             .map_err(backend)
@@ -594,14 +743,20 @@ impl Storage for SqliteStorage {
         &self,
         subject: &str,
         client_id: &str,
+        resource: &str,
         scope: &str,
     ) -> Result<(), StorageError> {
-        let (s, c, sc) = (subject.to_owned(), client_id.to_owned(), scope.to_owned());
+        let (s, c, r, sc) = (
+            subject.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+            scope.to_owned(),
+        );
         self.with(move |conn| {
             conn.execute(
-                "INSERT INTO consents (subject, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(subject, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-                params![s, c, sc, i(crate::app::now())],
+                "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                params![s, c, r, sc, i(crate::app::now())],
             )
             .map_err(backend)?;
             Ok(())
@@ -609,28 +764,34 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn record_login_failure(
+    async fn bump_counter(
         &self,
         key: &str,
         now: u64,
         window: u64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(u32, u64), StorageError> {
         let key = key.to_owned();
         self.with(move |c| {
-            c.execute(
+            c.query_row(
                 "INSERT INTO login_failures (key, count, window_start) VALUES (?1, 1, ?2)
                  ON CONFLICT(key) DO UPDATE SET
                    count = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE count + 1 END,
-                   window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END",
+                   window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END
+                 RETURNING count, window_start",
                 params![key, i(now), i(window)],
+                |r| {
+                    Ok((
+                        u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                        u(r.get(1)?),
+                    ))
+                },
             )
-            .map_err(backend)?;
-            Ok(())
+            .map_err(backend)
         })
         .await
     }
 
-    async fn login_failures(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
+    async fn counter(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError> {
         let key = key.to_owned();
         self.with(move |c| {
             c.query_row(
@@ -649,7 +810,20 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StorageError> {
+    async fn release_counter(&self, key: &str) -> Result<(), StorageError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE login_failures SET count = count - 1 WHERE key = ?1 AND count > 0",
+                [key],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_counter(&self, key: &str) -> Result<(), StorageError> {
         let key = key.to_owned();
         self.with(move |c| {
             c.execute("DELETE FROM login_failures WHERE key = ?1", [key])
@@ -694,13 +868,14 @@ impl Storage for SqliteStorage {
 fn insert_refresh_row(c: &Connection, token: &RefreshRecord) -> Result<(), StorageError> {
     let n = c
         .execute(
-            "INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, record, rotated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO refresh_tokens (token_hash, family_id, record, rotated_at, expires_at, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 token.token_hash,
                 token.family_id,
                 to_json(token)?,
                 token.rotated_at.map(i),
-                i(token.expires_at)
+                i(token.expires_at),
+                token.subject
             ],
         )
         .map_err(backend)?;

@@ -13,6 +13,7 @@ fn client(id: &str, at: u64) -> ClientRecord {
             ..Default::default()
         },
         issued_at: at,
+        policy: ClientPolicy::default(),
     }
 }
 
@@ -21,10 +22,12 @@ fn code(hash: &str, expires_at: u64) -> CodeRecord {
         code_hash: hash.into(),
         client_id: "c1".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri_sent: true,
         code_challenge: "x".repeat(43),
         resource: Some("http://rs.test/mcp".into()),
         scope: "mcp".into(),
         subject: "alice".into(),
+        subject_generation: 0,
         auth_time: 1,
         expires_at,
     }
@@ -36,6 +39,7 @@ fn refresh(hash: &str, family: &str, expires_at: u64) -> RefreshRecord {
         family_id: family.into(),
         client_id: "c1".into(),
         subject: "alice".into(),
+        subject_generation: 0,
         scope: "mcp".into(),
         resource: None,
         auth_time: 1,
@@ -66,39 +70,64 @@ pub(super) async fn run(s: &dyn Storage) {
     assert_eq!(ids, ["c1", "c2"]);
     assert!(s.delete_client("c2").await.unwrap());
     assert!(!s.delete_client("c2").await.unwrap());
+    // A trusted client keeps its policy; updates replace secret and policy.
+    let mut trusted = client("t1", 15);
+    trusted.policy = ClientPolicy {
+        trusted: true,
+        resources: vec!["http://rs.test/mcp".into()],
+        resource_server: true,
+        headless_login: false,
+    };
+    s.insert_client(trusted.clone()).await.unwrap();
+    assert_eq!(s.client("t1").await.unwrap(), Some(trusted.clone()));
+    trusted.secret_hash = Some("rotated".into());
+    assert!(s.update_client(trusted.clone()).await.unwrap());
+    assert_eq!(s.client("t1").await.unwrap(), Some(trusted));
+    assert!(!s.update_client(client("nobody", 1)).await.unwrap());
 
-    // Codes: single use, replay reports what was issued.
+    // Codes: read without spending; spent once, recording what they issue;
+    // a replay reports it.
     s.insert_code(code("k1", 100)).await.unwrap();
     assert!(matches!(
         s.insert_code(code("k1", 100)).await,
         Err(StorageError::Conflict)
     ));
+    let unspent = s.code("k1").await.unwrap().unwrap();
     assert_eq!(
-        s.consume_code("k1").await.unwrap(),
-        CodeConsumption::First(code("k1", 100))
+        (unspent.record, unspent.used, unspent.issued),
+        (code("k1", 100), false, None)
     );
     let issued = IssuedFromCode {
         family_id: Some("f1".into()),
         access_jti: "j1".into(),
         access_exp: 200,
     };
-    s.record_code_issuance("k1", issued.clone()).await.unwrap();
     assert_eq!(
-        s.consume_code("k1").await.unwrap(),
+        s.consume_code("k1", issued.clone()).await.unwrap(),
+        CodeConsumption::First(code("k1", 100))
+    );
+    let spent = s.code("k1").await.unwrap().unwrap();
+    assert!(spent.used);
+    assert_eq!(spent.issued.as_ref(), Some(&issued));
+    assert_eq!(
+        s.consume_code("k1", issued.clone()).await.unwrap(),
         CodeConsumption::Replayed {
             record: code("k1", 100),
-            issued: Some(issued)
+            issued: Some(issued.clone())
         }
     );
     assert_eq!(
-        s.consume_code("unknown").await.unwrap(),
+        s.consume_code("unknown", issued.clone()).await.unwrap(),
         CodeConsumption::Unknown
     );
+    assert_eq!(s.code("unknown").await.unwrap(), None);
 
-    // Refresh rotation, grace, reuse.
+    // Refresh rotation: a retry within the grace window gets the same
+    // (sealed) successor and stores nothing; once the successor is used,
+    // or past the window, presenting the spent token is reuse.
     s.insert_refresh(refresh("r1", "f1", 1000)).await.unwrap();
     let out = s
-        .rotate_refresh("r1", refresh("r2", "f1", 1000), 100, 5)
+        .rotate_refresh("r1", refresh("r2", "f1", 1000), "sealed-r2".into(), 100, 5)
         .await
         .unwrap();
     assert_eq!(out, RefreshRotation::Rotated(refresh("r1", "f1", 1000)));
@@ -106,27 +135,55 @@ pub(super) async fn run(s: &dyn Storage) {
         s.refresh("r1").await.unwrap().unwrap().rotated_at,
         Some(100)
     );
-    // Second use of r1 within the grace window: allowed, family stays live.
     let out = s
-        .rotate_refresh("r1", refresh("r3", "f1", 1000), 104, 5)
+        .rotate_refresh("r1", refresh("r3", "f1", 1000), "sealed-r3".into(), 104, 5)
         .await
         .unwrap();
-    assert!(matches!(out, RefreshRotation::WithinGrace(_)));
+    let RefreshRotation::Repeated {
+        sealed_successor, ..
+    } = out
+    else {
+        panic!("expected a repeat, got {out:?}");
+    };
+    assert_eq!(sealed_successor, "sealed-r2", "the same successor");
+    assert_eq!(s.refresh("r3").await.unwrap(), None, "no fork stored");
     assert!(!s.family_revoked("f1").await.unwrap());
-    // Past the window: reuse, the family is revoked, live tokens die with it.
+    // The successor is used; the spent token presented again (even within
+    // the window) is reuse, and the family dies.
+    assert!(matches!(
+        s.rotate_refresh("r2", refresh("r4", "f1", 1000), "sealed-r4".into(), 104, 5)
+            .await
+            .unwrap(),
+        RefreshRotation::Rotated(_)
+    ));
     let out = s
-        .rotate_refresh("r1", refresh("r4", "f1", 1000), 200, 5)
+        .rotate_refresh("r1", refresh("r5", "f1", 1000), "x".into(), 105, 5)
         .await
         .unwrap();
-    assert!(matches!(out, RefreshRotation::Reused(_)));
+    assert!(matches!(out, RefreshRotation::Reused(_)), "{out:?}");
     assert!(s.family_revoked("f1").await.unwrap());
     let out = s
-        .rotate_refresh("r2", refresh("r5", "f1", 1000), 201, 5)
+        .rotate_refresh("r4", refresh("r6", "f1", 1000), "x".into(), 106, 5)
         .await
         .unwrap();
-    assert_eq!(out, RefreshRotation::Invalid);
     assert_eq!(
-        s.rotate_refresh("nope", refresh("r6", "f9", 1000), 1, 5)
+        out,
+        RefreshRotation::Invalid,
+        "live tokens die with the family"
+    );
+    // Past the window, a spent token is reuse even if its successor is unused.
+    s.insert_refresh(refresh("g1", "fg", 1000)).await.unwrap();
+    s.rotate_refresh("g1", refresh("g2", "fg", 1000), "s".into(), 100, 5)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.rotate_refresh("g1", refresh("g3", "fg", 1000), "s".into(), 200, 5)
+            .await
+            .unwrap(),
+        RefreshRotation::Reused(_)
+    ));
+    assert_eq!(
+        s.rotate_refresh("nope", refresh("r7", "f9", 1000), "x".into(), 1, 5)
             .await
             .unwrap(),
         RefreshRotation::Invalid
@@ -134,7 +191,7 @@ pub(super) async fn run(s: &dyn Storage) {
     // Expired tokens do not rotate.
     s.insert_refresh(refresh("e1", "f2", 50)).await.unwrap();
     assert_eq!(
-        s.rotate_refresh("e1", refresh("e2", "f2", 1000), 60, 5)
+        s.rotate_refresh("e1", refresh("e2", "f2", 1000), "x".into(), 60, 5)
             .await
             .unwrap(),
         RefreshRotation::Invalid
@@ -146,6 +203,32 @@ pub(super) async fn run(s: &dyn Storage) {
     s.revoke_jti("j9", 500).await.unwrap();
     assert!(s.jti_revoked("j9").await.unwrap());
     assert!(!s.jti_revoked("j8").await.unwrap());
+    // Single-use identifiers.
+    assert!(s.use_once("assertion:a", 500).await.unwrap());
+    assert!(!s.use_once("assertion:a", 500).await.unwrap());
+
+    // Subjects: revocation moves the generation on and ends the families.
+    assert_eq!(s.subject("carol").await.unwrap(), SubjectState::default());
+    let mut carol = refresh("c-r1", "c-f1", 1000);
+    carol.subject = "carol".into();
+    s.insert_refresh(carol).await.unwrap();
+    let st = s.revoke_subject("carol", 300).await.unwrap();
+    assert_eq!(
+        st,
+        SubjectState {
+            generation: 1,
+            revoked_at: 300
+        }
+    );
+    assert_eq!(s.subject("carol").await.unwrap(), st);
+    assert!(s.family_revoked("c-f1").await.unwrap());
+    assert_eq!(
+        s.revoke_subject("carol", 310).await.unwrap(),
+        SubjectState {
+            generation: 2,
+            revoked_at: 310
+        }
+    );
 
     // Keys: adding one retires the previous.
     let key = |kid: &str, at: u64| SigningKeyRecord {
@@ -182,19 +265,28 @@ pub(super) async fn run(s: &dyn Storage) {
     assert!(s.delete_user("amy").await.unwrap());
     assert_eq!(s.user("amy").await.unwrap(), None);
 
-    // Consent, per user and client; removing the client removes it.
-    assert_eq!(s.consent("bob", "c1").await.unwrap(), None);
-    s.save_consent("bob", "c1", "mcp").await.unwrap();
-    s.save_consent("bob", "c1", "mcp read").await.unwrap();
+    // Consent, per user, client and resource; removing the client
+    // removes it.
+    let rs = "http://rs.test/mcp";
+    assert_eq!(s.consent("bob", "c1", rs).await.unwrap(), None);
+    s.save_consent("bob", "c1", rs, "mcp").await.unwrap();
+    s.save_consent("bob", "c1", rs, "mcp read").await.unwrap();
     assert_eq!(
-        s.consent("bob", "c1").await.unwrap().as_deref(),
+        s.consent("bob", "c1", rs).await.unwrap().as_deref(),
         Some("mcp read")
     );
-    assert_eq!(s.consent("amy", "c1").await.unwrap(), None);
+    assert_eq!(
+        s.consent("bob", "c1", "http://other.test/mcp")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.consent("bob", "c1", "").await.unwrap(), None);
+    assert_eq!(s.consent("amy", "c1", rs).await.unwrap(), None);
     s.insert_client(client("c3", 30)).await.unwrap();
-    s.save_consent("bob", "c3", "mcp").await.unwrap();
+    s.save_consent("bob", "c3", "", "mcp").await.unwrap();
     s.delete_client("c3").await.unwrap();
-    assert_eq!(s.consent("bob", "c3").await.unwrap(), None);
+    assert_eq!(s.consent("bob", "c3", "").await.unwrap(), None);
 
     // Federated identities: replaced at every sign-in.
     assert_eq!(s.identity("corp:u1").await.unwrap(), None);
@@ -215,41 +307,35 @@ pub(super) async fn run(s: &dyn Storage) {
     assert_eq!(s.identity("corp:u1").await.unwrap(), Some(who));
     assert_eq!(s.identity("corp:u2").await.unwrap(), None);
 
-    // Login failure windows.
-    s.record_login_failure("account:bob", 100, 60)
-        .await
-        .unwrap();
-    s.record_login_failure("account:bob", 110, 60)
-        .await
-        .unwrap();
+    // Counter windows: each bump returns the new count.
     assert_eq!(
-        s.login_failures("account:bob").await.unwrap(),
-        Some((2, 100))
+        s.bump_counter("account:bob", 100, 60).await.unwrap(),
+        (1, 100)
     );
-    s.record_login_failure("account:bob", 170, 60)
-        .await
-        .unwrap(); // window over: restart
     assert_eq!(
-        s.login_failures("account:bob").await.unwrap(),
-        Some((1, 170))
+        s.bump_counter("account:bob", 110, 60).await.unwrap(),
+        (2, 100)
     );
-    s.clear_login_failures("account:bob").await.unwrap();
-    assert_eq!(s.login_failures("account:bob").await.unwrap(), None);
+    assert_eq!(s.counter("account:bob").await.unwrap(), Some((2, 100)));
+    s.release_counter("account:bob").await.unwrap();
+    assert_eq!(s.counter("account:bob").await.unwrap(), Some((1, 100)));
+    assert_eq!(
+        s.bump_counter("account:bob", 170, 60).await.unwrap(),
+        (1, 170),
+        "window over: restart"
+    );
+    s.clear_counter("account:bob").await.unwrap();
+    assert_eq!(s.counter("account:bob").await.unwrap(), None);
+    s.release_counter("account:nobody").await.unwrap();
 
     // Purge: expired refresh tokens and revoked jtis go; spent codes stay
     // for the retention window.
     s.purge_expired(300, 1000).await.unwrap();
-    assert!(matches!(
-        s.consume_code("k1").await.unwrap(),
-        CodeConsumption::Replayed { .. }
-    ));
+    assert!(s.code("k1").await.unwrap().is_some_and(|c| c.used));
     assert_eq!(s.refresh("e1").await.unwrap(), None);
     s.purge_expired(600, 0).await.unwrap();
     assert!(!s.jti_revoked("j9").await.unwrap());
-    assert_eq!(
-        s.consume_code("k1").await.unwrap(),
-        CodeConsumption::Unknown
-    );
+    assert_eq!(s.code("k1").await.unwrap(), None);
     s.purge_expired(2000, 0).await.unwrap();
     assert_eq!(s.refresh("r2").await.unwrap(), None);
 }
@@ -318,7 +404,15 @@ async fn postgres_consumes_a_code_once_under_concurrency() {
         for round in 0..25 {
             let hash = format!("race-{round}");
             a.insert_code(code(&hash, u64::MAX / 4)).await.unwrap();
-            let (x, y) = tokio::join!(a.consume_code(&hash), b.consume_code(&hash));
+            let issued = IssuedFromCode {
+                family_id: None,
+                access_jti: format!("j-{round}"),
+                access_exp: 1,
+            };
+            let (x, y) = tokio::join!(
+                a.consume_code(&hash, issued.clone()),
+                b.consume_code(&hash, issued.clone())
+            );
             let firsts = [x.unwrap(), y.unwrap()]
                 .iter()
                 .filter(|c| matches!(c, CodeConsumption::First(_)))
@@ -333,12 +427,14 @@ async fn postgres_consumes_a_code_once_under_concurrency() {
                 a.rotate_refresh(
                     &t,
                     refresh(&format!("{t}-a"), &format!("fam-{round}"), u64::MAX / 4),
+                    "a".into(),
                     100,
                     0
                 ),
                 b.rotate_refresh(
                     &t,
                     refresh(&format!("{t}-b"), &format!("fam-{round}"), u64::MAX / 4),
+                    "b".into(),
                     200,
                     0
                 ),

@@ -1,0 +1,419 @@
+//! The admin subcommands: users, clients, signing keys, tokens. Each acts
+//! on the storage directly (run it beside the server, or on the same
+//! PostgreSQL database), and what it changes takes effect on every running
+//! instance at their next storage read.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use mcp_oauth_core::registration::{ClientAuthMethod, GrantType};
+use mcp_oauth_core::secret::{ClientSecret, random_base64url, token_hash};
+use mcp_oauth_server::OperatorClient;
+use mcp_oauth_server::admin::{Revoked, remove_user, revoke_subject, revoke_token, set_password};
+use mcp_oauth_server::storage::{ClientRecord, Storage};
+use mcp_oauth_server::{AppState, now};
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage users who can log in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage clients: create the trusted ones, list, show, remove.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage issued tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user, or set a user's password (which ends their sessions and
+    /// grants). The password comes from `--password`, else
+    /// `MCP_OAUTH_USER_PASSWORD`, else is generated and printed.
+    Add {
+        /// User name.
+        username: String,
+        /// Password.
+        #[arg(long, env = "MCP_OAUTH_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Remove a user, ending their sessions and grants.
+    Remove {
+        /// User name.
+        username: String,
+    },
+    /// End everything a user (or a federated person, `provider:subject`)
+    /// holds: sessions, refresh tokens, codes; introspection reports their
+    /// access tokens inactive. They must sign in again.
+    Revoke {
+        /// User name, or a federated subject.
+        subject: String,
+    },
+    /// List users.
+    List,
+}
+
+/// `client` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Create a client the server trusts (the only kind that may use
+    /// `client_credentials`, introspect as a resource server, or post
+    /// passwords headlessly). Prints its id and secret; the secret is shown
+    /// once.
+    Add(ClientAdd),
+    /// List clients (trusted and registered).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        /// Client id.
+        client_id: String,
+    },
+    /// Remove a client.
+    Remove {
+        /// Client id.
+        client_id: String,
+    },
+    /// Give a trusted confidential client a new secret (printed once); the
+    /// old one stops working at once.
+    RotateSecret {
+        /// Client id.
+        client_id: String,
+    },
+}
+
+/// How a new client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuthArg {
+    /// A public client (no secret).
+    None,
+    /// A secret in HTTP Basic.
+    ClientSecretBasic,
+    /// A secret in the form body.
+    ClientSecretPost,
+    /// A signed JWT (RFC 7523) with keys from `--jwks-uri` or `--jwks-file`.
+    PrivateKeyJwt,
+}
+
+/// `client add` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ClientAdd {
+    /// Display name (shown on consent pages).
+    name: String,
+    /// Client id (default: generated).
+    #[arg(long)]
+    id: Option<String>,
+    /// How it authenticates (default: client-secret-basic, or none with
+    /// `--public`).
+    #[arg(long, value_enum)]
+    auth: Option<AuthArg>,
+    /// A public client (same as `--auth none`).
+    #[arg(long)]
+    public: bool,
+    /// A redirect URI (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// A grant it may use: authorization_code, refresh_token,
+    /// client_credentials (repeatable; default: the code and refresh grants
+    /// with redirect URIs, else client_credentials).
+    #[arg(long = "grant")]
+    grants: Vec<String>,
+    /// A scope it may ask for (repeatable; default: all supported).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A resource its tokens may name (repeatable; default: any). For a
+    /// resource server: a resource it serves.
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    /// A resource server: may introspect the tokens of its resources.
+    #[arg(long)]
+    resource_server: bool,
+    /// A first-party agent: may post a user's password as JSON.
+    #[arg(long)]
+    headless_login: bool,
+    /// JWK Set URL (private_key_jwt).
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// JWK Set file (private_key_jwt).
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `key` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Generate a new signing key; the old one stays published until its
+    /// tokens expire. Running servers pick it up at restart.
+    Rotate,
+    /// List signing keys.
+    List,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Revoke an access token or a refresh token (and its whole family).
+    Revoke {
+        /// The token.
+        token: String,
+    },
+}
+
+pub(crate) fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// Runs a `user` subcommand.
+pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), String> {
+    match cmd {
+        UserCommand::Add { username, password } => {
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (random_base64url(18).map_err(|e| e.to_string())?, true),
+            };
+            let existed = set_password(storage, &username, &password, now())
+                .await
+                .map_err(|e| e.to_string())?;
+            let what = if existed {
+                "password changed; their sessions and grants are ended"
+            } else {
+                "saved"
+            };
+            if generated {
+                say(&format!("user {username} {what}; password: {password}"));
+            } else {
+                say(&format!("user {username} {what}"));
+            }
+            Ok(())
+        }
+        UserCommand::Remove { username } => {
+            if remove_user(storage, &username, now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                say(&format!(
+                    "user {username} removed; their sessions and grants are ended"
+                ));
+                Ok(())
+            } else {
+                Err(format!("no user {username}"))
+            }
+        }
+        UserCommand::Revoke { subject } => {
+            revoke_subject(storage, &subject, now())
+                .await
+                .map_err(|e| e.to_string())?;
+            say(&format!(
+                "{subject}: sessions and grants ended; they must sign in again"
+            ));
+            Ok(())
+        }
+        UserCommand::List => {
+            for u in storage.users().await.map_err(|e| e.to_string())? {
+                say(&u.username);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn grant(name: &str) -> Result<GrantType, String> {
+    match name {
+        "authorization_code" | "refresh_token" | "client_credentials" => {
+            Ok(name.parse().map_err(|_| format!("unknown grant {name}"))?)
+        }
+        other => Err(format!(
+            "--grant {other}: use authorization_code, refresh_token or client_credentials"
+        )),
+    }
+}
+
+fn describe(c: &ClientRecord) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id,
+        "client_name": c.metadata.client_name,
+        "trusted": c.policy.trusted,
+        "token_endpoint_auth_method": c.metadata.effective_auth_method().to_string(),
+        "grant_types": c.metadata.effective_grant_types().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "redirect_uris": c.metadata.redirect_uris(),
+        "scope": c.metadata.scope.as_ref().map(ToString::to_string),
+        "resources": c.policy.resources,
+        "resource_server": c.policy.resource_server,
+        "headless_login": c.policy.headless_login,
+        "issued_at": c.issued_at,
+    })
+}
+
+async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), String> {
+    let auth = match (args.auth, args.public) {
+        (Some(AuthArg::None), _) | (None, true) => ClientAuthMethod::None,
+        (Some(_), true) => return Err("--public and --auth go separately".into()),
+        (Some(AuthArg::ClientSecretPost), _) => ClientAuthMethod::ClientSecretPost,
+        (Some(AuthArg::PrivateKeyJwt), _) => ClientAuthMethod::PrivateKeyJwt,
+        (Some(AuthArg::ClientSecretBasic), _) | (None, false) => {
+            ClientAuthMethod::ClientSecretBasic
+        }
+    };
+    let id = match args.id {
+        Some(id) => id,
+        None => random_base64url(16).map_err(|e| e.to_string())?,
+    };
+    let secret = match auth {
+        ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+            Some(random_base64url(32).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let jwks = match &args.jwks_file {
+        Some(path) => Some(
+            serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let grants = if args.grants.is_empty() {
+        None
+    } else {
+        Some(
+            args.grants
+                .iter()
+                .map(|g| grant(g))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let mut client = OperatorClient::public(&id, args.redirect_uris);
+    client.name = Some(args.name);
+    client.auth = auth;
+    client.secret = secret.clone().map(ClientSecret::new);
+    client.jwks = jwks;
+    client.jwks_uri = args.jwks_uri;
+    client.grant_types = grants;
+    client.scopes = (!args.scopes.is_empty()).then_some(args.scopes);
+    client.resources = args.resources;
+    client.resource_server = args.resource_server;
+    client.headless_login = args.headless_login;
+    client.validate()?;
+    storage
+        .insert_client(client.to_record(now()))
+        .await
+        .map_err(|e| match e {
+            mcp_oauth_server::storage::StorageError::Conflict => {
+                format!("a client {id} already exists")
+            }
+            other => other.to_string(),
+        })?;
+    if args.json {
+        say(&serde_json::json!({"client_id": id, "client_secret": secret}).to_string());
+    } else {
+        say(&format!("client {id} created (trusted)"));
+        if let Some(secret) = secret {
+            say(&format!(
+                "client secret: {secret}\n(shown once; keep it safe)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `client` subcommand.
+pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<(), String> {
+    match cmd {
+        ClientCommand::Add(args) => add_client(args, storage).await,
+        ClientCommand::List { json } => {
+            for c in storage.clients().await.map_err(|e| e.to_string())? {
+                if json {
+                    say(&describe(&c).to_string());
+                } else {
+                    say(&format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        c.client_id,
+                        c.metadata.client_name.as_deref().unwrap_or("-"),
+                        if c.is_trusted() {
+                            "trusted"
+                        } else {
+                            "registered"
+                        },
+                        c.metadata.effective_auth_method(),
+                        c.metadata.redirect_uris().join(" ")
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ClientCommand::Show { client_id } => {
+            let c = storage
+                .client(&client_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {client_id}"))?;
+            say(&serde_json::to_string_pretty(&describe(&c)).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        ClientCommand::Remove { client_id } => {
+            if storage
+                .delete_client(&client_id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                say(&format!("client {client_id} removed"));
+                Ok(())
+            } else {
+                Err(format!("no client {client_id}"))
+            }
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let mut c = storage
+                .client(&client_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {client_id}"))?;
+            if !c.is_trusted() || c.secret_hash.is_none() {
+                return Err(format!(
+                    "{client_id} is not a trusted client with a secret (created by `client add`)"
+                ));
+            }
+            let secret = random_base64url(32).map_err(|e| e.to_string())?;
+            c.secret_hash = Some(token_hash(&secret));
+            storage.update_client(c).await.map_err(|e| e.to_string())?;
+            say(&format!(
+                "client {client_id}: new secret: {secret}\n(shown once; the old one no longer works)"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Runs a `token` subcommand.
+pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(), String> {
+    let TokenCommand::Revoke { token } = cmd;
+    match revoke_token(&state, &token, None)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Revoked::AccessToken { client_id } => say(&format!("access token of {client_id} revoked")),
+        Revoked::RefreshFamily { client_id } => {
+            say(&format!("refresh token family of {client_id} revoked"))
+        }
+        _ => return Err("unknown token (not issued by this server, or expired)".into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The authorization code grant (OAuth 2.1 §4.1.3): the code is checked
+//! against everything it is bound to before it is spent, so a failed
+//! attempt (another client, a wrong verifier or redirect URI) does not burn
+//! the legitimate client's code; then it is spent atomically, recording the
+//! `jti` and refresh family it issues, so a replay revokes them even when
+//! it races the first redemption.
+
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use mcp_oauth_core::registration::GrantType;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
+use mcp_oauth_core::token::TokenResponse;
+
+use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
+use super::{federated_claims, subject_live};
+use crate::app::{AppState, now};
+use crate::http_error::OAuthResult;
+use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode, RefreshRecord};
+
+/// Redeems `code` for `client`.
+pub(crate) async fn redeem(
+    state: &AppState,
+    client: &ClientRecord,
+    code: &AuthorizationCode,
+    redirect_uri: Option<&str>,
+    verifier: &PkceVerifier,
+    resource: Option<&ResourceUri>,
+) -> OAuthResult<TokenResponse> {
+    let hash = token_hash(code.secret());
+    let Some(stored) = state.storage.code(&hash).await? else {
+        return Err(ErrorResponse::invalid_grant("unknown authorization code").into());
+    };
+    let record = stored.record;
+    // Only the client the code was issued to learns anything more about it
+    // or can set off the replay defence.
+    if record.client_id != client.client_id {
+        return Err(ErrorResponse::invalid_grant(
+            "authorization code was issued to another client",
+        )
+        .into());
+    }
+    if stored.used {
+        revoke_issued(state, client, stored.issued).await?;
+        return Err(ErrorResponse::invalid_grant("authorization code was already used").into());
+    }
+    let t = now();
+    if record.expires_at <= t {
+        return Err(ErrorResponse::invalid_grant("authorization code expired").into());
+    }
+    match redirect_uri {
+        Some(r) if r != record.redirect_uri => {
+            return Err(ErrorResponse::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            )
+            .into());
+        }
+        None if record.redirect_uri_sent => {
+            return Err(ErrorResponse::invalid_request(
+                "redirect_uri is required: the authorization request named it",
+            )
+            .into());
+        }
+        _ => {}
+    }
+    let challenge = PkceChallenge::parse(&record.code_challenge, Some("S256"))
+        .map_err(|_| ErrorResponse::server_error("stored challenge is invalid"))?;
+    challenge
+        .verify(verifier.secret())
+        .map_err(|e| ErrorResponse::invalid_grant(format!("PKCE verification failed: {e}")))?;
+    // The audience is what the person approved: the resource of the
+    // authorization request, never one chosen afterwards.
+    match (resource, &record.resource) {
+        (Some(asked), Some(granted)) if !asked.matches(granted) => {
+            return Err(ErrorResponse::invalid_target(
+                "resource differs from the authorization request",
+            )
+            .into());
+        }
+        (Some(_), None) => {
+            return Err(ErrorResponse::invalid_target(
+                "the authorization request named no resource",
+            )
+            .into());
+        }
+        _ => {}
+    }
+    subject_live(state, &record.subject, record.subject_generation).await?;
+    let extra = federated_claims(state, &record.subject).await?;
+    let refreshes = client
+        .metadata
+        .effective_grant_types()
+        .contains(&GrantType::RefreshToken);
+    let family = if refreshes { Some(random_id()?) } else { None };
+    let jti = random_id()?;
+    let issued = IssuedFromCode {
+        family_id: family.clone(),
+        access_jti: jti.clone(),
+        access_exp: t + state.config.access_token_ttl.as_secs(),
+    };
+    match state.storage.consume_code(&hash, issued).await? {
+        CodeConsumption::First(_) => {}
+        CodeConsumption::Replayed { issued, .. } => {
+            revoke_issued(state, client, issued).await?;
+            return Err(ErrorResponse::invalid_grant("authorization code was already used").into());
+        }
+        CodeConsumption::Unknown => {
+            return Err(ErrorResponse::invalid_grant("unknown authorization code").into());
+        }
+    }
+    let scope = ScopeSet::parse_lossy(&record.scope);
+    let mut response = access_token(
+        state,
+        Grant {
+            client,
+            subject: &record.subject,
+            scope: &scope,
+            resource: record.resource.as_deref(),
+            auth_time: record.auth_time,
+            extra,
+        },
+        &jti,
+        t,
+    )?;
+    if let Some(family) = family
+        && let Some(expires_at) = refresh_expiry(state, record.auth_time, t)
+    {
+        let template = RefreshRecord {
+            token_hash: String::new(),
+            family_id: family.clone(),
+            client_id: client.client_id.clone(),
+            subject: record.subject.clone(),
+            subject_generation: record.subject_generation,
+            scope: record.scope.clone(),
+            resource: record.resource.clone(),
+            auth_time: record.auth_time,
+            expires_at,
+            rotated_at: None,
+        };
+        let fresh = new_refresh(&template, &family, expires_at)?;
+        state.storage.insert_refresh(fresh.record).await?;
+        response.refresh_token = Some(fresh.token);
+    }
+    Ok(response)
+}
+
+/// RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: a replayed code revokes what its
+/// first redemption issued.
+async fn revoke_issued(
+    state: &AppState,
+    client: &ClientRecord,
+    issued: Option<IssuedFromCode>,
+) -> OAuthResult<()> {
+    if let Some(issued) = issued {
+        if let Some(f) = &issued.family_id {
+            state.storage.revoke_family(f).await?;
+        }
+        state
+            .storage
+            .revoke_jti(&issued.access_jti, issued.access_exp)
+            .await?;
+    }
+    state.metrics.code_replays.inc();
+    tracing::warn!(client_id = ?client.client_id, "authorization code replayed; its tokens are revoked");
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Issuing tokens: the signed access token (RFC 9068 profile) and the
+//! records of refresh tokens, with the audience and lifetime rules every
+//! grant shares.
+
+use std::collections::BTreeMap;
+
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::{AccessToken, RefreshToken, random_base64url, token_hash};
+use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenResponse};
+
+use crate::app::AppState;
+use crate::http_error::OAuthResult;
+use crate::storage::{ClientRecord, RefreshRecord};
+
+/// What an access token says.
+pub(crate) struct Grant<'a> {
+    /// The client it is issued to.
+    pub(crate) client: &'a ClientRecord,
+    /// The person (or, without one, the client).
+    pub(crate) subject: &'a str,
+    /// Its scope.
+    pub(crate) scope: &'a ScopeSet,
+    /// Its audience, if one was asked.
+    pub(crate) resource: Option<&'a str>,
+    /// When the person authenticated.
+    pub(crate) auth_time: u64,
+    /// Further claims (a federated person's e-mail, name, groups).
+    pub(crate) extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether tokens may name `resource`: the server must serve it (its
+/// allow-list, when configured) and, for a client the operator limited to
+/// some resources, it must be one of them.
+pub(crate) fn resource_allowed(
+    state: &AppState,
+    client: &ClientRecord,
+    resource: &ResourceUri,
+) -> bool {
+    let served = state
+        .config
+        .allowed_resources
+        .as_ref()
+        .is_none_or(|list| list.iter().any(|r| r.matches(resource.as_str())));
+    let limits = &client.policy.resources;
+    served && (limits.is_empty() || limits.iter().any(|r| resource.matches(r)))
+}
+
+/// A fresh random identifier (token `jti`, refresh family).
+pub(crate) fn random_id() -> OAuthResult<String> {
+    random_base64url(16).map_err(|e| ErrorResponse::server_error(e.to_string()).into())
+}
+
+/// Signs the access token of `grant` with this `jti` at time `t`; the
+/// response carries it, its lifetime and its scope.
+pub(crate) fn access_token(
+    state: &AppState,
+    grant: Grant<'_>,
+    jti: &str,
+    t: u64,
+) -> OAuthResult<TokenResponse> {
+    if let Some(r) = grant
+        .resource
+        .map(ResourceUri::parse)
+        .transpose()
+        .ok()
+        .flatten()
+        && !resource_allowed(state, grant.client, &r)
+    {
+        return Err(ErrorResponse::invalid_target(
+            "this resource is not served by this authorization server for this client",
+        )
+        .into());
+    }
+    let ttl = state.config.access_token_ttl.as_secs();
+    let aud = match (grant.resource, &state.config.allowed_resources) {
+        (Some(r), _) => r.to_owned(),
+        (None, Some(list)) if list.len() == 1 => list[0].as_str().to_owned(),
+        (None, _) => state.config.issuer.as_str().to_owned(),
+    };
+    let claims = AccessTokenClaims {
+        iss: state.config.issuer.as_str().to_owned(),
+        sub: grant.subject.to_owned(),
+        aud: Audience::single(aud),
+        client_id: grant.client.client_id.clone(),
+        exp: t + ttl,
+        iat: t,
+        jti: jti.to_owned(),
+        nbf: None,
+        scope: (!grant.scope.is_empty()).then(|| grant.scope.clone()),
+        auth_time: Some(grant.auth_time),
+        extra: grant.extra,
+    };
+    let access = state
+        .keys
+        .sign(&claims)
+        .map_err(|e| ErrorResponse::server_error(e.to_string()))?;
+    let mut response = TokenResponse::bearer(AccessToken::new(access), ttl);
+    response.scope = claims.scope;
+    Ok(response)
+}
+
+/// When a refresh token issued at `t` for a person who authenticated at
+/// `auth_time` expires: the refresh lifetime, but never past the grant's
+/// maximum lifetime. `None` when the grant has reached it.
+pub(crate) fn refresh_expiry(state: &AppState, auth_time: u64, t: u64) -> Option<u64> {
+    let end = auth_time.saturating_add(state.config.grant_max_lifetime.as_secs());
+    let expiry = t
+        .saturating_add(state.config.refresh_token_ttl.as_secs())
+        .min(end);
+    (expiry > t).then_some(expiry)
+}
+
+/// A new refresh token and its record.
+pub(crate) struct NewRefresh {
+    /// The token, for the response.
+    pub(crate) token: RefreshToken,
+    /// What storage keeps (its hash, never the token).
+    pub(crate) record: RefreshRecord,
+}
+
+/// A fresh refresh token of `family`, carrying the grant's person, scope
+/// and audience.
+pub(crate) fn new_refresh(
+    template: &RefreshRecord,
+    family: &str,
+    expires_at: u64,
+) -> OAuthResult<NewRefresh> {
+    let token = RefreshToken::generate().map_err(|e| ErrorResponse::server_error(e.to_string()))?;
+    let record = RefreshRecord {
+        token_hash: token_hash(token.secret()),
+        family_id: family.to_owned(),
+        expires_at,
+        rotated_at: None,
+        ..template.clone()
+    };
+    Ok(NewRefresh { token, record })
+}

@@ -1,0 +1,68 @@
+//! The grants of the token endpoint, one file each: the authorization code
+//! ([`code`]), the refresh token ([`refresh`]) and client credentials
+//! ([`client_credentials`]), and what they share: issuing tokens
+//! ([`issue`]) and the checks that a grant's person still holds it.
+
+pub(crate) mod client_credentials;
+pub(crate) mod code;
+pub(crate) mod issue;
+pub(crate) mod refresh;
+
+use std::collections::BTreeMap;
+
+use mcp_oauth_core::error::ErrorResponse;
+
+use crate::app::AppState;
+use crate::federation::{admit, token_claims};
+use crate::http_error::OAuthResult;
+
+/// Whether the person of a grant still holds it: a local user must still
+/// exist, and nobody may have ended the subject's grants since the grant
+/// began (password change, removal, `user revoke`: the subject's
+/// generation moved on).
+pub(crate) async fn subject_live(
+    state: &AppState,
+    subject: &str,
+    generation: u64,
+) -> OAuthResult<()> {
+    let current = state.storage.subject(subject).await?;
+    if current.generation != generation {
+        return Err(ErrorResponse::invalid_grant(
+            "the grant was revoked; the user must sign in again",
+        )
+        .into());
+    }
+    if !subject.contains(':') && state.storage.user(subject).await?.is_none() {
+        return Err(ErrorResponse::invalid_grant("the user no longer exists").into());
+    }
+    Ok(())
+}
+
+/// For a person who signed in upstream: the claims their access tokens
+/// carry. Checked at every code redemption and refresh, so removing the
+/// provider or tightening its allow-lists ends their refreshes too.
+pub(crate) async fn federated_claims(
+    state: &AppState,
+    subject: &str,
+) -> OAuthResult<BTreeMap<String, serde_json::Value>> {
+    let Some((provider, _)) = subject.split_once(':') else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(who) = state.storage.identity(subject).await? else {
+        return Err(ErrorResponse::invalid_grant("the person of this grant is unknown").into());
+    };
+    let upstream = state
+        .federation
+        .get(provider)
+        .filter(|_| who.provider == provider)
+        .ok_or_else(|| {
+            ErrorResponse::invalid_grant(
+                "the identity provider of this grant is no longer configured",
+            )
+        })?;
+    admit(upstream, &who).map_err(|e| {
+        tracing::info!(subject = ?subject, error = ?e.to_string(), "federated grant no longer admitted");
+        ErrorResponse::invalid_grant("the account is no longer allowed on this server")
+    })?;
+    Ok(token_claims(upstream, &who))
+}
