@@ -33,10 +33,17 @@
 //! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
 
+mod builder;
+mod cache;
 mod claims;
 mod discovery;
+mod error;
+mod fetch;
 mod introspection;
+mod jwks;
 mod jwt;
+mod origin;
+mod stats;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -44,9 +51,12 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
+pub use error::BuildError;
 pub use mcp_oauth_core as core;
-pub use verifier::{BuildError, NoIssuer, Verifier, VerifierBuilder, WithIssuer};
+pub use stats::VerifierStats;
+pub use verifier::Verifier;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {
