@@ -242,6 +242,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_in_flight_map_is_bounded_and_emptied_by_its_guards() {
+        let intro = Introspector::new(
+            "rs".into(),
+            ClientSecret::new("s"),
+            None,
+            true,
+            Duration::from_secs(30),
+        );
+        let mut leaders = Vec::new();
+        for i in 0..MAX_IN_FLIGHT {
+            match intro.role(&format!("t{i}")) {
+                Ok(Role::Leader(tx, guard)) => leaders.push((tx, guard)),
+                _ => panic!("token {i} should lead its own call"),
+            }
+        }
+        assert!(matches!(intro.role("t0"), Ok(Role::Follower(_))));
+        assert!(matches!(
+            intro.role("one-more"),
+            Err(Rejection::Unavailable(_))
+        ));
+        assert_eq!(intro.in_flight(), MAX_IN_FLIGHT);
+        drop(leaders); // every call abandoned
+        assert_eq!(intro.in_flight(), 0);
+        assert!(matches!(intro.role("one-more"), Ok(Role::Leader(..))));
+    }
+
+    #[test]
     fn only_bearer_access_tokens_pass_the_token_type_check() {
         for ok in [
             None,
