@@ -7,7 +7,10 @@
 //! token must be for *this* resource: RFC 8707, no token passthrough), time
 //! and scopes, and turns every refusal into the right status and
 //! `WWW-Authenticate` challenge, with `resource_metadata` pointing at the
-//! RFC 9728 document it also serves.
+//! RFC 9728 document it also serves. Before any of that, a browser request
+//! from an origin the resource does not allow is refused with 403
+//! ([`Verifier::check_origin`]). [`Verifier::stats`] reports on its cache
+//! and its calls to the authorization server.
 //!
 //! With the `tower` feature (default) it is a `Layer` for rmcp's
 //! `StreamableHttpService` under axum; with `actix`, actix-web middleware.
