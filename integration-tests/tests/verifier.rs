@@ -335,17 +335,27 @@ async fn futures_join<F: std::future::Future<Output = reqwest::Response> + Send 
 
 #[tokio::test]
 async fn an_unreachable_authorization_server_fails_closed() {
-    // Nothing listens on port 1.
+    // Nothing listens on port 1. A well-formed token from that issuer
+    // needs its keys, which cannot be had: 503, never a pass. (Its
+    // signature is never reached, so any bytes do.)
+    use base64ct::{Base64UrlUnpadded, Encoding};
     let rs = start_rs(jwt_verifier("http://127.0.0.1:1")).await;
-    let r = post(
-        &rs.mcp(),
-        Some("a.b.c"),
-        None,
-        &rpc(1, "tools/list", json!({})),
-    )
-    .await;
+    let b64 = |v: Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
+    let token = format!(
+        "{}.{}.AAAA",
+        b64(json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"})),
+        b64(
+            json!({"iss": "http://127.0.0.1:1", "sub": "alice", "aud": rs.resource,
+                   "scope": "mcp", "exp": 4_000_000_000u64})
+        )
+    );
+    let list = rpc(1, "tools/list", json!({}));
+    let r = post(&rs.mcp(), Some(&token), None, &list).await;
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("www-authenticate"));
+    // A malformed token is refused as such, without asking anyone.
+    let r = post(&rs.mcp(), Some("a.b.c"), None, &list).await;
+    assert_eq!(r.status(), 401);
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
             .authorization_server(issuer.clone())
             .required_scopes(["mcp"])
     };
-    let uncached = base().cache_capacity(0).build().unwrap();
+    let uncached = base().cache_max_bytes(0).build().unwrap();
     let cached = base().build().unwrap();
     let introspecting = base().introspection("rs", "secret").build().unwrap();
     // Warm: keys fetched, caches filled.

@@ -43,10 +43,12 @@ pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> HttpRes
         .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
     let body = rejection.body();
     let mut r = HttpResponse::build(status);
-    r.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "WWW-Authenticate"));
-    if let Ok(v) = HeaderValue::from_str(&verifier.challenge(rejection)) {
-        r.insert_header((header::WWW_AUTHENTICATE, v));
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    if rejection.has_challenge() {
+        r.insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "WWW-Authenticate"));
+        if let Ok(v) = HeaderValue::from_str(&verifier.challenge(rejection)) {
+            r.insert_header((header::WWW_AUTHENTICATE, v));
+        }
     }
     r.json(body)
 }
@@ -65,6 +67,18 @@ pub async fn verify(
         tracing::error!("mcp_oauth_verifier::actix::verify needs web::Data<Verifier> in app_data");
         return Ok(req.into_response(HttpResponse::InternalServerError().finish()));
     };
+    let mut origins = req.headers().get_all(header::ORIGIN);
+    let origin = match (origins.next(), origins.next()) {
+        (None, _) => Ok(()),
+        (Some(v), None) => match v.to_str() {
+            Ok(v) => verifier.check_origin(Some(v)),
+            Err(_) => Err(Rejection::ForbiddenOrigin),
+        },
+        (Some(_), Some(_)) => Err(Rejection::ForbiddenOrigin),
+    };
+    if let Err(r) = origin {
+        return Ok(req.into_response(rejection_response(&verifier, &r)));
+    }
     if req.headers().get_all(header::AUTHORIZATION).count() > 1 {
         let r = Rejection::InvalidRequest("more than one Authorization header".into());
         return Ok(req.into_response(rejection_response(&verifier, &r)));

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 /// The caller of a verified request: inserted into the request's
 /// extensions by the framework glue (as an `Arc<Claims>`, shared with the
-/// verified-token cache), read by tools with [`Claims::from_extensions`]
-/// or [`Claims::from_parts`].
+/// token cache), read by tools with [`Claims::from_extensions`] or (with
+/// the `rmcp` feature) `Claims::from_parts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
     /// The user (or, for `client_credentials`, the client).
@@ -84,6 +84,14 @@ pub enum Rejection {
     /// request is refused (fail closed).
     #[error("authorization server unavailable: {0}")]
     Unavailable(String),
+    /// The request carries an `Origin` header naming a site this resource
+    /// does not allow (or `null`): 403 before any token is looked at, with
+    /// a JSON-RPC error body and no challenge, since no token can cure it
+    /// (MCP Streamable HTTP transport; see [`Verifier::check_origin`]).
+    ///
+    /// [`Verifier::check_origin`]: crate::Verifier::check_origin
+    #[error("origin not allowed")]
+    ForbiddenOrigin,
 }
 
 impl Rejection {
@@ -92,15 +100,38 @@ impl Rejection {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => 401,
             Self::InvalidRequest(_) => 400,
-            Self::InsufficientScope { .. } => 403,
+            Self::InsufficientScope { .. } | Self::ForbiddenOrigin => 403,
             Self::Unavailable(_) => 503,
         }
     }
 
+    /// Whether the response carries a `WWW-Authenticate` challenge: every
+    /// rejection does except [`Rejection::ForbiddenOrigin`], which is not
+    /// about credentials.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Rejection;
+    ///
+    /// assert!(Rejection::MissingToken.has_challenge());
+    /// assert!(!Rejection::ForbiddenOrigin.has_challenge());
+    /// assert_eq!(Rejection::ForbiddenOrigin.status(), 403);
+    /// ```
+    pub fn has_challenge(&self) -> bool {
+        !matches!(self, Self::ForbiddenOrigin)
+    }
+
     /// The JSON body sent with the rejection (RFC 6750 error codes; the
     /// details stay in `error_description`, the challenge is in the header).
+    /// A forbidden origin gets a JSON-RPC error object without `id`, as the
+    /// MCP transport suggests.
     pub fn body(&self) -> serde_json::Value {
         let (error, description) = match self {
+            Self::ForbiddenOrigin => {
+                return serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "error": {"code": -32600, "message": "this Origin may not use the MCP endpoint"},
+                });
+            }
             Self::MissingToken => ("unauthorized", "an access token is required".to_owned()),
             Self::InvalidRequest(d) => ("invalid_request", d.clone()),
             Self::InvalidToken(d) => ("invalid_token", d.clone()),
@@ -127,7 +158,7 @@ impl Rejection {
             }
         };
         match self {
-            Self::MissingToken | Self::Unavailable(_) => with_scope(base),
+            Self::MissingToken | Self::Unavailable(_) | Self::ForbiddenOrigin => with_scope(base),
             Self::InvalidRequest(d) => {
                 with_scope(base.error(ErrorCode::InvalidRequest).error_description(d))
             }

@@ -1,13 +1,21 @@
 //! Authorization server metadata, fetched in the MCP discovery order and
-//! checked against the issuer it was fetched for (RFC 8414 §3.3).
+//! checked against the issuer it was fetched for (RFC 8414 §3.3). Each
+//! trusted issuer has a [`Discovery`]: the metadata is fetched once and
+//! kept; while it cannot be had, attempts are single-flight and spaced, so
+//! a flood of requests does not become a flood of fetches.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use mcp_oauth_core::discovery::authorization_server_metadata_urls;
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 
 use crate::claims::Rejection;
+use crate::fetch::json_body;
+use crate::stats::Counters;
 
 /// Fetches the metadata of `issuer`, trying the well-known URLs in order.
-pub(crate) async fn fetch_metadata(
+async fn fetch_metadata(
     http: &reqwest::Client,
     issuer: &str,
 ) -> Result<AuthorizationServerMetadata, Rejection> {
@@ -21,16 +29,98 @@ pub(crate) async fn fetch_metadata(
             .send()
             .await
         {
-            Ok(r) if r.status().is_success() => match r.json::<AuthorizationServerMetadata>().await
-            {
-                Ok(m) if m.validate_issuer(issuer).is_ok() => return Ok(m),
-                Ok(m) => last = format!("{url} names issuer {:?}", m.issuer),
-                Err(e) => last = format!("{url}: {e}"),
-            },
+            Ok(r) if r.status().is_success() => {
+                match json_body::<AuthorizationServerMetadata>(r).await {
+                    Ok(m) if m.validate_issuer(issuer).is_ok() => return Ok(m),
+                    Ok(m) => last = format!("{url} names issuer {:?}", m.issuer),
+                    Err(e) => last = format!("{url}: {e}"),
+                }
+            }
             Ok(r) => last = format!("{url}: HTTP {}", r.status()),
             Err(e) => last = format!("{url}: {e}"),
         }
     }
     tracing::warn!(%issuer, reason = %last, "authorization server metadata unavailable");
     Err(Rejection::Unavailable(last))
+}
+
+/// The endpoints the verifier uses from an issuer's metadata.
+#[derive(Debug)]
+pub(crate) struct Endpoints {
+    pub(crate) jwks_uri: Option<String>,
+    pub(crate) introspection_endpoint: Option<String>,
+}
+
+/// When the last failed attempt was, and why it failed.
+#[derive(Default)]
+struct Attempts {
+    last_failure: Option<(Instant, Rejection)>,
+}
+
+/// One issuer's metadata, fetched on first need.
+pub(crate) struct Discovery {
+    issuer: String,
+    found: Arc<OnceLock<Arc<Endpoints>>>,
+    attempts: Arc<tokio::sync::Mutex<Attempts>>,
+    retry_after: Duration,
+}
+
+impl Discovery {
+    /// Discovery for `issuer`; after a failure, the next attempt waits
+    /// `retry_after`.
+    pub(crate) fn new(issuer: String, retry_after: Duration) -> Self {
+        Self {
+            issuer,
+            found: Arc::default(),
+            attempts: Arc::default(),
+            retry_after,
+        }
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The issuer's endpoints: known, or fetched now by one caller while
+    /// the others wait for its outcome. The fetch runs in its own task, so
+    /// a caller that goes away does not cancel it.
+    pub(crate) async fn endpoints(
+        &self,
+        http: &reqwest::Client,
+        counters: &Arc<Counters>,
+    ) -> Result<Arc<Endpoints>, Rejection> {
+        if let Some(found) = self.found.get() {
+            return Ok(found.clone());
+        }
+        let mut attempts = self.attempts.clone().lock_owned().await;
+        if let Some(found) = self.found.get() {
+            return Ok(found.clone());
+        }
+        if let Some((at, why)) = &attempts.last_failure
+            && at.elapsed() < self.retry_after
+        {
+            return Err(why.clone());
+        }
+        let (http, issuer, counters) = (http.clone(), self.issuer.clone(), counters.clone());
+        let found = self.found.clone();
+        tokio::spawn(async move {
+            counters.metadata_fetch();
+            match fetch_metadata(&http, &issuer).await {
+                Ok(m) => {
+                    attempts.last_failure = None;
+                    let endpoints = Arc::new(Endpoints {
+                        jwks_uri: m.jwks_uri,
+                        introspection_endpoint: m.introspection_endpoint,
+                    });
+                    Ok(found.get_or_init(|| endpoints).clone())
+                }
+                Err(e) => {
+                    attempts.last_failure = Some((Instant::now(), e.clone()));
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(Rejection::Unavailable("metadata fetch failed".into())))
+    }
 }

@@ -7,7 +7,10 @@
 //! token must be for *this* resource: RFC 8707, no token passthrough), time
 //! and scopes, and turns every refusal into the right status and
 //! `WWW-Authenticate` challenge, with `resource_metadata` pointing at the
-//! RFC 9728 document it also serves.
+//! RFC 9728 document it also serves. Before any of that, a browser request
+//! from an origin the resource does not allow is refused with 403
+//! ([`Verifier::check_origin`]). [`Verifier::stats`] reports on its cache
+//! and its calls to the authorization server.
 //!
 //! With the `tower` feature (default) it is a `Layer` for rmcp's
 //! `StreamableHttpService` under axum; with `actix`, actix-web middleware.
@@ -33,10 +36,17 @@
 //! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
 
+mod builder;
+mod cache;
 mod claims;
 mod discovery;
+mod error;
+mod fetch;
 mod introspection;
+mod jwks;
 mod jwt;
+mod origin;
+mod stats;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -44,9 +54,12 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
+pub use error::BuildError;
 pub use mcp_oauth_core as core;
-pub use verifier::{BuildError, NoIssuer, Verifier, VerifierBuilder, WithIssuer};
+pub use stats::VerifierStats;
+pub use verifier::Verifier;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {

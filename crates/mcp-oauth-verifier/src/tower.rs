@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::get;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 pub use tower::Layer;
 use tower::Service;
@@ -86,13 +86,15 @@ pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> Respons
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        headers.insert(WWW_AUTHENTICATE, v);
+    if rejection.has_challenge() {
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            headers.insert(WWW_AUTHENTICATE, v);
+        }
+        headers.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
     }
-    headers.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static("WWW-Authenticate"),
-    );
     response
 }
 
@@ -162,6 +164,18 @@ where
         let strip = self.strip_authorization;
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
+            let mut origins = parts.headers.get_all(ORIGIN).iter();
+            let origin = match (origins.next(), origins.next()) {
+                (None, _) => Ok(()),
+                (Some(v), None) => match v.to_str() {
+                    Ok(v) => verifier.check_origin(Some(v)),
+                    Err(_) => Err(Rejection::ForbiddenOrigin),
+                },
+                (Some(_), Some(_)) => Err(Rejection::ForbiddenOrigin),
+            };
+            if let Err(r) = origin {
+                return Ok(rejection_response(&verifier, &r));
+            }
             if parts.headers.get_all(AUTHORIZATION).iter().count() > 1 {
                 let r = Rejection::InvalidRequest("more than one Authorization header".into());
                 return Ok(rejection_response(&verifier, &r));

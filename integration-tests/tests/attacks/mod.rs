@@ -4,4 +4,8 @@
 
 mod authorization_server;
 mod client;
+mod fake_as;
 mod verifier;
+mod verifier_bounds;
+mod verifier_origin;
+mod verifier_sources;

@@ -14,7 +14,7 @@ use integration_tests::http;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::error::ErrorCode;
-use mcp_oauth_verifier::Verifier;
+use mcp_oauth_verifier::{Verifier, VerifierBuilder, WithIssuer};
 use serde_json::{Value, json};
 
 use crate::verifier::{Rs, as_server, jwt_verifier, start_rs, token_for};
@@ -77,18 +77,34 @@ impl KeyServer {
 
     /// A protected server that trusts this key for [`ISSUER`].
     async fn protect(&self) -> Rs {
+        self.protect_with(|b| b).await
+    }
+
+    /// [`Self::protect`], with `tweak` applied to the builder.
+    async fn protect_with(
+        &self,
+        tweak: impl FnOnce(VerifierBuilder<WithIssuer>) -> VerifierBuilder<WithIssuer>,
+    ) -> Rs {
         let jwks_uri = self.jwks_uri.clone();
         start_rs(move |resource| {
-            Verifier::builder(resource)
+            let b = Verifier::builder(resource)
                 .authorization_server(ISSUER)
                 .jwks_uri(jwks_uri)
                 .required_scopes(["mcp"])
                 .leeway(0)
-                .jwks_refresh_interval(Duration::from_secs(60))
-                .build()
-                .unwrap()
+                .jwks_refresh_interval(Duration::from_secs(60));
+            tweak(b).build().unwrap()
         })
         .await
+    }
+
+    /// Signs `claims` under exactly this protected header.
+    fn sign_raw(&self, header: &Value, claims: &Value) -> String {
+        let b64 = |v: &Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let key = EncodingKey::from_ec_der(&self.pkcs8);
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::ES256).unwrap();
+        format!("{input}.{sig}")
     }
 
     /// Signs `claims` with this key (`typ: at+jwt`, `kid`), after applying
@@ -102,7 +118,7 @@ impl KeyServer {
     }
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -115,10 +131,14 @@ fn good_claims(rs: &Rs) -> Value {
            "scope": "mcp", "iat": now(), "exp": now() + 300, "jti": "j1"})
 }
 
-/// `tools/list` with `authorization` as the header value (if any).
+/// `initialize` with `authorization` as the header value (if any).
 async fn call(rs: &Rs, authorization: Option<&str>) -> reqwest::Response {
+    call_at(&rs.resource, authorization).await
+}
+
+async fn call_at(resource: &str, authorization: Option<&str>) -> reqwest::Response {
     let mut b = http()
-        .post(&rs.resource)
+        .post(resource)
         .header("accept", "application/json, text/event-stream")
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                       "params": {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -129,8 +149,9 @@ async fn call(rs: &Rs, authorization: Option<&str>) -> reqwest::Response {
     b.send().await.unwrap()
 }
 
-async fn with_token(rs: &Rs, token: &str) -> reqwest::Response {
-    call(rs, Some(&format!("Bearer {token}"))).await
+/// `initialize` at `resource` with this bearer token.
+pub(super) async fn with_token(resource: &str, token: &str) -> reqwest::Response {
+    call_at(resource, Some(&format!("Bearer {token}"))).await
 }
 
 fn challenge(r: &reqwest::Response) -> BearerChallenge {
@@ -138,7 +159,7 @@ fn challenge(r: &reqwest::Response) -> BearerChallenge {
 }
 
 /// 401 `invalid_token`, with the metadata pointer a client needs.
-fn assert_invalid_token(r: &reqwest::Response, what: &str) {
+pub(super) fn assert_invalid_token(r: &reqwest::Response, what: &str) {
     assert_eq!(r.status(), 401, "{what}");
     let c = challenge(r);
     assert_eq!(c.error, Some(ErrorCode::InvalidToken), "{what}");
@@ -151,7 +172,7 @@ async fn a_well_formed_token_is_accepted() {
     let keys = KeyServer::start().await;
     let rs = keys.protect().await;
     let token = keys.sign(&good_claims(&rs), |_| {});
-    assert_eq!(with_token(&rs, &token).await.status(), 200);
+    assert_eq!(with_token(&rs.resource, &token).await.status(), 200);
 }
 
 #[tokio::test]
@@ -161,7 +182,7 @@ async fn alg_none_is_refused() {
     let header = Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#);
     let claims = Base64UrlUnpadded::encode_string(good_claims(&rs).to_string().as_bytes());
     for token in [format!("{header}.{claims}."), format!("{header}.{claims}")] {
-        assert_invalid_token(&with_token(&rs, &token).await, "alg none");
+        assert_invalid_token(&with_token(&rs.resource, &token).await, "alg none");
     }
 }
 
@@ -187,7 +208,7 @@ async fn hs256_signed_with_the_public_key_is_refused() {
             &EncodingKey::from_secret(&secret),
         )
         .unwrap();
-        assert_invalid_token(&with_token(&rs, &token).await, "HS256 confusion");
+        assert_invalid_token(&with_token(&rs.resource, &token).await, "HS256 confusion");
     }
 }
 
@@ -197,7 +218,7 @@ async fn a_key_the_server_never_published_is_refused() {
     let rs = keys.protect().await;
     let impostor = KeyServer::start().await;
     let token = impostor.sign(&good_claims(&rs), |_| {});
-    assert_invalid_token(&with_token(&rs, &token).await, "unpublished key");
+    assert_invalid_token(&with_token(&rs.resource, &token).await, "unpublished key");
 }
 
 #[tokio::test]
@@ -207,7 +228,7 @@ async fn an_unknown_kid_flood_does_not_hammer_the_jwks_endpoint() {
     let claims = good_claims(&rs);
     for i in 0..30 {
         let token = keys.sign(&claims, |h| h.kid = Some(format!("random-{i}")));
-        assert_invalid_token(&with_token(&rs, &token).await, "unknown kid");
+        assert_invalid_token(&with_token(&rs.resource, &token).await, "unknown kid");
     }
     let fetches = keys.fetches.load(Ordering::SeqCst);
     assert!(
@@ -224,7 +245,7 @@ async fn an_expired_token_is_refused() {
     claims["exp"] = json!(now() - 5);
     claims["iat"] = json!(now() - 600);
     assert_invalid_token(
-        &with_token(&rs, &keys.sign(&claims, |_| {})).await,
+        &with_token(&rs.resource, &keys.sign(&claims, |_| {})).await,
         "expired",
     );
 }
@@ -235,7 +256,10 @@ async fn a_token_not_yet_valid_is_refused() {
     let rs = keys.protect().await;
     let mut claims = good_claims(&rs);
     claims["nbf"] = json!(now() + 120);
-    assert_invalid_token(&with_token(&rs, &keys.sign(&claims, |_| {})).await, "nbf");
+    assert_invalid_token(
+        &with_token(&rs.resource, &keys.sign(&claims, |_| {})).await,
+        "nbf",
+    );
 }
 
 #[tokio::test]
@@ -249,7 +273,7 @@ async fn a_token_from_another_issuer_is_refused() {
     ] {
         let mut claims = good_claims(&rs);
         claims["iss"] = iss.clone();
-        let r = with_token(&rs, &keys.sign(&claims, |_| {})).await;
+        let r = with_token(&rs.resource, &keys.sign(&claims, |_| {})).await;
         assert_invalid_token(&r, &iss.to_string());
     }
 }
@@ -267,7 +291,7 @@ async fn a_token_for_another_audience_is_refused() {
     ] {
         let mut claims = good_claims(&rs);
         claims["aud"] = aud.clone();
-        let r = with_token(&rs, &keys.sign(&claims, |_| {})).await;
+        let r = with_token(&rs.resource, &keys.sign(&claims, |_| {})).await;
         assert_invalid_token(&r, &aud.to_string());
     }
 }
@@ -277,7 +301,7 @@ async fn a_token_our_server_issued_for_another_resource_is_refused() {
     let s = as_server().await;
     let rs = start_rs(jwt_verifier(&s.base)).await;
     let other = token_for(&s, "http://127.0.0.1:1/mcp", "mcp").await;
-    assert_invalid_token(&with_token(&rs, &other).await, "other resource");
+    assert_invalid_token(&with_token(&rs.resource, &other).await, "other resource");
     s.stop().await;
 }
 
@@ -287,7 +311,7 @@ async fn a_token_without_the_required_scope_is_refused() {
     let rs = keys.protect().await;
     let mut claims = good_claims(&rs);
     claims["scope"] = json!("profile:write");
-    let r = with_token(&rs, &keys.sign(&claims, |_| {})).await;
+    let r = with_token(&rs.resource, &keys.sign(&claims, |_| {})).await;
     assert_eq!(r.status(), 403);
     let c = challenge(&r);
     assert_eq!(c.error, Some(ErrorCode::InsufficientScope));
@@ -301,7 +325,7 @@ async fn a_token_that_is_not_an_access_token_is_refused() {
     let rs = keys.protect().await;
     for typ in [Some("JWT"), None, Some("id_token+jwt")] {
         let token = keys.sign(&good_claims(&rs), |h| h.typ = typ.map(Into::into));
-        assert_invalid_token(&with_token(&rs, &token).await, &format!("{typ:?}"));
+        assert_invalid_token(&with_token(&rs.resource, &token).await, &format!("{typ:?}"));
     }
 }
 
@@ -363,7 +387,7 @@ async fn garbage_tokens_of_every_length_are_refused() {
         let junk: String = (0..len)
             .map(|i| alphabet[(i * 7 + len) % alphabet.len()] as char)
             .collect();
-        let r = with_token(&rs, &junk).await;
+        let r = with_token(&rs.resource, &junk).await;
         assert!(
             [400, 401].contains(&r.status().as_u16()),
             "len {len}: {}",
@@ -373,6 +397,106 @@ async fn garbage_tokens_of_every_length_are_refused() {
     }
     // Three segments that are not base64, or base64 of junk.
     for junk in ["a.b.c", "..", "e30.e30.", "eyJhbGciOiJFUzI1NiJ9.e30.AAAA"] {
-        assert_invalid_token(&with_token(&rs, junk).await, junk);
+        assert_invalid_token(&with_token(&rs.resource, junk).await, junk);
     }
+}
+
+#[tokio::test]
+async fn allowing_untyped_tokens_admits_no_typ_or_jwt_but_no_other_type() {
+    // R2: the option is for servers that predate RFC 9068; an explicit
+    // type of another kind (ID token, our own session token, ...) is never
+    // an access token.
+    let keys = KeyServer::start().await;
+    let rs = keys.protect_with(|b| b.allow_untyped_tokens()).await;
+    for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt")] {
+        let token = keys.sign(&good_claims(&rs), |h| h.typ = typ.map(Into::into));
+        let r = with_token(&rs.resource, &token).await;
+        assert_eq!(r.status(), 200, "{typ:?}");
+    }
+    for typ in [
+        "mcp-oauth-session+jwt",
+        "id_token+jwt",
+        "logout+jwt",
+        "secevent+jwt",
+        "dpop+jwt",
+    ] {
+        let token = keys.sign(&good_claims(&rs), |h| h.typ = Some(typ.into()));
+        assert_invalid_token(&with_token(&rs.resource, &token).await, typ);
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_critical_header_extensions_is_refused() {
+    // R5: we understand no JWS extension, so any `crit` means reject
+    // (RFC 7515 §4.1.11), even one naming a registered claim.
+    let keys = KeyServer::start().await;
+    let rs = keys.protect().await;
+    let claims = good_claims(&rs);
+    let plain = json!({"alg": "ES256", "typ": "at+jwt", "kid": KID});
+    let control = keys.sign_raw(&plain, &claims);
+    assert_eq!(with_token(&rs.resource, &control).await.status(), 200);
+    for crit in [
+        json!(["https://ext.example/must-understand"]),
+        json!(["exp"]),
+        json!([]),
+        json!(null),
+    ] {
+        let mut header = plain.clone();
+        header["crit"] = crit.clone();
+        header["https://ext.example/must-understand"] = json!("yes");
+        let token = keys.sign_raw(&header, &claims);
+        assert_invalid_token(&with_token(&rs.resource, &token).await, &crit.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_refused() {
+    // B6: `iat` later than now (beyond the leeway, 0 here).
+    let keys = KeyServer::start().await;
+    let rs = keys.protect().await;
+    let mut claims = good_claims(&rs);
+    claims["iat"] = json!(now() + 120);
+    let token = keys.sign(&claims, |_| {});
+    assert_invalid_token(&with_token(&rs.resource, &token).await, "iat");
+}
+
+#[tokio::test]
+async fn a_token_living_longer_than_the_maximum_is_refused() {
+    // B6: a far-future `exp` is neither accepted nor cached until then.
+    let keys = KeyServer::start().await;
+    let rs = keys.protect().await;
+    let hour = 3600;
+    let lifetime = |iat: Option<u64>, exp: u64| {
+        let mut claims = good_claims(&rs);
+        claims["exp"] = json!(exp);
+        match iat {
+            Some(iat) => claims["iat"] = json!(iat),
+            None => drop(claims.as_object_mut().unwrap().remove("iat")),
+        }
+        keys.sign(&claims, |_| {})
+    };
+    let ok = lifetime(Some(now()), now() + 23 * hour);
+    assert_eq!(with_token(&rs.resource, &ok).await.status(), 200);
+    for (what, token) in [
+        ("30 days", lifetime(Some(now()), now() + 30 * 24 * hour)),
+        (
+            "100 years",
+            lifetime(Some(now()), now() + 100 * 365 * 24 * hour),
+        ),
+        ("25 h without iat", lifetime(None, now() + 25 * hour)),
+        (
+            "iat long ago",
+            lifetime(Some(now() - 48 * hour), now() + hour),
+        ),
+    ] {
+        assert_invalid_token(&with_token(&rs.resource, &token).await, what);
+    }
+    // A shorter maximum, configured.
+    let rs = keys
+        .protect_with(|b| b.max_token_lifetime(Duration::from_secs(600)))
+        .await;
+    let mut claims = good_claims(&rs);
+    claims["exp"] = json!(now() + 900);
+    let token = keys.sign(&claims, |_| {});
+    assert_invalid_token(&with_token(&rs.resource, &token).await, "15 min > 10 min");
 }
