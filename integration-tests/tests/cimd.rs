@@ -70,6 +70,7 @@ fn relaxed() -> CimdPolicy {
         fetch: FetchPolicy {
             allow_http: true,
             allow_private_addresses: true,
+            allow_any_port: true,
             timeout: Duration::from_secs(1),
             ..FetchPolicy::default()
         },
@@ -222,11 +223,11 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
     let s = TestServer::start(|c| c).await;
     let challenge = PkceChallenge::s256(&PkceVerifier::generate().unwrap());
     for url in [
-        "https://127.0.0.1:1/client.json",
-        "https://localhost:1/client.json",
+        "https://127.0.0.1/client.json",
+        "https://localhost/client.json",
         "https://169.254.169.254/latest/meta-data.json",
         "https://10.0.0.1/client.json",
-        "https://[::1]:1/client.json",
+        "https://[::1]/client.json",
         "https://192.168.1.1/client.json",
         "https://172.16.0.1/client.json",
         "https://100.64.0.1/client.json",
@@ -235,6 +236,11 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
         "https://[fd00::1]/client.json",
         "https://[::ffff:127.0.0.1]/client.json",
         "https://[::ffff:169.254.169.254]/client.json",
+        "https://[::127.0.0.1]/client.json",
+        "https://[2002:7f00:1::1]/client.json",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/client.json",
+        "https://198.18.0.1/client.json",
+        "https://[fec0::1]/client.json",
     ] {
         let r = authorize(&s, url, &challenge).await;
         assert_eq!(r.status(), 400, "{url}");
@@ -247,6 +253,14 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
             "{url}: {logged:?}"
         );
     }
+    // Ports other than 443 are not fetched (no port probing through us).
+    let r = authorize(&s, "https://93.184.216.34:8443/client.json", &challenge).await;
+    assert_eq!(r.status(), 400);
+    let logged = crate::logs::lines_with("93.184.216.34:8443");
+    assert!(
+        logged.iter().any(|l| l.contains("not an acceptable")),
+        "{logged:?}"
+    );
     // Plain http document URLs are not metadata documents without the test switch.
     let r = authorize(&s, "http://127.0.0.1:1/client.json", &challenge).await;
     assert_eq!(r.status(), 400);

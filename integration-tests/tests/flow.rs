@@ -18,6 +18,30 @@ pub(crate) fn service_client() -> mcp_oauth_server::OperatorClient {
         .resource(mcp_oauth_core::resource::ResourceUri::parse(RESOURCE).unwrap())
 }
 
+/// The `/authorize` URL of a fresh request (S256) by `client_id` to
+/// `redirect`, for `resource` when given; and its PKCE verifier.
+pub(crate) fn authorize_url(
+    s: &TestServer,
+    client_id: &str,
+    redirect: &str,
+    resource: Option<&str>,
+) -> (String, PkceVerifier) {
+    let verifier = PkceVerifier::generate().unwrap();
+    let challenge = PkceChallenge::s256(&verifier);
+    let mut q = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(r) = resource {
+        q.push(("resource", r));
+    }
+    let url = url::Url::parse_with_params(&s.url("/authorize"), &q).unwrap();
+    (url.into(), verifier)
+}
+
 pub(crate) async fn register(s: &TestServer, body: Value) -> Value {
     let r = http()
         .post(s.url("/register"))

@@ -26,7 +26,15 @@ pub enum ScopeError {
     /// (no controls, no `"`, no `\`, no non-ASCII).
     #[error("scope token {0:?} contains a character RFC 6749 §3.3 does not allow")]
     InvalidToken(String),
+    /// More distinct tokens than [`MAX_SCOPE_TOKENS`].
+    #[error("more than {MAX_SCOPE_TOKENS} scope tokens")]
+    TooMany,
 }
+
+/// Most distinct tokens a scope value may hold. Real values hold a handful;
+/// the cap keeps a hostile value (a 64 KiB `scope` of distinct tokens) from
+/// costing more than a normal one.
+pub const MAX_SCOPE_TOKENS: usize = 128;
 
 /// A set of scope tokens; see the [module documentation](self).
 #[derive(Clone, Default)]
@@ -47,26 +55,41 @@ impl ScopeSet {
     }
 
     /// Parses a space-separated scope string. Runs of spaces are tolerated;
-    /// invalid tokens are refused.
+    /// invalid tokens, and more than [`MAX_SCOPE_TOKENS`] distinct ones,
+    /// are refused. Linear in the length of `value`.
     pub fn parse(value: &str) -> Result<Self, ScopeError> {
+        let mut seen = std::collections::HashSet::new();
         let mut set = Self::new();
         for token in value.split(' ').filter(|t| !t.is_empty()) {
             if !is_valid_scope_token(token) {
                 return Err(ScopeError::InvalidToken(token.to_owned()));
             }
-            set.insert(token);
+            if seen.insert(token) {
+                if set.0.len() == MAX_SCOPE_TOKENS {
+                    return Err(ScopeError::TooMany);
+                }
+                set.0.push(token.to_owned());
+            }
         }
         Ok(set)
     }
 
-    /// Parses like [`ScopeSet::parse`] but drops invalid tokens instead of
-    /// failing: for reading what another party sent, where a bad token is
-    /// worth ignoring rather than refusing the whole value.
+    /// Parses like [`ScopeSet::parse`] but drops invalid tokens, and every
+    /// distinct token past [`MAX_SCOPE_TOKENS`], instead of failing: for
+    /// reading what another party sent, where a bad token is worth ignoring
+    /// rather than refusing the whole value.
     pub fn parse_lossy(value: &str) -> Self {
-        value
-            .split(' ')
-            .filter(|t| is_valid_scope_token(t))
-            .collect()
+        let mut seen = std::collections::HashSet::new();
+        let mut set = Self::new();
+        for token in value.split(' ').filter(|t| is_valid_scope_token(t)) {
+            if set.0.len() == MAX_SCOPE_TOKENS {
+                break;
+            }
+            if seen.insert(token) {
+                set.0.push(token.to_owned());
+            }
+        }
+        set
     }
 
     /// Adds one token (if absent). Returns whether it was added. The caller
@@ -214,6 +237,26 @@ mod tests {
         assert!(ScopeSet::parse("tab\there").is_err());
         assert!(ScopeSet::parse("ünïcode").is_err());
         assert!(ScopeSet::parse("files:read mcp:tools/call").is_ok());
+    }
+
+    #[test]
+    fn hostile_values_are_bounded() {
+        let many: Vec<String> = (0..10_000).map(|i| format!("s{i}")).collect();
+        let value = many.join(" ");
+        assert_eq!(ScopeSet::parse(&value), Err(ScopeError::TooMany));
+        assert_eq!(ScopeSet::parse_lossy(&value).len(), MAX_SCOPE_TOKENS);
+        let exactly: Vec<&str> = many
+            .iter()
+            .take(MAX_SCOPE_TOKENS)
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            ScopeSet::parse(&exactly.join(" ")).map(|s| s.len()),
+            Ok(MAX_SCOPE_TOKENS)
+        );
+        // Repeats do not count.
+        let repeated = vec!["mcp"; 10_000].join(" ");
+        assert_eq!(ScopeSet::parse(&repeated).map(|s| s.len()), Ok(1));
     }
 
     #[test]

@@ -139,6 +139,12 @@ impl AppState {
                 )));
             }
         }
+        // The hash unknown users are checked against, made now on a
+        // blocking thread rather than by the first such login on a server
+        // thread (where it would stall every request for an Argon2 hash).
+        tokio::task::spawn_blocking(crate::password::dummy_hash)
+            .await
+            .map_err(|e| StartError::Password(e.to_string()))?;
         let metadata = build_metadata(&config);
         Ok(Arc::new(Self {
             federation,

@@ -101,7 +101,7 @@ pub(crate) struct Cli {
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     pub disable_cimd: bool,
     /// Let metadata documents be fetched from loopback and private
-    /// addresses (labs only: this opens the SSRF guard).
+    /// addresses, on any port (labs only: this opens the SSRF guard).
     #[arg(long, env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE")]
     pub cimd_allow_private: bool,
     /// TEST-ONLY: approve every valid authorization request as USER without
@@ -435,6 +435,7 @@ impl ServerConfigParts {
             c.grant_max_lifetime = secs(v.max(1));
         }
         c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
+        c.cimd.fetch.allow_any_port = self.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
         c.local_login = !self.disable_local_login;
         for u in &self.upstreams {

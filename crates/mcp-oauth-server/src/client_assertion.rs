@@ -69,6 +69,9 @@ pub(crate) async fn authenticate(
     assertion: &str,
     body_client_id: Option<&str>,
 ) -> Result<ClientRecord, crate::http_error::OAuthHttpError> {
+    if crate::jose::has_critical_extensions(assertion) {
+        return Err(invalid("client assertion declares critical extensions").into());
+    }
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| invalid("malformed client assertion"))?;
     if !ASSERTION_ALGS.contains(&header.alg) {
@@ -130,8 +133,13 @@ async fn client_keys(state: &AppState, metadata: &ClientMetadata) -> Result<JwkS
         .as_deref()
         .ok_or_else(|| invalid("the client has no keys"))?;
     let url = url::Url::parse(uri).map_err(|_| invalid("jwks_uri is invalid"))?;
+    // The reason stays in the log: told to the caller, it would make the
+    // token endpoint a probe of the server's network.
     let (body, _) = crate::fetch::guarded_get(&state.config.cimd.fetch, &url)
         .await
-        .map_err(|e| invalid(format!("jwks_uri: {e}")))?;
+        .map_err(|e| {
+            tracing::info!(jwks_uri = ?uri, error = ?e.to_string(), "client jwks_uri refused");
+            invalid("the client's jwks_uri could not be fetched")
+        })?;
     serde_json::from_slice(&body).map_err(|_| invalid("jwks_uri did not return a JWK Set"))
 }

@@ -14,6 +14,9 @@ pub struct FetchPolicy {
     pub allow_private_addresses: bool,
     /// Allow `http://` URLs (tests only).
     pub allow_http: bool,
+    /// Allow ports other than 443 (tests and labs; otherwise a fetch could
+    /// probe arbitrary ports of public hosts).
+    pub allow_any_port: bool,
     /// Time limit for one fetch.
     pub timeout: Duration,
     /// Largest body accepted.
@@ -25,12 +28,13 @@ pub struct FetchPolicy {
 }
 
 impl Default for FetchPolicy {
-    /// Public HTTPS targets only, 5 s, 16 KiB, cached 5 minutes by default
-    /// and 24 hours at most.
+    /// Public HTTPS targets on port 443 only, 5 s, 16 KiB, cached 5
+    /// minutes by default and 24 hours at most.
     fn default() -> Self {
         Self {
             allow_private_addresses: false,
             allow_http: false,
+            allow_any_port: false,
             timeout: Duration::from_secs(5),
             max_bytes: 16 * 1024,
             default_ttl: Duration::from_secs(300),
@@ -60,7 +64,11 @@ pub enum FetchError {
     TooLarge(usize),
 }
 
-/// Whether an address is one the guard lets the server fetch from.
+/// Whether an address is one the guard lets the server fetch from: global
+/// unicast only. Besides the private, loopback, link-local and other
+/// special-purpose ranges, every IPv6 form that carries or reaches an IPv4
+/// address (mapped, compatible, NAT64, 6to4, Teredo) is refused, since the
+/// address inside could be a private one.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -75,6 +83,8 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1])) // CGNAT 100.64/10
                 || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF 192.0.0/24
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
@@ -85,9 +95,14 @@ pub fn is_public(ip: IpAddr) -> bool {
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || s[..6].iter().all(|&x| x == 0) // IPv4-compatible ::a.b.c.d (::/96)
+                || (s[0] == 0x0100 && s[1..4].iter().all(|&x| x == 0)) // discard 100::/64
                 || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site local fec0::/10 (deprecated)
+                || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, ORCHID…)
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || s[0] == 0x2002 // 6to4 2002::/16, may reach v4 private space
                 || (s[0] == 0x64 && s[1] == 0xff9b)) // NAT64, may reach v4 private space
         }
     }
@@ -118,6 +133,9 @@ pub async fn guarded_get(
         .trim_end_matches(']')
         .to_owned();
     let port = url.port_or_known_default().ok_or(FetchError::BadUrl)?;
+    if port != 443 && !policy.allow_any_port {
+        return Err(FetchError::BadUrl);
+    }
     let addrs: Vec<SocketAddr> = tokio::time::timeout(
         policy.timeout,
         tokio::net::lookup_host((host.as_str(), port)),
@@ -209,10 +227,27 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:10::1",
+            "fec0::1",
+            "100::1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.88.99.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "198.20.0.1",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

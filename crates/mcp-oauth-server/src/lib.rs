@@ -36,6 +36,7 @@ pub mod federation;
 pub mod fetch;
 mod grants;
 mod http_error;
+mod jose;
 pub mod keys;
 pub mod metrics;
 mod operator;

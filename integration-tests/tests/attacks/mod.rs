@@ -5,6 +5,10 @@
 mod authorization_server;
 mod client;
 mod fake_as;
+mod grants;
+mod inputs;
+mod login;
+mod trust;
 mod verifier;
 mod verifier_bounds;
 mod verifier_origin;

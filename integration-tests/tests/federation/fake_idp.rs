@@ -41,6 +41,9 @@ enum Mode {
     OtherIss,
     /// The authorization response lacks the `iss` the metadata promises.
     NoIss,
+    /// The ID token carries an e-mail address but no `email_verified`
+    /// (as multi-tenant providers whose users edit their address do).
+    EmailVerifiedAbsent,
 }
 
 struct Authorization {
@@ -233,6 +236,9 @@ async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Http
         }
         Mode::UserinfoAboutSomeoneElse => {
             claims.as_object_mut().unwrap().remove("name");
+        }
+        Mode::EmailVerifiedAbsent => {
+            claims.as_object_mut().unwrap().remove("email_verified");
         }
         _ => {}
     }
@@ -449,6 +455,41 @@ async fn a_returning_person_skips_the_upstream_and_refreshes_stop_when_the_rules
     let s = TestServer::start_on(port, storage, |c| c).await;
     let r = refresh(&s, &req.client_id, &refresh_token).await;
     assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+    idp.stop().await;
+}
+
+/// The "nOAuth" class: an address the provider does not say it verified
+/// admits nobody through an e-mail domain allow-list and never reaches our
+/// tokens, unless the operator says this provider verifies every address.
+#[tokio::test]
+async fn an_unverified_email_address_neither_admits_nor_reaches_our_tokens() {
+    let idp = FakeIdp::start().await;
+    idp.set(Mode::EmailVerifiedAbsent);
+    let up = idp.upstream().allowed_email_domains(["example.com"]);
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let (_, q) = sign_in(&s).await;
+    assert_eq!(get(&q, "error"), Some("access_denied"), "{q:?}");
+    s.stop().await;
+    // Without an allow-list the person signs in, but our tokens carry no
+    // e-mail address for them.
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let (req, q) = sign_in(&s).await;
+    let (_, claims) = redeem_answer(&s, &req, &q).await;
+    assert_eq!(claims["sub"], "fake:u-1");
+    assert!(claims.get("email").is_none(), "{claims}");
+    s.stop().await;
+    // The operator vouches for this provider's addresses: admitted, and
+    // the address is carried.
+    let up = idp
+        .upstream()
+        .allowed_email_domains(["example.com"])
+        .assume_email_verified();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let (req, q) = sign_in(&s).await;
+    let (_, claims) = redeem_answer(&s, &req, &q).await;
+    assert_eq!(claims["email"], "u1@example.com");
     s.stop().await;
     idp.stop().await;
 }

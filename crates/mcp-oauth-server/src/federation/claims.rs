@@ -117,6 +117,13 @@ impl ClaimMapping {
     }
 }
 
+/// Whether the provider vouches for the person's e-mail address: it said
+/// `email_verified: true`, or the operator configured it as verifying every
+/// address. An absent claim is not verification.
+fn email_verified(upstream: &UpstreamConfig, who: &IdentityRecord) -> bool {
+    who.email.is_some() && (who.email_verified == Some(true) || upstream.assume_email_verified)
+}
+
 /// Checks the upstream's allow-lists; each configured list must be met.
 pub(crate) fn admit(
     upstream: &UpstreamConfig,
@@ -127,7 +134,7 @@ pub(crate) fn admit(
             .email
             .as_deref()
             .ok_or_else(|| FederationError::NotAllowed("no e-mail address".into()))?;
-        if who.email_verified == Some(false) {
+        if !email_verified(upstream, who) {
             return Err(FederationError::NotAllowed(
                 "the e-mail address is not verified".into(),
             ));
@@ -156,7 +163,9 @@ pub(crate) fn admit(
     Ok(())
 }
 
-/// The claims our access tokens carry for this person.
+/// The claims our access tokens carry for this person. An e-mail address
+/// the provider does not vouch for is left out: resource servers trust our
+/// tokens' `email`.
 pub(crate) fn token_claims(
     upstream: &UpstreamConfig,
     who: &IdentityRecord,
@@ -164,7 +173,7 @@ pub(crate) fn token_claims(
     let mut out = BTreeMap::new();
     for claim in &upstream.token_claims {
         let value = match claim.as_str() {
-            "email" => who.email.clone().map(Value::from),
+            "email" if email_verified(upstream, who) => who.email.clone().map(Value::from),
             "name" => who.name.clone().map(Value::from),
             "groups" if !who.groups.is_empty() => Some(Value::from(who.groups.clone())),
             _ => None,
@@ -249,7 +258,18 @@ mod tests {
         assert!(admit(&open, &who(None, None, &[])).is_ok());
         let by_domain = upstream().allowed_email_domains(["example.com"]);
         assert!(admit(&by_domain, &who(Some("a@EXAMPLE.com"), Some(true), &[])).is_ok());
-        assert!(admit(&by_domain, &who(Some("a@example.com"), None, &[])).is_ok());
+        assert!(
+            admit(&by_domain, &who(Some("a@example.com"), None, &[])).is_err(),
+            "an absent email_verified is not verification"
+        );
+        let trusting = upstream()
+            .allowed_email_domains(["example.com"])
+            .assume_email_verified();
+        assert!(admit(&trusting, &who(Some("a@example.com"), None, &[])).is_ok());
+        assert!(
+            !token_claims(&by_domain, &who(Some("a@example.com"), None, &[])).contains_key("email"),
+            "unverified addresses stay out of our tokens"
+        );
         assert!(admit(&by_domain, &who(Some("a@example.com"), Some(false), &[])).is_err());
         assert!(
             admit(
@@ -261,8 +281,8 @@ mod tests {
         assert!(admit(&by_domain, &who(Some("a@sub.example.com"), Some(true), &[])).is_err());
         assert!(admit(&by_domain, &who(None, None, &[])).is_err());
         let both = by_domain.allowed_groups(["staff"]);
-        assert!(admit(&both, &who(Some("a@example.com"), None, &["staff"])).is_ok());
-        assert!(admit(&both, &who(Some("a@example.com"), None, &["ops"])).is_err());
-        assert!(admit(&both, &who(Some("a@other.com"), None, &["staff"])).is_err());
+        assert!(admit(&both, &who(Some("a@example.com"), Some(true), &["staff"])).is_ok());
+        assert!(admit(&both, &who(Some("a@example.com"), Some(true), &["ops"])).is_err());
+        assert!(admit(&both, &who(Some("a@other.com"), Some(true), &["staff"])).is_err());
     }
 }

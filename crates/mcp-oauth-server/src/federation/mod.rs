@@ -94,9 +94,17 @@ pub struct UpstreamConfig {
     #[serde(default)]
     pub claims: ClaimMapping,
     /// Only people whose verified e-mail address is in one of these domains
-    /// may sign in (empty: no e-mail condition).
+    /// may sign in (empty: no e-mail condition). "Verified" means the
+    /// provider said `email_verified: true`; an absent claim is not
+    /// verification (the "nOAuth" class: in a multi-tenant provider anyone
+    /// may set any address), unless `assume_email_verified` is set.
     #[serde(default)]
     pub allowed_email_domains: Vec<String>,
+    /// Treat every e-mail address this provider sends as verified, for
+    /// providers that verify addresses without saying so (a single-tenant
+    /// directory whose addresses the organisation assigns). Off by default.
+    #[serde(default)]
+    pub assume_email_verified: bool,
     /// Only members of at least one of these groups may sign in (empty: no
     /// group condition). Needs `claims.groups`.
     #[serde(default)]
@@ -135,6 +143,7 @@ impl UpstreamConfig {
             authorization_params: BTreeMap::new(),
             claims: ClaimMapping::default(),
             allowed_email_domains: Vec::new(),
+            assume_email_verified: false,
             allowed_groups: Vec::new(),
             token_claims: default_token_claims(),
         }
@@ -176,6 +185,13 @@ impl UpstreamConfig {
         domains: I,
     ) -> Self {
         self.allowed_email_domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Treats every e-mail address the provider sends as verified (see
+    /// [`UpstreamConfig::assume_email_verified`]).
+    pub fn assume_email_verified(mut self) -> Self {
+        self.assume_email_verified = true;
         self
     }
 

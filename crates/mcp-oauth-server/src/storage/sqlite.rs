@@ -132,7 +132,15 @@ fn u(v: i64) -> u64 {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// The file holds the signing keys and password hashes, so it is
+    /// created readable by its owner only (0600), before SQLite opens it;
+    /// SQLite gives its `-wal` and `-shm` files the same mode. A file that
+    /// others could read (made by an older version, or by hand) is
+    /// tightened to 0600, with a warning.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        private_file(path)?;
         Self::init(Connection::open(path).map_err(backend)?)
     }
 
@@ -863,6 +871,36 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
+
+/// Creates `path` (and tightens it and its `-wal`/`-shm` companions) with
+/// mode 0600.
+#[cfg(unix)]
+fn private_file(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(backend)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(file = %file.display(), "the database was readable by others; restricting it to its owner (0600)");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_file(_: &Path) -> Result<(), StorageError> {
+    Ok(())
 }
 
 fn insert_refresh_row(c: &Connection, token: &RefreshRecord) -> Result<(), StorageError> {

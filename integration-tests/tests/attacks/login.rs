@@ -1,0 +1,224 @@
+//! Password guessing with concurrency: attempts are reserved atomically
+//! before the hash, so a burst is cut off exactly at the limit, on every
+//! storage backend; the hashing queue is bounded, so a flood is answered
+//! "busy" instead of starving real logins.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integration_tests::{PASSWORD, TestServer, USER, http};
+use mcp_oauth_server::ratelimit::ThrottleLimits;
+use mcp_oauth_server::storage::Storage;
+
+use crate::flow::{cookie_of, field, register_public};
+
+/// A login page to post attempts to: (CSRF cookie, request, CSRF field).
+async fn page(s: &TestServer) -> (String, String, String) {
+    let client_id = register_public(s).await;
+    let (url, _) = crate::flow::authorize_url(s, &client_id, crate::flow::REDIRECT, None);
+    let r = http().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_of(&r, "mcp_oauth_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    (cookie, field(&html, "request"), field(&html, "csrf"))
+}
+
+/// One login attempt by `client` (one client for all of a test's attempts:
+/// building one per request would keep the test's thread busy while the
+/// connections it opened sit idle past the server's head timeout).
+async fn attempt(
+    client: &reqwest::Client,
+    s: &TestServer,
+    page: &(String, String, String),
+    user: &str,
+    password: &str,
+) -> u16 {
+    client
+        .post(s.url("/login"))
+        .header("cookie", &page.0)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("request", &page.1),
+            ("csrf", &page.2),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Finding 3: 60 concurrent guesses for one account against a limit of 5
+/// were all evaluated (and the right one among them signed in). Now
+/// exactly 5 reach the password check, and the account is locked.
+async fn burst_is_cut_off_at_the_limit(storage: Arc<dyn Storage>) {
+    let s = TestServer::start_with(storage, |mut c| {
+        c.login_limits = ThrottleLimits {
+            per_account: 5,
+            per_address: 1000,
+            window: Duration::from_secs(900),
+        };
+        c
+    })
+    .await;
+    let p = Arc::new(page(&s).await);
+    let s = Arc::new(s);
+    let client = http();
+    let attempts: Vec<_> = (0..60)
+        .map(|_| {
+            let (s, p, c) = (s.clone(), p.clone(), client.clone());
+            tokio::spawn(async move { attempt(&c, &s, &p, USER, "wrong").await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses.push(a.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (5, 55),
+        "exactly the limit reached the password check: {statuses:?}"
+    );
+    // The account stays locked for the window, whatever the password.
+    assert_eq!(attempt(&client, &s, &p, USER, PASSWORD).await, 429);
+    match Arc::try_unwrap(s) {
+        Ok(s) => s.stop().await,
+        Err(_) => panic!("server still shared"),
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_is_cut_off_at_the_limit_in_memory() {
+    burst_is_cut_off_at_the_limit(Arc::new(mcp_oauth_server::storage::MemoryStorage::new())).await;
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_is_cut_off_at_the_limit_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-burst-{}-{}",
+        std::process::id(),
+        mcp_oauth_server::now()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let storage = mcp_oauth_server::storage::open(&format!("sqlite:{}", dir.join("db").display()))
+        .await
+        .unwrap();
+    burst_is_cut_off_at_the_limit(storage).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_is_cut_off_at_the_limit_on_postgres() {
+    let Some(db) = mcp_oauth_server::testing::TempDatabase::create().await else {
+        return;
+    };
+    let storage = mcp_oauth_server::storage::open(&db.url).await.unwrap();
+    burst_is_cut_off_at_the_limit(storage).await;
+    db.drop_now().await;
+}
+
+/// A6: on PostgreSQL, failures with very long (random) usernames were
+/// never counted, so one address could guess without limit. Names that
+/// cannot exist now cost the address its attempt, on every backend, and
+/// the account key has a fixed size.
+async fn long_usernames_count_against_the_address(storage: Arc<dyn Storage>) {
+    let s = TestServer::start_with(storage, |mut c| {
+        c.login_limits = ThrottleLimits {
+            per_account: 1000,
+            per_address: 4,
+            window: Duration::from_secs(900),
+        };
+        c
+    })
+    .await;
+    let p = page(&s).await;
+    let client = http();
+    for i in 0..4 {
+        let name: String = format!(
+            "{i}{}",
+            mcp_oauth_core::secret::random_base64url(4000).unwrap()
+        );
+        assert_eq!(attempt(&client, &s, &p, &name, "guess").await, 401);
+    }
+    assert_eq!(attempt(&client, &s, &p, USER, PASSWORD).await, 429);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn long_usernames_count_against_the_address_in_memory() {
+    long_usernames_count_against_the_address(Arc::new(
+        mcp_oauth_server::storage::MemoryStorage::new(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn long_usernames_count_against_the_address_on_postgres() {
+    let Some(db) = mcp_oauth_server::testing::TempDatabase::create().await else {
+        return;
+    };
+    let storage = mcp_oauth_server::storage::open(&db.url).await.unwrap();
+    long_usernames_count_against_the_address(storage).await;
+    db.drop_now().await;
+}
+
+/// Finding 3, second half: the hashing queue was unbounded, so a flood of
+/// logins from many accounts starved real ones. Now what does not fit the
+/// bounded queue is answered 503 with `Retry-After` at once.
+#[tokio::test]
+async fn a_flood_of_logins_is_answered_busy_not_queued() {
+    let s = TestServer::start(|mut c| {
+        c.login_limits = ThrottleLimits {
+            per_account: 1000,
+            per_address: 100_000,
+            window: Duration::from_secs(900),
+        };
+        c
+    })
+    .await;
+    let p = Arc::new(page(&s).await);
+    let s = Arc::new(s);
+    // One client for the whole flood: building one per request would keep
+    // this test's thread busy while opened connections sit idle.
+    let client = http();
+    let flood: Vec<_> = (0..300)
+        .map(|i| {
+            let (s, p, client) = (s.clone(), p.clone(), client.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(s.url("/login"))
+                    .header("cookie", &p.0)
+                    .form(&[
+                        ("username", format!("user{i}").as_str()),
+                        ("password", "guess"),
+                        ("request", &p.1),
+                        ("csrf", &p.2),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = r.headers().get("retry-after").is_some();
+                (r.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for f in flood {
+        let (status, retry) = f.await.unwrap();
+        assert!(status == 401 || status == 503, "{status}");
+        if status == 503 {
+            assert!(retry, "503 carries Retry-After");
+            busy += 1;
+        }
+    }
+    assert!(busy > 0, "the queue is bounded");
+    // Once the flood has passed, a real login goes through.
+    assert_eq!(attempt(&client, &s, &p, USER, PASSWORD).await, 302);
+    match Arc::try_unwrap(s) {
+        Ok(s) => s.stop().await,
+        Err(_) => panic!("server still shared"),
+    }
+}
