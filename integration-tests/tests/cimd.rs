@@ -67,6 +67,7 @@ fn document_server() -> (String, actix_web::dev::ServerHandle) {
 fn relaxed() -> CimdPolicy {
     CimdPolicy {
         enabled: true,
+        fetches_per_minute: 10_000,
         fetch: FetchPolicy {
             allow_http: true,
             allow_private_addresses: true,

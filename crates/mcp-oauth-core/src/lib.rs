@@ -18,7 +18,7 @@
 //! | [`redirect`] | redirect URI validation and matching (RFC 8252) |
 //! | [`scope`] | scope sets |
 //! | [`secret`] | redacted, constant-time secret newtypes |
-//! | [`cache`] | a bounded expiring map for verification results |
+//! | [`client_limits`] | bounds on what a registration or metadata document may make a server keep |
 //!
 //! Every wire type round-trips through serde, and keeps fields it does not
 //! model in an `extra` map instead of rejecting them.
@@ -94,8 +94,8 @@ mod macros;
 mod serde_util;
 
 pub mod authorization;
-pub mod cache;
 pub mod challenge;
+pub mod client_limits;
 pub mod discovery;
 pub mod error;
 pub mod introspection;

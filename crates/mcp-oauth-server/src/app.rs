@@ -43,6 +43,11 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// Bytes of verified access tokens kept in memory (about 20,000 tokens).
+const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// Bytes of verified session cookies kept in memory.
+const SESSION_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Everything the endpoints share.
 pub struct AppState {
     /// Configuration.
@@ -62,11 +67,13 @@ pub struct AppState {
     /// Access tokens this server verified, by SHA-256, until they expire:
     /// introspecting a token again costs a hash and a lookup instead of a
     /// signature verification. Revocation is still checked every time.
-    verified: mcp_oauth_core::cache::TtlCache<mcp_oauth_core::token::AccessTokenClaims>,
+    verified: crate::cache::Expiring<mcp_oauth_core::token::AccessTokenClaims>,
     /// Login sessions whose signature was checked, by SHA-256 of the cookie:
     /// (user, expiry, auth time, generation). A returning browser then costs a hash
     /// and a lookup, not an ES256 verification, on every authorization.
-    pub(crate) sessions: mcp_oauth_core::cache::TtlCache<(String, u64, u64, u64)>,
+    pub(crate) sessions: crate::cache::Expiring<(String, u64, u64, u64)>,
+    /// The key sets of `private_key_jwt` clients registered by URL.
+    pub(crate) client_keys: crate::client_assertion::ClientKeySets,
     /// The upstream identity providers.
     pub(crate) federation: crate::federation::Federation,
     /// The clients of the configuration, by id (trusted).
@@ -83,6 +90,13 @@ pub enum ClientLookupError {
     /// The client's metadata document could not be used.
     #[error(transparent)]
     Metadata(#[from] crate::cimd::CimdError),
+    /// The caller's address has named too many new metadata documents
+    /// lately; each costs an outbound fetch.
+    #[error("too many new client metadata documents from this address; retry in {retry_after} s")]
+    Throttled {
+        /// Seconds until the address may name new documents again.
+        retry_after: u64,
+    },
 }
 
 impl AppState {
@@ -112,12 +126,23 @@ impl AppState {
                     })?;
             }
         }
-        if let Some(user) = &config.dev_auto_approve
-            && storage.user(user).await?.is_none()
-        {
-            return Err(StartError::Config(format!(
-                "dev_auto_approve names no existing user ({user:?})"
-            )));
+        if let Some(user) = &config.dev_auto_approve {
+            // A loopback listener behind a public proxy would approve
+            // anyone on the internet: the issuer must be loopback too.
+            let loopback = url::Url::parse(config.issuer.as_str())
+                .is_ok_and(|u| u.scheme() == "http" && mcp_oauth_core::redirect::is_loopback(&u));
+            if !loopback {
+                return Err(StartError::Config(format!(
+                    "dev_auto_approve approves every request without a person and is for tests \
+                     only: refusing it with the issuer {}, which is not a plain-http loopback URL",
+                    config.issuer.as_str()
+                )));
+            }
+            if storage.user(user).await?.is_none() {
+                return Err(StartError::Config(format!(
+                    "dev_auto_approve names no existing user ({user:?})"
+                )));
+            }
         }
         if !config.local_login && config.upstreams.is_empty() {
             return Err(StartError::Config(
@@ -146,13 +171,17 @@ impl AppState {
             .await
             .map_err(|e| StartError::Password(e.to_string()))?;
         let metadata = build_metadata(&config);
+        let fetch_failed = |e: crate::fetch::FetchError| StartError::Config(e.to_string());
+        let cimd = crate::cimd::CimdResolver::new(config.cimd.clone()).map_err(fetch_failed)?;
+        let client_keys = crate::fetch::cache::FetchCache::new(cimd.fetcher().clone());
         Ok(Arc::new(Self {
             federation,
             metrics: crate::metrics::Metrics::default(),
-            cimd: crate::cimd::CimdResolver::new(config.cimd.clone()),
+            cimd,
+            client_keys,
             last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
-            verified: mcp_oauth_core::cache::TtlCache::new(100_000),
-            sessions: mcp_oauth_core::cache::TtlCache::new(10_000),
+            verified: crate::cache::Expiring::new(VERIFIED_CACHE_BYTES),
+            sessions: crate::cache::Expiring::new(SESSION_CACHE_BYTES),
             configured_clients,
             config,
             storage,
@@ -170,11 +199,12 @@ impl AppState {
     ) -> Option<mcp_oauth_core::token::AccessTokenClaims> {
         let key = mcp_oauth_core::secret::token_hash(token);
         let t = now();
-        if let Some(claims) = self.verified.get(&key, t) {
+        if let Some(claims) = self.verified.get(&key).filter(|c| c.exp > t) {
             return Some(claims);
         }
         if let Some(claims) = self.keys.verify(token) {
-            self.verified.insert(key, claims.clone(), claims.exp, t);
+            self.verified
+                .insert(key, claims.clone(), 2 * token.len(), claims.exp, t);
             return Some(claims);
         }
         let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
@@ -240,6 +270,49 @@ impl AppState {
         Ok(self.storage.client(client_id).await?)
     }
 
+    /// [`AppState::client`] for a request from `address` that nobody has
+    /// vouched for yet: a metadata document not already cached costs the
+    /// address one of its new-document fetches
+    /// ([`crate::cimd::CimdPolicy::fetches_per_minute`]), so one address
+    /// cannot make the server fetch without bound.
+    pub async fn client_for(
+        &self,
+        address: &str,
+        client_id: &str,
+    ) -> Result<Option<crate::storage::ClientRecord>, ClientLookupError> {
+        if self.cimd.is_document_url(client_id)
+            && !self.configured_clients.contains_key(client_id)
+            && !self.cimd.is_cached(client_id)
+        {
+            let (count, start) = self
+                .storage
+                .bump_counter(&format!("fetch:{address}"), now(), 60)
+                .await?;
+            if count > self.config.cimd.fetches_per_minute {
+                let retry_after = (start + 60).saturating_sub(now()).max(1);
+                return Err(ClientLookupError::Throttled { retry_after });
+            }
+        }
+        self.client(client_id).await
+    }
+
+    /// Brings the cache gauges of [`crate::metrics::Metrics`] up to date.
+    pub async fn update_cache_metrics(&self) {
+        let m = &self.metrics;
+        m.cache("verified_tokens", self.verified.size(), None);
+        m.cache("sessions", self.sessions.size(), None);
+        m.cache(
+            "client_documents",
+            self.cimd.cached().await,
+            Some(self.cimd.fetches()),
+        );
+        m.cache(
+            "client_keys",
+            self.client_keys.size().await,
+            Some(self.client_keys.fetches()),
+        );
+    }
+
     /// `{issuer}{path}`.
     pub fn endpoint(&self, path: &str) -> String {
         self.config.issuer.endpoint(path)
@@ -302,7 +375,7 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             .trim_end_matches('/')
             .to_owned();
         cfg.app_data(web::Data::from(state))
-            .app_data(web::PayloadConfig::new(64 * 1024));
+            .app_data(web::PayloadConfig::new(crate::endpoints::MAX_BODY_BYTES));
         endpoints::routes(cfg, &issuer_path);
     }
 }
@@ -318,8 +391,37 @@ pub fn serve(state: Arc<AppState>, listener: TcpListener) -> Result<Server, Star
              refusing it on {addr}, which is not a loopback address"
         )));
     }
+    let limits = state.config.limits;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_worker = limits
+        .max_connections
+        .unwrap_or_else(connections_from_descriptor_limit)
+        .div_ceil(workers)
+        .max(1);
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
+        .workers(workers)
+        .client_request_timeout(limits.head_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
+        .keep_alive(limits.keep_alive)
+        .max_connections(per_worker)
+        .backlog(1024)
+        .shutdown_timeout(10)
         .listen(listener)?
         .run();
     Ok(server)
+}
+
+/// Connections the process can hold: its file-descriptor limit, less a
+/// quarter (at least 64) kept for storage, outbound fetches and the
+/// listener, so that a flood of connections is queued by the kernel rather
+/// than running the process out of descriptors.
+fn connections_from_descriptor_limit() -> usize {
+    #[cfg(unix)]
+    let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    });
+    #[cfg(not(unix))]
+    let limit = 8192;
+    let reserve = (limit / 4).max(64);
+    limit.saturating_sub(reserve).clamp(16, 25_000)
 }

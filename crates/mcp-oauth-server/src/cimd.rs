@@ -1,15 +1,16 @@
 //! Client ID Metadata Documents: a `client_id` that is an HTTPS URL names a
 //! JSON document describing the client. The server fetches it through the
-//! SSRF guard of [`crate::fetch`], validates it, and caches it as its
-//! `Cache-Control` says (bounded).
-
-use std::collections::HashMap;
+//! SSRF guard of [`crate::fetch`], holds it to the same bounds as a dynamic
+//! registration (members it does not understand are dropped), and caches
+//! the resulting client (or the reason it is refused) as its
+//! `Cache-Control` says, within the policy's bounds and byte budget. Each
+//! URL is fetched at most once at a time, however many requests name it.
 
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientIdMetadataDocument, GrantType};
-use parking_lot::Mutex;
 
 use crate::app::now;
-use crate::fetch::{FetchError, FetchPolicy, guarded_get, scheme_allowed};
+use crate::fetch::cache::FetchCache;
+use crate::fetch::{FetchError, FetchPolicy, Fetcher, scheme_allowed};
 use crate::storage::ClientRecord;
 
 /// How Client ID Metadata Documents are handled.
@@ -19,14 +20,19 @@ pub struct CimdPolicy {
     pub enabled: bool,
     /// The guard and limits of the fetch.
     pub fetch: FetchPolicy,
+    /// New (not yet cached) documents one client address may make the
+    /// server fetch per minute.
+    pub fetches_per_minute: u32,
 }
 
 impl Default for CimdPolicy {
-    /// Enabled, with [`FetchPolicy::default`].
+    /// Enabled, with [`FetchPolicy::default`], 30 new documents per
+    /// address and minute.
     fn default() -> Self {
         Self {
             enabled: true,
             fetch: FetchPolicy::default(),
+            fetches_per_minute: 30,
         }
     }
 }
@@ -50,22 +56,17 @@ pub enum CimdError {
 }
 
 /// Fetches and caches metadata documents.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CimdResolver {
     policy: CimdPolicy,
-    cache: Mutex<HashMap<String, (ClientRecord, u64)>>,
+    documents: FetchCache<ClientRecord, CimdError>,
 }
-
-/// Most documents cached at once.
-const MAX_CACHED: usize = 10_000;
 
 impl CimdResolver {
     /// A resolver with this policy.
-    pub fn new(policy: CimdPolicy) -> Self {
-        Self {
-            policy,
-            cache: Mutex::new(HashMap::new()),
-        }
+    pub fn new(policy: CimdPolicy) -> Result<Self, FetchError> {
+        let documents = FetchCache::new(Fetcher::new(policy.fetch.clone())?);
+        Ok(Self { policy, documents })
     }
 
     /// Whether this `client_id` is a metadata document URL (and so goes
@@ -75,74 +76,88 @@ impl CimdResolver {
             || (self.policy.fetch.allow_http && client_id.starts_with("http://"))
     }
 
+    /// The fetcher (also used for clients' `jwks_uri`).
+    pub fn fetcher(&self) -> &Fetcher {
+        self.documents.fetcher()
+    }
+
+    /// Whether the document at `url` is cached (or a fetch of it is under
+    /// way), so that naming it costs no new fetch.
+    pub fn is_cached(&self, url: &str) -> bool {
+        self.documents.contains(url)
+    }
+
+    /// Documents fetched so far (a cached answer, or one shared with a
+    /// concurrent request, does not count).
+    pub fn fetches(&self) -> u64 {
+        self.documents.fetches()
+    }
+
+    /// Documents (and refusals) cached, and their estimated bytes.
+    pub async fn cached(&self) -> (u64, u64) {
+        self.documents.size().await
+    }
+
     /// The client a document URL describes.
-    pub async fn resolve(&self, url: &str) -> Result<ClientRecord, CimdError> {
+    pub async fn resolve(&self, raw: &str) -> Result<ClientRecord, CimdError> {
         if !self.policy.enabled {
             return Err(CimdError::Disabled);
         }
-        let t = now();
-        if let Some((record, until)) = self.cache.lock().get(url)
-            && *until > t
-        {
-            return Ok(record.clone());
-        }
-        let (record, ttl) = self.fetch(url).await?;
-        if ttl > 0 {
-            let mut cache = self.cache.lock();
-            if cache.len() >= MAX_CACHED {
-                cache.retain(|_, (_, until)| *until > t);
-            }
-            if cache.len() < MAX_CACHED {
-                cache.insert(url.to_owned(), (record.clone(), t + ttl));
-            }
-        }
-        Ok(record)
-    }
-
-    async fn fetch(&self, raw: &str) -> Result<(ClientRecord, u64), CimdError> {
         let url = url::Url::parse(raw).map_err(|_| CimdError::BadUrl)?;
         if !scheme_allowed(&self.policy.fetch, &url) || url.path() == "/" {
             return Err(CimdError::BadUrl);
         }
-        let (body, ttl) = guarded_get(&self.policy.fetch, &url).await?;
-        let doc: ClientIdMetadataDocument =
-            serde_json::from_slice(&body).map_err(|e| CimdError::Invalid(e.to_string()))?;
-        if doc.client_id != raw {
-            return Err(CimdError::Invalid(format!(
-                "client_id {:?} does not equal the document URL",
-                doc.client_id
-            )));
-        }
-        // The core check wants https; with http allowed (tests), check the
-        // rest against an https twin of the URL.
-        let check_url = if url.scheme() == "http" {
-            raw.replacen("http://", "https://", 1)
-        } else {
-            raw.to_owned()
-        };
-        let mut checked = doc.clone();
-        checked.client_id = check_url.clone();
-        checked
-            .validate(&check_url)
-            .map_err(|e| CimdError::Invalid(e.to_string()))?;
-        let mut metadata = doc.metadata;
-        metadata.token_endpoint_auth_method = Some(
-            metadata
-                .token_endpoint_auth_method
-                .unwrap_or(ClientAuthMethod::None),
-        );
-        metadata
-            .grant_types
-            .get_or_insert_with(|| vec![GrantType::AuthorizationCode]);
-        Ok((
-            ClientRecord {
-                client_id: raw.to_owned(),
-                secret_hash: None,
-                metadata,
-                issued_at: now(),
-                policy: Default::default(),
-            },
-            ttl,
-        ))
+        let allow_http = self.policy.fetch.allow_http;
+        self.documents
+            .get(&url, |body| document(raw, &body, allow_http))
+            .await
     }
+}
+
+/// Parses and checks a fetched document; the client and its estimated
+/// size in memory.
+fn document(raw: &str, body: &[u8], allow_http: bool) -> Result<(ClientRecord, usize), CimdError> {
+    let doc: ClientIdMetadataDocument =
+        serde_json::from_slice(body).map_err(|e| CimdError::Invalid(e.to_string()))?;
+    if doc.client_id != raw {
+        return Err(CimdError::Invalid(format!(
+            "client_id {:?} does not equal the document URL",
+            doc.client_id
+        )));
+    }
+    // The core check wants https; with http allowed (tests), check the
+    // rest against an https twin of the URL.
+    let check_url = if allow_http && raw.starts_with("http://") {
+        raw.replacen("http://", "https://", 1)
+    } else {
+        raw.to_owned()
+    };
+    let mut checked = doc.clone();
+    checked.client_id = check_url.clone();
+    checked
+        .validate(&check_url)
+        .map_err(|e| CimdError::Invalid(e.to_string()))?;
+    doc.metadata
+        .check_limits()
+        .map_err(|e| CimdError::Invalid(e.error_description.unwrap_or_default()))?;
+    let mut metadata = doc.metadata.without_unknown_members();
+    metadata.token_endpoint_auth_method = Some(
+        metadata
+            .token_endpoint_auth_method
+            .unwrap_or(ClientAuthMethod::None),
+    );
+    metadata
+        .grant_types
+        .get_or_insert_with(|| vec![GrantType::AuthorizationCode]);
+    let size = serde_json::to_string(&metadata).map_or(body.len(), |s| 2 * s.len());
+    Ok((
+        ClientRecord {
+            client_id: raw.to_owned(),
+            secret_hash: None,
+            metadata,
+            issued_at: now(),
+            policy: Default::default(),
+        },
+        size,
+    ))
 }

@@ -26,9 +26,13 @@ pub(crate) struct Cli {
     /// TOML configuration file (lowest precedence after defaults).
     #[arg(long, env = "MCP_OAUTH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances) or `memory`.
-    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true)]
+    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances; TLS with `?sslmode=verify-full`) or `memory`.
+    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true, hide_env_values = true)]
     pub storage: Option<String>,
+    /// The PostgreSQL password, from this file (keeps it out of the URL,
+    /// the process list and the environment).
+    #[arg(long, env = "MCP_OAUTH_STORAGE_PASSWORD_FILE", global = true)]
+    pub storage_password_file: Option<PathBuf>,
     /// Public issuer URL, emitted exactly as given (default `http://HOST:PORT`).
     #[arg(long, env = "MCP_OAUTH_ISSUER", global = true)]
     pub issuer: Option<String>,
@@ -41,9 +45,13 @@ pub(crate) struct Cli {
     /// Superuser name, created or updated at start.
     #[arg(long, env = "MCP_OAUTH_SUPERUSER")]
     pub superuser: Option<String>,
-    /// Superuser password.
+    /// Superuser password (prefer `--superuser-password-file`: arguments
+    /// are visible to every user of the machine).
     #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD", hide_env_values = true)]
     pub superuser_password: Option<String>,
+    /// Superuser password, from this file.
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD_FILE")]
+    pub superuser_password_file: Option<PathBuf>,
     /// Access-token lifetime in seconds (default 900).
     #[arg(long, env = "MCP_OAUTH_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<u64>,
@@ -69,6 +77,9 @@ pub(crate) struct Cli {
     /// Require this initial access token to register (RFC 7591 §3).
     #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub initial_access_token: Option<String>,
+    /// The initial access token, from this file.
+    #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN_FILE")]
+    pub initial_access_token_file: Option<PathBuf>,
     /// Most clients that may register (default 10000).
     #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
@@ -93,10 +104,24 @@ pub(crate) struct Cli {
     /// `/metrics` is off).
     #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// The `/metrics` token, from this file.
+    #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Longest a grant lives, in seconds from the user's sign-in; refreshes
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
     pub grant_max_lifetime: Option<u64>,
+    /// New client metadata documents one address may make the server fetch
+    /// per minute (default 30).
+    #[arg(long, env = "MCP_OAUTH_CIMD_FETCHES_PER_MINUTE")]
+    pub cimd_fetches_per_minute: Option<u32>,
+    /// Seconds a client has to send a request's body once its head has
+    /// arrived (default 10); slower clients are answered 408 and cut off.
+    #[arg(long, env = "MCP_OAUTH_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// Connections served at once (default: from the file-descriptor limit).
+    #[arg(long, env = "MCP_OAUTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     pub disable_cimd: bool,
@@ -171,6 +196,9 @@ pub(crate) struct FileConfig {
     disable_local_login: Option<bool>,
     metrics_token: Option<String>,
     grant_max_lifetime: Option<u64>,
+    body_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    cimd_fetches_per_minute: Option<u32>,
     /// Upstream identity providers (federated login); file only.
     #[serde(default)]
     upstreams: Vec<UpstreamConfig>,
@@ -215,6 +243,9 @@ pub(crate) struct ServerConfigParts {
     clients: Vec<OperatorClient>,
     metrics_token: Option<String>,
     grant_max_lifetime: Option<u64>,
+    body_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    cimd_fetches_per_minute: Option<u32>,
 }
 
 impl Cli {
@@ -222,15 +253,46 @@ impl Cli {
     pub(crate) fn settings(&self) -> Result<Settings, String> {
         let file: FileConfig = match &self.config {
             Some(path) => {
+                crate::secret_files::check_private(path, "configuration file")?;
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => FileConfig::default(),
         };
+        let from_file = |path: &Option<PathBuf>, what: &str| {
+            path.as_deref()
+                .map(|p| crate::secret_files::read_secret(p, what))
+                .transpose()
+        };
+        let superuser_password =
+            match from_file(&self.superuser_password_file, "superuser password file")? {
+                Some(p) => Some(p),
+                None => self.superuser_password.clone().or(file.superuser_password),
+            };
+        let initial_access_token =
+            match from_file(&self.initial_access_token_file, "initial access token file")? {
+                Some(t) => Some(t),
+                None => self
+                    .initial_access_token
+                    .clone()
+                    .or(file.initial_access_token),
+            };
+        let metrics_token = match from_file(&self.metrics_token_file, "metrics token file")? {
+            Some(t) => Some(t),
+            None => self.metrics_token.clone().or(file.metrics_token),
+        };
+        let mut storage = self
+            .storage
+            .clone()
+            .or(file.storage)
+            .unwrap_or_else(|| "sqlite:./mcp-oauth.db".into());
+        if let Some(password) = from_file(&self.storage_password_file, "storage password file")? {
+            storage = crate::secret_files::with_password(&storage, &password)?;
+        }
         let superuser = match (
             self.superuser.clone().or(file.superuser),
-            self.superuser_password.clone().or(file.superuser_password),
+            superuser_password,
         ) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
@@ -243,11 +305,7 @@ impl Cli {
                 .or(file.host)
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.or(file.port).unwrap_or(9000),
-            storage: self
-                .storage
-                .clone()
-                .or(file.storage)
-                .unwrap_or_else(|| "sqlite:./mcp-oauth.db".into()),
+            storage,
             log_level: self
                 .log_level
                 .clone()
@@ -267,10 +325,7 @@ impl Cli {
                 scopes: self.scopes.clone().or(file.scopes),
                 allowed_resources: self.allowed_resources.clone().or(file.allowed_resources),
                 registration: self.registration.or(file.registration),
-                initial_access_token: self
-                    .initial_access_token
-                    .clone()
-                    .or(file.initial_access_token),
+                initial_access_token,
                 max_clients: self.max_clients.or(file.max_clients),
                 registrations_per_hour: self.registrations_per_hour.or(file.registrations_per_hour),
                 cors_origins: self.cors_origins.clone().or(file.cors_origins),
@@ -287,8 +342,13 @@ impl Cli {
                     || file.disable_local_login.unwrap_or(false),
                 upstreams: with_secrets(file.upstreams, |k| std::env::var(k).ok()),
                 clients: with_client_secrets(file.clients, |k| std::env::var(k).ok()),
-                metrics_token: self.metrics_token.clone().or(file.metrics_token),
+                metrics_token,
                 grant_max_lifetime: self.grant_max_lifetime.or(file.grant_max_lifetime),
+                body_timeout: self.body_timeout.or(file.body_timeout),
+                max_connections: self.max_connections.or(file.max_connections),
+                cimd_fetches_per_minute: self
+                    .cimd_fetches_per_minute
+                    .or(file.cimd_fetches_per_minute),
             },
         })
     }
@@ -434,6 +494,15 @@ impl ServerConfigParts {
         if let Some(v) = self.grant_max_lifetime {
             c.grant_max_lifetime = secs(v.max(1));
         }
+        if let Some(v) = self.body_timeout {
+            c.limits.body_timeout = secs(v.max(1));
+        }
+        if let Some(n) = self.cimd_fetches_per_minute {
+            c.cimd.fetches_per_minute = n;
+        }
+        if let Some(n) = self.max_connections {
+            c.limits.max_connections = Some(n.max(1));
+        }
         c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
         c.cimd.fetch.allow_any_port = self.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
@@ -449,6 +518,16 @@ impl ServerConfigParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A configuration file private to its owner, as the binary demands.
+    fn write_private(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("mcp-oauth-server").chain(args.iter().copied()))
@@ -471,11 +550,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.toml");
-        std::fs::write(
+        write_private(
             &file,
             "port = 9100\nissuer = \"https://as.example\"\naccess_token_ttl = 60\nscopes = [\"mcp\", \"files:read\"]\nregistration = \"closed\"\n",
-        )
-        .unwrap();
+        );
         let s = parse(&["--config", file.to_str().unwrap(), "--port", "9200"])
             .settings()
             .unwrap();
@@ -489,7 +567,7 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(60));
         assert_eq!(c.scopes_supported, ["mcp", "files:read"]);
         assert_eq!(c.registration, RegistrationPolicy::Closed);
-        std::fs::write(&file, "prot = 1\n").unwrap();
+        write_private(&file, "prot = 1\n");
         assert!(
             parse(&["--config", file.to_str().unwrap()])
                 .settings()
@@ -504,13 +582,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-up-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.toml");
-        std::fs::write(
+        write_private(
             &file,
             "disable_local_login = true\n\
              [[upstreams]]\nid = \"corp-sso\"\nname = \"Corp\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n\
              allowed_email_domains = [\"example.com\"]\n",
-        )
-        .unwrap();
+        );
         let s = parse(&["--config", file.to_str().unwrap()])
             .settings()
             .unwrap();
@@ -526,15 +603,31 @@ mod tests {
             Some("from-env")
         );
         assert_eq!(up.allowed_email_domains, ["example.com"]);
-        std::fs::write(
+        write_private(
             &file,
             "[[upstreams]]\nid = \"Bad Id\"\nname = \"X\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n",
-        )
-        .unwrap();
+        );
         let s = parse(&["--config", file.to_str().unwrap()])
             .settings()
             .unwrap();
         assert!(s.config_template.build("https://as.example").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_configuration_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-perm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, "superuser_password = \"s3cret\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = parse(&["--config", file.to_str().unwrap()])
+            .settings()
+            .err()
+            .unwrap();
+        assert!(err.contains("chmod 600"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -5,13 +5,18 @@
 //! `aud` = the token endpoint or the issuer, the time window, and refuses a
 //! `jti` seen before.
 
+use std::sync::Arc;
+
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mcp_oauth_core::client_limits::MAX_JWKS_KEYS;
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientMetadata};
 use serde::Deserialize;
 
 use crate::app::{AppState, now};
+use crate::fetch::FetchError;
+use crate::fetch::cache::FetchCache;
 use crate::storage::ClientRecord;
 
 /// Algorithms a client may sign its assertions with. Never `none`, never
@@ -48,14 +53,39 @@ fn invalid(msg: impl AsRef<str>) -> ErrorResponse {
     ErrorResponse::invalid_client(msg)
 }
 
+/// A key set holds at most [`MAX_JWKS_KEYS`] keys: an assertion costs one
+/// signature check, never one per key of a set a stranger made huge.
+fn check_key_count(set: &JwkSet) -> Result<(), String> {
+    if set.keys.len() > MAX_JWKS_KEYS {
+        Err(format!("a JWK Set holds at most {MAX_JWKS_KEYS} keys"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Why a client's `jwks_uri` gave no keys (the reason is logged, never
+/// told to the caller).
+#[derive(Debug, Clone)]
+pub(crate) struct KeysUnavailable(String);
+
+impl From<FetchError> for KeysUnavailable {
+    fn from(e: FetchError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The key sets clients publish at their `jwks_uri`, fetched through the
+/// SSRF guard and cached (single flight, failures remembered).
+pub(crate) type ClientKeySets = FetchCache<Arc<JwkSet>, KeysUnavailable>;
+
 /// Checks a registration's `jwks`/`jwks_uri` for `private_key_jwt`.
 pub(crate) fn validate_registration(metadata: &ClientMetadata) -> Result<(), String> {
     match (&metadata.jwks, &metadata.jwks_uri) {
         (Some(_), Some(_)) => Err("jwks and jwks_uri must not both be given".into()),
         (None, None) => Err("private_key_jwt needs jwks or jwks_uri".into()),
         (Some(jwks), None) => serde_json::from_value::<JwkSet>(jwks.clone())
-            .map(|_| ())
-            .map_err(|e| format!("jwks is not a valid JWK Set: {e}")),
+            .map_err(|e| format!("jwks is not a valid JWK Set: {e}"))
+            .and_then(|set| check_key_count(&set)),
         (None, Some(uri)) => url::Url::parse(uri)
             .map(|_| ())
             .map_err(|e| format!("jwks_uri is not a URL: {e}")),
@@ -93,9 +123,15 @@ pub(crate) async fn authenticate(
         return Err(invalid("this client does not authenticate with private_key_jwt").into());
     }
     let keys = client_keys(state, &client.metadata).await?;
-    let candidates: Vec<_> = match &header.kid {
-        Some(kid) => keys.find(kid).into_iter().collect(),
-        None => keys.keys.iter().collect(),
+    // One key is tried: the one the `kid` names, or the only one.
+    let key = match (&header.kid, keys.keys.as_slice()) {
+        (Some(kid), _) => keys.find(kid),
+        (None, [only]) => Some(only),
+        (None, _) => {
+            return Err(
+                invalid("the client has several keys: the assertion must name one (kid)").into(),
+            );
+        }
     };
     let mut validation = Validation::new(header.alg);
     validation.leeway = 30;
@@ -105,10 +141,9 @@ pub(crate) async fn authenticate(
         state.config.issuer.as_str().to_owned(),
     ]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
-    let claims = candidates
-        .iter()
-        .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
-        .find_map(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
+    let claims = key
+        .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
+        .and_then(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
         .map(|d| d.claims)
         .ok_or_else(|| invalid("client assertion signature, audience or time is invalid"))?;
     if claims.sub != client_id || claims.exp > now() + MAX_LIFETIME {
@@ -123,23 +158,31 @@ pub(crate) async fn authenticate(
     Ok(client)
 }
 
-async fn client_keys(state: &AppState, metadata: &ClientMetadata) -> Result<JwkSet, ErrorResponse> {
+async fn client_keys(
+    state: &AppState,
+    metadata: &ClientMetadata,
+) -> Result<Arc<JwkSet>, ErrorResponse> {
     if let Some(jwks) = &metadata.jwks {
-        return serde_json::from_value(jwks.clone())
-            .map_err(|_| invalid("registered jwks is invalid"));
+        let set: JwkSet = serde_json::from_value(jwks.clone())
+            .map_err(|_| invalid("registered jwks is invalid"))?;
+        check_key_count(&set).map_err(invalid)?;
+        return Ok(Arc::new(set));
     }
     let uri = metadata
         .jwks_uri
         .as_deref()
         .ok_or_else(|| invalid("the client has no keys"))?;
     let url = url::Url::parse(uri).map_err(|_| invalid("jwks_uri is invalid"))?;
+    let parse = |body: Vec<u8>| {
+        let set: JwkSet =
+            serde_json::from_slice(&body).map_err(|_| KeysUnavailable("not a JWK Set".into()))?;
+        check_key_count(&set).map_err(KeysUnavailable)?;
+        Ok((Arc::new(set), 2 * body.len()))
+    };
     // The reason stays in the log: told to the caller, it would make the
     // token endpoint a probe of the server's network.
-    let (body, _) = crate::fetch::guarded_get(&state.config.cimd.fetch, &url)
-        .await
-        .map_err(|e| {
-            tracing::info!(jwks_uri = ?uri, error = ?e.to_string(), "client jwks_uri refused");
-            invalid("the client's jwks_uri could not be fetched")
-        })?;
-    serde_json::from_slice(&body).map_err(|_| invalid("jwks_uri did not return a JWK Set"))
+    state.client_keys.get(&url, parse).await.map_err(|e| {
+        tracing::info!(jwks_uri = ?uri, error = ?e.0, "client jwks_uri refused");
+        invalid("the client's jwks_uri gave no usable keys")
+    })
 }

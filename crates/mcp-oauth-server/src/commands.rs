@@ -38,7 +38,8 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
     /// Add a user, or set a user's password (which ends their sessions and
-    /// grants). The password comes from `--password`, else
+    /// grants). The password comes from `--password-file`, else
+    /// `--password` (visible in the process list), else
     /// `MCP_OAUTH_USER_PASSWORD`, else is generated and printed.
     Add {
         /// User name.
@@ -46,6 +47,9 @@ pub(crate) enum UserCommand {
         /// Password.
         #[arg(long, env = "MCP_OAUTH_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Password, from this file.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
     /// Remove a user, ending their sessions and grants.
     Remove {
@@ -170,7 +174,8 @@ pub(crate) enum KeyCommand {
 pub(crate) enum TokenCommand {
     /// Revoke an access token or a refresh token (and its whole family).
     Revoke {
-        /// The token.
+        /// The token, or `-` to read it from standard input (keeps it out
+        /// of the process list and shell history).
         token: String,
     },
 }
@@ -183,7 +188,15 @@ pub(crate) fn say(line: &str) {
 /// Runs a `user` subcommand.
 pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), String> {
     match cmd {
-        UserCommand::Add { username, password } => {
+        UserCommand::Add {
+            username,
+            password,
+            password_file,
+        } => {
+            let password = match password_file {
+                Some(path) => Some(crate::secret_files::read_secret(&path, "password file")?),
+                None => password,
+            };
             let (password, generated) = match password {
                 Some(p) => (p, false),
                 None => (random_base64url(18).map_err(|e| e.to_string())?, true),
@@ -405,6 +418,15 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
 /// Runs a `token` subcommand.
 pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(), String> {
     let TokenCommand::Revoke { token } = cmd;
+    let token = if token == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the token: {e}"))?;
+        line.trim().to_owned()
+    } else {
+        token
+    };
     match revoke_token(&state, &token, None)
         .await
         .map_err(|e| e.to_string())?

@@ -19,6 +19,37 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
+/// How long the server waits for clients, and how many it serves at once.
+/// A client that sends its request too slowly is cut off, so a few
+/// thousand dripping sockets cannot hold the server's file descriptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// Time for a request's head (line and headers) to arrive.
+    pub head_timeout: Duration,
+    /// Time for a request's body to arrive, once the head has.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    /// Connections served at once, in all (`None`: derived from the
+    /// process's file-descriptor limit, leaving room for storage and
+    /// outbound connections).
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    /// 5 s for the head, 10 s for the body, 15 s keep-alive, connections
+    /// from the descriptor limit.
+    fn default() -> Self {
+        Self {
+            head_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(15),
+            max_connections: None,
+        }
+    }
+}
+
 /// Everything the authorization server needs to know; build with
 /// [`ServerConfig::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -61,6 +92,8 @@ pub struct ServerConfig {
     /// up before storage). Resource servers that introspect are among
     /// them ([`crate::OperatorClient::resource_server`]).
     pub clients: Vec<crate::operator::OperatorClient>,
+    /// Connection deadlines and caps.
+    pub limits: ConnectionLimits,
     /// The bearer token `/metrics` asks for; `None` turns `/metrics` off.
     pub metrics_token: Option<mcp_oauth_core::secret::ClientSecret>,
     /// Client ID Metadata Document fetching.
@@ -111,6 +144,7 @@ impl ServerConfig {
             cimd: crate::cimd::CimdPolicy::default(),
             clients: Vec::new(),
             metrics_token: None,
+            limits: ConnectionLimits::default(),
             session_ttl: Duration::from_secs(12 * 3600),
             dev_auto_approve: None,
             upstreams: Vec::new(),

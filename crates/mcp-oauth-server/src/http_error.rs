@@ -40,8 +40,15 @@ impl From<crate::app::ClientLookupError> for OAuthHttpError {
         match e {
             crate::app::ClientLookupError::Storage(e) => e.into(),
             crate::app::ClientLookupError::Metadata(e) => {
-                Self(ErrorResponse::invalid_client(e.to_string()))
+                tracing::info!(error = ?e.to_string(), "client metadata document refused");
+                Self(ErrorResponse::invalid_client(
+                    "the client's metadata document could not be fetched or is not valid",
+                ))
             }
+            e @ crate::app::ClientLookupError::Throttled { .. } => Self(
+                ErrorResponse::new(ErrorCode::Other("too_many_requests".into()))
+                    .with_description(e.to_string()),
+            ),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod secret_files;
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -62,9 +63,12 @@ fn init_logging(level: &str, format: LogFormat) {
 }
 
 async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String> {
-    let storage = storage::open(&settings.storage)
-        .await
-        .map_err(|e| format!("storage {}: {e}", settings.storage))?;
+    let shown_storage = secret_files::redacted(&settings.storage);
+    let storage = storage::open(&settings.storage).await.map_err(|e| {
+        // The backend's message may quote the URL: never its password.
+        let reason = e.to_string().replace(&settings.storage, &shown_storage);
+        format!("storage {shown_storage}: {reason}")
+    })?;
     match command {
         Command::Serve => {
             let listener =
@@ -72,10 +76,17 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
                     format!("cannot listen on {}:{}: {e}", settings.host, settings.port)
                 })?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            let issuer = settings
-                .explicit_issuer
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}"));
+            let issuer = match &settings.explicit_issuer {
+                Some(issuer) => issuer.clone(),
+                None if addr.ip().is_unspecified() => {
+                    return Err(format!(
+                        "listening on every address ({addr}) needs --issuer: the public URL \
+                         clients reach this server at (https in production)"
+                    ));
+                }
+                None => format!("http://{addr}"),
+            };
+            raise_descriptor_limit();
             if !settings.config_template.has_superuser()
                 && storage.users().await.map_err(|e| e.to_string())?.is_empty()
             {
@@ -95,10 +106,18 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
             let auto_approve = state.config.dev_auto_approve.clone();
             let server = serve(state.clone(), listener).map_err(|e| e.to_string())?;
             let maintenance = state.spawn_maintenance();
-            tracing::info!(%addr, %issuer, storage = %settings.storage, "authorization server listening");
+            tracing::info!(%addr, %issuer, storage = %shown_storage, "authorization server listening");
             say(&format!(
                 "mcp-oauth-server: issuer {issuer}, listening on {addr}"
             ));
+            if !addr.ip().is_loopback() && issuer.starts_with("http://") {
+                tracing::warn!(%addr, %issuer, "plain-http issuer on a non-loopback listener: passwords and tokens travel unencrypted");
+                say(&format!(
+                    "WARNING: {addr} is reachable from other machines but the issuer {issuer} is plain \
+                     http: passwords, codes and tokens travel unencrypted and cookies are not Secure. \
+                     Put TLS in front and set --issuer https://…"
+                ));
+            }
             if let Some(user) = &auto_approve {
                 tracing::warn!(%user, "DEV AUTO-APPROVE is on: every authorization request is approved without a person");
                 say(&format!(
@@ -153,6 +172,17 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
                 .map_err(|e| e.to_string())?;
             commands::token(cmd, state).await
         }
+    }
+}
+
+/// Raises the soft file-descriptor limit to the hard one, so the server can
+/// hold as many connections as the system allows (the connection cap is
+/// derived from the limit, with room to spare).
+fn raise_descriptor_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "file-descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the file-descriptor limit"),
     }
 }
 

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// Labels of the request counter.
@@ -21,6 +22,13 @@ pub struct GrantLabels {
     pub grant: String,
 }
 
+/// Labels of the cache gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `verified_tokens`, `sessions`, `client_documents` or `client_keys`.
+    pub cache: String,
+}
+
 /// The server's counters.
 pub struct Metrics {
     registry: Registry,
@@ -36,6 +44,13 @@ pub struct Metrics {
     pub refresh_reuse: Counter,
     /// Authorization-code replays (tokens revoked).
     pub code_replays: Counter,
+    /// Entries of each in-memory cache.
+    pub cache_entries: Family<CacheLabels, Gauge>,
+    /// Estimated bytes of each in-memory cache (bounded by its budget).
+    pub cache_bytes: Family<CacheLabels, Gauge>,
+    /// Outbound fetches made so far for each fetch cache (documents a
+    /// client or a stranger named; cached answers do not count).
+    pub outbound_fetches: Family<CacheLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -47,6 +62,24 @@ impl Default for Metrics {
         let registrations = Counter::default();
         let refresh_reuse = Counter::default();
         let code_replays = Counter::default();
+        let cache_entries = Family::<CacheLabels, Gauge>::default();
+        let cache_bytes = Family::<CacheLabels, Gauge>::default();
+        let outbound_fetches = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "cache_entries",
+            "Entries of each in-memory cache",
+            cache_entries.clone(),
+        );
+        registry.register(
+            "cache_bytes",
+            "Estimated bytes of each in-memory cache",
+            cache_bytes.clone(),
+        );
+        registry.register(
+            "outbound_fetches",
+            "Outbound fetches made so far, by cache",
+            outbound_fetches.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by endpoint and status",
@@ -81,6 +114,9 @@ impl Default for Metrics {
             registrations,
             refresh_reuse,
             code_replays,
+            cache_entries,
+            cache_bytes,
+            outbound_fetches,
         }
     }
 }
@@ -93,6 +129,21 @@ impl Metrics {
                 grant: grant.to_owned(),
             })
             .inc();
+    }
+
+    /// Records one cache's size (and, for fetch caches, its fetches).
+    pub fn cache(&self, name: &str, (entries, bytes): (u64, u64), fetches: Option<u64>) {
+        let labels = CacheLabels {
+            cache: name.to_owned(),
+        };
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.cache_entries
+            .get_or_create(&labels)
+            .set(gauge(entries));
+        self.cache_bytes.get_or_create(&labels).set(gauge(bytes));
+        if let Some(n) = fetches {
+            self.outbound_fetches.get_or_create(&labels).set(gauge(n));
+        }
     }
 
     /// The Prometheus text exposition.

@@ -6,20 +6,6 @@
 //! so every instance with the same configuration knows them) or from the
 //! `client add` command (kept in storage). Either way they become a
 //! [`ClientRecord`] whose [`ClientPolicy::trusted`] is set.
-//!
-//! ```
-//! use mcp_oauth_server::OperatorClient;
-//! use mcp_oauth_server::core::resource::ResourceUri;
-//!
-//! let rs = ResourceUri::parse("https://mcp.example.com/mcp")?;
-//! // A resource server that introspects the tokens of its own resource:
-//! let introspector = OperatorClient::resource_server("mcp-rs", "a-long-random-secret", [rs.clone()]);
-//! // A job that gets tokens for that resource without a person:
-//! let job = OperatorClient::service("nightly-report", "another-long-secret").resource(rs);
-//! assert!(introspector.to_record(0).policy.resource_server);
-//! assert!(job.to_record(0).is_trusted());
-//! # Ok::<(), mcp_oauth_server::core::resource::ResourceError>(())
-//! ```
 
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientMetadata, GrantType, ResponseType};
 use mcp_oauth_core::resource::ResourceUri;
@@ -29,7 +15,22 @@ use serde::Deserialize;
 
 use crate::storage::{ClientPolicy, ClientRecord};
 
-/// A client the operator created; see the [module documentation](self).
+/// A client the operator created: the only kind the server trusts beyond
+/// acting for a person who signs in and consents.
+///
+/// ```
+/// use mcp_oauth_server::OperatorClient;
+/// use mcp_oauth_server::core::resource::ResourceUri;
+///
+/// let rs = ResourceUri::parse("https://mcp.example.com/mcp")?;
+/// // A resource server that introspects the tokens of its own resource:
+/// let introspector = OperatorClient::resource_server("mcp-rs", "a-long-random-secret", [rs.clone()]);
+/// // A job that gets tokens for that resource without a person:
+/// let job = OperatorClient::service("nightly-report", "another-long-secret").resource(rs);
+/// assert!(introspector.to_record(0).policy.resource_server);
+/// assert!(job.to_record(0).is_trusted());
+/// # Ok::<(), mcp_oauth_server::core::resource::ResourceError>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

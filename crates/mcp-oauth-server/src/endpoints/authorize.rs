@@ -55,7 +55,11 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     };
     // Client and redirect URI first: until both are trusted, errors are
     // shown here and never redirected (no open redirector).
-    let client = match state.client(&query.client_id).await {
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let client = match state.client_for(&address, &query.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return pages::error(
@@ -70,6 +74,18 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
             return pages::error(
                 "The application's metadata document could not be fetched or is not valid.",
             );
+        }
+        Err(ClientLookupError::Throttled { retry_after }) => {
+            tracing::info!(%address, "too many new client metadata documents");
+            let mut r = pages::message(
+                429,
+                "Too many requests",
+                "Too many new applications were announced from your address. Try again in a minute.",
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
         }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
@@ -262,9 +278,9 @@ pub(super) fn pending_from(state: &AppState, handle: &str) -> Option<Pending> {
 }
 
 /// Whether the posted CSRF field equals the cookie (double submit).
-pub(super) fn csrf_ok(req: &HttpRequest, field: Option<&str>) -> bool {
+pub(super) fn csrf_ok(state: &AppState, req: &HttpRequest, field: Option<&str>) -> bool {
     let cookie = req
-        .cookie(pages::CSRF_COOKIE)
+        .cookie(&super::cookies::name(state, pages::CSRF_COOKIE))
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     let field = field.unwrap_or_default();

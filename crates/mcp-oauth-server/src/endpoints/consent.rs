@@ -30,7 +30,7 @@ pub(super) async fn consent(
             "This request has expired or is invalid. Start again from the application.",
         );
     };
-    if !csrf_ok(&req, form.csrf.as_deref()) {
+    if !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The consent form has expired. Go back and try again.");
     }
     let Some(user) = session::current(&state, &req).await else {

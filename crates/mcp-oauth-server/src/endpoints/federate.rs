@@ -7,7 +7,9 @@
 //! verifier and the pending request, signed by this server
 //! (`typ: mcp-oauth-federation+jwt`), HttpOnly, SameSite=Lax (the return
 //! from the upstream is a top-level navigation), limited to the callback
-//! path and named after the `state`, so parallel sign-ins in one browser
+//! path (under an https issuer: `__Host-` prefixed, which needs path `/`,
+//! so a sibling subdomain cannot plant one) and named after the `state`,
+//! so parallel sign-ins in one browser
 //! do not overwrite each other. A callback whose `state` has no matching
 //! cookie is refused on a page and never redirected: that is a forged or
 //! replayed response (login CSRF).
@@ -55,9 +57,9 @@ struct CallbackQuery {
     iss: Option<String>,
 }
 
-fn cookie_name(state: &str) -> String {
+fn cookie_name(app: &AppState, state: &str) -> String {
     let prefix: String = state.chars().take(STATE_PREFIX).collect();
-    format!("mcp_oauth_federation_{prefix}")
+    super::cookies::name(app, &format!("mcp_oauth_federation_{prefix}"))
 }
 
 fn callback_url(state: &AppState, id: &str) -> String {
@@ -65,9 +67,10 @@ fn callback_url(state: &AppState, id: &str) -> String {
 }
 
 fn callback_path(state: &AppState, id: &str) -> String {
-    url::Url::parse(&callback_url(state, id))
+    let narrow = url::Url::parse(&callback_url(state, id))
         .map(|u| u.path().to_owned())
-        .unwrap_or_else(|_| "/".into())
+        .unwrap_or_else(|_| "/".into());
+    super::cookies::path(state, narrow)
 }
 
 /// `POST /federate/{id}`: the login page's button for one upstream.
@@ -89,7 +92,7 @@ pub(super) async fn start(
     };
     // The button is consent to the request the page showed, so it must
     // come from our page (double-submit CSRF cookie).
-    if !csrf_ok(&req, form.csrf.as_deref()) {
+    if !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
     if pending_from(&state, &form.request).is_none() {
@@ -119,7 +122,7 @@ pub(super) async fn start(
     let Ok(signed) = state.keys.sign_typed(&flow, FLOW_TYP) else {
         return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
     };
-    let cookie = Cookie::build(cookie_name(&flow.secrets.state), signed)
+    let cookie = Cookie::build(cookie_name(&state, &flow.secrets.state), signed)
         .path(callback_path(&state, &upstream.id))
         .http_only(true)
         .secure(state.config.issuer.is_https())
@@ -161,7 +164,7 @@ pub(super) async fn callback(
     let Some(returned_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
         return not_ours();
     };
-    let name = cookie_name(returned_state);
+    let name = cookie_name(&state, returned_state);
     let flow: Option<Flow> = req.cookie(&name).and_then(|c| {
         state
             .keys

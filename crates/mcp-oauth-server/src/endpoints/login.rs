@@ -69,7 +69,7 @@ pub(super) async fn login(
     // cannot send it cross-site without CORS, which this route does not
     // grant, and only clients the operator allowed it may use it.
     let browser = !is_json;
-    if browser && !csrf_ok(&req, form.csrf.as_deref()) {
+    if browser && !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
     let client = match state.client(&pending.client_id).await {

@@ -60,6 +60,7 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
             .insert_header((CACHE_CONTROL, "no-store"))
             .finish();
     }
+    state.update_cache_metrics().await;
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -1,11 +1,13 @@
-//! Per-route middleware: request metrics on every route, CORS on the
-//! routes browser-based MCP clients call (never on login or introspection).
+//! Per-route middleware: request metrics on every route, header and body
+//! limits (size, and a deadline for the body), CORS on the routes
+//! browser-based MCP clients call (never on login or introspection).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, HttpMessage, HttpResponse, web};
+use futures_util::StreamExt;
 
 use crate::app::AppState;
 use crate::metrics::RequestLabels;
@@ -59,6 +61,63 @@ pub(super) async fn header_limit(
         return Ok(req.into_response(res).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Largest request body read, in bytes.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+fn refused(status: actix_web::http::StatusCode, description: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONNECTION, "close"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": description,
+        }))
+}
+
+/// Reads the whole body under a deadline (the server's
+/// [`crate::ConnectionLimits::body_timeout`]) and a size cap before the
+/// handler runs: a client dripping its body is answered 408 and cut off,
+/// instead of holding a connection (and a file descriptor) for as long as
+/// it likes.
+pub(super) async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use actix_web::http::StatusCode;
+    let deadline = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(10), |s| {
+            s.config.limits.body_timeout
+        });
+    let mut payload = req.take_payload();
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    let refusal = match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(body)) => {
+            req.set_payload(actix_web::dev::Payload::from(body));
+            return Ok(next.call(req).await?.map_into_left_body());
+        }
+        Err(_) => refused(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        ),
+        Ok(Err(StatusCode::PAYLOAD_TOO_LARGE)) => {
+            refused(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        Ok(Err(_)) => refused(StatusCode::BAD_REQUEST, "the request body is malformed"),
+    };
+    Ok(req.into_response(refusal).map_into_right_body())
 }
 
 /// Adds `Access-Control-Allow-Origin` for allowed origins.

@@ -3,11 +3,14 @@
 
 mod authorize;
 mod consent;
+mod cookies;
 mod federate;
 mod introspect;
 mod login;
 mod metadata;
 mod middleware;
+
+pub(crate) use middleware::MAX_BODY_BYTES;
 mod pages;
 mod register;
 mod revoke;
@@ -41,6 +44,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     let cors_route = |path: String, method: actix_web::Route| {
         web::resource(path)
             .wrap(too_large())
+            .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::cors))
             .wrap(from_fn(middleware::observe))
             .wrap(from_fn(middleware::header_limit))
@@ -51,6 +55,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
     let plain_route = |path: String, method: actix_web::Route| {
         web::resource(path)
             .wrap(too_large())
+            .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::observe))
             .wrap(from_fn(middleware::header_limit))
             .route(method)
@@ -162,7 +167,11 @@ pub(crate) async fn authenticate_client(
         (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
         (None, None, _) => return Err(bad("client authentication is required")),
     };
-    let Some(client) = state.client(&client_id).await? else {
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let Some(client) = state.client_for(&address, &client_id).await? else {
         return Err(bad("unknown client"));
     };
     let method = client.metadata.effective_auth_method();

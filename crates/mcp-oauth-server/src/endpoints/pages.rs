@@ -151,7 +151,7 @@ fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
 }
 
 fn csrf_cookie(state: &AppState, csrf: &str) -> Cookie<'static> {
-    Cookie::build(CSRF_COOKIE, csrf.to_owned())
+    Cookie::build(super::cookies::name(state, CSRF_COOKIE), csrf.to_owned())
         .path("/")
         .http_only(true)
         .secure(state.config.issuer.is_https())

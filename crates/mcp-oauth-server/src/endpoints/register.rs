@@ -1,7 +1,7 @@
 //! `POST /register`: RFC 7591 dynamic client registration.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
 use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
@@ -36,12 +36,15 @@ pub(super) async fn register(
                 .into(),
         );
     }
-    let mut metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
+    let metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
         ErrorResponse::new(ErrorCode::InvalidClientMetadata)
             .with_description(format!("invalid JSON: {e}"))
     })?;
     metadata.validate()?;
-    check_sizes(&metadata)?;
+    metadata.check_limits()?;
+    // Members this server does not understand are not kept (RFC 7591 §2
+    // lets it ignore them): a registration costs a few kilobytes at most.
+    let mut metadata = metadata.without_unknown_members();
     // Open registration is for clients that act for a person who signs in
     // and consents; grants without a person are for clients the operator
     // creates (`mcp-oauth-server client add`).
@@ -144,6 +147,7 @@ pub(super) async fn register(
     };
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
         .json(info))
 }
 
@@ -172,49 +176,4 @@ fn check_policy(policy: &RegistrationPolicy, req: &HttpRequest) -> OAuthResult<(
             }
         }
     }
-}
-
-/// Most redirect URIs one client may register.
-const MAX_REDIRECT_URIS: usize = 20;
-/// Longest URI or name accepted.
-const MAX_FIELD_LEN: usize = 2048;
-
-/// Bounds on what a registration may store.
-fn check_sizes(m: &ClientMetadata) -> OAuthResult<()> {
-    let bad = |msg: String| {
-        Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-            .with_description(msg)
-            .into())
-    };
-    if m.redirect_uris().len() > MAX_REDIRECT_URIS {
-        return bad(format!("at most {MAX_REDIRECT_URIS} redirect URIs"));
-    }
-    let long = m
-        .redirect_uris()
-        .iter()
-        .map(String::as_str)
-        .chain(
-            [
-                &m.client_name,
-                &m.client_uri,
-                &m.logo_uri,
-                &m.tos_uri,
-                &m.policy_uri,
-                &m.jwks_uri,
-            ]
-            .into_iter()
-            .flatten()
-            .map(String::as_str),
-        )
-        .any(|s| s.len() > MAX_FIELD_LEN);
-    if long
-        || m.client_name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > 200)
-    {
-        return bad(format!(
-            "a field is too long (names 200 characters, URIs {MAX_FIELD_LEN})"
-        ));
-    }
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! family. A client may revoke only its own tokens; unknown tokens are
 //! answered with 200, as the RFC asks.
 
-use actix_web::http::header::CACHE_CONTROL;
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::token::RevocationRequest;
 
@@ -24,5 +24,6 @@ pub(super) async fn revoke(
     }
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
         .finish())
 }

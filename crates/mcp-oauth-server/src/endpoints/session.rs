@@ -45,7 +45,7 @@ pub(super) fn start(
     };
     let token = state.keys.sign_typed(&session, SESSION_TYP).ok()?;
     Some(
-        Cookie::build(SESSION_COOKIE, token)
+        Cookie::build(super::cookies::name(state, SESSION_COOKIE), token)
             .path("/")
             .http_only(true)
             .secure(state.config.issuer.is_https())
@@ -59,10 +59,10 @@ pub(super) fn start(
 
 /// The valid session of this request, if any, whose user still exists.
 pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
-    let cookie = req.cookie(SESSION_COOKIE)?;
+    let cookie = req.cookie(&super::cookies::name(state, SESSION_COOKIE))?;
     let t = now();
     let key = mcp_oauth_core::secret::token_hash(cookie.value());
-    let session = match state.sessions.get(&key, t) {
+    let session = match state.sessions.get(&key) {
         Some((sub, exp, auth_time, generation)) => Session {
             iss: state.config.issuer.as_str().to_owned(),
             sub,
@@ -78,6 +78,7 @@ pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Sessi
             state.sessions.insert(
                 key,
                 (s.sub.clone(), s.exp, s.auth_time, s.generation),
+                s.sub.len() + 32,
                 s.exp,
                 t,
             );

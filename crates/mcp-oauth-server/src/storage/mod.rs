@@ -13,6 +13,7 @@
 mod memory;
 pub mod policy;
 mod postgres;
+mod postgres_tls;
 mod sqlite;
 #[cfg(test)]
 mod suite;

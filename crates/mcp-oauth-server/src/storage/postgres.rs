@@ -114,15 +114,23 @@ fn u(v: i64) -> u64 {
 impl PostgresStorage {
     /// Connects to `url` (`postgres://user@host:port/db`) with a pool of at
     /// most `max_connections`, and migrates the schema.
+    ///
+    /// TLS follows the URL's `sslmode` (see `postgres_tls`): plain when it
+    /// is absent or `disable`; with `require`, `verify-full`, `verify-ca`
+    /// or `prefer` the server's certificate is verified against the system
+    /// roots or `sslrootcert`.
     pub async fn connect(url: &str, max_connections: usize) -> Result<Self, StorageError> {
+        let (url, tls) = super::postgres_tls::from_url(url)?;
         let config = Config {
-            url: Some(url.to_owned()),
+            url: Some(url),
             pool: Some(PoolConfig::new(max_connections.max(1))),
             ..Config::default()
         };
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1), NoTls)
-            .map_err(backend)?;
+        let pool = match tls {
+            Some(tls) => config.create_pool(Some(Runtime::Tokio1), tls),
+            None => config.create_pool(Some(Runtime::Tokio1), NoTls),
+        }
+        .map_err(backend)?;
         let storage = Self { pool };
         storage.migrate().await?;
         Ok(storage)

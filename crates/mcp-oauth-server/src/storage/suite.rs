@@ -449,3 +449,62 @@ async fn postgres_consumes_a_code_once_under_concurrency() {
     }
     db.drop_now().await;
 }
+
+/// B9: the database holds password hashes and signing keys, so TLS to it
+/// verifies the server: against the server's own certificate as root
+/// (`verify-ca`) it connects; the same certificate does not name
+/// 127.0.0.1 (`verify-full` refuses), and the system roots do not vouch
+/// for a self-signed certificate (`require` refuses).
+#[tokio::test]
+async fn postgres_over_tls_verifies_the_server() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    let snakeoil = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let (pg, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let ssl: String = pg.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    if ssl != "on" || !std::path::Path::new(snakeoil).exists() {
+        eprintln!("PostgreSQL without TLS (ssl = {ssl}): skipping the TLS test");
+        db.drop_now().await;
+        return;
+    }
+    let with = |params: &str| format!("{}?{params}", db.url);
+    let s = PostgresStorage::connect(
+        &with(&format!("sslmode=verify-ca&sslrootcert={snakeoil}")),
+        2,
+    )
+    .await
+    .expect("TLS, verified against the server's certificate");
+    assert_eq!(s.client("nobody").await.unwrap(), None);
+    let encrypted: bool = pg
+        .query_one(
+            "SELECT bool_or(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Option<bool>>(0)
+        .unwrap_or(false);
+    assert!(encrypted, "the pool's connections use TLS");
+    drop(s);
+    assert!(
+        PostgresStorage::connect(
+            &with(&format!("sslmode=verify-full&sslrootcert={snakeoil}")),
+            2
+        )
+        .await
+        .is_err(),
+        "the certificate does not name 127.0.0.1"
+    );
+    assert!(
+        PostgresStorage::connect(&with("sslmode=require"), 2)
+            .await
+            .is_err(),
+        "the system roots do not vouch for a self-signed certificate"
+    );
+    db.drop_now().await;
+}

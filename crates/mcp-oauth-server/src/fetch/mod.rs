@@ -1,10 +1,18 @@
 //! Outbound fetches on behalf of clients (metadata documents, JWK Sets)
 //! behind an SSRF guard: no loopback, private, link-local,
 //! metadata-service or other non-public targets unless the operator allows
-//! them; the connection goes to the address that was checked, so DNS
-//! rebinding cannot swap it; no redirects; a time limit and a size cap.
+//! them; names are resolved by the guard itself, so the
+//! connection goes only to an address that was checked and DNS rebinding
+//! cannot swap it; port 443 only; no redirects; a time limit and a size
+//! cap. One HTTP client serves every fetch ([`Fetcher`]), and what is
+//! fetched is cached with single flight and negative caching
+//! ([`cache::FetchCache`]), so strangers cannot turn the server into a
+//! reflector.
 
-use std::net::{IpAddr, SocketAddr};
+pub mod cache;
+mod resolver;
+
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Limits of outbound fetches.
@@ -23,13 +31,23 @@ pub struct FetchPolicy {
     pub max_bytes: usize,
     /// Cache lifetime when the response says nothing.
     pub default_ttl: Duration,
+    /// Shortest cache lifetime, whatever the response says (`no-store`
+    /// included): a document a stranger points at costs one fetch per
+    /// this much time at most.
+    pub min_ttl: Duration,
     /// Longest cache lifetime, whatever the response says.
     pub max_ttl: Duration,
+    /// How long a failed fetch is remembered (no fetch is retried sooner).
+    pub failure_ttl: Duration,
+    /// Bytes of fetched documents kept in memory at most (their parsed
+    /// form, estimated).
+    pub cache_bytes: u64,
 }
 
 impl Default for FetchPolicy {
     /// Public HTTPS targets on port 443 only, 5 s, 16 KiB, cached 5
-    /// minutes by default and 24 hours at most.
+    /// minutes by default, 1 minute at least and 24 hours at most,
+    /// failures remembered 1 minute, 8 MiB of cache.
     fn default() -> Self {
         Self {
             allow_private_addresses: false,
@@ -38,7 +56,10 @@ impl Default for FetchPolicy {
             timeout: Duration::from_secs(5),
             max_bytes: 16 * 1024,
             default_ttl: Duration::from_secs(300),
+            min_ttl: Duration::from_secs(60),
             max_ttl: Duration::from_secs(24 * 3600),
+            failure_ttl: Duration::from_secs(60),
+            cache_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -113,97 +134,119 @@ pub fn scheme_allowed(policy: &FetchPolicy, url: &url::Url) -> bool {
     url.scheme() == "https" || (policy.allow_http && url.scheme() == "http")
 }
 
-/// GETs `url` under the guard. Returns the body and how long it may be
-/// cached (from `Cache-Control`, within the policy's bounds; 0 for
-/// `no-store`/`no-cache`).
-pub async fn guarded_get(
-    policy: &FetchPolicy,
-    url: &url::Url,
-) -> Result<(Vec<u8>, u64), FetchError> {
-    if !scheme_allowed(policy, url)
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(FetchError::BadUrl);
-    }
-    let host = url.host_str().ok_or(FetchError::BadUrl)?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = url.port_or_known_default().ok_or(FetchError::BadUrl)?;
-    if port != 443 && !policy.allow_any_port {
-        return Err(FetchError::BadUrl);
-    }
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        policy.timeout,
-        tokio::net::lookup_host((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| FetchError::Fetch("DNS resolution timed out".into()))?
-    .map_err(|e| FetchError::Fetch(e.to_string()))?
-    .collect();
-    let addr = *addrs
-        .first()
-        .ok_or_else(|| FetchError::Fetch("host has no address".into()))?;
-    if !policy.allow_private_addresses
-        && let Some(bad) = addrs.iter().map(|a| a.ip()).find(|ip| !is_public(*ip))
-    {
-        return Err(FetchError::ForbiddenAddress(bad));
-    }
-    // Pin the connection to the checked address.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(policy.timeout)
-        .resolve(&host, addr)
-        .no_proxy()
-        .build()
-        .map_err(|e| FetchError::Fetch(e.to_string()))?;
-    let mut response = client
-        .get(url.clone())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError::Fetch(e.to_string()))?;
-    if response.status() != 200 {
-        return Err(FetchError::Status(response.status().as_u16()));
-    }
-    let ttl = ttl_of(policy, response.headers());
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| FetchError::Fetch(e.to_string()))?
-    {
-        if body.len() + chunk.len() > policy.max_bytes {
-            return Err(FetchError::TooLarge(policy.max_bytes));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, ttl))
+/// The HTTP client of outbound fetches, built once: TLS configuration and
+/// connections are reused, and every name it resolves goes through the
+/// guard.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    policy: FetchPolicy,
+    http: reqwest::Client,
 }
 
-fn ttl_of(policy: &FetchPolicy, headers: &reqwest::header::HeaderMap) -> u64 {
-    let Some(cc) = headers
+impl Fetcher {
+    /// A fetcher for `policy`.
+    pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout)
+            .dns_resolver(resolver::GuardedResolver::new(
+                policy.allow_private_addresses,
+                policy.timeout,
+            ))
+            .no_proxy()
+            .pool_max_idle_per_host(2)
+            .build()
+            .map_err(|e| FetchError::Fetch(e.to_string()))?;
+        Ok(Self { policy, http })
+    }
+
+    /// The policy it applies.
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// GETs `url` under the guard. Returns the body and how long it may be
+    /// cached (from `Cache-Control`, within the policy's bounds).
+    pub async fn get(&self, url: &url::Url) -> Result<(Vec<u8>, Duration), FetchError> {
+        let policy = &self.policy;
+        if !scheme_allowed(policy, url)
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(FetchError::BadUrl);
+        }
+        let port = url.port_or_known_default().ok_or(FetchError::BadUrl)?;
+        if port != 443 && !policy.allow_any_port {
+            return Err(FetchError::BadUrl);
+        }
+        // An address in the URL is not resolved, so the resolver cannot
+        // check it: check it here.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(FetchError::BadUrl),
+        };
+        if let Some(ip) = literal
+            && !policy.allow_private_addresses
+            && !is_public(ip)
+        {
+            return Err(FetchError::ForbiddenAddress(ip));
+        }
+        let mut response = self
+            .http
+            .get(url.clone())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| match resolver::forbidden_in(&e) {
+                Some(ip) => FetchError::ForbiddenAddress(ip),
+                None => FetchError::Fetch(e.to_string()),
+            })?;
+        if response.status() != 200 {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        let ttl = ttl_of(policy, response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Fetch(e.to_string()))?
+        {
+            if body.len() + chunk.len() > policy.max_bytes {
+                return Err(FetchError::TooLarge(policy.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, ttl))
+    }
+}
+
+/// How long a response may be kept: its `Cache-Control` (`no-store` and
+/// `no-cache` as zero), else the default, always within the policy's
+/// minimum and maximum.
+fn ttl_of(policy: &FetchPolicy, headers: &reqwest::header::HeaderMap) -> Duration {
+    let mut ttl = policy.default_ttl;
+    if let Some(cc) = headers
         .get(reqwest::header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok())
-    else {
-        return policy.default_ttl.as_secs();
-    };
-    let mut ttl = policy.default_ttl.as_secs();
-    for directive in cc.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return 0;
-        }
-        if let Some(v) = lower.strip_prefix("max-age=")
-            && let Ok(n) = v.trim_matches('"').parse::<u64>()
-        {
-            ttl = n;
+    {
+        for directive in cc.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-store" || lower == "no-cache" {
+                ttl = Duration::ZERO;
+                break;
+            }
+            if let Some(v) = lower.strip_prefix("max-age=")
+                && let Ok(n) = v.trim_matches('"').parse::<u64>()
+            {
+                ttl = Duration::from_secs(n);
+            }
         }
     }
-    ttl.min(policy.max_ttl.as_secs())
+    ttl.clamp(policy.min_ttl, policy.max_ttl.max(policy.min_ttl))
 }
 
 #[cfg(test)]
