@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use crate::verifier::{as_server, jwt_verifier, start_rs};
 
-fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
+/// The first-party agent: trusts `issuer`, logs in there headless.
+pub(crate) fn agent(issuer: &str, store: Arc<dyn TokenStore>) -> OAuthClient {
     OAuthClient::builder("test-agent")
+        .authorization_server(issuer)
         .client_id(AGENT_ID)
-        .login(Login::Credentials(
-            json!({"username": USER, "password": PASSWORD}),
-        ))
+        .login(Login::password(USER, PASSWORD))
         .token_store(store)
         .build()
         .unwrap()
@@ -50,21 +50,22 @@ async fn logs_in_headless_and_a_second_process_reuses_the_encrypted_store() {
     let path = std::env::temp_dir().join(format!("mcp-oauth-agent-{}.bin", std::process::id()));
     let _ = std::fs::remove_file(&path);
 
-    let first = agent(FileStore::encrypted(&path, [3; 32]));
+    let first = agent(&s.base, FileStore::encrypted(&path, [3; 32]));
     let mut names = tool_names(&first, &rs.resource).await;
     names.sort();
     assert_eq!(names, ["get_user_profile", "set_user_profile"]);
     assert_eq!(logins(&s).await, 1);
 
     // Another client over the same file (as a new process would be): no login.
-    let second = agent(FileStore::encrypted(&path, [3; 32]));
+    let second = agent(&s.base, FileStore::encrypted(&path, [3; 32]));
     assert_eq!(tool_names(&second, &rs.resource).await.len(), 2);
     assert_eq!(logins(&s).await, 1, "the stored token was reused");
     // With the wrong key the store refuses, clearly.
-    let wrong = agent(FileStore::encrypted(&path, [4; 32]));
+    let wrong = agent(&s.base, FileStore::encrypted(&path, [4; 32]));
     let err = wrong.access_token(&rs.resource).await.unwrap_err();
     assert!(matches!(err, ClientError::Store(_)), "{err}");
     std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("bin.lock"));
     s.stop().await;
 }
 
@@ -86,7 +87,7 @@ async fn expired_tokens_refresh_and_a_revoked_refresh_token_means_a_new_login() 
     })
     .await;
     let store = MemoryStore::new();
-    let client = agent(store.clone());
+    let client = agent(&s.base, store.clone());
     let first = client.access_token(&rs.resource).await.unwrap();
     assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
     tokio::time::sleep(Duration::from_millis(2200)).await;
@@ -135,10 +136,9 @@ async fn a_403_steps_up_to_the_wider_scope() {
     let s = as_server().await;
     let rs = start_rs(jwt_verifier(&s.base)).await;
     let client = OAuthClient::builder("step-up-agent")
+        .authorization_server(&s.base)
         .client_id(AGENT_ID)
-        .login(Login::Credentials(
-            json!({"username": USER, "password": PASSWORD}),
-        ))
+        .login(Login::password(USER, PASSWORD))
         .build()
         .unwrap();
     let mcp = ().serve(client.transport(&rs.resource).unwrap()).await.unwrap();
@@ -198,7 +198,7 @@ async fn an_authorization_server_without_s256_is_refused() {
             }
         }));
     let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = agent(MemoryStore::new());
+    let client = agent(&base, MemoryStore::new());
     let err = client
         .access_token(&format!("{base}/mcp"))
         .await
