@@ -277,3 +277,49 @@ async fn the_browser_strategy_receives_the_redirect_on_a_loopback_listener() {
     assert_eq!(logins(&s).await, 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn agents_sharing_a_file_store_use_each_others_refresh() {
+    // Two agents over one store file, as two processes would be. Without a
+    // grace period at the AS, presenting a refresh token that the other
+    // agent already rotated would count as reuse and end the grant.
+    let s = TestServer::start(|c| {
+        c.scopes(["mcp", WRITE_SCOPE])
+            .access_token_ttl(Duration::from_secs(2))
+            .refresh_grace(Duration::ZERO)
+    })
+    .await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let path = std::env::temp_dir().join(format!("mcp-oauth-shared-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let one = agent(&s.base, FileStore::encrypted(&path, [9; 32]));
+    let two = agent(&s.base, FileStore::encrypted(&path, [9; 32]));
+    let first = one.access_token(&rs.resource).await.unwrap();
+    let same = two.access_token(&rs.resource).await.unwrap();
+    assert_eq!(
+        first.secret(),
+        same.secret(),
+        "the second agent read the store"
+    );
+    assert_eq!(logins(&s).await, 1);
+
+    // Both tokens are due; the first agent refreshes, the second must use
+    // that result instead of replaying the refresh token it read before.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let refreshed = one.access_token(&rs.resource).await.unwrap();
+    assert_ne!(refreshed.secret(), first.secret());
+    let seen = two.access_token(&rs.resource).await.unwrap();
+    assert_eq!(seen.secret(), refreshed.secret());
+    assert_eq!(
+        s.requests_to("/token").await,
+        2,
+        "one code redemption and one refresh"
+    );
+    // The grant is alive for both: they keep working without a new login.
+    assert_eq!(tool_names(&one, &rs.resource).await.len(), 2);
+    assert_eq!(tool_names(&two, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 1, "nobody had to log in again");
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("bin.lock"));
+    s.stop().await;
+}

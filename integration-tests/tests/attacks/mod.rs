@@ -4,7 +4,11 @@
 
 mod authorization_server;
 mod client;
+mod client_bounds;
+mod client_callback;
+mod client_secrets;
 mod fake_as;
+mod hostile;
 mod verifier;
 mod verifier_bounds;
 mod verifier_origin;
