@@ -24,7 +24,24 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message, then each cause (the client's error sits inside
+            // rmcp's transport error).
+            eprintln!("error: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut url, mut issuer, mut client_id, mut client_secret) = (None, None, None, None);
     let (mut user, mut password, mut tool) = (None, None, "get_user_profile".to_owned());
     let mut args = std::env::args().skip(1);
