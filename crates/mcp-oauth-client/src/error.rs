@@ -21,7 +21,8 @@ pub enum ClientError {
          (it trusts {trusted} only); nothing was sent to it"
     )]
     UntrustedIssuer {
-        /// The authorization server the MCP server named.
+        /// The authorization server the MCP server named (several are
+        /// separated by `, `).
         issuer: String,
         /// The one this agent trusts.
         trusted: String,

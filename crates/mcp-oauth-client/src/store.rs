@@ -240,6 +240,11 @@ impl FileStore {
         f: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let _guard = self.lock.lock();
+        if !exclusive && !self.path.exists() {
+            // Nothing to read yet: no lock file (or directory) is created
+            // just for looking.
+            return f();
+        }
         let path = self.lock_path();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
