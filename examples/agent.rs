@@ -2,10 +2,18 @@
 //! protected MCP server and calls one.
 //!
 //! ```text
-//! cargo run -p mcp-oauth-examples --example agent -- --mcp-url http://127.0.0.1:8000/mcp [--username U --password P] [--tool NAME]
+//! cargo run -p mcp-oauth-examples --example agent -- --mcp-url http://127.0.0.1:8000/mcp \
+//!     [--issuer URL] [--client-id ID [--client-secret SECRET]] [--username U --password P] [--tool NAME]
 //! ```
 //!
-//! With credentials it logs in headless; without, it opens the browser.
+//! With `--username` and `--password` it logs in headless; without, it opens
+//! the browser. A password or a pre-registered client (`--client-id`, with
+//! `--client-secret` for a confidential one) belongs to one authorization
+//! server, which `--issuer` names: the agent refuses an MCP server that
+//! sends it anywhere else, before sending anything there. mcp-oauth-server
+//! allows the headless login only to a client its operator created with
+//! that permission, so pass that client's id too.
+//!
 //! Tokens are kept, encrypted, in `./agent-tokens.bin` under the key in
 //! `MCP_OAUTH_TOKEN_KEY` (32 bytes, base64), or in memory when that is not set.
 
@@ -16,14 +24,34 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut url, mut user, mut password, mut tool) =
-        (None, None, None, "get_user_profile".to_owned());
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message, then each cause (the client's error sits inside
+            // rmcp's transport error).
+            eprintln!("error: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (mut url, mut issuer, mut client_id, mut client_secret) = (None, None, None, None);
+    let (mut user, mut password, mut tool) = (None, None, "get_user_profile".to_owned());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--mcp-url" => url = Some(value()?),
+            "--issuer" => issuer = Some(value()?),
+            "--client-id" => client_id = Some(value()?),
+            "--client-secret" => client_secret = Some(value()?),
             "--username" => user = Some(value()?),
             "--password" => password = Some(value()?),
             "--tool" => tool = value()?,
@@ -32,18 +60,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let url = url.ok_or("--mcp-url is required")?;
     let login = match (user, password) {
-        (Some(u), Some(p)) => Login::Credentials(serde_json::json!({"username": u, "password": p})),
-        _ => Login::Browser,
+        (Some(u), Some(p)) => Login::password(u, p),
+        (None, None) => Login::Browser,
+        _ => return Err("--username and --password go together".into()),
     };
+    let bound = matches!(login, Login::Password(_)) || client_id.is_some();
+    if bound && issuer.is_none() {
+        return Err(
+            "--issuer URL is required with --username/--password or --client-id: \
+                    a password or a client's credentials go to that authorization server only"
+                .into(),
+        );
+    }
     let store: Arc<dyn TokenStore> =
         match FileStore::encrypted_from_env("agent-tokens.bin", "MCP_OAUTH_TOKEN_KEY") {
             Ok(store) => store,
             Err(_) => MemoryStore::new(),
         };
-    let client = OAuthClient::builder("mcp-oauth-example-agent")
+    let mut builder = OAuthClient::builder("mcp-oauth-example-agent")
         .login(login)
-        .token_store(store)
-        .build()?;
+        .token_store(store);
+    if let Some(issuer) = issuer {
+        builder = builder.authorization_server(issuer);
+    }
+    builder = match (client_id, client_secret) {
+        (Some(id), Some(secret)) => builder.client_credentials(id, secret),
+        (Some(id), None) => builder.client_id(id),
+        (None, Some(_)) => return Err("--client-secret needs --client-id".into()),
+        (None, None) => builder,
+    };
+    let client = builder.build()?;
     let mcp = ().serve(client.transport(&url)?).await?;
     let tools = mcp.list_all_tools().await?;
     println!(

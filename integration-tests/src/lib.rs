@@ -131,6 +131,19 @@ impl TestServer {
             .expect("metrics body")
     }
 
+    /// How many requests to `endpoint` (a path such as `/token`) it has
+    /// answered, whatever their status, from its metrics.
+    pub async fn requests_to(&self, endpoint: &str) -> usize {
+        let prefix = format!("mcp_oauth_http_requests_total{{endpoint=\"{endpoint}\"");
+        self.metrics()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|n| n as usize)
+            .sum()
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.handle.stop(true).await;

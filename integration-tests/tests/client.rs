@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use crate::verifier::{as_server, jwt_verifier, start_rs};
 
-fn agent(store: Arc<dyn TokenStore>) -> OAuthClient {
+/// The first-party agent: trusts `issuer`, logs in there headless.
+pub(crate) fn agent(issuer: &str, store: Arc<dyn TokenStore>) -> OAuthClient {
     OAuthClient::builder("test-agent")
+        .authorization_server(issuer)
         .client_id(AGENT_ID)
-        .login(Login::Credentials(
-            json!({"username": USER, "password": PASSWORD}),
-        ))
+        .login(Login::password(USER, PASSWORD))
         .token_store(store)
         .build()
         .unwrap()
@@ -50,21 +50,22 @@ async fn logs_in_headless_and_a_second_process_reuses_the_encrypted_store() {
     let path = std::env::temp_dir().join(format!("mcp-oauth-agent-{}.bin", std::process::id()));
     let _ = std::fs::remove_file(&path);
 
-    let first = agent(FileStore::encrypted(&path, [3; 32]));
+    let first = agent(&s.base, FileStore::encrypted(&path, [3; 32]));
     let mut names = tool_names(&first, &rs.resource).await;
     names.sort();
     assert_eq!(names, ["get_user_profile", "set_user_profile"]);
     assert_eq!(logins(&s).await, 1);
 
     // Another client over the same file (as a new process would be): no login.
-    let second = agent(FileStore::encrypted(&path, [3; 32]));
+    let second = agent(&s.base, FileStore::encrypted(&path, [3; 32]));
     assert_eq!(tool_names(&second, &rs.resource).await.len(), 2);
     assert_eq!(logins(&s).await, 1, "the stored token was reused");
     // With the wrong key the store refuses, clearly.
-    let wrong = agent(FileStore::encrypted(&path, [4; 32]));
+    let wrong = agent(&s.base, FileStore::encrypted(&path, [4; 32]));
     let err = wrong.access_token(&rs.resource).await.unwrap_err();
     assert!(matches!(err, ClientError::Store(_)), "{err}");
     std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("bin.lock"));
     s.stop().await;
 }
 
@@ -86,7 +87,7 @@ async fn expired_tokens_refresh_and_a_revoked_refresh_token_means_a_new_login() 
     })
     .await;
     let store = MemoryStore::new();
-    let client = agent(store.clone());
+    let client = agent(&s.base, store.clone());
     let first = client.access_token(&rs.resource).await.unwrap();
     assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
     tokio::time::sleep(Duration::from_millis(2200)).await;
@@ -135,10 +136,9 @@ async fn a_403_steps_up_to_the_wider_scope() {
     let s = as_server().await;
     let rs = start_rs(jwt_verifier(&s.base)).await;
     let client = OAuthClient::builder("step-up-agent")
+        .authorization_server(&s.base)
         .client_id(AGENT_ID)
-        .login(Login::Credentials(
-            json!({"username": USER, "password": PASSWORD}),
-        ))
+        .login(Login::password(USER, PASSWORD))
         .build()
         .unwrap();
     let mcp = ().serve(client.transport(&rs.resource).unwrap()).await.unwrap();
@@ -198,7 +198,7 @@ async fn an_authorization_server_without_s256_is_refused() {
             }
         }));
     let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = agent(MemoryStore::new());
+    let client = agent(&base, MemoryStore::new());
     let err = client
         .access_token(&format!("{base}/mcp"))
         .await
@@ -275,5 +275,51 @@ async fn the_browser_strategy_receives_the_redirect_on_a_loopback_listener() {
         .unwrap();
     assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
     assert_eq!(logins(&s).await, 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn agents_sharing_a_file_store_use_each_others_refresh() {
+    // Two agents over one store file, as two processes would be. Without a
+    // grace period at the AS, presenting a refresh token that the other
+    // agent already rotated would count as reuse and end the grant.
+    let s = TestServer::start(|c| {
+        c.scopes(["mcp", WRITE_SCOPE])
+            .access_token_ttl(Duration::from_secs(2))
+            .refresh_grace(Duration::ZERO)
+    })
+    .await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let path = std::env::temp_dir().join(format!("mcp-oauth-shared-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let one = agent(&s.base, FileStore::encrypted(&path, [9; 32]));
+    let two = agent(&s.base, FileStore::encrypted(&path, [9; 32]));
+    let first = one.access_token(&rs.resource).await.unwrap();
+    let same = two.access_token(&rs.resource).await.unwrap();
+    assert_eq!(
+        first.secret(),
+        same.secret(),
+        "the second agent read the store"
+    );
+    assert_eq!(logins(&s).await, 1);
+
+    // Both tokens are due; the first agent refreshes, the second must use
+    // that result instead of replaying the refresh token it read before.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let refreshed = one.access_token(&rs.resource).await.unwrap();
+    assert_ne!(refreshed.secret(), first.secret());
+    let seen = two.access_token(&rs.resource).await.unwrap();
+    assert_eq!(seen.secret(), refreshed.secret());
+    assert_eq!(
+        s.requests_to("/token").await,
+        2,
+        "one code redemption and one refresh"
+    );
+    // The grant is alive for both: they keep working without a new login.
+    assert_eq!(tool_names(&one, &rs.resource).await.len(), 2);
+    assert_eq!(tool_names(&two, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 1, "nobody had to log in again");
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("bin.lock"));
     s.stop().await;
 }

@@ -197,10 +197,9 @@ pub(crate) async fn agent_connects(times: usize) -> Result<Vec<Duration>, BoxErr
     for _ in 0..times {
         let start = Instant::now();
         let client = OAuthClient::builder("bench-agent")
+            .authorization_server(auth_server.issuer.as_str())
             .client_id(AGENT_CLIENT)
-            .login(Login::Credentials(
-                json!({"username": USER, "password": PASSWORD}),
-            ))
+            .login(Login::password(USER, PASSWORD))
             .token_store(MemoryStore::new())
             .build()?;
         let mcp = ().serve(client.transport(&url)?).await?;

@@ -8,10 +8,19 @@
 //! npx @modelcontextprotocol/conformance client --suite auth \
 //!     --command "target/debug/examples/conformance_client"
 //! ```
+//!
+//! The suite's authorization servers approve at once, so the login only
+//! follows the redirect (a [`Login::Callback`]); no password is involved.
+//! Its pre-registered credentials belong to an authorization server this
+//! harness learns only from the MCP server: it asks with
+//! [`mcp_oauth_client::discover`] and pins the answer as the trusted
+//! issuer. That is trust on first use, fine for a test harness whose
+//! servers are the suite's own; a real agent is configured with its issuer.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use mcp_oauth_client::{Login, OAuthClient};
+use mcp_oauth_client::{AuthorizeCallback, Login, OAuthClient, discover};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 
@@ -36,6 +45,32 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Opens the authorization URL without following redirects and returns
+/// where the server sends the browser: the suite approves at once.
+fn follow_redirect() -> Login {
+    let cb: AuthorizeCallback = Arc::new(|authorize: url::Url| {
+        Box::pin(async move {
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?;
+            let r = http
+                .get(authorize)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let location = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .ok_or_else(|| format!("the authorization endpoint answered {}", r.status()))?
+                .to_str()
+                .map_err(|e| e.to_string())?;
+            url::Url::parse(location).map_err(|e| e.to_string())
+        })
+    });
+    Login::Callback(cb)
+}
+
 async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
@@ -43,21 +78,26 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or_default();
     let mut builder = OAuthClient::builder("mcp-oauth-conformance-client")
-        .login(Login::Credentials(serde_json::json!({})))
+        .login(follow_redirect())
         .metadata_document_url(CIMD_URL);
     let field = |k: &str| context.get(k).and_then(|v| v.as_str());
-    builder = match (
-        field("client_id"),
-        field("client_secret"),
-        field("private_key_pem"),
-    ) {
-        (Some(id), _, Some(pem)) => {
-            builder.private_key_jwt(id, pem, field("signing_algorithm").unwrap_or("ES256"))?
-        }
-        (Some(id), Some(secret), None) => builder.client_credentials(id, secret),
-        (Some(id), None, None) => builder.client_id(id),
-        _ => builder,
-    };
+    if let Some(id) = field("client_id") {
+        // Trust on first use: the issuer the MCP server names, pinned here.
+        let found = discover(url).await?;
+        let issuer = found
+            .authorization_servers
+            .first()
+            .ok_or("the MCP server names no authorization server")?;
+        eprintln!("pinning the authorization server {issuer} for the pre-registered client");
+        builder = builder.authorization_server(issuer.clone());
+        builder = match (field("client_secret"), field("private_key_pem")) {
+            (_, Some(pem)) => {
+                builder.private_key_jwt(id, pem, field("signing_algorithm").unwrap_or("ES256"))?
+            }
+            (Some(secret), None) => builder.client_credentials(id, secret),
+            (None, None) => builder.client_id(id),
+        };
+    }
     if scenario.contains("client-credentials") {
         builder = builder.login(Login::ClientCredentials);
     }

@@ -1,5 +1,5 @@
-//! [`OAuthClient`]: configuration shared by every MCP server an agent talks
-//! to, and the per-server sessions.
+//! [`OAuthClient`] and its builder: the configuration shared by every MCP
+//! server an agent talks to, and the per-server sessions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,30 +10,21 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AccessToken, ClientSecret};
 use parking_lot::Mutex;
 
+use crate::config::{AssertionKey, Config};
 use crate::error::ClientError;
+use crate::fetch::require_secure;
 use crate::login::Login;
 use crate::session::{DEFAULT_LOGIN_TIMEOUT, Session};
 use crate::store::{MemoryStore, Registration, TokenStore};
 use crate::transport::AuthorizedClient;
 
-pub(crate) struct Config {
-    pub(crate) client_name: String,
-    pub(crate) login: Login,
-    pub(crate) store: Arc<dyn TokenStore>,
-    pub(crate) preregistered: Option<Registration>,
-    pub(crate) metadata_document_url: Option<String>,
-    pub(crate) issuer_override: Option<String>,
-    pub(crate) scope: Option<ScopeSet>,
-    pub(crate) login_timeout: Duration,
-    pub(crate) assertion_key: Option<AssertionKey>,
-}
-
-/// A private key the pre-registered client signs `private_key_jwt`
-/// assertions with.
-pub(crate) struct AssertionKey {
-    pub(crate) key: jsonwebtoken::EncodingKey,
-    pub(crate) alg: jsonwebtoken::Algorithm,
-    pub(crate) kid: Option<String>,
+/// The HTTP client used when the caller brings none: no redirects
+/// followed (the headless login reads them), a total timeout per request.
+pub(crate) fn default_http() -> Result<reqwest::Client, ClientError> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?)
 }
 
 /// Builder of an [`OAuthClient`]; see [`OAuthClient::builder`].
@@ -55,7 +46,10 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// A pre-registered public client id (used instead of registering).
+    /// A pre-registered public client id (used instead of registering), at
+    /// the authorization server named with
+    /// [`authorization_server`](Self::authorization_server), which
+    /// [`build`](Self::build) requires with it.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.config.preregistered = Some(Registration {
             client_id: client_id.into(),
@@ -66,7 +60,10 @@ impl OAuthClientBuilder {
     }
 
     /// Pre-registered confidential client credentials (also what
-    /// [`Login::ClientCredentials`] authenticates with).
+    /// [`Login::ClientCredentials`] authenticates with). The secret is sent
+    /// only to the token endpoint of the authorization server named with
+    /// [`authorization_server`](Self::authorization_server), which
+    /// [`build`](Self::build) requires with it.
     pub fn client_credentials(
         mut self,
         client_id: impl Into<String>,
@@ -82,7 +79,9 @@ impl OAuthClientBuilder {
 
     /// A pre-registered client that authenticates with `private_key_jwt`
     /// (RFC 7523): `pem` is its PKCS#8 private key, `alg` the JWS algorithm
-    /// (`ES256`, `EdDSA`, `RS256`, ...).
+    /// (`ES256`, `EdDSA`, `RS256`, ...). Like every pre-registered identity,
+    /// it is used at the authorization server named with
+    /// [`authorization_server`](Self::authorization_server) only.
     pub fn private_key_jwt(
         mut self,
         client_id: impl Into<String>,
@@ -134,10 +133,39 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// Use this authorization server instead of the one the MCP server
-    /// names.
+    /// The authorization server this agent trusts, by its issuer
+    /// identifier: the only one it will use. An MCP server whose protected
+    /// resource metadata names other authorization servers and not this one
+    /// is refused with [`ClientError::UntrustedIssuer`] before anything is
+    /// sent to them; one that names no authorization server (or, of the
+    /// 2025-03-26 revision, publishes no metadata) is served by this one.
+    ///
+    /// Required by [`build`](Self::build) with a password login
+    /// ([`Login::password`]) or a pre-registered client
+    /// ([`client_id`](Self::client_id),
+    /// [`client_credentials`](Self::client_credentials),
+    /// [`private_key_jwt`](Self::private_key_jwt)): those belong to one
+    /// server and must never reach another. It must be https (or http on a
+    /// loopback host).
+    ///
+    /// ```
+    /// use mcp_oauth_client::{ClientError, Login, OAuthClient};
+    ///
+    /// // Without the issuer, a password configuration is refused.
+    /// let refused = OAuthClient::builder("my-agent")
+    ///     .login(Login::password("alice", "secret"))
+    ///     .build();
+    /// assert!(matches!(refused, Err(ClientError::TrustedIssuerRequired(_))));
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .client_id("my-agent")
+    ///     .login(Login::password("alice", "secret"))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), ClientError>(())
+    /// ```
     pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
-        self.config.issuer_override = Some(issuer.into());
+        self.config.trusted_issuer = Some(issuer.into());
         self
     }
 
@@ -160,27 +188,18 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Builds the client, refusing configurations that could send a secret
+    /// where it does not belong: a password login or a pre-registered client
+    /// without [`authorization_server`](Self::authorization_server)
+    /// ([`ClientError::TrustedIssuerRequired`]), an issuer that is neither
+    /// https nor loopback http ([`ClientError::InsecureUrl`]), or
+    /// [`Login::ClientCredentials`] without a secret or key.
     pub fn build(self) -> Result<OAuthClient, ClientError> {
+        self.config.check()?;
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()?,
+            None => default_http()?,
         };
-        if matches!(self.config.login, Login::ClientCredentials)
-            && self.config.assertion_key.is_none()
-            && self
-                .config
-                .preregistered
-                .as_ref()
-                .is_none_or(|r| r.client_secret.is_none())
-        {
-            return Err(ClientError::Config(
-                "Login::ClientCredentials needs client_credentials(id, secret) or private_key_jwt(...)".into(),
-            ));
-        }
         Ok(OAuthClient {
             config: Arc::new(self.config),
             http,
@@ -215,7 +234,7 @@ impl OAuthClient {
                 store: MemoryStore::new(),
                 preregistered: None,
                 metadata_document_url: None,
-                issuer_override: None,
+                trusted_issuer: None,
                 scope: None,
                 login_timeout: DEFAULT_LOGIN_TIMEOUT,
                 assertion_key: None,
@@ -224,9 +243,13 @@ impl OAuthClient {
         }
     }
 
+    /// The session of the MCP server at `mcp_url`, which must be https (or
+    /// http on loopback): nothing, not even a token, is sent to it
+    /// otherwise.
     fn session(&self, mcp_url: &str) -> Result<Arc<Session>, ClientError> {
         let resource = ResourceUri::parse(mcp_url)
             .map_err(|e| ClientError::Config(format!("MCP URL: {e}")))?;
+        require_secure("MCP server URL", resource.as_str())?;
         let mut sessions = self.sessions.lock();
         Ok(sessions
             .entry(resource.as_str().to_owned())
@@ -272,5 +295,115 @@ impl OAuthClient {
         Ok(rmcp::transport::StreamableHttpClientTransport::with_client(
             client, config,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> OAuthClientBuilder {
+        OAuthClient::builder("test-agent")
+    }
+
+    #[test]
+    fn secrets_and_preregistered_clients_need_a_trusted_issuer() {
+        // What private_key_jwt(..) sets, without a real key at hand.
+        let mut jwt = builder().client_id("id");
+        jwt.config.assertion_key = Some(AssertionKey {
+            key: jsonwebtoken::EncodingKey::from_secret(b"not used"),
+            alg: jsonwebtoken::Algorithm::HS256,
+            kid: None,
+        });
+        for (what, b) in [
+            ("password", builder().login(Login::password("alice", "pw"))),
+            (
+                "client secret",
+                builder().client_credentials("id", "secret"),
+            ),
+            (
+                "client secret (machine)",
+                builder()
+                    .client_credentials("id", "secret")
+                    .login(Login::ClientCredentials),
+            ),
+            ("private_key_jwt", jwt),
+            ("client id", builder().client_id("id")),
+        ] {
+            let err = b.build().unwrap_err();
+            assert!(
+                matches!(err, ClientError::TrustedIssuerRequired(_)),
+                "{what}: {err}"
+            );
+        }
+        // With the issuer, each builds; without secrets, none is needed.
+        let ok = builder()
+            .authorization_server("https://as.example")
+            .client_credentials("id", "secret")
+            .login(Login::password("alice", "pw"))
+            .build();
+        assert!(ok.is_ok());
+        assert!(builder().login(Login::Browser).build().is_ok());
+    }
+
+    #[test]
+    fn configured_urls_must_be_https_or_loopback() {
+        let err = builder()
+            .authorization_server("http://as.example.com")
+            .client_id("id")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::InsecureUrl { what, .. } if what.contains("issuer")),
+            "{err}"
+        );
+        let err = builder()
+            .authorization_server("https://as.example.com?x=1")
+            .client_id("id")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Config(_)), "{err}");
+        assert!(
+            builder()
+                .authorization_server("http://127.0.0.1:9000")
+                .client_id("id")
+                .build()
+                .is_ok()
+        );
+        let err = builder()
+            .metadata_document_url("http://127.0.0.1/client.json")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::InsecureUrl { .. }),
+            "CIMD needs https: {err}"
+        );
+        // The MCP URL: refused before anything is sent.
+        let client = builder().build().unwrap();
+        for url in ["http://mcp.example.com/mcp", "http://192.168.1.5:8000/mcp"] {
+            assert!(matches!(
+                client.authorized_client(url),
+                Err(ClientError::InsecureUrl {
+                    what: "MCP server URL",
+                    ..
+                })
+            ));
+        }
+        assert!(client.authorized_client("http://[::1]:8000/mcp").is_ok());
+        assert!(
+            client
+                .authorized_client("https://mcp.example.com/mcp")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let login = Login::password("alice", "hunter2-pw");
+        let text = format!("{login:?}");
+        assert!(
+            text.contains("alice") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! What can go wrong while logging an agent in, by step.
 
+use std::time::Duration;
+
 use mcp_oauth_core::error::ErrorResponse;
 
 /// A failure of the client flow; the variant says which step failed.
@@ -10,6 +12,52 @@ pub enum ClientError {
     /// metadata, authorization server metadata).
     #[error("discovery failed: {0}")]
     Discovery(String),
+    /// The MCP server sent the agent to an authorization server it was not
+    /// configured to trust (see
+    /// [`OAuthClientBuilder::authorization_server`](crate::OAuthClientBuilder::authorization_server)).
+    /// Nothing was sent to that server.
+    #[error(
+        "the MCP server names the authorization server {issuer}, which this agent does not trust \
+         (it trusts {trusted} only); nothing was sent to it"
+    )]
+    UntrustedIssuer {
+        /// The authorization server the MCP server named (several are
+        /// separated by `, `).
+        issuer: String,
+        /// The one this agent trusts.
+        trusted: String,
+    },
+    /// The trusted authorization server asked for the password on another
+    /// origin, or over plain http off loopback; the password was not sent.
+    #[error(
+        "the authorization server {issuer} asks for the password at {endpoint}, which is not on \
+         its own origin over https (or loopback http); the password was not sent"
+    )]
+    ForeignLoginEndpoint {
+        /// The login endpoint it named.
+        endpoint: String,
+        /// The trusted issuer.
+        issuer: String,
+    },
+    /// A URL is neither `https` nor `http` on a loopback host; nothing was
+    /// sent to it.
+    #[error("refusing the {what} {url}: it must use https (plain http only on a loopback host)")]
+    InsecureUrl {
+        /// Which URL (MCP server, resource metadata, issuer, an endpoint).
+        what: &'static str,
+        /// The URL.
+        url: String,
+    },
+    /// Reading a response failed: too large, too slow, or the exchange
+    /// broke.
+    #[error("reading {url} failed: {source}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: FetchError,
+    },
     /// The authorization server does not support PKCE S256.
     #[error("the authorization server {0} does not support PKCE S256; refusing to use it")]
     NoS256(String),
@@ -40,7 +88,34 @@ pub enum ClientError {
     /// Step-up was attempted too many times for one request.
     #[error("the server keeps asking for more scopes ({0}); giving up")]
     TooManyStepUps(String),
+    /// A configuration that carries a secret (a password, a client secret)
+    /// or a pre-registered client identity names no trusted authorization
+    /// server.
+    #[error(
+        "{0} belongs to one authorization server: name it with \
+         OAuthClientBuilder::authorization_server(issuer)"
+    )]
+    TrustedIssuerRequired(&'static str),
     /// A configuration mistake.
     #[error("invalid configuration: {0}")]
     Config(String),
+}
+
+/// Why a response could not be read; see [`ClientError::Fetch`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The body is larger than the client accepts for this kind of
+    /// response; it stopped reading and closed the connection.
+    #[error("the response is larger than {limit} bytes; stopped reading")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The whole exchange (connect, headers, body) took too long.
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    /// The HTTP exchange failed.
+    #[error("{0}")]
+    Http(#[source] reqwest::Error),
 }

@@ -9,7 +9,16 @@
 //! stores the tokens (encrypted on disk with [`FileStore`]). Afterwards it
 //! refreshes before expiry and on 401, re-authorizes with wider scopes on a
 //! 403 `insufficient_scope`, and shares one refresh among concurrent
-//! requests.
+//! requests (and, through a shared [`FileStore`], among processes).
+//!
+//! Secrets stay home: a password ([`Login::password`]) or a pre-registered
+//! client is bound to the one authorization server named with
+//! [`OAuthClientBuilder::authorization_server`]; an MCP server that points
+//! elsewhere is refused ([`ClientError::UntrustedIssuer`]) before anything
+//! is sent there. Every URL must be https (plain http only on loopback),
+//! every response is read through a size cap and a deadline, and protected
+//! resource metadata is accepted only when it is about the very server the
+//! agent talks to.
 //!
 //! ```no_run
 //! use mcp_oauth_client::{FileStore, Login, OAuthClient};
@@ -17,7 +26,9 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = OAuthClient::builder("my-agent")
-//!     .login(Login::Credentials(serde_json::json!({"username": "alice", "password": "..."})))
+//!     .authorization_server("https://auth.example.com")
+//!     .client_id("my-agent")
+//!     .login(Login::password("alice", "..."))
 //!     .token_store(FileStore::encrypted("tokens.bin", [0u8; 32]))
 //!     .build()?;
 //! let mcp = ().serve(client.transport("http://127.0.0.1:8000/mcp")?).await?;
@@ -26,16 +37,19 @@
 //! ```
 
 mod client;
+mod config;
 mod discovery;
 mod error;
+mod fetch;
 mod login;
 mod session;
 pub mod store;
 mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
-pub use error::ClientError;
-pub use login::{AuthorizeCallback, BrowserOpener, Login};
+pub use discovery::{ServerAuthorization, discover};
+pub use error::{ClientError, FetchError};
+pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
 pub use store::{FileStore, MemoryStore, TokenStore};
 pub use transport::AuthorizedClient;

@@ -6,6 +6,13 @@
 //! file encrypted with XChaCha20-Poly1305, written atomically with 0600
 //! permissions. A wrong key or a corrupt file is a clear error: the store
 //! never overwrites what it could not read.
+//!
+//! Several processes may share one [`FileStore`] file: every change is a
+//! read-modify-write under an exclusive OS lock on a companion file
+//! (`<path>.lock`), so no process loses another's update, and the new
+//! content goes to a freshly created temporary file (never an existing
+//! one, so a planted symlink is not followed) that is then renamed over
+//! the store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -215,43 +222,107 @@ impl FileStore {
         write_atomic(&self.path, &out).map_err(|e| self.io(e))
     }
 
-    fn update(
-        &self,
-        f: impl FnOnce(&mut BTreeMap<String, serde_json::Value>),
-    ) -> Result<(), StoreError> {
-        let _guard = self.lock.lock();
-        // Read first: an unreadable file is an error, never overwritten.
-        let mut map = self.read_all()?;
-        f(&mut map);
-        self.write_all(&map)
+    /// The companion file whose OS lock serialises the processes that
+    /// share the store; nothing is ever written to it.
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
     }
-}
 
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
+    /// Runs `f` holding the in-process lock and the OS lock on
+    /// [`lock_path`](Self::lock_path) (exclusive, or shared for reads). The
+    /// wait is as long as another process's read-modify-write: a few
+    /// milliseconds.
+    fn locked<T>(
+        &self,
+        exclusive: bool,
+        f: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _guard = self.lock.lock();
+        if !exclusive && !self.path.exists() {
+            // Nothing to read yet: no lock file (or directory) is created
+            // just for looking.
+            return f();
+        }
+        let path = self.lock_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
+        let file = options.open(&path).map_err(|e| self.io(e))?;
+        if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        }
+        .map_err(|e| self.io(e))?;
+        let result = f();
+        // Closing the file releases the lock; unlocking first says so.
+        let _ = file.unlock();
+        result
     }
-    std::fs::rename(&tmp, path)
+
+    fn update(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, serde_json::Value>),
+    ) -> Result<(), StoreError> {
+        self.locked(true, || {
+            // Read first: an unreadable file is an error, never overwritten.
+            let mut map = self.read_all()?;
+            f(&mut map);
+            self.write_all(&map)
+        })
+    }
+}
+
+/// Replaces `path` with `data`: written to a new temporary file beside it,
+/// synced, then renamed over it.
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let suffix = mcp_oauth_core::secret::random_base64url(12).map_err(std::io::Error::other)?;
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{suffix}.tmp"));
+    let tmp = PathBuf::from(name);
+    if let Err(e) = write_new(&tmp, data) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Writes `data` to a file that must not exist yet (`O_CREAT | O_EXCL`:
+/// whatever is there, a symlink included, is an error and left alone),
+/// with mode 0600 from the start.
+fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(data)?;
+    file.sync_all()
 }
 
 impl TokenStore for FileStore {
     fn get(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let _guard = self.lock.lock();
-        Ok(self.read_all()?.get(key).cloned())
+        self.locked(false, || Ok(self.read_all()?.get(key).cloned()))
     }
     fn put(&self, key: &str, value: serde_json::Value) -> Result<(), StoreError> {
         self.update(|m| {
@@ -268,6 +339,63 @@ impl TokenStore for FileStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_sharing_a_store_never_lose_each_others_updates() {
+        // Each thread has its own FileStore over the same file, as separate
+        // processes would: only the OS lock orders their read-modify-writes.
+        let path = temp("shared");
+        let _ = std::fs::remove_file(&path);
+        let writers = 4;
+        let keys = 25;
+        std::thread::scope(|scope| {
+            for w in 0..writers {
+                let path = path.clone();
+                scope.spawn(move || {
+                    let store = FileStore::encrypted(&path, [5; 32]);
+                    for k in 0..keys {
+                        store
+                            .put(&format!("w{w}-k{k}"), serde_json::json!(k))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let store = FileStore::encrypted(&path, [5; 32]);
+        let map = store.read_all().unwrap();
+        assert_eq!(map.len(), writers * keys, "every update survived");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(store.lock_path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_never_followed_by_a_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp("links");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let planted = dir.join("store.bin.tmp");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let err = write_new(&planted, b"clobbered").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        // The store's own writes use fresh names, created with mode 0600.
+        let path = dir.join("store.bin");
+        write_atomic(&path, b"data").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("store.bin.") && n != "store.bin.tmp")
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("mcp-oauth-store-{}-{name}", std::process::id()))
@@ -319,6 +447,7 @@ mod tests {
         std::fs::write(&path, b"not ours").unwrap();
         assert!(matches!(store.get("k1"), Err(StoreError::Format(_))));
         std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(store.lock_path()).unwrap();
     }
 
     #[test]

@@ -4,8 +4,12 @@
 
 mod authorization_server;
 mod client;
+mod client_bounds;
+mod client_callback;
+mod client_secrets;
 mod fake_as;
 mod grants;
+mod hostile;
 mod inputs;
 mod login;
 mod trust;

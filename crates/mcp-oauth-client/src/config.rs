@@ -1,0 +1,132 @@
+//! What an agent is configured with, shared by every MCP server it talks
+//! to, and the rules a configuration must pass before [`build`] accepts it:
+//! a password or a pre-registered client identity belongs to one trusted
+//! authorization server, and every configured URL is https (or http on
+//! loopback).
+//!
+//! [`build`]: crate::OAuthClientBuilder::build
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_oauth_core::issuer::Issuer;
+use mcp_oauth_core::scope::ScopeSet;
+
+use crate::error::ClientError;
+use crate::fetch::require_secure;
+use crate::login::Login;
+use crate::store::{Registration, TokenStore};
+
+pub(crate) struct Config {
+    pub(crate) client_name: String,
+    pub(crate) login: Login,
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) preregistered: Option<Registration>,
+    pub(crate) metadata_document_url: Option<String>,
+    /// The only authorization server this agent uses, when set.
+    pub(crate) trusted_issuer: Option<String>,
+    pub(crate) scope: Option<ScopeSet>,
+    pub(crate) login_timeout: Duration,
+    pub(crate) assertion_key: Option<AssertionKey>,
+}
+
+/// A private key the pre-registered client signs `private_key_jwt`
+/// assertions with.
+pub(crate) struct AssertionKey {
+    pub(crate) key: jsonwebtoken::EncodingKey,
+    pub(crate) alg: jsonwebtoken::Algorithm,
+    pub(crate) kid: Option<String>,
+}
+
+impl Config {
+    /// Refuses configurations that could send a secret to a server the
+    /// agent did not choose, or talk in clear off loopback.
+    pub(crate) fn check(&self) -> Result<(), ClientError> {
+        if let Some(issuer) = &self.trusted_issuer {
+            Issuer::parse(issuer.clone())
+                .map_err(|e| ClientError::Config(format!("trusted issuer {issuer}: {e}")))?;
+            require_secure("trusted authorization server issuer", issuer)?;
+        } else {
+            let needs_trust = if matches!(self.login, Login::Password(_)) {
+                Some("a password login (Login::password)")
+            } else if self
+                .preregistered
+                .as_ref()
+                .is_some_and(|r| r.client_secret.is_some())
+            {
+                Some("a client secret (client_credentials)")
+            } else if self.assertion_key.is_some() {
+                Some("a private_key_jwt client")
+            } else if self.preregistered.is_some() {
+                Some("a pre-registered client id")
+            } else {
+                None
+            };
+            if let Some(what) = needs_trust {
+                return Err(ClientError::TrustedIssuerRequired(what));
+            }
+        }
+        if let Some(url) = &self.metadata_document_url {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                ClientError::Config(format!("client metadata document URL {url}: {e}"))
+            })?;
+            if parsed.scheme() != "https" {
+                return Err(ClientError::InsecureUrl {
+                    what: "client metadata document URL",
+                    url: url.clone(),
+                });
+            }
+        }
+        if matches!(self.login, Login::ClientCredentials)
+            && self.assertion_key.is_none()
+            && self
+                .preregistered
+                .as_ref()
+                .is_none_or(|r| r.client_secret.is_none())
+        {
+            return Err(ClientError::Config(
+                "Login::ClientCredentials needs client_credentials(id, secret) or private_key_jwt(...)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether two issuer identifiers name the same server: equal once parsed
+/// as URLs, so `http://h` and `http://h/`, or a differently cased host,
+/// are one, while another scheme, host, port or path is not.
+pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_compare_as_urls() {
+        assert!(same_issuer(
+            "http://127.0.0.1:9000",
+            "http://127.0.0.1:9000/"
+        ));
+        assert!(same_issuer("https://AS.example", "https://as.example:443/"));
+        assert!(same_issuer(
+            "https://as.example/t1",
+            "https://as.example/t1"
+        ));
+        for other in [
+            "http://as.example",
+            "https://as.example:8443",
+            "https://as.example/t1",
+            "https://evil.example",
+            "https://as.example.evil.example",
+            "https://as.example@evil.example",
+            "not a url",
+        ] {
+            assert!(!same_issuer("https://as.example", other), "{other}");
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! One MCP server's authorization state: discovery results, the client
+//! identity at its authorization server ([`identity`]), and the tokens
+//! ([`grant`]). All token work goes through one lock, so concurrent
+//! requests share a single refresh or login; before a refresh the stored
+//! tokens are read again, so agents (processes) that share a token store
+//! use each other's refreshes instead of replaying a spent refresh token.
+
+mod grant;
+mod identity;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_oauth_core::challenge::BearerChallenge;
+use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::AccessToken;
+use mcp_oauth_core::token::TokenRequest;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, same_issuer};
+use crate::discovery::{Discovered, discover_for_login, is_own_resource};
+use crate::error::ClientError;
+use crate::login::Login;
+use crate::store::{Registration, Tokens, get_typed, put_typed};
+
+/// Default time allowed for a login.
+pub(crate) const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a later process needs to reuse stored tokens without discovery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Index {
+    issuer: String,
+    resource: String,
+    client_id: String,
+    token_endpoint: String,
+    #[serde(default)]
+    basic_auth: bool,
+}
+
+#[derive(Default)]
+struct State {
+    discovered: Option<Discovered>,
+    index: Option<Index>,
+    tokens: Option<Tokens>,
+    loaded: bool,
+}
+
+/// Authorization state for one MCP server URL.
+pub(crate) struct Session {
+    mcp_url: ResourceUri,
+    config: Arc<Config>,
+    http: reqwest::Client,
+    state: tokio::sync::Mutex<State>,
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether the access token should be refreshed now.
+fn due(tokens: &Tokens) -> bool {
+    tokens.refresh_at.is_some_and(|r| r <= now())
+}
+
+impl Session {
+    pub(crate) fn new(mcp_url: ResourceUri, config: Arc<Config>, http: reqwest::Client) -> Self {
+        Self {
+            mcp_url,
+            config,
+            http,
+            state: tokio::sync::Mutex::new(State::default()),
+        }
+    }
+
+    fn index_key(&self) -> String {
+        format!(
+            "session|{}|{}",
+            self.config.client_name,
+            self.mcp_url.as_str()
+        )
+    }
+
+    fn tokens_key(index: &Index) -> String {
+        format!(
+            "tokens|{}|{}|{}",
+            index.issuer, index.resource, index.client_id
+        )
+    }
+
+    fn registration_key(&self, issuer: &str) -> String {
+        format!("registration|{}|{issuer}", self.config.client_name)
+    }
+
+    /// The index and tokens in the store, as this agent may use them: an
+    /// index for another issuer than the trusted one (the configuration
+    /// changed) or another resource is ignored.
+    fn read_stored(&self) -> Result<(Option<Index>, Option<Tokens>), ClientError> {
+        let store = self.config.store.as_ref();
+        let Some(index) = get_typed::<Index>(store, &self.index_key())? else {
+            return Ok((None, None));
+        };
+        let trusted = self
+            .config
+            .trusted_issuer
+            .as_deref()
+            .is_none_or(|t| same_issuer(t, &index.issuer));
+        if !trusted || !is_own_resource(&index.resource, &self.mcp_url) {
+            return Ok((None, None));
+        }
+        let tokens = get_typed::<Tokens>(store, &Self::tokens_key(&index))?;
+        Ok((Some(index), tokens))
+    }
+
+    fn load(&self, st: &mut State) -> Result<(), ClientError> {
+        if !st.loaded {
+            (st.index, st.tokens) = self.read_stored()?;
+            st.loaded = true;
+        }
+        Ok(())
+    }
+
+    fn save(&self, st: &mut State, index: Index, tokens: Tokens) -> Result<(), ClientError> {
+        let store = self.config.store.as_ref();
+        put_typed(store, &Self::tokens_key(&index), &tokens)?;
+        put_typed(store, &self.index_key(), &index)?;
+        st.index = Some(index);
+        st.tokens = Some(tokens);
+        Ok(())
+    }
+
+    /// A usable access token if one is at hand (refreshing it first when it
+    /// is about to expire); `None` when a login is needed.
+    pub(crate) async fn current_token(&self) -> Result<Option<AccessToken>, ClientError> {
+        let mut st = self.state.lock().await;
+        self.load(&mut st)?;
+        let Some(tokens) = st.tokens.clone() else {
+            return Ok(None);
+        };
+        if due(&tokens) {
+            return match self.refresh(&mut st).await {
+                Ok(t) => Ok(Some(t)),
+                Err(e) => {
+                    tracing::info!(error = %e, "refresh before expiry failed; a new login will follow");
+                    Ok(None)
+                }
+            };
+        }
+        Ok(Some(tokens.access_token))
+    }
+
+    /// After a 401: another request may already have a newer token; else
+    /// refresh once; else log in again.
+    pub(crate) async fn unauthorized(
+        &self,
+        sent: Option<&str>,
+        challenge: Option<&str>,
+    ) -> Result<AccessToken, ClientError> {
+        let mut st = self.state.lock().await;
+        self.load(&mut st)?;
+        if let Some(t) = &st.tokens
+            && Some(t.access_token.secret()) != sent
+        {
+            return Ok(t.access_token.clone());
+        }
+        if sent.is_some() {
+            match self.refresh(&mut st).await {
+                Ok(t) => return Ok(t),
+                Err(e) => tracing::info!(error = %e, "refresh failed; logging in again"),
+            }
+        }
+        let challenge = challenge.and_then(BearerChallenge::parse);
+        self.authorize(&mut st, challenge.as_ref(), None).await
+    }
+
+    /// After a 403 `insufficient_scope`: authorize again with the union of
+    /// the scopes held and the scopes the challenge names.
+    pub(crate) async fn insufficient_scope(
+        &self,
+        sent: Option<&str>,
+        challenge: &str,
+    ) -> Result<AccessToken, ClientError> {
+        let mut st = self.state.lock().await;
+        self.load(&mut st)?;
+        if let Some(t) = &st.tokens
+            && Some(t.access_token.secret()) != sent
+        {
+            return Ok(t.access_token.clone());
+        }
+        let parsed = BearerChallenge::parse(challenge);
+        let held = st
+            .tokens
+            .as_ref()
+            .map(|t| ScopeSet::parse_lossy(&t.scope))
+            .unwrap_or_default();
+        let wanted = held.union(
+            &parsed
+                .as_ref()
+                .and_then(|c| c.scope.clone())
+                .unwrap_or_default(),
+        );
+        self.authorize(&mut st, parsed.as_ref(), Some(wanted)).await
+    }
+
+    async fn discovered(
+        &self,
+        st: &mut State,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<Discovered, ClientError> {
+        if let Some(d) = &st.discovered
+            && challenge.is_none_or(|c| c.resource_metadata.is_none())
+        {
+            return Ok(d.clone());
+        }
+        let d = discover_for_login(
+            &self.http,
+            &self.mcp_url,
+            challenge,
+            self.config.trusted_issuer.as_deref(),
+        )
+        .await?;
+        st.discovered = Some(d.clone());
+        Ok(d)
+    }
+
+    /// A full authorization: discovery, identity, login, token.
+    async fn authorize(
+        &self,
+        st: &mut State,
+        challenge: Option<&BearerChallenge>,
+        wanted: Option<ScopeSet>,
+    ) -> Result<AccessToken, ClientError> {
+        let d = self.discovered(st, challenge).await?;
+        let token_endpoint = d.metadata.token_endpoint.clone().ok_or_else(|| {
+            ClientError::Discovery("authorization server has no token endpoint".into())
+        })?;
+        let reg = self.identity(&d).await?;
+        // Scope: what the step-up needs, else the challenge's, else what
+        // the resource advertises, else none.
+        let scope = wanted
+            .or_else(|| self.config.scope.clone())
+            .or_else(|| challenge.and_then(|c| c.scope.clone()))
+            .or_else(|| {
+                d.scopes_supported
+                    .as_ref()
+                    .map(|s| s.iter().cloned().collect())
+            })
+            .unwrap_or_default();
+        let basic = reg.client_secret.is_some()
+            && d.metadata.supports_token_auth_method(
+                &mcp_oauth_core::registration::ClientAuthMethod::ClientSecretBasic,
+            );
+        let mut request = if matches!(self.config.login, Login::ClientCredentials) {
+            TokenRequest::client_credentials()
+                .scope(&scope)
+                .resource(&d.resource)
+        } else {
+            let (code, verifier, redirect_uri) = self.user_login(&d, &reg, &scope).await?;
+            TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
+        };
+        let tokens = self
+            .token_request(&token_endpoint, &d.issuer, &reg, basic, &mut request)
+            .await?
+            .map_err(ClientError::Token)?;
+        let tokens = grant::to_tokens(tokens, &scope, now());
+        let access = tokens.access_token.clone();
+        let index = Index {
+            issuer: d.issuer.clone(),
+            resource: d.resource.clone(),
+            client_id: reg.client_id.clone(),
+            token_endpoint,
+            basic_auth: basic,
+        };
+        self.save(st, index, tokens)?;
+        Ok(access)
+    }
+
+    /// Refreshes the tokens. The store is read first: when another agent
+    /// sharing it has refreshed since this one loaded them, its fresh
+    /// access token is used as is, or its newer refresh token is the one
+    /// presented, never the spent one held here.
+    async fn refresh(&self, st: &mut State) -> Result<AccessToken, ClientError> {
+        let held = st.tokens.clone();
+        (st.index, st.tokens) = self.read_stored()?;
+        let (Some(index), Some(tokens)) = (st.index.clone(), st.tokens.clone()) else {
+            return Err(ClientError::Refresh(ErrorResponse::invalid_grant(
+                "no stored tokens to refresh",
+            )));
+        };
+        let replaced_elsewhere = held
+            .as_ref()
+            .is_none_or(|h| h.access_token != tokens.access_token);
+        if replaced_elsewhere && !due(&tokens) {
+            return Ok(tokens.access_token);
+        }
+        let Some(refresh) = tokens.refresh_token.clone() else {
+            return Err(ClientError::Refresh(ErrorResponse::invalid_grant(
+                "no refresh token",
+            )));
+        };
+        let store = self.config.store.as_ref();
+        let reg = match &self.config.preregistered {
+            Some(r) if r.client_id == index.client_id => r.clone(),
+            _ => get_typed::<Registration>(store, &self.registration_key(&index.issuer))?
+                .filter(|r| r.client_id == index.client_id)
+                .unwrap_or(Registration {
+                    client_id: index.client_id.clone(),
+                    client_secret: None,
+                    redirect_uris: Vec::new(),
+                }),
+        };
+        let mut request = TokenRequest::refresh_token(refresh).resource(&index.resource);
+        let answer = self
+            .token_request(
+                &index.token_endpoint,
+                &index.issuer,
+                &reg,
+                index.basic_auth,
+                &mut request,
+            )
+            .await?;
+        match answer {
+            Ok(response) => {
+                let mut fresh =
+                    grant::to_tokens(response, &ScopeSet::parse_lossy(&tokens.scope), now());
+                if fresh.refresh_token.is_none() {
+                    fresh.refresh_token = tokens.refresh_token.clone();
+                }
+                let access = fresh.access_token.clone();
+                self.save(st, index, fresh)?;
+                Ok(access)
+            }
+            Err(e) => {
+                // A refused refresh token is dead: forget it, keep the rest
+                // (unless another agent has stored newer tokens meanwhile).
+                if e.error == mcp_oauth_core::ErrorCode::InvalidGrant {
+                    st.tokens = None;
+                    let key = Self::tokens_key(&index);
+                    let stored = get_typed::<Tokens>(store, &key)?;
+                    if stored.is_some_and(|s| s.refresh_token == tokens.refresh_token) {
+                        store.remove(&key)?;
+                    }
+                }
+                Err(ClientError::Refresh(e))
+            }
+        }
+    }
+}

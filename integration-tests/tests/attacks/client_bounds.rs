@@ -1,0 +1,252 @@
+//! Hostile answers to the agent: metadata about a wider resource than the
+//! server it talks to (first review #8), an endless metadata body (second
+//! review A7), plain http off loopback (B4), and absurd token lifetimes
+//! (B10). Each is refused, or survived, before harm is done.
+
+use mcp_oauth_client::{ClientError, FetchError, MemoryStore, OAuthClient};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::client::token_requests;
+use super::hostile::{
+    Hostile, auto_approving_as, follow_redirect, json_doc, person_signs_in, prm, refused_over_rmcp,
+    unauthorized,
+};
+use crate::verifier::as_server;
+
+fn agent(login: mcp_oauth_client::Login) -> OAuthClient {
+    OAuthClient::builder("bounded-agent")
+        .login(login)
+        .token_store(MemoryStore::new())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metadata_that_claims_the_whole_origin_is_refused_for_a_server_on_a_path() {
+    // A tenant at /u/evil/mcp on a shared origin declares the origin as its
+    // resource: a token for it would be good at every other tenant's
+    // server too. The AS is our real one, and a person would log in.
+    let s = as_server().await;
+    let issuer = s.base.clone();
+    let evil = Hostile::start(move |base| {
+        let doc = json!({"resource": base, "authorization_servers": [issuer]});
+        axum::Router::new()
+            .route(
+                "/u/evil/mcp",
+                unauthorized(format!("{base}/u/evil/prm.json")),
+            )
+            .route("/u/evil/prm.json", json_doc(doc.clone()))
+            .route(
+                "/.well-known/oauth-protected-resource/u/evil/mcp",
+                json_doc(doc),
+            )
+    })
+    .await;
+    let url = evil.url("/u/evil/mcp");
+    let client = agent(person_signs_in());
+    // Found at the path form of the URL...
+    let err = client.access_token(&url).await.unwrap_err();
+    assert!(matches!(err, ClientError::Discovery(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("is for the resource {}, not {url}", evil.base)),
+        "{err}"
+    );
+    // ...or announced in the 401 challenge.
+    let text = refused_over_rmcp(&client, &url).await;
+    assert!(text.contains("is for the resource"), "{text}");
+    assert!(evil.requests().contains(&"GET /u/evil/prm.json".to_owned()));
+    assert_eq!(s.requests_to("/authorize").await, 0, "no login started");
+    assert_eq!(token_requests(&s).await, 0, "no token requested");
+    s.stop().await;
+}
+
+/// A server that answers every request with headers and then an endless
+/// JSON body (whitespace), up to `cap` bytes; returns what it sent and
+/// whether the client hung up on it.
+async fn endless_body_server(cap: usize) -> (String, tokio::task::JoinHandle<(usize, bool)>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 4096];
+        let _ = stream.read(&mut head).await;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+            )
+            .await;
+        let chunk = vec![b' '; 64 * 1024];
+        let mut sent = 0;
+        while sent < cap {
+            if stream.write_all(&chunk).await.is_err() {
+                return (sent, true);
+            }
+            sent += chunk.len();
+        }
+        (sent, false)
+    });
+    (base, task)
+}
+
+#[tokio::test]
+async fn an_endless_metadata_body_is_cut_off_at_the_cap() {
+    let cap = 512 * 1024 * 1024;
+    let (base, server) = endless_body_server(cap).await;
+    let err = agent(follow_redirect())
+        .access_token(&format!("{base}/mcp"))
+        .await
+        .unwrap_err();
+    let metadata_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    assert!(
+        matches!(&err, ClientError::Fetch { url, source: FetchError::TooLarge { limit } }
+            if *url == metadata_url && *limit == 256 * 1024),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("larger than 262144 bytes"),
+        "{err}"
+    );
+    let (sent, hung_up) = server.await.unwrap();
+    assert!(hung_up, "the agent closed the connection");
+    // Socket buffers hold some megabytes; the rest was never read.
+    assert!(
+        sent < cap / 8,
+        "only {sent} bytes were sent before it hung up"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_off_loopback_is_refused_before_anything_is_sent() {
+    // The MCP URL itself: no request at all, so no bearer token.
+    let client = agent(follow_redirect());
+    for url in [
+        "http://mcp.example.invalid/mcp",
+        "http://MCP.example.invalid:8000/mcp",
+    ] {
+        let Err(err) = client.transport(url) else {
+            panic!("{url} was accepted")
+        };
+        assert!(
+            matches!(
+                &err,
+                ClientError::InsecureUrl {
+                    what: "MCP server URL",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = client.access_token(url).await.unwrap_err();
+        assert!(matches!(&err, ClientError::InsecureUrl { .. }), "{err}");
+    }
+    // A loopback MCP server that sends the agent to plain http elsewhere:
+    // its metadata names an http issuer, its challenge an http document.
+    let server = Hostile::start(|base| {
+        let doc = json!({"resource": format!("{base}/mcp"),
+                         "authorization_servers": ["http://auth.example.invalid"]});
+        axum::Router::new()
+            .route(
+                "/mcp",
+                unauthorized("http://metadata.example.invalid/prm".into()),
+            )
+            .route("/.well-known/oauth-protected-resource/mcp", json_doc(doc))
+    })
+    .await;
+    let url = server.url("/mcp");
+    let err = client.access_token(&url).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::InsecureUrl { what: "authorization server issuer", url }
+            if url == "http://auth.example.invalid"),
+        "{err}"
+    );
+    let text = refused_over_rmcp(&client, &url).await;
+    assert!(
+        text.contains("InsecureUrl") && text.contains("http://metadata.example.invalid/prm"),
+        "{text}"
+    );
+    // It saw its own metadata fetched and the first MCP request, which
+    // carried no token.
+    assert!(!server.saw("authorization: Bearer"));
+}
+
+#[tokio::test]
+async fn hostile_token_lifetimes_neither_overflow_nor_panic() {
+    for (n, expires_in) in [
+        json!(u64::MAX),
+        json!("18446744073709551615"),
+        json!(u64::MAX / 2),
+        json!(0),
+        json!(-1),
+        json!(i64::MIN),
+        json!(-0.5),
+        json!(1e300),
+        json!("soon"),
+        json!("99999999999999999999999"),
+        json!(true),
+        json!({"seconds": 60}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token: Value = json!({"access_token": format!("at-{n}"), "token_type": "Bearer",
+                                  "expires_in": expires_in, "refresh_token": "rt"});
+        let server = Hostile::start(|base| {
+            auto_approving_as(base, token).route(
+                "/.well-known/oauth-protected-resource/mcp",
+                json_doc(prm(&format!("{base}/mcp"), base)),
+            )
+        })
+        .await;
+        let client = agent(follow_redirect());
+        let url = server.url("/mcp");
+        let first = client.access_token(&url).await;
+        let first = first.unwrap_or_else(|e| panic!("expires_in {expires_in}: {e}"));
+        assert_eq!(first.secret(), format!("at-{n}"));
+        // The stored token is used again: neither overflowed into "expired
+        // long ago" nor into a refresh storm.
+        let again = client.access_token(&url).await.unwrap();
+        assert_eq!(again.secret(), first.secret(), "expires_in {expires_in}");
+        let tokens = server
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("POST /token"))
+            .count();
+        assert_eq!(tokens, 1, "expires_in {expires_in}");
+    }
+}
+
+#[tokio::test]
+async fn the_origins_root_metadata_document_may_describe_the_origin() {
+    // RFC 9728 §3.3: the root document is about the origin (the identifier
+    // the well-known string was inserted into), and its owner, not a server
+    // on one of its paths, publishes it. A server at /mcp without its own
+    // document is then served for the origin's resource, as published.
+    let server = Hostile::start(|base| {
+        let token = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60});
+        auto_approving_as(base, token).route(
+            "/.well-known/oauth-protected-resource",
+            json_doc(prm(base, base)),
+        )
+    })
+    .await;
+    let client = agent(follow_redirect());
+    let token = client.access_token(&server.url("/mcp")).await.unwrap();
+    assert_eq!(token.secret(), "at");
+    let origin: String = url::form_urlencoded::byte_serialize(server.base.as_bytes()).collect();
+    let requests = server.requests();
+    let authorize = requests
+        .iter()
+        .find(|r| r.starts_with("GET /authorize"))
+        .unwrap();
+    assert!(
+        authorize.contains(&format!("resource={origin}&"))
+            || authorize.ends_with(&format!("resource={origin}")),
+        "{authorize}"
+    );
+    assert!(
+        server.saw(&format!("resource={}\n", server.base)),
+        "{requests:?}"
+    );
+}
