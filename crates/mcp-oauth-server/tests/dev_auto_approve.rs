@@ -17,7 +17,14 @@ fn run(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn refused_off_loopback() {
-    let (ok, stderr) = run(&["--host", "0.0.0.0", "--dev-auto-approve", "admin"]);
+    let (ok, stderr) = run(&[
+        "--host",
+        "0.0.0.0",
+        "--issuer",
+        "http://127.0.0.1:9000",
+        "--dev-auto-approve",
+        "admin",
+    ]);
     assert!(!ok, "the server must not start");
     assert!(stderr.contains("not a loopback address"), "{stderr}");
 }
