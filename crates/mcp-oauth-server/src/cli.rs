@@ -111,6 +111,11 @@ pub(crate) struct Cli {
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
     pub grant_max_lifetime: Option<u64>,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` headers are
+    /// believed, comma-separated CIDRs (e.g. `10.0.0.0/8,127.0.0.1/32`);
+    /// per-address limits then count the client they report.
+    #[arg(long, env = "MCP_OAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// New client metadata documents one address may make the server fetch
     /// per minute (default 30).
     #[arg(long, env = "MCP_OAUTH_CIMD_FETCHES_PER_MINUTE")]
@@ -199,6 +204,7 @@ pub(crate) struct FileConfig {
     body_timeout: Option<u64>,
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
     /// Upstream identity providers (federated login); file only.
     #[serde(default)]
     upstreams: Vec<UpstreamConfig>,
@@ -246,6 +252,7 @@ pub(crate) struct ServerConfigParts {
     body_timeout: Option<u64>,
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
+    trusted_proxies: Vec<String>,
 }
 
 impl Cli {
@@ -349,6 +356,11 @@ impl Cli {
                 cimd_fetches_per_minute: self
                     .cimd_fetches_per_minute
                     .or(file.cimd_fetches_per_minute),
+                trusted_proxies: self
+                    .trusted_proxies
+                    .clone()
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default(),
             },
         })
     }
@@ -496,6 +508,18 @@ impl ServerConfigParts {
         }
         if let Some(v) = self.body_timeout {
             c.limits.body_timeout = secs(v.max(1));
+        }
+        for cidr in &self.trusted_proxies {
+            let net = cidr
+                .trim()
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| {
+                    cidr.trim()
+                        .parse::<std::net::IpAddr>()
+                        .map(ipnet::IpNet::from)
+                })
+                .map_err(|_| format!("--trusted-proxies: {cidr:?} is not a CIDR or an address"))?;
+            c.trusted_proxies.push(net);
         }
         if let Some(n) = self.cimd_fetches_per_minute {
             c.cimd.fetches_per_minute = n;

@@ -94,6 +94,10 @@ pub struct ServerConfig {
     pub clients: Vec<crate::operator::OperatorClient>,
     /// Connection deadlines and caps.
     pub limits: ConnectionLimits,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed
+    /// when they connect: the per-address limits then count the client
+    /// they report. Empty (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The bearer token `/metrics` asks for; `None` turns `/metrics` off.
     pub metrics_token: Option<mcp_oauth_core::secret::ClientSecret>,
     /// Client ID Metadata Document fetching.
@@ -145,6 +149,7 @@ impl ServerConfig {
             clients: Vec::new(),
             metrics_token: None,
             limits: ConnectionLimits::default(),
+            trusted_proxies: Vec::new(),
             session_ttl: Duration::from_secs(12 * 3600),
             dev_auto_approve: None,
             upstreams: Vec::new(),

@@ -222,3 +222,69 @@ async fn a_flood_of_logins_is_answered_busy_not_queued() {
         Err(_) => panic!("server still shared"),
     }
 }
+
+/// A3: behind a reverse proxy every client had the proxy's address, so
+/// twenty wrong passwords by anyone locked everyone out. From a proxy the
+/// operator trusts, the client it reports (`X-Forwarded-For`, `Forwarded`)
+/// is counted; from anyone else the headers are ignored.
+#[tokio::test]
+async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
+    let limits = ThrottleLimits {
+        per_account: 1000,
+        per_address: 3,
+        window: Duration::from_secs(900),
+    };
+    let client = http();
+    let guess = |s: &TestServer, p: &(String, String, String), forwarded: &'static str| {
+        client
+            .post(s.url("/login"))
+            .header("cookie", &p.0)
+            .header("x-forwarded-for", forwarded)
+            .form(&[
+                ("username", "nobody"),
+                ("password", "guess"),
+                ("request", p.1.as_str()),
+                ("csrf", p.2.as_str()),
+            ])
+            .send()
+    };
+    // Behind a trusted proxy: one client's guesses do not lock another out.
+    let s = TestServer::start(|mut c| {
+        c.login_limits = limits;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c
+    })
+    .await;
+    let p = page(&s).await;
+    for _ in 0..3 {
+        let r = guess(&s, &p, "203.0.113.1").await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(guess(&s, &p, "203.0.113.1").await.unwrap().status(), 429);
+    assert_eq!(
+        guess(&s, &p, "203.0.113.2").await.unwrap().status(),
+        401,
+        "another client behind the proxy is not locked out"
+    );
+    // A client cannot slip a fake address in front of its own.
+    assert_eq!(
+        guess(&s, &p, "198.51.100.1, 203.0.113.1")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    s.stop().await;
+    // Without trusted proxies the header is ignored: the peer is the client.
+    let s = TestServer::start(|mut c| {
+        c.login_limits = limits;
+        c
+    })
+    .await;
+    let p = page(&s).await;
+    for forwarded in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(guess(&s, &p, forwarded).await.unwrap().status(), 401);
+    }
+    assert_eq!(guess(&s, &p, "203.0.113.4").await.unwrap().status(), 429);
+    s.stop().await;
+}

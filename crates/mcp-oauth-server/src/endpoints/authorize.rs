@@ -55,10 +55,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     };
     // Client and redirect URI first: until both are trusted, errors are
     // shown here and never redirected (no open redirector).
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = super::client_address::of(&state, &req);
     let client = match state.client_for(&address, &query.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {

@@ -85,10 +85,7 @@ pub(super) async fn login(
             ),
         );
     }
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = super::client_address::of(&state, &req);
     let t = now();
     let limits = state.config.login_limits;
     let storage = state.storage.as_ref();

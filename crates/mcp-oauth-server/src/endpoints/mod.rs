@@ -2,6 +2,7 @@
 //! share.
 
 mod authorize;
+mod client_address;
 mod consent;
 mod cookies;
 mod federate;
@@ -167,10 +168,7 @@ pub(crate) async fn authenticate_client(
         (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
         (None, None, _) => return Err(bad("client authentication is required")),
     };
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = client_address::of(state, req);
     let Some(client) = state.client_for(&address, &client_id).await? else {
         return Err(bad("unknown client"));
     };

@@ -21,10 +21,7 @@ pub(super) async fn register(
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
     check_policy(&state.config.registration, &req)?;
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = super::client_address::of(&state, &req);
     // The attempt is counted before anything else, atomically, so a
     // concurrent burst cannot slip past the limit.
     let flood_key = format!("register:{address}");
