@@ -533,7 +533,7 @@ async fn embedders_mount_the_server_in_their_own_app() {
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
     crate::logs::capture();
-    let s = TestServer::start(|c| c).await;
+    let s = TestServer::start(|c| c.client(service_client())).await;
     let client_id = register_public(&s).await;
     let confidential = introspector(&s).await;
     let (code, verifier) = login(&s, &client_id).await;
@@ -544,8 +544,47 @@ async fn secrets_never_reach_the_logs() {
         .unwrap();
     let access = t["access_token"].as_str().unwrap().to_owned();
     let refresh_token = t["refresh_token"].as_str().unwrap().to_owned();
+    let rotated: Value = refresh(&s, &client_id, &refresh_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let successor = rotated["refresh_token"].as_str().unwrap().to_owned();
+    // A retried refresh (the sealed successor handed out again).
     let _ = refresh(&s, &client_id, &refresh_token).await;
     let _ = introspect(&s, &confidential, &access).await;
+    // A trusted service client's secret, and the metrics token.
+    let machine: Value = http()
+        .post(s.url("/token"))
+        .basic_auth(SERVICE.0, Some(SERVICE.1))
+        .form(&[("grant_type", "client_credentials"), ("resource", RESOURCE)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine_token = machine["access_token"].as_str().unwrap().to_owned();
+    let _ = s.metrics().await;
+    // The headless login of a first-party agent posts the password as JSON.
+    let (url, _) = crate::flow::authorize_url(&s, integration_tests::AGENT_ID, "http://127.0.0.1/callback", None);
+    let pending: Value = http()
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let headless_wrong = "headless-wrong-9c1e";
+    let r = http()
+        .post(s.url("/login"))
+        .json(&json!({"username": USER, "password": headless_wrong, "request": pending["request"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // A failed login too: the wrong password must not be logged either.
     let wrong = "wrong-password-7f3a";
     let authorize = url::Url::parse_with_params(
@@ -575,6 +614,11 @@ async fn secrets_never_reach_the_logs() {
         confidential.1.as_str(),
         PASSWORD,
         wrong,
+        successor.as_str(),
+        machine_token.as_str(),
+        SERVICE.1,
+        integration_tests::METRICS_TOKEN,
+        headless_wrong,
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }

@@ -111,6 +111,14 @@ pub(crate) struct Cli {
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
     pub grant_max_lifetime: Option<u64>,
+    /// Login attempts one account may make per 15 minutes (default 5;
+    /// successes are given back).
+    #[arg(long, env = "MCP_OAUTH_LOGIN_ATTEMPTS_PER_ACCOUNT")]
+    pub login_attempts_per_account: Option<u32>,
+    /// Login attempts one client address may make per 15 minutes (default
+    /// 20; successes are given back).
+    #[arg(long, env = "MCP_OAUTH_LOGIN_ATTEMPTS_PER_ADDRESS")]
+    pub login_attempts_per_address: Option<u32>,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` headers are
     /// believed, comma-separated CIDRs (e.g. `10.0.0.0/8,127.0.0.1/32`);
     /// per-address limits then count the client they report.
@@ -205,6 +213,8 @@ pub(crate) struct FileConfig {
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    login_attempts_per_account: Option<u32>,
+    login_attempts_per_address: Option<u32>,
     /// Upstream identity providers (federated login); file only.
     #[serde(default)]
     upstreams: Vec<UpstreamConfig>,
@@ -253,6 +263,8 @@ pub(crate) struct ServerConfigParts {
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
     trusted_proxies: Vec<String>,
+    login_attempts_per_account: Option<u32>,
+    login_attempts_per_address: Option<u32>,
 }
 
 impl Cli {
@@ -361,6 +373,12 @@ impl Cli {
                     .clone()
                     .or(file.trusted_proxies)
                     .unwrap_or_default(),
+                login_attempts_per_account: self
+                    .login_attempts_per_account
+                    .or(file.login_attempts_per_account),
+                login_attempts_per_address: self
+                    .login_attempts_per_address
+                    .or(file.login_attempts_per_address),
             },
         })
     }
@@ -508,6 +526,12 @@ impl ServerConfigParts {
         }
         if let Some(v) = self.body_timeout {
             c.limits.body_timeout = secs(v.max(1));
+        }
+        if let Some(n) = self.login_attempts_per_account {
+            c.login_limits.per_account = n.max(1);
+        }
+        if let Some(n) = self.login_attempts_per_address {
+            c.login_limits.per_address = n.max(1);
         }
         for cidr in &self.trusted_proxies {
             let net = cidr

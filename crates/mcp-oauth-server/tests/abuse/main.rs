@@ -10,4 +10,5 @@
 mod connections;
 mod deployment;
 mod documents;
+mod soak;
 mod support;
