@@ -567,7 +567,12 @@ async fn secrets_never_reach_the_logs() {
     let machine_token = machine["access_token"].as_str().unwrap().to_owned();
     let _ = s.metrics().await;
     // The headless login of a first-party agent posts the password as JSON.
-    let (url, _) = crate::flow::authorize_url(&s, integration_tests::AGENT_ID, "http://127.0.0.1/callback", None);
+    let (url, _) = crate::flow::authorize_url(
+        &s,
+        integration_tests::AGENT_ID,
+        "http://127.0.0.1/callback",
+        None,
+    );
     let pending: Value = http()
         .get(url)
         .header("accept", "application/json")

@@ -239,19 +239,13 @@ pub(super) async fn callback(
             return finish(refuse(&state, &pending, code, text));
         }
     };
-    if let Err(e) = state.storage.save_identity(who.clone()).await {
-        tracing::error!(error = %e, "storage failure");
-        return finish(refuse(
-            &state,
-            &pending,
-            ErrorCode::TemporarilyUnavailable,
-            "storage is unavailable",
-        ));
-    }
-    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
-    // Choosing the provider on the page that described the request is
-    // consent, as the password form's "Sign in and allow" is.
-    let generation = match state.storage.subject(&who.subject).await {
+    // Keep the person, and learn their generation (for the code and the
+    // session), in one step that fails as a whole.
+    let saved = async {
+        state.storage.save_identity(who.clone()).await?;
+        state.storage.subject(&who.subject).await
+    };
+    let generation = match saved.await {
         Ok(s) => s.generation,
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
@@ -263,6 +257,9 @@ pub(super) async fn callback(
             ));
         }
     };
+    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
+    // Choosing the provider on the page that described the request is
+    // consent, as the password form's "Sign in and allow" is.
     let mut response = complete(&state, &pending, &who.subject, generation, t, true).await;
     response.cookie(spent.clone());
     if let Some(cookie) = session::start(&state, &who.subject, generation, t) {

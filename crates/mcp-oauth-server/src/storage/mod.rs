@@ -10,6 +10,7 @@
 //! is redeemed once) and [`Storage::rotate_refresh`] (a refresh token is
 //! rotated once, reuse is detected).
 
+mod codec;
 mod memory;
 pub mod policy;
 mod postgres;

@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
 
+use super::codec::{backend, from_json, i, policy_from, policy_json, refresh_from, to_json, u};
 use super::policy::{Rotation, rotation};
 use super::{
-    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
-    RefreshRecord, RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode,
-    SubjectState, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
 };
 
 /// Schema migrations, applied in order; append, never edit.
@@ -91,26 +91,6 @@ pub struct PostgresStorage {
     pool: Pool,
 }
 
-fn backend(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(e.to_string())
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StorageError> {
-    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StorageError> {
-    serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-fn i(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 impl PostgresStorage {
     /// Connects to `url` (`postgres://user@host:port/db`) with a pool of at
     /// most `max_connections`, and migrates the schema.
@@ -183,21 +163,8 @@ fn client_from(row: &tokio_postgres::Row) -> Result<ClientRecord, StorageError> 
         secret_hash: row.get(1),
         metadata: from_json(row.get::<_, &str>(2))?,
         issued_at: u(row.get(3)),
-        policy: row
-            .get::<_, Option<&str>>(4)
-            .map(from_json::<ClientPolicy>)
-            .transpose()?
-            .unwrap_or_default(),
+        policy: policy_from(row.get::<_, Option<&str>>(4))?,
     })
-}
-
-/// A policy column value: NULL for the default (untrusted) policy.
-fn policy_json(policy: &ClientPolicy) -> Result<Option<String>, StorageError> {
-    if *policy == ClientPolicy::default() {
-        Ok(None)
-    } else {
-        to_json(policy).map(Some)
-    }
 }
 
 fn subject_from(row: &tokio_postgres::Row) -> SubjectState {
@@ -205,12 +172,6 @@ fn subject_from(row: &tokio_postgres::Row) -> SubjectState {
         generation: u(row.get(0)),
         revoked_at: u(row.get(1)),
     }
-}
-
-fn refresh_from(record: &str, rotated_at: Option<i64>) -> Result<RefreshRecord, StorageError> {
-    let mut r: RefreshRecord = from_json(record)?;
-    r.rotated_at = rotated_at.map(u);
-    Ok(r)
 }
 
 async fn insert_refresh_row(

@@ -9,11 +9,11 @@ use std::path::Path;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::codec::{backend, from_json, i, policy_from, policy_json, refresh_from, to_json, u};
 use super::policy::{Rotation, rotation};
 use super::{
-    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
-    RefreshRecord, RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode,
-    SubjectState, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -103,31 +103,6 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct SqliteStorage {
     jobs: std::sync::mpsc::Sender<Job>,
-}
-
-fn backend(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(e.to_string())
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(e.to_string())
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StorageError> {
-    serde_json::to_string(v).map_err(corrupt)
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StorageError> {
-    serde_json::from_str(s).map_err(corrupt)
-}
-
-/// SQLite stores integers as i64; our times are u64 seconds.
-fn i(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 impl SqliteStorage {
@@ -224,28 +199,8 @@ fn client_from(row: ClientRow) -> Result<ClientRecord, StorageError> {
         secret_hash: row.1,
         metadata: from_json(&row.2)?,
         issued_at: u(row.3),
-        policy: row
-            .4
-            .as_deref()
-            .map(from_json::<ClientPolicy>)
-            .transpose()?
-            .unwrap_or_default(),
+        policy: policy_from(row.4.as_deref())?,
     })
-}
-
-/// A policy column value: NULL for the default (untrusted) policy.
-fn policy_json(policy: &ClientPolicy) -> Result<Option<String>, StorageError> {
-    if *policy == ClientPolicy::default() {
-        Ok(None)
-    } else {
-        to_json(policy).map(Some)
-    }
-}
-
-fn refresh_from(record: &str, rotated_at: Option<i64>) -> Result<RefreshRecord, StorageError> {
-    let mut r: RefreshRecord = from_json(record)?;
-    r.rotated_at = rotated_at.map(u);
-    Ok(r)
 }
 
 #[async_trait]

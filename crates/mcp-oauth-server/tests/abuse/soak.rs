@@ -45,8 +45,10 @@ fn field(html: &str, name: &str) -> Option<String> {
 async fn flow(http: &reqwest::Client, s: &Server) -> Option<()> {
     let reg: serde_json::Value = http
         .post(s.url("/register"))
-        .json(&serde_json::json!({"client_name": "soak", "redirect_uris": [REDIRECT],
-                                  "token_endpoint_auth_method": "none"}))
+        .json(
+            &serde_json::json!({"client_name": "soak", "redirect_uris": [REDIRECT],
+                                  "token_endpoint_auth_method": "none"}),
+        )
         .send()
         .await
         .ok()?
@@ -90,7 +92,11 @@ async fn flow(http: &reqwest::Client, s: &Server) -> Option<()> {
         .await
         .ok()?;
     let location = url::Url::parse(r.headers().get("location")?.to_str().ok()?).ok()?;
-    let code = location.query_pairs().find(|(k, _)| k == "code")?.1.into_owned();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")?
+        .1
+        .into_owned();
     let mut tokens: serde_json::Value = http
         .post(s.url("/token"))
         .form(&[
@@ -265,12 +271,21 @@ async fn soak_mixed_traffic_returns_to_its_baseline() {
                 .await;
             let _ = http
                 .post(s.url("/login"))
-                .form(&[("username", format!("victim{}", n % 7).as_str()), ("password", "guess"), ("request", "x"), ("csrf", "y")])
+                .form(&[
+                    ("username", format!("victim{}", n % 7).as_str()),
+                    ("password", "guess"),
+                    ("request", "x"),
+                    ("csrf", "y"),
+                ])
                 .send()
                 .await;
             let _ = http
                 .post(s.url("/token"))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", "random"), ("client_id", "nobody")])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", "random"),
+                    ("client_id", "nobody"),
+                ])
                 .send()
                 .await;
             c.hostile.fetch_add(3, Ordering::Relaxed);
@@ -295,9 +310,11 @@ async fn soak_mixed_traffic_returns_to_its_baseline() {
         async move {
             let _ = http
                 .post(s.url("/register"))
-                .json(&serde_json::json!({"client_name": "padded", "redirect_uris": [REDIRECT],
+                .json(
+                    &serde_json::json!({"client_name": "padded", "redirect_uris": [REDIRECT],
                                           "token_endpoint_auth_method": "none",
-                                          "padding": vec![0u8; 30_000]}))
+                                          "padding": vec![0u8; 30_000]}),
+                )
                 .send()
                 .await;
             c.hostile.fetch_add(1, Ordering::Relaxed);
@@ -307,7 +324,10 @@ async fn soak_mixed_traffic_returns_to_its_baseline() {
 
     tokio::time::sleep(warmup).await;
     let (rss0, fds0) = sample(&s);
-    eprintln!("after {} s of warm-up: RSS {rss0} KiB, {fds0} descriptors", warmup.as_secs());
+    eprintln!(
+        "after {} s of warm-up: RSS {rss0} KiB, {fds0} descriptors",
+        warmup.as_secs()
+    );
     let total = Duration::from_secs(minutes * 60);
     let mut elapsed = warmup;
     while elapsed < total {
@@ -338,7 +358,10 @@ async fn soak_mixed_traffic_returns_to_its_baseline() {
         counts.flows.load(Ordering::Relaxed),
         counts.hostile.load(Ordering::Relaxed)
     );
-    assert!(counts.flows.load(Ordering::Relaxed) > 0, "legitimate flows went through");
+    assert!(
+        counts.flows.load(Ordering::Relaxed) > 0,
+        "legitimate flows went through"
+    );
     assert!(rss1 <= rss0 + rss0 / 10, "RSS {rss0} -> {rss1} KiB");
     assert!(fds1 <= fds0 + fds0 / 10, "descriptors {fds0} -> {fds1}");
     drop(s);
