@@ -15,7 +15,7 @@ use rmcp::ServiceExt;
 use serde_json::{Value, json};
 
 use crate::client::logins;
-use crate::flow::{get, redeem, register};
+use crate::flow::{get, redeem_at, register};
 use crate::verifier::{as_server, jwt_verifier, start_rs};
 
 /// WebDriver's code for the Enter key.
@@ -181,7 +181,14 @@ async fn chromium_signs_in_on_the_login_page_and_lands_on_the_redirect() {
     let q: Vec<(String, String)> = landed.query_pairs().into_owned().collect();
     assert_eq!(get(&q, "state"), Some("browser-state"));
     assert_eq!(get(&q, "iss"), Some(s.base.as_str()));
-    let r = redeem(&s, client_id, get(&q, "code").unwrap(), &verifier).await;
+    let r = redeem_at(
+        &s,
+        client_id,
+        get(&q, "code").unwrap(),
+        &verifier,
+        &redirect,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert!(r.json::<Value>().await.unwrap()["access_token"].is_string());
     close(c, profile).await;

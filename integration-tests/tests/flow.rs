@@ -141,6 +141,17 @@ pub(crate) async fn redeem(
     code: &str,
     verifier: &PkceVerifier,
 ) -> reqwest::Response {
+    redeem_at(s, client_id, code, verifier, REDIRECT).await
+}
+
+/// Redeems a code that was issued for `redirect_uri`.
+pub(crate) async fn redeem_at(
+    s: &TestServer,
+    client_id: &str,
+    code: &str,
+    verifier: &PkceVerifier,
+    redirect_uri: &str,
+) -> reqwest::Response {
     token(
         s,
         &[
@@ -148,7 +159,7 @@ pub(crate) async fn redeem(
             ("code", code),
             ("code_verifier", verifier.secret()),
             ("client_id", client_id),
-            ("redirect_uri", REDIRECT),
+            ("redirect_uri", redirect_uri),
         ],
     )
     .await

@@ -32,7 +32,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub struct HashersBusy;
 
 /// Checks waiting per hashing thread before further ones are refused.
-const QUEUE_PER_THREAD: usize = 8;
+const QUEUE_PER_THREAD: usize = 32;
 
 /// Checks a password off the async threads, on a small pool of dedicated
 /// threads (one per CPU). An Argon2 check needs about 19 MiB while it
