@@ -235,9 +235,11 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
         "https://0.0.0.0/client.json",
         "https://[fe80::1]/client.json",
         "https://[fd00::1]/client.json",
-        "https://[::ffff:127.0.0.1]/client.json",
-        "https://[::ffff:169.254.169.254]/client.json",
-        "https://[::127.0.0.1]/client.json",
+        // IPv4-mapped and -compatible addresses, as URLs spell them
+        // (`[::ffff:127.0.0.1]` is `[::ffff:7f00:1]`).
+        "https://[::ffff:7f00:1]/client.json",
+        "https://[::ffff:a9fe:a9fe]/client.json",
+        "https://[::7f00:1]/client.json",
         "https://[2002:7f00:1::1]/client.json",
         "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/client.json",
         "https://198.18.0.1/client.json",
@@ -253,6 +255,16 @@ async fn the_ssrf_guard_refuses_non_public_targets() {
             logged.iter().any(|l| l.contains("non-public address")),
             "{url}: {logged:?}"
         );
+    }
+    // Other spellings of an address are refused before the guard looks:
+    // only the canonical URL is a client id.
+    for url in [
+        "https://[::ffff:127.0.0.1]/client.json",
+        "https://127.0.0.1:443/client.json",
+        "https://LOCALHOST/client.json",
+    ] {
+        let r = authorize(&s, url, &challenge).await;
+        assert_eq!(r.status(), 400, "{url}");
     }
     // Ports other than 443 are not fetched (no port probing through us).
     let r = authorize(&s, "https://93.184.216.34:8443/client.json", &challenge).await;

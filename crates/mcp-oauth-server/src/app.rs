@@ -230,7 +230,8 @@ impl AppState {
     }
 
     /// Starts the background task that deletes expired codes, refresh
-    /// tokens and revocations every minute, off the request path, and
+    /// tokens, revocations and registrations nobody used every minute, off
+    /// the request path, and
     /// reloads the signing keys (another instance may have rotated them).
     pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let state = Arc::clone(self);
@@ -241,6 +242,16 @@ impl AppState {
                 let retention = state.config.refresh_token_ttl.as_secs();
                 if let Err(e) = state.storage.purge_expired(now(), retention).await {
                     tracing::warn!(error = %e, "purging expired records failed");
+                }
+                let unused_before = now().saturating_sub(state.config.unused_client_ttl.as_secs());
+                match state
+                    .storage
+                    .purge_unused_clients(unused_before, usize::MAX)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(clients = n, "deleted registrations nobody used"),
+                    Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
                 }
                 let max_life = state.config.access_token_ttl.as_secs();
                 if let Err(e) = state

@@ -104,7 +104,12 @@ impl CimdResolver {
             return Err(CimdError::Disabled);
         }
         let url = url::Url::parse(raw).map_err(|_| CimdError::BadUrl)?;
-        if !scheme_allowed(&self.policy.fetch, &url) || url.path() == "/" {
+        // Only the canonical spelling is accepted: the cache is keyed by it,
+        // and the document must name exactly the `client_id` it is fetched
+        // for, so a variant (`HOST`, `:443`, `/./`) would fetch the real
+        // document, fail that check and cache the failure for the real
+        // client.
+        if url.as_str() != raw || !scheme_allowed(&self.policy.fetch, &url) || url.path() == "/" {
             return Err(CimdError::BadUrl);
         }
         let allow_http = self.policy.fetch.allow_http;

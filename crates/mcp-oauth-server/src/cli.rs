@@ -83,6 +83,10 @@ pub(crate) struct Cli {
     /// Most clients that may register (default 10000).
     #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
+    /// Hours a registered client no person has consented to is kept
+    /// (default 24).
+    #[arg(long, env = "MCP_OAUTH_UNUSED_CLIENT_HOURS")]
+    pub unused_client_hours: Option<u64>,
     /// Most registrations per hour from one address (default 60).
     #[arg(long, env = "MCP_OAUTH_REGISTRATIONS_PER_HOUR")]
     pub registrations_per_hour: Option<u32>,
@@ -124,6 +128,10 @@ pub(crate) struct Cli {
     /// per-address limits then count the client they report.
     #[arg(long, env = "MCP_OAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// The header those proxies write the client address into:
+    /// `x-forwarded-for` (default) or `forwarded`; the other is ignored.
+    #[arg(long, env = "MCP_OAUTH_PROXY_HEADER")]
+    pub proxy_header: Option<String>,
     /// New client metadata documents one address may make the server fetch
     /// per minute (default 30).
     #[arg(long, env = "MCP_OAUTH_CIMD_FETCHES_PER_MINUTE")]
@@ -201,6 +209,7 @@ pub(crate) struct FileConfig {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    unused_client_hours: Option<u64>,
     registrations_per_hour: Option<u32>,
     cors_origins: Option<Vec<String>>,
     disable_cimd: Option<bool>,
@@ -213,6 +222,7 @@ pub(crate) struct FileConfig {
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    proxy_header: Option<String>,
     login_attempts_per_account: Option<u32>,
     login_attempts_per_address: Option<u32>,
     /// Upstream identity providers (federated login); file only.
@@ -248,6 +258,7 @@ pub(crate) struct ServerConfigParts {
     registration: Option<Registration>,
     initial_access_token: Option<String>,
     max_clients: Option<usize>,
+    unused_client_hours: Option<u64>,
     registrations_per_hour: Option<u32>,
     cors_origins: Option<Vec<String>>,
     disable_cimd: bool,
@@ -263,6 +274,7 @@ pub(crate) struct ServerConfigParts {
     max_connections: Option<usize>,
     cimd_fetches_per_minute: Option<u32>,
     trusted_proxies: Vec<String>,
+    proxy_header: Option<String>,
     login_attempts_per_account: Option<u32>,
     login_attempts_per_address: Option<u32>,
 }
@@ -346,6 +358,7 @@ impl Cli {
                 registration: self.registration.or(file.registration),
                 initial_access_token,
                 max_clients: self.max_clients.or(file.max_clients),
+                unused_client_hours: self.unused_client_hours.or(file.unused_client_hours),
                 registrations_per_hour: self.registrations_per_hour.or(file.registrations_per_hour),
                 cors_origins: self.cors_origins.clone().or(file.cors_origins),
                 disable_cimd: self.disable_cimd || file.disable_cimd.unwrap_or(false),
@@ -373,6 +386,7 @@ impl Cli {
                     .clone()
                     .or(file.trusted_proxies)
                     .unwrap_or_default(),
+                proxy_header: self.proxy_header.clone().or(file.proxy_header),
                 login_attempts_per_account: self
                     .login_attempts_per_account
                     .or(file.login_attempts_per_account),
@@ -501,6 +515,9 @@ impl ServerConfigParts {
             (_, Some(token)) => RegistrationPolicy::InitialAccessToken(token.clone()),
             _ => RegistrationPolicy::Open,
         };
+        if let Some(h) = self.unused_client_hours {
+            c.unused_client_ttl = Duration::from_secs(h.max(1).saturating_mul(3600));
+        }
         if let Some(n) = self.max_clients {
             c.max_clients = n;
         }
@@ -544,6 +561,9 @@ impl ServerConfigParts {
                 })
                 .map_err(|_| format!("--trusted-proxies: {cidr:?} is not a CIDR or an address"))?;
             c.trusted_proxies.push(net);
+        }
+        if let Some(h) = &self.proxy_header {
+            c.proxy_header = h.parse().map_err(|e| format!("--proxy-header: {e}"))?;
         }
         if let Some(n) = self.cimd_fetches_per_minute {
             c.cimd.fetches_per_minute = n;

@@ -94,8 +94,11 @@ pub(crate) fn validate_registration(metadata: &ClientMetadata) -> Result<(), Str
 
 /// Verifies a client assertion; `body_client_id` is the `client_id` sent
 /// beside it, if any.
+/// (`address` pays for a metadata document not yet cached, as at
+/// `/authorize`: the client is named by claims nobody has verified yet).
 pub(crate) async fn authenticate(
     state: &AppState,
+    address: &str,
     assertion: &str,
     body_client_id: Option<&str>,
 ) -> Result<ClientRecord, crate::http_error::OAuthHttpError> {
@@ -116,7 +119,7 @@ pub(crate) async fn authenticate(
     if body_client_id.is_some_and(|b| b != client_id) {
         return Err(invalid("client_id differs from the assertion").into());
     }
-    let Some(client) = state.client(&client_id).await? else {
+    let Some(client) = state.client_for(address, &client_id).await? else {
         return Err(invalid("unknown client").into());
     };
     if client.metadata.effective_auth_method() != ClientAuthMethod::PrivateKeyJwt {

@@ -77,8 +77,14 @@ pub struct ServerConfig {
     pub allowed_resources: Option<Vec<ResourceUri>>,
     /// Registration policy.
     pub registration: RegistrationPolicy,
-    /// Most clients that may be registered.
+    /// Most clients that may be registered. At the limit, the oldest
+    /// registration nobody has used (no person consented to it) for ten
+    /// minutes (or [`ServerConfig::unused_client_ttl`], if shorter) makes
+    /// room for a new one.
     pub max_clients: usize,
+    /// How long a registered client no person has consented to is kept
+    /// (the hourly purge deletes it after that).
+    pub unused_client_ttl: Duration,
     /// Registrations one client address may make per hour.
     pub registrations_per_hour: u32,
     /// The superuser created or updated at start.
@@ -98,6 +104,10 @@ pub struct ServerConfig {
     /// when they connect: the per-address limits then count the client
     /// they report. Empty (the default): the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header the trusted proxies write the client address into;
+    /// the other is ignored, since a proxy passes on whatever a client sent
+    /// in a header it does not write itself.
+    pub proxy_header: ProxyHeader,
     /// The bearer token `/metrics` asks for; `None` turns `/metrics` off.
     pub metrics_token: Option<mcp_oauth_core::secret::ClientSecret>,
     /// Client ID Metadata Document fetching.
@@ -141,6 +151,7 @@ impl ServerConfig {
             allowed_resources: None,
             registration: RegistrationPolicy::Open,
             max_clients: 10_000,
+            unused_client_ttl: Duration::from_secs(24 * 3600),
             registrations_per_hour: 60,
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
@@ -150,6 +161,7 @@ impl ServerConfig {
             metrics_token: None,
             limits: ConnectionLimits::default(),
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
             session_ttl: Duration::from_secs(12 * 3600),
             dev_auto_approve: None,
             upstreams: Vec::new(),
@@ -216,5 +228,37 @@ impl ServerConfig {
     pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
         self.registration = policy;
         self
+    }
+}
+
+/// Which forwarding header trusted reverse proxies write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl std::str::FromStr for ProxyHeader {
+    type Err = String;
+
+    /// `x-forwarded-for` or `forwarded`, in any case.
+    ///
+    /// ```
+    /// use mcp_oauth_server::ProxyHeader;
+    /// assert_eq!("Forwarded".parse(), Ok(ProxyHeader::Forwarded));
+    /// assert!("x-real-ip".parse::<ProxyHeader>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!(
+                "{s:?} is not a proxy header: x-forwarded-for or forwarded"
+            )),
+        }
     }
 }

@@ -50,7 +50,7 @@ pub mod storage;
 pub mod testing;
 
 pub use app::{AppState, ClientLookupError, StartError, configure, now, serve};
-pub use config::{ConnectionLimits, RegistrationPolicy, ServerConfig};
+pub use config::{ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
 pub use http_error::{OAuthHttpError, OAuthResult};
 pub use mcp_oauth_core as core;
 pub use operator::OperatorClient;

@@ -42,15 +42,35 @@ pub(crate) fn read_secret(path: &Path, what: &str) -> Result<String, String> {
     Ok(secret)
 }
 
-/// The storage URL as it may be shown: its password replaced.
+/// The storage URL as it may be shown: its password replaced, whether it
+/// is in the user part or a `password=` query parameter (both work for
+/// PostgreSQL).
 pub(crate) fn redacted(storage: &str) -> String {
-    match url::Url::parse(storage) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("redacted"));
-            u.into()
-        }
-        _ => storage.to_owned(),
+    let Ok(mut u) = url::Url::parse(storage) else {
+        return storage.to_owned();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("redacted"));
     }
+    if has_query_password(&u) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "redacted".into()
+                } else {
+                    v
+                };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.into()
+}
+
+fn has_query_password(u: &url::Url) -> bool {
+    u.query_pairs().any(|(k, _)| k == "password")
 }
 
 /// The storage URL with `password` put in (for a PostgreSQL URL given
@@ -58,7 +78,7 @@ pub(crate) fn redacted(storage: &str) -> String {
 pub(crate) fn with_password(storage: &str, password: &str) -> Result<String, String> {
     let mut u = url::Url::parse(storage)
         .map_err(|_| "a storage password needs a postgres:// storage URL".to_owned())?;
-    if u.password().is_some() {
+    if u.password().is_some() || has_query_password(&u) {
         return Err("the storage URL already has a password; give it in one place".into());
     }
     u.set_password(Some(password))
@@ -79,6 +99,11 @@ mod tests {
         assert!(shown.contains("as:redacted@db.example"), "{shown}");
         assert_eq!(redacted("sqlite:./mcp-oauth.db"), "sqlite:./mcp-oauth.db");
         assert!(with_password(&url, "again").is_err());
+        let query = "postgres://as@db.example/oauth?sslmode=require&password=S3cret";
+        let shown = redacted(query);
+        assert!(!shown.contains("S3cret"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(with_password(query, "again").is_err());
     }
 
     #[cfg(unix)]

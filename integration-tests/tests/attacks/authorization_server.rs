@@ -1073,3 +1073,48 @@ async fn the_number_of_clients_is_capped() {
     assert_eq!(v["error"], "temporarily_unavailable");
     s.stop().await;
 }
+
+/// Review 3, N2: registrations were never expired, so strangers could fill
+/// the client table once and every later registration failed for good. At
+/// the cap, the oldest registration no person has consented to (and that
+/// is past its grace) now makes room; one a person used is never touched.
+#[tokio::test]
+async fn registrations_nobody_used_make_room_at_the_cap() {
+    let s = TestServer::start(|mut c| {
+        c.max_clients = 2;
+        c.unused_client_ttl = Duration::from_secs(1);
+        c
+    })
+    .await;
+    let used = register_public(&s).await;
+    login(&s, &used).await;
+    let idle = register_public(&s).await;
+    // Issue times are whole seconds: past the 1 s grace whatever the
+    // rounding.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let newcomer = register_public(&s).await;
+    let page = |id: String| {
+        let s = &s;
+        async move {
+            http()
+                .get(s.url("/authorize"))
+                .query(&[
+                    ("response_type", "code"),
+                    ("client_id", id.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("code_challenge", &"x".repeat(43)),
+                    ("code_challenge_method", "S256"),
+                    ("state", "s"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(page(idle).await, 400, "the idle registration made room");
+    assert_eq!(page(used.clone()).await, 200);
+    assert_eq!(page(newcomer).await, 200);
+    s.stop().await;
+}

@@ -217,12 +217,16 @@ async fn hostile_token_lifetimes_neither_overflow_nor_panic() {
     }
 }
 
+/// Review 3 (first review #8 again): a server on a path of a shared origin
+/// that publishes no metadata of its own made the agent fall back to the
+/// origin's root document and ask for a token for the whole origin, which
+/// it could replay at the origin's own server; a token already held for
+/// the origin was handed to it without a login. The root document still
+/// names the authorization server, but every token is asked for, stored
+/// and sent for the one MCP server it is meant for (the most specific URI,
+/// as the MCP specification asks).
 #[tokio::test]
-async fn the_origins_root_metadata_document_may_describe_the_origin() {
-    // RFC 9728 §3.3: the root document is about the origin (the identifier
-    // the well-known string was inserted into), and its owner, not a server
-    // on one of its paths, publishes it. A server at /mcp without its own
-    // document is then served for the origin's resource, as published.
+async fn tokens_are_for_the_mcp_server_itself_even_under_the_origins_root_document() {
     let server = Hostile::start(|base| {
         let token = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60});
         auto_approving_as(base, token).route(
@@ -232,21 +236,38 @@ async fn the_origins_root_metadata_document_may_describe_the_origin() {
     })
     .await;
     let client = agent(follow_redirect());
-    let token = client.access_token(&server.url("/mcp")).await.unwrap();
+    let own = server.url("/mcp");
+    let token = client.access_token(&own).await.unwrap();
     assert_eq!(token.secret(), "at");
-    let origin: String = url::form_urlencoded::byte_serialize(server.base.as_bytes()).collect();
+    let encoded =
+        |u: &str| -> String { url::form_urlencoded::byte_serialize(u.as_bytes()).collect() };
     let requests = server.requests();
     let authorize = requests
         .iter()
         .find(|r| r.starts_with("GET /authorize"))
         .unwrap();
     assert!(
-        authorize.contains(&format!("resource={origin}&"))
-            || authorize.ends_with(&format!("resource={origin}")),
+        authorize.contains(&format!("resource={}", encoded(&own))),
         "{authorize}"
     );
+    assert!(server.saw(&format!("resource={own}\n")), "{requests:?}");
     assert!(
-        server.saw(&format!("resource={}\n", server.base)),
-        "{requests:?}"
+        !server.saw(&format!("resource={}\n", server.base)),
+        "never a token for the whole origin: {requests:?}"
     );
+    // A neighbour on the same origin gets a token of its own, never the
+    // one held for /mcp.
+    let neighbour = server.url("/u/evil/mcp");
+    client.access_token(&neighbour).await.unwrap();
+    assert!(
+        server.saw(&format!("resource={neighbour}\n")),
+        "{:?}",
+        server.requests()
+    );
+    let tokens = server
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("POST /token"))
+        .count();
+    assert_eq!(tokens, 2, "one token per MCP server");
 }

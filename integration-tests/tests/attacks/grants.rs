@@ -259,6 +259,62 @@ async fn failed_redemptions_do_not_burn_the_code() {
     s.stop().await;
 }
 
+/// Review 3, finding 18 again: a spent code was checked for replay before
+/// its verifier and its expiry, so anyone who saw it later (history, logs,
+/// Referer) and knew the public `client_id` could end the person's grant.
+/// Now a replay revokes only when it passes every check the first
+/// redemption passed; the legitimate client's own replay still does.
+#[tokio::test]
+async fn a_spent_code_seen_later_revokes_nothing() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let rs = introspector(&s).await;
+    let access = |v: &Value| v["access_token"].as_str().unwrap().to_owned();
+
+    // Without the verifier: refused, and the grant lives on.
+    let (code, verifier) = login(&s, &client_id).await;
+    let first: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let wrong = PkceVerifier::generate().unwrap();
+    let r = redeem(&s, &client_id, &code, &wrong).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    assert_eq!(introspect(&s, &rs, &access(&first)).await["active"], true);
+    let r = refresh(&s, &client_id, &refresh_of(&first)).await;
+    assert_eq!(r.status(), 200, "the family lives on");
+
+    // The client's own replay (verifier and all): everything revoked.
+    let (code, verifier) = login(&s, &client_id).await;
+    let second: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    assert_eq!(introspect(&s, &rs, &access(&second)).await["active"], false);
+    s.stop().await;
+
+    // With the verifier, after the code expired: refused, no harm.
+    let s = TestServer::start(|c| c.code_ttl(Duration::from_secs(2))).await;
+    let client_id = register_public(&s).await;
+    let (code, verifier) = login(&s, &client_id).await;
+    let third: Value = redeem(&s, &client_id, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    assert_eq!(introspect(&s, &rs, &access(&third)).await["active"], true);
+    let r = refresh(&s, &client_id, &refresh_of(&third)).await;
+    assert_eq!(r.status(), 200, "the family lives on");
+    s.stop().await;
+}
+
 /// B7: a replay racing the first redemption could not revoke its tokens.
 /// Now the code records what it issues as it is spent: of concurrent
 /// redemptions exactly one succeeds, and a replay revokes its tokens.

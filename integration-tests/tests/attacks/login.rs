@@ -225,8 +225,10 @@ async fn a_flood_of_logins_is_answered_busy_not_queued() {
 
 /// A3: behind a reverse proxy every client had the proxy's address, so
 /// twenty wrong passwords by anyone locked everyone out. From a proxy the
-/// operator trusts, the client it reports (`X-Forwarded-For`, `Forwarded`)
-/// is counted; from anyone else the headers are ignored.
+/// operator trusts, the client it reports in the header it writes is
+/// counted; from anyone else, and in the other header (review 3: a client
+/// varied `Forwarded`, which an `X-Forwarded-For` proxy passes on), the
+/// headers are ignored.
 #[tokio::test]
 async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
     let limits = ThrottleLimits {
@@ -236,10 +238,14 @@ async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
     };
     let client = http();
     let guess = |s: &TestServer, p: &(String, String, String), forwarded: &'static str| {
+        // What a client sends in the header the proxy does not write is
+        // passed on as it is: it must never count.
+        let spoofed = format!("for=198.51.100.{}", forwarded.len());
         client
             .post(s.url("/login"))
             .header("cookie", &p.0)
             .header("x-forwarded-for", forwarded)
+            .header("forwarded", spoofed)
             .form(&[
                 ("username", "nobody"),
                 ("password", "guess"),
@@ -286,5 +292,40 @@ async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
         assert_eq!(guess(&s, &p, forwarded).await.unwrap().status(), 401);
     }
     assert_eq!(guess(&s, &p, "203.0.113.4").await.unwrap().status(), 429);
+    s.stop().await;
+}
+
+/// Review 3 asked whether signing in to one's own account between guesses
+/// lifts the per-address limit. It does not: a success takes back only its
+/// own attempt, so the failed guesses keep counting.
+#[tokio::test]
+async fn successes_in_between_do_not_lift_the_address_limit() {
+    let s = TestServer::start(|mut c| {
+        c.login_limits = ThrottleLimits {
+            per_account: 1000,
+            per_address: 3,
+            window: Duration::from_secs(900),
+        };
+        c
+    })
+    .await;
+    let client = http();
+    let p = page(&s).await;
+    for round in 0..2 {
+        assert_eq!(
+            attempt(&client, &s, &p, "victim", "guess").await,
+            401,
+            "{round}"
+        );
+        assert_eq!(
+            attempt(&client, &s, &p, USER, PASSWORD).await,
+            302,
+            "{round}"
+        );
+    }
+    assert_eq!(attempt(&client, &s, &p, "victim", "guess").await, 401);
+    // Three failures: the address is at its limit, whatever succeeded.
+    assert_eq!(attempt(&client, &s, &p, "victim", "guess").await, 429);
+    assert_eq!(attempt(&client, &s, &p, USER, PASSWORD).await, 429);
     s.stop().await;
 }

@@ -1,23 +1,47 @@
 //! Who is asking: the address per-address limits (login, registration,
 //! new metadata documents) count against. Normally the TCP peer; behind
 //! reverse proxies the operator lists (`trusted_proxies`), the address
-//! they report: the rightmost address of `Forwarded` (RFC 7239) or
-//! `X-Forwarded-For` that is not itself a trusted proxy. From anyone else
-//! those headers are ignored, so a client cannot choose its own address.
+//! they report: the rightmost address, in the one header they write
+//! (`X-Forwarded-For`, or `Forwarded` of RFC 7239), that is not itself a
+//! trusted proxy. The other header, and both from anyone else, are ignored,
+//! so a client cannot choose its own address. An IPv6 client counts as its
+//! /64, the block one host is normally given.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
 
 use crate::app::AppState;
+use crate::config::ProxyHeader;
 
 /// The client address of `req`, as a string key.
 pub(crate) fn of(state: &AppState, req: &HttpRequest) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return String::new();
     };
-    resolve(peer, req.headers(), &state.config.trusted_proxies).to_string()
+    let config = &state.config;
+    key(resolve(
+        peer,
+        req.headers(),
+        &config.trusted_proxies,
+        config.proxy_header,
+    ))
+}
+
+/// The counting key of an address: IPv4 whole, IPv6 by its /64.
+fn key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    }
 }
 
 fn trusted(ip: IpAddr, proxies: &[ipnet::IpNet]) -> bool {
@@ -26,11 +50,16 @@ fn trusted(ip: IpAddr, proxies: &[ipnet::IpNet]) -> bool {
 
 /// The client behind `peer`, given the forwarding headers and the
 /// trusted proxies.
-pub(crate) fn resolve(peer: IpAddr, headers: &HeaderMap, proxies: &[ipnet::IpNet]) -> IpAddr {
+pub(crate) fn resolve(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    proxies: &[ipnet::IpNet],
+    header: ProxyHeader,
+) -> IpAddr {
     if !trusted(peer, proxies) {
         return peer;
     }
-    let hops = forwarded_for(headers).unwrap_or_default();
+    let hops = forwarded_for(headers, header).unwrap_or_default();
     let mut client = peer;
     for hop in hops.iter().rev() {
         match hop {
@@ -44,9 +73,9 @@ pub(crate) fn resolve(peer: IpAddr, headers: &HeaderMap, proxies: &[ipnet::IpNet
     client
 }
 
-/// The `for` addresses of `Forwarded`, else `X-Forwarded-For`, in order
-/// (left: the original client); `None` for a hop that is not an address.
-fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+/// The `for` addresses of the proxies' header, in order (left: the
+/// original client); `None` for a hop that is not an address.
+fn forwarded_for(headers: &HeaderMap, header: ProxyHeader) -> Option<Vec<Option<IpAddr>>> {
     let joined = |name: &str| {
         let values: Vec<&str> = headers
             .get_all(name)
@@ -54,7 +83,8 @@ fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
             .collect();
         (!values.is_empty()).then(|| values.join(","))
     };
-    if let Some(forwarded) = joined("forwarded") {
+    if header == ProxyHeader::Forwarded {
+        let forwarded = joined("forwarded")?;
         return Some(
             forwarded
                 .split(',')
@@ -102,37 +132,77 @@ mod tests {
         h
     }
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn only_trusted_proxies_are_believed() {
+        use ProxyHeader::{Forwarded, XForwardedFor};
         let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
-        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
-        let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.9")]);
+        let proxy = ip("10.0.0.5");
+        let stranger = ip("198.51.100.7");
+        let xff = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.9")]);
         assert_eq!(
-            resolve(proxy, &h, &proxies),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            resolve(proxy, &xff, &proxies, XForwardedFor),
+            ip("203.0.113.9")
         );
         assert_eq!(
-            resolve(stranger, &h, &proxies),
+            resolve(stranger, &xff, &proxies, XForwardedFor),
             stranger,
             "not from a proxy: ignored"
         );
         // A client cannot push a fake address past the first untrusted hop.
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9")]);
         assert_eq!(
-            resolve(proxy, &h, &proxies),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            resolve(proxy, &h, &proxies, XForwardedFor),
+            ip("203.0.113.9")
         );
-        let h = headers(&[(
+        let fwd = headers(&[(
             "forwarded",
             "for=\"[2001:db8::1]:443\";proto=https, for=10.0.0.9",
         )]);
-        assert_eq!(
-            resolve(proxy, &h, &proxies),
-            "2001:db8::1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(resolve(proxy, &fwd, &proxies, Forwarded), ip("2001:db8::1"));
         let h = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(resolve(proxy, &h, &proxies), proxy);
-        assert_eq!(resolve(proxy, &HeaderMap::new(), &proxies), proxy);
+        assert_eq!(resolve(proxy, &h, &proxies, Forwarded), proxy);
+        assert_eq!(
+            resolve(proxy, &HeaderMap::new(), &proxies, Forwarded),
+            proxy
+        );
+    }
+
+    /// Review 3: a proxy that writes only `X-Forwarded-For` passes a
+    /// client's own `Forwarded` through, which was believed first. Only the
+    /// header the operator named is read now.
+    #[test]
+    fn the_header_the_proxies_do_not_write_is_ignored() {
+        let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy = ip("10.0.0.5");
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.77"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(
+            resolve(proxy, &h, &proxies, ProxyHeader::XForwardedFor),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(proxy, &h, &proxies, ProxyHeader::Forwarded),
+            ip("198.51.100.77")
+        );
+        let only_forwarded = headers(&[("forwarded", "for=198.51.100.77")]);
+        assert_eq!(
+            resolve(proxy, &only_forwarded, &proxies, ProxyHeader::XForwardedFor),
+            proxy
+        );
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64() {
+        assert_eq!(key(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(key(ip("2001:db8:1:2:bbbb::9")), "2001:db8:1:2::/64");
+        assert_eq!(key(ip("2001:db8:1:3::1")), "2001:db8:1:3::/64");
+        assert_eq!(key(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(key(ip("192.0.2.7")), "192.0.2.7");
     }
 }

@@ -129,6 +129,7 @@ pub(crate) async fn authenticate_client(
         )
         .into());
     }
+    let address = client_address::of(state, req);
     if body.client_assertion.is_some() || body.client_assertion_type.is_some() {
         if basic.is_some() || body.client_secret.is_some() {
             return Err(ErrorResponse::invalid_request(
@@ -143,6 +144,7 @@ pub(crate) async fn authenticate_client(
             (Some(JWT_BEARER_ASSERTION_TYPE), Some(assertion)) => {
                 crate::client_assertion::authenticate(
                     state,
+                    &address,
                     assertion.secret(),
                     body.client_id.as_deref(),
                 )
@@ -168,7 +170,6 @@ pub(crate) async fn authenticate_client(
         (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
         (None, None, _) => return Err(bad("client authentication is required")),
     };
-    let address = client_address::of(state, req);
     let Some(client) = state.client_for(&address, &client_id).await? else {
         return Err(bad("unknown client"));
     };

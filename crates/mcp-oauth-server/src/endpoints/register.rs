@@ -15,6 +15,11 @@ use crate::config::RegistrationPolicy;
 use crate::http_error::OAuthResult;
 use crate::storage::{ClientRecord, StorageError};
 
+/// How long a new registration is safe from being replaced at the client
+/// limit (time for its person to sign in and consent), unless unused
+/// clients are kept for less.
+const UNUSED_GRACE: u64 = 600;
+
 pub(super) async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -98,7 +103,16 @@ pub(super) async fn register(
                 .into());
         }
     }
-    if state.storage.client_count().await? >= state.config.max_clients {
+    if state.storage.client_count().await? >= state.config.max_clients
+        && state
+            .storage
+            .purge_unused_clients(
+                now().saturating_sub(UNUSED_GRACE.min(state.config.unused_client_ttl.as_secs())),
+                1,
+            )
+            .await?
+            == 0
+    {
         return Err(ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
             .with_description("the client registration limit is reached")
             .into());

@@ -1,7 +1,8 @@
 //! The authorization code grant (OAuth 2.1 §4.1.3): the code is checked
 //! against everything it is bound to before it is spent, so a failed
 //! attempt (another client, a wrong verifier or redirect URI) does not burn
-//! the legitimate client's code; then it is spent atomically, recording the
+//! the legitimate client's code, and a replay revokes only when it passes
+//! the same checks; then the code is spent atomically, recording the
 //! `jti` and refresh family it issues, so a replay revokes them even when
 //! it races the first redemption.
 
@@ -41,10 +42,6 @@ pub(crate) async fn redeem(
         )
         .into());
     }
-    if stored.used {
-        revoke_issued(state, client, stored.issued).await?;
-        return Err(ErrorResponse::invalid_grant("authorization code was already used").into());
-    }
     let t = now();
     if record.expires_at <= t {
         return Err(ErrorResponse::invalid_grant("authorization code expired").into());
@@ -69,6 +66,14 @@ pub(crate) async fn redeem(
     challenge
         .verify(verifier.secret())
         .map_err(|e| ErrorResponse::invalid_grant(format!("PKCE verification failed: {e}")))?;
+    // A replay sets off the revocation only once it has proved what the
+    // first redemption had to: the client, a live code, its redirect URI and
+    // the verifier. Someone who merely saw a spent code (history, logs) can
+    // not end the person's grant with it.
+    if stored.used {
+        revoke_issued(state, client, stored.issued).await?;
+        return Err(ErrorResponse::invalid_grant("authorization code was already used").into());
+    }
     // The audience is what the person approved: the resource of the
     // authorization request, never one chosen afterwards.
     match (resource, &record.resource) {

@@ -21,6 +21,8 @@ struct StoredRefresh {
 #[derive(Default)]
 struct Inner {
     clients: HashMap<String, ClientRecord>,
+    /// Clients no person has consented to yet (never the operator's).
+    unused_clients: HashSet<String>,
     codes: HashMap<String, (CodeRecord, bool, Option<IssuedFromCode>)>,
     refresh: HashMap<String, StoredRefresh>,
     revoked_families: HashSet<String>,
@@ -63,6 +65,9 @@ impl Storage for MemoryStorage {
         if g.clients.contains_key(&client.client_id) {
             return Err(StorageError::Conflict);
         }
+        if !client.policy.trusted {
+            g.unused_clients.insert(client.client_id.clone());
+        }
         g.clients.insert(client.client_id.clone(), client);
         Ok(())
     }
@@ -74,6 +79,7 @@ impl Storage for MemoryStorage {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
         g.consents.retain(|(_, c, _), _| c != client_id);
+        g.unused_clients.remove(client_id);
         Ok(g.clients.remove(client_id).is_some())
     }
 
@@ -89,6 +95,9 @@ impl Storage for MemoryStorage {
 
     async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
+        if client.policy.trusted {
+            g.unused_clients.remove(&client.client_id);
+        }
         match g.clients.get_mut(&client.client_id) {
             Some(slot) => {
                 *slot = client;
@@ -96,6 +105,28 @@ impl Storage for MemoryStorage {
             }
             None => Ok(false),
         }
+    }
+
+    async fn purge_unused_clients(
+        &self,
+        issued_before: u64,
+        limit: usize,
+    ) -> Result<usize, StorageError> {
+        let mut g = self.inner.lock();
+        let mut stale: Vec<(u64, String)> = g
+            .unused_clients
+            .iter()
+            .filter_map(|id| g.clients.get(id))
+            .filter(|c| c.issued_at < issued_before)
+            .map(|c| (c.issued_at, c.client_id.clone()))
+            .collect();
+        stale.sort();
+        stale.truncate(limit);
+        for (_, id) in &stale {
+            g.unused_clients.remove(id);
+            g.clients.remove(id);
+        }
+        Ok(stale.len())
     }
 
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
@@ -343,7 +374,9 @@ impl Storage for MemoryStorage {
         resource: &str,
         scope: &str,
     ) -> Result<(), StorageError> {
-        self.inner.lock().consents.insert(
+        let mut g = self.inner.lock();
+        g.unused_clients.remove(client_id);
+        g.consents.insert(
             (
                 subject.to_owned(),
                 client_id.to_owned(),

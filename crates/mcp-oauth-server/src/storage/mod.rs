@@ -330,6 +330,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
     /// How many clients are registered.
     async fn client_count(&self) -> Result<usize, StorageError>;
+    /// Deletes up to `limit` clients, oldest first, issued before
+    /// `issued_before` that no person has consented to yet (a consent
+    /// saved for a client marks it used for good); clients the operator
+    /// trusts are never deleted. Returns how many went. Registrations
+    /// nobody uses thus cannot fill the client table for good.
+    async fn purge_unused_clients(
+        &self,
+        issued_before: u64,
+        limit: usize,
+    ) -> Result<usize, StorageError>;
     /// Replaces a client's secret, metadata and policy; returns whether it
     /// existed.
     async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError>;

@@ -80,6 +80,10 @@ const MIGRATIONS: &[&str] = &["
         granted_at BIGINT NOT NULL,
         PRIMARY KEY (subject, client_id, resource)
     );
+", "
+    ALTER TABLE clients ADD COLUMN used_at BIGINT;
+    UPDATE clients SET used_at = issued_at;
+    CREATE INDEX clients_unused ON clients (issued_at) WHERE used_at IS NULL;
 "];
 
 /// A lock id for migrations (any constant shared by all instances).
@@ -206,9 +210,9 @@ impl Storage for PostgresStorage {
         let c = self.client_conn().await?;
         let n = c
             .execute(
-                "INSERT INTO clients (client_id, secret_hash, metadata, issued_at, policy) VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO clients (client_id, secret_hash, metadata, issued_at, policy, used_at) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT DO NOTHING",
-                &[&client.client_id, &client.secret_hash, &to_json(&client.metadata)?, &i(client.issued_at), &policy_json(&client.policy)?],
+                &[&client.client_id, &client.secret_hash, &to_json(&client.metadata)?, &i(client.issued_at), &policy_json(&client.policy)?, &client.policy.trusted.then(|| i(client.issued_at))],
             )
             .await
             .map_err(backend)?;
@@ -272,17 +276,50 @@ impl Storage for PostgresStorage {
         let c = self.client_conn().await?;
         let n = c
             .execute(
-                "UPDATE clients SET secret_hash = $2, metadata = $3, policy = $4 WHERE client_id = $1",
+                "UPDATE clients SET secret_hash = $2, metadata = $3, policy = $4,
+                 used_at = CASE WHEN $5 THEN coalesce(used_at, issued_at) ELSE used_at END
+                 WHERE client_id = $1",
                 &[
                     &client.client_id,
                     &client.secret_hash,
                     &to_json(&client.metadata)?,
                     &policy_json(&client.policy)?,
+                    &client.policy.trusted,
                 ],
             )
             .await
             .map_err(backend)?;
         Ok(n > 0)
+    }
+
+    async fn purge_unused_clients(
+        &self,
+        issued_before: u64,
+        limit: usize,
+    ) -> Result<usize, StorageError> {
+        let c = self.client_conn().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // One statement: the rows are locked as they are chosen, and a
+        // consent saved meanwhile (which marks the client used) wins.
+        let n: i64 = c
+            .query_one(
+                "WITH purged AS (
+                     DELETE FROM clients WHERE client_id IN (
+                         SELECT client_id FROM clients
+                         WHERE used_at IS NULL AND issued_at < $1
+                         ORDER BY issued_at LIMIT $2
+                         FOR UPDATE SKIP LOCKED)
+                     AND used_at IS NULL
+                     RETURNING client_id),
+                 consents_gone AS (
+                     DELETE FROM consents WHERE client_id IN (SELECT client_id FROM purged))
+                 SELECT count(*) FROM purged",
+                &[&i(issued_before), &limit],
+            )
+            .await
+            .map_err(backend)?
+            .get(0);
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
@@ -676,7 +713,8 @@ impl Storage for PostgresStorage {
     ) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute(
-            "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
+            "WITH used AS (UPDATE clients SET used_at = $5 WHERE client_id = $2 AND used_at IS NULL)
+             INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
             &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
         )

@@ -88,6 +88,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (subject, client_id, resource)
     );
 ",
+    // Clients no person has consented to yet (`used_at` NULL) can be
+    // purged; every client that exists already counts as used.
+    "
+    ALTER TABLE clients ADD COLUMN used_at INTEGER;
+    UPDATE clients SET used_at = issued_at;
+    CREATE INDEX clients_unused ON clients(issued_at) WHERE used_at IS NULL;
+",
 ];
 
 /// A unit of work for the connection's thread.
@@ -209,8 +216,8 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?],
+                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?, client.policy.trusted.then(|| i(client.issued_at))],
                 )
                 .map_err(backend)?;
             if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
@@ -274,11 +281,56 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4 WHERE client_id = ?1",
-                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, policy_json(&client.policy)?],
+                    "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4,
+                     used_at = CASE WHEN ?5 THEN coalesce(used_at, issued_at) ELSE used_at END
+                     WHERE client_id = ?1",
+                    params![
+                        client.client_id,
+                        client.secret_hash,
+                        to_json(&client.metadata)?,
+                        policy_json(&client.policy)?,
+                        client.policy.trusted
+                    ],
                 )
                 .map_err(backend)?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn purge_unused_clients(
+        &self,
+        issued_before: u64,
+        limit: usize,
+    ) -> Result<usize, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS purged (client_id TEXT PRIMARY KEY)",
+                [],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM purged", []).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO purged SELECT client_id FROM clients
+                 WHERE used_at IS NULL AND issued_at < ?1 ORDER BY issued_at LIMIT ?2",
+                params![i(issued_before), limit],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM consents WHERE client_id IN (SELECT client_id FROM purged)",
+                [],
+            )
+            .map_err(backend)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM clients WHERE client_id IN (SELECT client_id FROM purged)",
+                    [],
+                )
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(n)
         })
         .await
     }
@@ -716,13 +768,20 @@ impl Storage for SqliteStorage {
             scope.to_owned(),
         );
         self.with(move |conn| {
-            conn.execute(
+            let now = i(crate::app::now());
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute(
                 "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-                params![s, c, r, sc, i(crate::app::now())],
+                params![s, c, r, sc, now],
             )
             .map_err(backend)?;
-            Ok(())
+            tx.execute(
+                "UPDATE clients SET used_at = ?2 WHERE client_id = ?1 AND used_at IS NULL",
+                params![c, now],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }

@@ -338,6 +338,27 @@ pub(super) async fn run(s: &dyn Storage) {
     assert_eq!(s.code("k1").await.unwrap(), None);
     s.purge_expired(2000, 0).await.unwrap();
     assert_eq!(s.refresh("r2").await.unwrap(), None);
+
+    // Registrations nobody used: the oldest go first, consented and
+    // trusted ones never ("c1" and "t1" are older than all of them: "c1"
+    // was consented to above, "t1" is trusted).
+    for (id, at) in [("u1", 50), ("u2", 40), ("u3", 60), ("u4", 45)] {
+        s.insert_client(client(id, at)).await.unwrap();
+    }
+    s.save_consent("alice", "u4", "", "mcp").await.unwrap();
+    assert_eq!(s.purge_unused_clients(55, 1).await.unwrap(), 1);
+    assert_eq!(s.client("u2").await.unwrap(), None, "the oldest went first");
+    assert_eq!(s.purge_unused_clients(55, 10).await.unwrap(), 1);
+    assert_eq!(s.client("u1").await.unwrap(), None);
+    assert!(
+        s.client("u3").await.unwrap().is_some(),
+        "issued after the cut"
+    );
+    assert!(s.client("u4").await.unwrap().is_some(), "consented to");
+    assert!(s.client("t1").await.unwrap().is_some(), "trusted");
+    assert!(s.client("c1").await.unwrap().is_some(), "consented to");
+    assert_eq!(s.purge_unused_clients(1000, 10).await.unwrap(), 1);
+    assert_eq!(s.client("u3").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -135,31 +135,8 @@ async fn a11_a_document_costs_one_fetch_however_often_it_is_named() {
         .await
         .unwrap();
     let id = reg["client_id"].as_str().unwrap();
-    let header = r#"{"alg":"ES256","kid":"k1"}"#;
-    let claims = format!(r#"{{"iss":"{id}","sub":"{id}","aud":"x","exp":9999999999,"jti":"j"}}"#);
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    let bogus = format!(
-        "{}.{}.c2ln",
-        Base64UrlUnpadded::encode_string(header.as_bytes()),
-        Base64UrlUnpadded::encode_string(claims.as_bytes())
-    );
     for _ in 0..30 {
-        let r = http
-            .post(s.url("/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", "x"),
-                ("code_verifier", &"v".repeat(43)),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &bogus),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
+        assert_eq!(bogus_assertion(&s, id).await, 401);
     }
     assert_eq!(docs.hits("/keys/a"), 1, "the key set was fetched once");
     assert_eq!(
@@ -168,6 +145,38 @@ async fn a11_a_document_costs_one_fetch_however_often_it_is_named() {
         Some(1.0)
     );
     docs.stop().await;
+}
+
+/// `POST /token` with an assertion for `client_id` whose signature is
+/// bogus; the status.
+async fn bogus_assertion(s: &Server, client_id: &str) -> u16 {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let header = r#"{"alg":"ES256","kid":"k1"}"#;
+    let claims = format!(
+        r#"{{"iss":"{client_id}","sub":"{client_id}","aud":"x","exp":9999999999,"jti":"j"}}"#
+    );
+    let bogus = format!(
+        "{}.{}.c2ln",
+        Base64UrlUnpadded::encode_string(header.as_bytes()),
+        Base64UrlUnpadded::encode_string(claims.as_bytes())
+    );
+    client()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("code_verifier", &"v".repeat(43)),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &bogus),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// A1 (registration), R12: a 60 KiB registration was stored whole (+3.3 MB
@@ -271,5 +280,53 @@ async fn a11_new_documents_per_address_are_budgeted() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    docs.stop().await;
+}
+
+/// A11 through client authentication: an assertion names its client in
+/// claims nobody has verified yet, so each new document URL in `iss` used
+/// to cost a fetch with no budget (review 3). It now pays from the same
+/// per-address budget as `/authorize`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a11_assertions_naming_new_documents_are_budgeted() {
+    let (docs, s) = docs_server("5").await;
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        statuses.push(bogus_assertion(&s, &docs.url(&format!("/d/assert-{n}"))).await);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(docs.total(), 5, "refused names cost no fetch");
+    docs.stop().await;
+}
+
+/// Review 3, N1: the document cache is keyed by the normalised URL but the
+/// document must name the raw `client_id`, so one request naming a variant
+/// (`/x/../victim`) fetched the real document, failed that check and cached
+/// the failure for a minute under the real client's key. Variants are now
+/// refused before any fetch, and the real client is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variant_spelling_cannot_poison_the_real_clients_document() {
+    let (docs, s) = docs_server("1000").await;
+    let http = client();
+    let real = docs.url("/d/victim");
+    let variant = docs.url("/d/x/../victim");
+    let r = http
+        .get(s.url(&authorize_path(&variant)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(docs.total(), 0, "a variant costs no fetch");
+    let r = http
+        .get(s.url(&authorize_path(&real)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the real client still signs in");
+    assert_eq!(docs.hits("/d/victim"), 1);
     docs.stop().await;
 }
