@@ -103,10 +103,11 @@ async fn expired_tokens_refresh_and_a_revoked_refresh_token_means_a_new_login() 
         let index_key = format!("session|test-agent|{}", rs.resource);
         let index = dump(&index_key).unwrap();
         let key = format!(
-            "tokens|{}|{}|{}",
+            "tokens|{}|{}|{}|{}",
             index["issuer"].as_str().unwrap(),
             index["resource"].as_str().unwrap(),
-            index["client_id"].as_str().unwrap()
+            index["client_id"].as_str().unwrap(),
+            rs.resource
         );
         let tokens = dump(&key).unwrap();
         (index["client_id"].as_str().unwrap().to_owned(), tokens)

@@ -39,10 +39,10 @@ pub(crate) struct Discovered {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerAuthorization {
-    /// The `resource` tokens are asked for: the MCP server's canonical URI
-    /// (its own metadata was checked to name exactly that; the origin's
-    /// root document may describe the origin, but tokens are still asked
-    /// for this server only).
+    /// The `resource` tokens are asked for, exactly as the server's
+    /// protected resource metadata publishes it (checked to name this
+    /// server, or the origin when it is the origin's root document), else
+    /// the MCP server's URL.
     pub resource: String,
     /// The authorization servers it names, in its order. For a server of
     /// the 2025-03-26 revision (no protected resource metadata), its
@@ -91,7 +91,7 @@ pub async fn discover(mcp_url: &str) -> Result<ServerAuthorization, ClientError>
     Ok(match prm {
         Some(p) => ServerAuthorization {
             authorization_servers: p.authorization_servers().to_vec(),
-            resource: resource.as_str().to_owned(),
+            resource: p.resource,
             has_resource_metadata: true,
         },
         None => ServerAuthorization {
@@ -236,10 +236,11 @@ fn is_origin_of(resource: &ResourceUri, mcp_url: &ResourceUri) -> bool {
 }
 
 /// Whether `resource` is one the client may hold tokens for on behalf of
-/// the MCP server at `mcp_url`: its own URI only. A token for a wider
-/// resource (the origin) would be good at the origin's other servers too.
+/// the MCP server at `mcp_url`: its own URI, or its origin's (from the
+/// origin's root metadata document).
 pub(crate) fn is_own_resource(resource: &str, mcp_url: &ResourceUri) -> bool {
     mcp_url.matches(resource)
+        || ResourceUri::parse(resource).is_ok_and(|r| is_origin_of(&r, mcp_url))
 }
 
 fn legacy_origin(mcp_url: &ResourceUri) -> Result<String, ClientError> {
@@ -326,11 +327,16 @@ pub(crate) async fn discover_for_login(
             require_secure(what, endpoint)?;
         }
     }
-    // Tokens are asked for the MCP server itself, the most specific URI
-    // (MCP "Canonical Server URI"), even when the origin's root document
-    // describes the whole origin: a token for the origin would let this
-    // server replay it at its neighbours.
-    let resource = mcp_url.as_str().to_owned();
+    // The resource identifier exactly as published (RFC 9728 §3.3; the
+    // MCP conformance suite checks it byte for byte): the MCP server's own
+    // URI, or the origin when only the origin's root document describes it.
+    // Either way the tokens are kept for this MCP URL alone (see
+    // `Session::tokens_key`), so a neighbour on the same origin logs in for
+    // its own.
+    let resource = match &prm {
+        Some(p) => p.resource.clone(),
+        None => mcp_url.as_str().to_owned(),
+    };
     Ok(Discovered {
         resource,
         issuer,
@@ -428,9 +434,9 @@ mod tests {
         // §3.3); a parent path is still refused there.
         assert!(ok("https://host.example", Location::OfTheOrigin));
         assert!(!ok("https://host.example/u", Location::OfTheOrigin));
-        // Stored tokens are kept for the server's own URI only.
+        // Stored tokens are kept for the same two resources only.
         assert!(is_own_resource("https://host.example/u/alice/mcp", &mcp));
-        assert!(!is_own_resource("https://host.example", &mcp));
+        assert!(is_own_resource("https://host.example", &mcp));
         assert!(!is_own_resource("https://host.example/u", &mcp));
         assert!(!is_own_resource("https://host.example/u/bob/mcp", &mcp));
     }

@@ -218,15 +218,15 @@ async fn hostile_token_lifetimes_neither_overflow_nor_panic() {
 }
 
 /// Review 3 (first review #8 again): a server on a path of a shared origin
-/// that publishes no metadata of its own made the agent fall back to the
-/// origin's root document and ask for a token for the whole origin, which
-/// it could replay at the origin's own server; a token already held for
-/// the origin was handed to it without a login. The root document still
-/// names the authorization server, but every token is asked for, stored
-/// and sent for the one MCP server it is meant for (the most specific URI,
-/// as the MCP specification asks).
+/// that publishes no metadata of its own makes the agent fall back to the
+/// origin's root document. That document is the origin owner's statement
+/// that the origin is one protected resource, so the token is asked for
+/// the resource exactly as published (RFC 9728 §3.3; the MCP conformance
+/// suite checks it byte for byte). What the neighbour must never get is
+/// the token another server on the origin already holds: tokens are kept
+/// per MCP URL, and each server gets its own login.
 #[tokio::test]
-async fn tokens_are_for_the_mcp_server_itself_even_under_the_origins_root_document() {
+async fn a_neighbour_under_the_origins_root_document_never_gets_another_servers_token() {
     let server = Hostile::start(|base| {
         let token = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60});
         auto_approving_as(base, token).route(
@@ -236,38 +236,36 @@ async fn tokens_are_for_the_mcp_server_itself_even_under_the_origins_root_docume
     })
     .await;
     let client = agent(follow_redirect());
-    let own = server.url("/mcp");
-    let token = client.access_token(&own).await.unwrap();
+    let token = client.access_token(&server.url("/mcp")).await.unwrap();
     assert_eq!(token.secret(), "at");
-    let encoded =
-        |u: &str| -> String { url::form_urlencoded::byte_serialize(u.as_bytes()).collect() };
+    let origin: String = url::form_urlencoded::byte_serialize(server.base.as_bytes()).collect();
     let requests = server.requests();
     let authorize = requests
         .iter()
         .find(|r| r.starts_with("GET /authorize"))
         .unwrap();
     assert!(
-        authorize.contains(&format!("resource={}", encoded(&own))),
+        authorize.contains(&format!("resource={origin}&"))
+            || authorize.ends_with(&format!("resource={origin}")),
         "{authorize}"
     );
-    assert!(server.saw(&format!("resource={own}\n")), "{requests:?}");
     assert!(
-        !server.saw(&format!("resource={}\n", server.base)),
-        "never a token for the whole origin: {requests:?}"
+        server.saw(&format!("resource={}\n", server.base)),
+        "{requests:?}"
     );
-    // A neighbour on the same origin gets a token of its own, never the
-    // one held for /mcp.
-    let neighbour = server.url("/u/evil/mcp");
-    client.access_token(&neighbour).await.unwrap();
-    assert!(
-        server.saw(&format!("resource={neighbour}\n")),
-        "{:?}",
-        server.requests()
-    );
-    let tokens = server
-        .requests()
-        .iter()
-        .filter(|r| r.starts_with("POST /token"))
-        .count();
-    assert_eq!(tokens, 2, "one token per MCP server");
+    // A neighbour on the same origin logs in for a token of its own; the
+    // one held for /mcp is never handed to it.
+    client
+        .access_token(&server.url("/u/evil/mcp"))
+        .await
+        .unwrap();
+    let count = |prefix: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(count("GET /authorize"), 2, "{:?}", server.requests());
+    assert_eq!(count("POST /token"), 2, "one token per MCP server");
 }

@@ -86,10 +86,17 @@ impl Session {
         )
     }
 
-    fn tokens_key(index: &Index) -> String {
+    /// Tokens are kept per MCP URL as well as per issuer, resource and
+    /// client: when the origin's root metadata document makes the origin
+    /// the resource, two servers on that origin still never share a token
+    /// without each one's own login.
+    fn tokens_key(&self, index: &Index) -> String {
         format!(
-            "tokens|{}|{}|{}",
-            index.issuer, index.resource, index.client_id
+            "tokens|{}|{}|{}|{}",
+            index.issuer,
+            index.resource,
+            index.client_id,
+            self.mcp_url.as_str()
         )
     }
 
@@ -113,7 +120,7 @@ impl Session {
         if !trusted || !is_own_resource(&index.resource, &self.mcp_url) {
             return Ok((None, None));
         }
-        let tokens = get_typed::<Tokens>(store, &Self::tokens_key(&index))?;
+        let tokens = get_typed::<Tokens>(store, &self.tokens_key(&index))?;
         Ok((Some(index), tokens))
     }
 
@@ -127,7 +134,7 @@ impl Session {
 
     fn save(&self, st: &mut State, index: Index, tokens: Tokens) -> Result<(), ClientError> {
         let store = self.config.store.as_ref();
-        put_typed(store, &Self::tokens_key(&index), &tokens)?;
+        put_typed(store, &self.tokens_key(&index), &tokens)?;
         put_typed(store, &self.index_key(), &index)?;
         st.index = Some(index);
         st.tokens = Some(tokens);
@@ -340,7 +347,7 @@ impl Session {
                 // (unless another agent has stored newer tokens meanwhile).
                 if e.error == mcp_oauth_core::ErrorCode::InvalidGrant {
                     st.tokens = None;
-                    let key = Self::tokens_key(&index);
+                    let key = self.tokens_key(&index);
                     let stored = get_typed::<Tokens>(store, &key)?;
                     if stored.is_some_and(|s| s.refresh_token == tokens.refresh_token) {
                         store.remove(&key)?;
