@@ -47,6 +47,7 @@ async fn flow(http: &reqwest::Client, s: &Server) -> Option<()> {
         .post(s.url("/register"))
         .json(
             &serde_json::json!({"client_name": "soak", "redirect_uris": [REDIRECT],
+                                  "grant_types": ["authorization_code", "refresh_token"],
                                   "token_endpoint_auth_method": "none"}),
         )
         .send()
@@ -331,6 +332,10 @@ async fn soak_mixed_traffic_returns_to_its_baseline() {
     eprintln!(
         "after {} s of warm-up: RSS {rss0} KiB, {fds0} descriptors",
         warmup.as_secs()
+    );
+    assert!(
+        counts.flows.load(Ordering::Relaxed) > 0,
+        "no legitimate flow went through during the warm-up"
     );
     let total = Duration::from_secs(minutes * 60);
     let mut elapsed = warmup;
