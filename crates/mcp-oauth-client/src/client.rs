@@ -12,20 +12,11 @@ use parking_lot::Mutex;
 
 use crate::config::{AssertionKey, Config};
 use crate::error::ClientError;
-use crate::fetch::require_secure;
+use crate::fetch::{default_http, require_secure};
 use crate::login::Login;
 use crate::session::{DEFAULT_LOGIN_TIMEOUT, Session};
 use crate::store::{MemoryStore, Registration, TokenStore};
 use crate::transport::AuthorizedClient;
-
-/// The HTTP client used when the caller brings none: no redirects
-/// followed (the headless login reads them), a total timeout per request.
-pub(crate) fn default_http() -> Result<reqwest::Client, ClientError> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?)
-}
 
 /// Builder of an [`OAuthClient`]; see [`OAuthClient::builder`].
 pub struct OAuthClientBuilder {

@@ -82,7 +82,7 @@ pub struct ServerAuthorization {
 /// # let _ = client; Ok(()) }
 /// ```
 pub async fn discover(mcp_url: &str) -> Result<ServerAuthorization, ClientError> {
-    let http = crate::client::default_http()?;
+    let http = fetch::default_http()?;
     let resource =
         ResourceUri::parse(mcp_url).map_err(|e| ClientError::Config(format!("MCP URL: {e}")))?;
     require_secure("MCP server URL", resource.as_str())?;

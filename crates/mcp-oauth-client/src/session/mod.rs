@@ -19,6 +19,8 @@ use mcp_oauth_core::secret::AccessToken;
 use mcp_oauth_core::token::TokenRequest;
 use serde::{Deserialize, Serialize};
 
+use self::grant::now;
+use self::identity::registration_key;
 use crate::config::{Config, same_issuer};
 use crate::discovery::{Discovered, discover_for_login, is_own_resource};
 use crate::error::ClientError;
@@ -53,14 +55,6 @@ pub(crate) struct Session {
     config: Arc<Config>,
     http: reqwest::Client,
     state: tokio::sync::Mutex<State>,
-}
-
-/// Seconds since the epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Whether the access token should be refreshed now.
@@ -98,10 +92,6 @@ impl Session {
             index.client_id,
             self.mcp_url.as_str()
         )
-    }
-
-    fn registration_key(&self, issuer: &str) -> String {
-        format!("registration|{}|{issuer}", self.config.client_name)
     }
 
     /// The index and tokens in the store, as this agent may use them: an
@@ -246,7 +236,7 @@ impl Session {
         let token_endpoint = d.metadata.token_endpoint.clone().ok_or_else(|| {
             ClientError::Discovery("authorization server has no token endpoint".into())
         })?;
-        let reg = self.identity(&d).await?;
+        let reg = identity::identity(&self.config, &self.http, &d).await?;
         // Scope: what the step-up needs, else the challenge's, else what
         // the resource advertises, else none.
         let scope = wanted
@@ -267,13 +257,21 @@ impl Session {
                 .scope(&scope)
                 .resource(&d.resource)
         } else {
-            let (code, verifier, redirect_uri) = self.user_login(&d, &reg, &scope).await?;
+            let (code, verifier, redirect_uri) =
+                grant::user_login(&self.config, &self.http, &d, &reg, &scope).await?;
             TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
         };
-        let tokens = self
-            .token_request(&token_endpoint, &d.issuer, &reg, basic, &mut request)
-            .await?
-            .map_err(ClientError::Token)?;
+        let tokens = grant::token_request(
+            &self.config,
+            &self.http,
+            &token_endpoint,
+            &d.issuer,
+            &reg,
+            basic,
+            &mut request,
+        )
+        .await?
+        .map_err(ClientError::Token)?;
         let tokens = grant::to_tokens(tokens, &scope, now());
         let access = tokens.access_token.clone();
         let index = Index {
@@ -313,24 +311,28 @@ impl Session {
         let store = self.config.store.as_ref();
         let reg = match &self.config.preregistered {
             Some(r) if r.client_id == index.client_id => r.clone(),
-            _ => get_typed::<Registration>(store, &self.registration_key(&index.issuer))?
-                .filter(|r| r.client_id == index.client_id)
-                .unwrap_or(Registration {
-                    client_id: index.client_id.clone(),
-                    client_secret: None,
-                    redirect_uris: Vec::new(),
-                }),
+            _ => get_typed::<Registration>(
+                store,
+                &registration_key(&self.config.client_name, &index.issuer),
+            )?
+            .filter(|r| r.client_id == index.client_id)
+            .unwrap_or(Registration {
+                client_id: index.client_id.clone(),
+                client_secret: None,
+                redirect_uris: Vec::new(),
+            }),
         };
         let mut request = TokenRequest::refresh_token(refresh).resource(&index.resource);
-        let answer = self
-            .token_request(
-                &index.token_endpoint,
-                &index.issuer,
-                &reg,
-                index.basic_auth,
-                &mut request,
-            )
-            .await?;
+        let answer = grant::token_request(
+            &self.config,
+            &self.http,
+            &index.token_endpoint,
+            &index.issuer,
+            &reg,
+            index.basic_auth,
+            &mut request,
+        )
+        .await?;
         match answer {
             Ok(response) => {
                 let mut fresh =
