@@ -331,7 +331,7 @@ pub(crate) async fn discover_for_login(
     // MCP conformance suite checks it byte for byte): the MCP server's own
     // URI, or the origin when only the origin's root document describes it.
     // Either way the tokens are kept for this MCP URL alone (see
-    // `Session::tokens_key`), so a neighbour on the same origin logs in for
+    // `SessionKey::tokens_key`), so a neighbour on the same origin logs in for
     // its own.
     let resource = match &prm {
         Some(p) => p.resource.clone(),

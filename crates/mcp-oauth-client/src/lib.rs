@@ -51,5 +51,8 @@ pub use discovery::{ServerAuthorization, discover};
 pub use error::{ClientError, FetchError};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
-pub use store::{FileStore, MemoryStore, TokenStore};
+pub use store::{
+    FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
+    TokenStore, Tokens, TokensKey,
+};
 pub use transport::AuthorizedClient;

@@ -11,13 +11,7 @@ use crate::discovery::Discovered;
 use crate::error::ClientError;
 use crate::fetch::{self, require_secure};
 use crate::login;
-use crate::store::{Registration, get_typed, put_typed};
-
-/// The store key of the dynamic registration of the agent `client_name` at
-/// `issuer`.
-pub(super) fn registration_key(client_name: &str, issuer: &str) -> String {
-    format!("registration|{client_name}|{issuer}")
-}
+use crate::store::{Registration, RegistrationKey};
 
 /// The identity to use at `d`'s authorization server. A pre-registered
 /// identity is only ever used at the trusted issuer: discovery has refused
@@ -40,8 +34,8 @@ pub(super) async fn identity(
         });
     }
     let store = config.store.as_ref();
-    let key = registration_key(&config.client_name, &d.issuer);
-    if let Some(r) = get_typed::<Registration>(store, &key)? {
+    let key = RegistrationKey::new(config.client_name.clone(), d.issuer.clone());
+    if let Some(r) = store.load_registration(&key)? {
         return Ok(r);
     }
     let endpoint = d.metadata.registration_endpoint.as_deref().ok_or_else(|| {
@@ -76,6 +70,6 @@ pub(super) async fn identity(
         client_secret: info.client_secret,
         redirect_uris: info.metadata.redirect_uris().to_vec(),
     };
-    put_typed(store, &key, &reg)?;
+    store.save_registration(&key, &reg)?;
     Ok(reg)
 }

@@ -1,0 +1,35 @@
+//! [`MemoryStore`]: entries in process memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{StoreError, TokenStore};
+
+/// Entries in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: Mutex<BTreeMap<String, serde_json::Value>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+}
+
+impl TokenStore for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.map.lock().get(key).cloned())
+    }
+    fn put(&self, key: &str, value: serde_json::Value) -> Result<(), StoreError> {
+        self.map.lock().insert(key.to_owned(), value);
+        Ok(())
+    }
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.map.lock().remove(key);
+        Ok(())
+    }
+}
