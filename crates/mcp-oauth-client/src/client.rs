@@ -79,9 +79,7 @@ impl OAuthClientBuilder {
         pem: &str,
         alg: &str,
     ) -> Result<Self, ClientError> {
-        let alg: jsonwebtoken::Algorithm = alg
-            .parse()
-            .map_err(|_| ClientError::Config(format!("unknown signing algorithm {alg}")))?;
+        let alg: jsonwebtoken::Algorithm = alg.parse().map_err(ClientError::PrivateKey)?;
         let key = match alg {
             jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
                 jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes())
@@ -103,7 +101,7 @@ impl OAuthClientBuilder {
                 ));
             }
         }
-        .map_err(|e| ClientError::Config(format!("private key: {e}")))?;
+        .map_err(ClientError::PrivateKey)?;
         self.config.preregistered = Some(Registration {
             client_id: client_id.into(),
             client_secret: None,
@@ -239,7 +237,7 @@ impl OAuthClient {
     /// otherwise.
     fn session(&self, mcp_url: &str) -> Result<Arc<Session>, ClientError> {
         let resource = ResourceUri::parse(mcp_url)
-            .map_err(|e| ClientError::Config(format!("MCP URL: {e}")))?;
+            .map_err(|e| ClientError::invalid_url("MCP server URL", mcp_url, e))?;
         require_secure("MCP server URL", resource.as_str())?;
         let mut sessions = self.sessions.lock();
         Ok(sessions
@@ -353,7 +351,16 @@ mod tests {
             .client_id("id")
             .build()
             .unwrap_err();
-        assert!(matches!(err, ClientError::Config(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                ClientError::InvalidUrl {
+                    source: crate::error::UrlError::Issuer(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(
             builder()
                 .authorization_server("http://127.0.0.1:9000")

@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
+use mcp_oauth_core::authorization::AuthorizationResponseError;
+use mcp_oauth_core::discovery::DiscoveryError;
 use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::issuer::IssuerError;
+use mcp_oauth_core::resource::ResourceError;
+use mcp_oauth_core::secret::RandomnessError;
 
 /// A failure of the client flow; the variant says which step failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +53,29 @@ pub enum ClientError {
         /// The URL.
         url: String,
     },
+    /// A URL is not usable: it does not parse, or is not a valid resource
+    /// or issuer identifier; nothing was sent to it.
+    #[error("invalid {what} {url}: {source}")]
+    InvalidUrl {
+        /// Which URL (MCP server, issuer, an endpoint, the redirect URI).
+        what: &'static str,
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        source: UrlError,
+    },
+    /// A response could not be read as the document it should be.
+    #[error("unreadable {what} from {url}: {source}")]
+    UnreadableResponse {
+        /// Which document (registration response, headless login offer).
+        what: &'static str,
+        /// Where it came from.
+        url: String,
+        /// Why it could not be read.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Reading a response failed: too large, too slow, or the exchange
     /// broke.
     #[error("reading {url} failed: {source}")]
@@ -67,6 +95,31 @@ pub enum ClientError {
     /// The authorization step failed (login, consent, redirect checks).
     #[error("authorization failed: {0}")]
     Authorization(String),
+    /// The authorization response is not one this login may use: it is
+    /// malformed, or its `state` or `iss` is not the expected one (a
+    /// forgery or a mix-up); its code was not redeemed.
+    #[error("the authorization response was refused: {0}")]
+    AuthorizationResponse(#[source] AuthorizationResponseError),
+    /// A local step of the login failed: listening on loopback, or opening
+    /// the browser.
+    #[error("{what}: {source}")]
+    Local {
+        /// The step.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The system's random number generator failed (PKCE verifier,
+    /// `state`, assertion id).
+    #[error("no randomness for the login: {0}")]
+    Randomness(#[from] RandomnessError),
+    /// No PKCE verifier could be made.
+    #[error("cannot make a PKCE verifier: {0}")]
+    Pkce(#[from] mcp_oauth_core::pkce::PkceError),
+    /// The `private_key_jwt` key could not be read, or could not sign.
+    #[error("the private_key_jwt key cannot be used: {0}")]
+    PrivateKey(#[source] jsonwebtoken::errors::Error),
     /// The authorization server refused the authorization.
     #[error("authorization refused by the server: {0}")]
     Denied(ErrorResponse),
@@ -118,4 +171,37 @@ pub enum FetchError {
     /// The HTTP exchange failed.
     #[error("{0}")]
     Http(#[source] reqwest::Error),
+}
+
+/// What is wrong with a URL; see [`ClientError::InvalidUrl`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// It is not a URL.
+    #[error(transparent)]
+    Syntax(#[from] url::ParseError),
+    /// It is not a valid resource identifier (RFC 8707).
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+    /// It is not a valid issuer identifier (RFC 8414).
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+    /// No metadata URL can be derived from it (RFC 9728, RFC 8414).
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+impl ClientError {
+    /// An [`InvalidUrl`](Self::InvalidUrl) error about `url`.
+    pub(crate) fn invalid_url(
+        what: &'static str,
+        url: impl Into<String>,
+        source: impl Into<UrlError>,
+    ) -> Self {
+        Self::InvalidUrl {
+            what,
+            url: url.into(),
+            source: source.into(),
+        }
+    }
 }

@@ -128,13 +128,12 @@ impl Redirect {
     pub(crate) async fn prepare(login: &Login) -> Result<Self, ClientError> {
         match login {
             Login::Browser | Login::BrowserWith(_) => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
-                    ClientError::Authorization(format!("cannot listen on loopback: {e}"))
-                })?;
-                let port = listener
-                    .local_addr()
-                    .map_err(|e| ClientError::Authorization(e.to_string()))?
-                    .port();
+                let local = |source| ClientError::Local {
+                    what: "cannot listen on loopback",
+                    source,
+                };
+                let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
+                let port = listener.local_addr().map_err(local)?.port();
                 Ok(Self::Listener(
                     listener,
                     format!("http://127.0.0.1:{port}/callback"),

@@ -52,9 +52,8 @@ pub(super) async fn user_login(
             ClientError::Discovery("authorization server has no authorization endpoint".into())
         })?;
     require_secure("authorization endpoint", endpoint)?;
-    let verifier =
-        PkceVerifier::generate().map_err(|e| ClientError::Authorization(e.to_string()))?;
-    let state = random_base64url(16).map_err(|e| ClientError::Authorization(e.to_string()))?;
+    let verifier = PkceVerifier::generate()?;
+    let state = random_base64url(16)?;
     let redirect = Redirect::prepare(&config.login).await?;
     let redirect_uri = redirect.uri().to_owned();
     let url = AuthorizationRequest::new(
@@ -66,7 +65,7 @@ pub(super) async fn user_login(
     .scope(scope.to_string())
     .resource(&d.resource)
     .to_url(endpoint)
-    .map_err(|e| ClientError::Discovery(format!("invalid authorization endpoint: {e}")))?;
+    .map_err(|e| ClientError::invalid_url("authorization endpoint", endpoint, e))?;
     let attempt = Attempt {
         authorize_url: url,
         state: &state,
@@ -75,11 +74,11 @@ pub(super) async fn user_login(
     let back = login::run(&config.login, http, attempt, redirect, config.login_timeout).await?;
     check_arrival(&back, &redirect_uri)?;
     let response = AuthorizationResponse::from_query(back.query().unwrap_or_default())
-        .map_err(|e| ClientError::Authorization(e.to_string()))?;
+        .map_err(ClientError::AuthorizationResponse)?;
     let code = match response.validate(&state, &d.issuer, d.metadata.supports_iss_parameter()) {
         Ok(code) => code.clone(),
         Err(AuthorizationResponseError::Denied(e)) => return Err(ClientError::Denied(e)),
-        Err(e) => return Err(ClientError::Authorization(e.to_string())),
+        Err(e) => return Err(ClientError::AuthorizationResponse(e)),
     };
     Ok((code, verifier, redirect_uri))
 }
@@ -192,16 +191,15 @@ fn sign_assertion(
     client_id: &str,
     audience: &str,
 ) -> Result<String, ClientError> {
-    let failed = |e: String| ClientError::Config(format!("cannot sign the client assertion: {e}"));
     let mut header = jsonwebtoken::Header::new(key.alg);
     header.kid = key.kid.clone();
     let t = now();
     let claims = serde_json::json!({
         "iss": client_id, "sub": client_id, "aud": audience,
         "iat": t, "exp": t.saturating_add(60),
-        "jti": random_base64url(16).map_err(|e| failed(e.to_string()))?,
+        "jti": random_base64url(16)?,
     });
-    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| failed(e.to_string()))
+    jsonwebtoken::encode(&header, &claims, &key.key).map_err(ClientError::PrivateKey)
 }
 
 /// The authorization response must arrive at our redirect URI (scheme, host
@@ -209,7 +207,7 @@ fn sign_assertion(
 /// delivered anywhere else has been seen by someone else and is not used.
 fn check_arrival(back: &url::Url, redirect_uri: &str) -> Result<(), ClientError> {
     let ours = url::Url::parse(redirect_uri)
-        .map_err(|e| ClientError::Config(format!("invalid redirect URI: {e}")))?;
+        .map_err(|e| ClientError::invalid_url("redirect URI", redirect_uri, e))?;
     if back.scheme() == ours.scheme()
         && back.host_str() == ours.host_str()
         && back.path() == ours.path()

@@ -62,9 +62,14 @@ pub(super) async fn identity(
             reply.excerpt()
         )));
     }
-    let info: ClientInformation = reply
-        .json()
-        .map_err(|e| ClientError::Registration(format!("unreadable response: {e}")))?;
+    let info: ClientInformation =
+        reply
+            .json()
+            .map_err(|source| ClientError::UnreadableResponse {
+                what: "registration response",
+                url: endpoint.to_owned(),
+                source,
+            })?;
     let reg = Registration {
         client_id: info.client_id,
         client_secret: info.client_secret,

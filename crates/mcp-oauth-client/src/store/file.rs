@@ -45,12 +45,18 @@ impl FileStore {
         path: impl Into<PathBuf>,
         var: &str,
     ) -> Result<Arc<Self>, StoreError> {
-        let text = std::env::var(var).map_err(|_| StoreError::Key(format!("{var} is not set")))?;
+        let key_error =
+            |problem, source: Option<Box<dyn std::error::Error + Send + Sync>>| StoreError::Key {
+                var: var.to_owned(),
+                problem,
+                source,
+            };
+        let text = std::env::var(var).map_err(|e| key_error("is not set", Some(e.into())))?;
         let bytes = Base64::decode_vec(text.trim())
-            .map_err(|_| StoreError::Key(format!("{var} is not base64")))?;
+            .map_err(|e| key_error("is not base64", Some(e.into())))?;
         let key: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| StoreError::Key(format!("{var} does not hold 32 bytes")))?;
+            .map_err(|_| key_error("does not hold 32 bytes", None))?;
         Ok(Self::encrypted(path, key))
     }
 
@@ -67,9 +73,10 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(self.io(e)),
         };
-        let body = data
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| StoreError::Format(self.path.clone()))?;
+        let body = data.strip_prefix(MAGIC).ok_or_else(|| StoreError::Format {
+            path: self.path.clone(),
+            source: None,
+        })?;
         if body.len() < 24 {
             return Err(StoreError::Decrypt(self.path.clone()));
         }
@@ -78,11 +85,14 @@ impl FileStore {
             .cipher
             .decrypt(XNonce::from_slice(nonce), ciphertext)
             .map_err(|_| StoreError::Decrypt(self.path.clone()))?;
-        serde_json::from_slice(&plain).map_err(|_| StoreError::Format(self.path.clone()))
+        serde_json::from_slice(&plain).map_err(|e| StoreError::Format {
+            path: self.path.clone(),
+            source: Some(e),
+        })
     }
 
     fn write_all(&self, map: &BTreeMap<String, serde_json::Value>) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(map).map_err(|_| StoreError::Format(self.path.clone()))?;
+        let plain = serde_json::to_vec(map).map_err(StoreError::Encode)?;
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher

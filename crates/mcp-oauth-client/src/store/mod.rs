@@ -85,15 +85,31 @@ pub enum StoreError {
         "token store {0} cannot be decrypted (wrong key, or the file is corrupt); it was left untouched"
     )]
     Decrypt(PathBuf),
-    /// The key is not 32 bytes (base64 in the environment variable).
-    #[error("token store key must be 32 bytes: {0}")]
-    Key(String),
+    /// The key in the environment variable is missing, not base64, or not
+    /// 32 bytes.
+    #[error("token store key {var}: {problem}")]
+    Key {
+        /// The environment variable.
+        var: String,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// The cause, when there is one (the variable is not set or not
+        /// Unicode; the text is not base64).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A record could not be encoded for storage.
     #[error("a record could not be encoded for the token store: {0}")]
     Encode(#[source] serde_json::Error),
     /// The decrypted content is not what this crate writes.
-    #[error("token store {0} has an unknown format")]
-    Format(PathBuf),
+    #[error("token store {path} has an unknown format")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Why its content does not decode, when it got that far.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
 }
 
 /// What an agent remembers about one MCP server, so that a later process

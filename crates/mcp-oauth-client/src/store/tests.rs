@@ -108,7 +108,7 @@ fn encrypted_round_trip_wrong_key_and_corruption() {
     std::fs::write(&path, &bad).unwrap();
     assert!(matches!(store.get("k1"), Err(StoreError::Decrypt(_))));
     std::fs::write(&path, b"not ours").unwrap();
-    assert!(matches!(store.get("k1"), Err(StoreError::Format(_))));
+    assert!(matches!(store.get("k1"), Err(StoreError::Format { .. })));
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(store.lock_path()).unwrap();
 }
