@@ -36,6 +36,18 @@ pub(crate) struct Discovered {
 
 /// How an MCP server says it is protected, as [`discover`] finds it
 /// without logging in.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), mcp_oauth_client::ClientError> {
+/// let found = mcp_oauth_client::discover("https://mcp.example.com/mcp").await?;
+/// if !found.has_resource_metadata {
+///     println!("a 2025-03-26 server, authorized by its origin");
+/// }
+/// for issuer in &found.authorization_servers {
+///     println!("{} is protected by {issuer}", found.resource);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerAuthorization {

@@ -9,7 +9,26 @@ use mcp_oauth_core::issuer::IssuerError;
 use mcp_oauth_core::resource::ResourceError;
 use mcp_oauth_core::secret::RandomnessError;
 
-/// A failure of the client flow; the variant says which step failed.
+/// A failure of the client flow; the variant says which step failed, and
+/// [`source`](std::error::Error::source) leads to the cause where there is
+/// one (an HTTP, URL, JSON or I/O error).
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, OAuthClient, UrlError};
+///
+/// let err = OAuthClient::builder("my-agent")
+///     .authorization_server("https://auth.example.com?tenant=1")
+///     .client_id("my-agent")
+///     .build()
+///     .unwrap_err();
+/// match &err {
+///     ClientError::InvalidUrl { what, source: UrlError::Issuer(_), .. } => {
+///         assert_eq!(*what, "trusted authorization server issuer");
+///     }
+///     other => panic!("unexpected: {other}"),
+/// }
+/// assert!(std::error::Error::source(&err).is_some());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -155,6 +174,20 @@ pub enum ClientError {
 }
 
 /// Why a response could not be read; see [`ClientError::Fetch`].
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, FetchError};
+///
+/// fn too_large(err: &ClientError) -> bool {
+///     matches!(err, ClientError::Fetch { source: FetchError::TooLarge { .. }, .. })
+/// }
+/// let err = ClientError::Fetch {
+///     url: "https://mcp.example.com/.well-known/oauth-protected-resource".into(),
+///     source: FetchError::TooLarge { limit: 262_144 },
+/// };
+/// assert!(too_large(&err));
+/// assert!(err.to_string().contains("262144"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -174,6 +207,16 @@ pub enum FetchError {
 }
 
 /// What is wrong with a URL; see [`ClientError::InvalidUrl`].
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, OAuthClient, UrlError};
+///
+/// let err = OAuthClient::builder("my-agent")
+///     .metadata_document_url("not a url")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, ClientError::InvalidUrl { source: UrlError::Syntax(_), .. }));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UrlError {

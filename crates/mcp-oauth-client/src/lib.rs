@@ -43,7 +43,8 @@ mod error;
 mod fetch;
 mod login;
 mod session;
-pub mod store;
+mod store;
+#[cfg(feature = "rmcp")]
 mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
@@ -55,4 +56,5 @@ pub use store::{
     FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
     TokenStore, Tokens, TokensKey,
 };
+#[cfg(feature = "rmcp")]
 pub use transport::AuthorizedClient;

@@ -152,6 +152,7 @@ impl Session {
 
     /// After a 403 `insufficient_scope`: authorize again with the union of
     /// the scopes held and the scopes the challenge names.
+    #[cfg_attr(not(feature = "rmcp"), allow(dead_code))]
     pub(crate) async fn insufficient_scope(
         &self,
         sent: Option<&str>,

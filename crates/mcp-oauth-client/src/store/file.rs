@@ -14,7 +14,39 @@ use super::{StoreError, TokenStore};
 
 const MAGIC: &[u8] = b"MCPOAUTH1";
 
-/// Entries in one encrypted file; see the [store module](super).
+/// Entries in one file encrypted with XChaCha20-Poly1305, written
+/// atomically with 0600 permissions. A wrong key or a corrupt file is a
+/// clear error ([`StoreError::Decrypt`], [`StoreError::Format`]): the store
+/// never overwrites what it could not read.
+///
+/// Several processes may share one file: every change is a
+/// read-modify-write under an exclusive OS lock on a companion file
+/// (`<path>.lock`), so no process loses another's update, and the new
+/// content goes to a freshly created temporary file (never an existing one,
+/// so a planted symlink is not followed) that is then renamed over the
+/// store.
+///
+/// ```
+/// use mcp_oauth_client::{FileStore, RegistrationKey, Registration, StoreError, TokenStore};
+///
+/// let dir = std::env::temp_dir().join(format!("mcp-oauth-doc-{}", std::process::id()));
+/// let path = dir.join("tokens.bin");
+/// let key = RegistrationKey::new("my-agent", "https://auth.example.com");
+/// let registration = Registration {
+///     client_id: "abc".into(),
+///     client_secret: None,
+///     redirect_uris: Vec::new(),
+/// };
+/// FileStore::encrypted(&path, [7; 32]).save_registration(&key, &registration)?;
+///
+/// // Another process with the same key reads it; a wrong key cannot.
+/// let again = FileStore::encrypted(&path, [7; 32]);
+/// assert_eq!(again.load_registration(&key)?, Some(registration));
+/// let wrong = FileStore::encrypted(&path, [8; 32]);
+/// assert!(matches!(wrong.load_registration(&key), Err(StoreError::Decrypt(_))));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), StoreError>(())
+/// ```
 pub struct FileStore {
     path: PathBuf,
     cipher: XChaCha20Poly1305,
@@ -30,7 +62,17 @@ impl std::fmt::Debug for FileStore {
 }
 
 impl FileStore {
-    /// A store in `path`, encrypted with this 32-byte key.
+    /// A store in `path`, encrypted with this 32-byte key. Nothing is read
+    /// or written until the store is used.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{FileStore, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .token_store(FileStore::encrypted("tokens.bin", [0u8; 32]))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn encrypted(path: impl Into<PathBuf>, key: [u8; 32]) -> Arc<Self> {
         Arc::new(Self {
             path: path.into(),
@@ -41,6 +83,13 @@ impl FileStore {
 
     /// A store whose key is read, base64-encoded, from environment variable
     /// `var`.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{FileStore, StoreError};
+    ///
+    /// let missing = FileStore::encrypted_from_env("tokens.bin", "MCP_OAUTH_DOC_UNSET_KEY");
+    /// assert!(matches!(missing, Err(StoreError::Key { problem: "is not set", .. })));
+    /// ```
     pub fn encrypted_from_env(
         path: impl Into<PathBuf>,
         var: &str,

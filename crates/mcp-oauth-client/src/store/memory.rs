@@ -7,7 +7,17 @@ use parking_lot::Mutex;
 
 use super::{StoreError, TokenStore};
 
-/// Entries in process memory.
+/// Entries in process memory, for one process: the default store of an
+/// [`OAuthClient`](crate::OAuthClient).
+///
+/// ```
+/// use mcp_oauth_client::{MemoryStore, SessionKey, TokenStore};
+///
+/// let store = MemoryStore::new();
+/// let key = SessionKey::new("my-agent", "https://mcp.example.com/mcp");
+/// assert_eq!(store.load_session(&key)?, None);
+/// # Ok::<(), mcp_oauth_client::StoreError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<BTreeMap<String, serde_json::Value>>,

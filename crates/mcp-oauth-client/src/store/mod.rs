@@ -10,16 +10,7 @@
 //! [`TokenStore::put`] and [`TokenStore::remove`] over opaque entry names.
 //!
 //! [`MemoryStore`] keeps them for the process; [`FileStore`] keeps them in a
-//! file encrypted with XChaCha20-Poly1305, written atomically with 0600
-//! permissions. A wrong key or a corrupt file is a clear error: the store
-//! never overwrites what it could not read.
-//!
-//! Several processes may share one [`FileStore`] file: every change is a
-//! read-modify-write under an exclusive OS lock on a companion file
-//! (`<path>.lock`), so no process loses another's update, and the new
-//! content goes to a freshly created temporary file (never an existing
-//! one, so a planted symlink is not followed) that is then renamed over
-//! the store.
+//! file encrypted with XChaCha20-Poly1305 that several processes may share.
 
 mod file;
 mod memory;
@@ -35,7 +26,20 @@ use serde::{Deserialize, Serialize};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
-/// A client identity at one authorization server.
+/// A client identity at one authorization server; the secret never shows
+/// in `Debug`.
+///
+/// ```
+/// use mcp_oauth_client::Registration;
+/// use mcp_oauth_client::core::secret::ClientSecret;
+///
+/// let registration = Registration {
+///     client_id: "abc".into(),
+///     client_secret: Some(ClientSecret::new("s3cr3t-value".to_owned())),
+///     redirect_uris: vec!["http://127.0.0.1/callback".into()],
+/// };
+/// assert!(!format!("{registration:?}").contains("s3cr3t-value"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     /// The client id.
@@ -48,7 +52,23 @@ pub struct Registration {
     pub redirect_uris: Vec<String>,
 }
 
-/// Tokens for one (issuer, resource, client).
+/// Tokens for one (issuer, resource, client) and MCP server; the secrets
+/// never show in `Debug`.
+///
+/// ```
+/// use mcp_oauth_client::Tokens;
+/// use mcp_oauth_client::core::secret::{AccessToken, RefreshToken};
+///
+/// let tokens = Tokens {
+///     access_token: AccessToken::new("at-value"),
+///     refresh_token: Some(RefreshToken::new("rt-value")),
+///     expires_at: Some(1_700_003_600),
+///     refresh_at: Some(1_700_003_570),
+///     scope: "mcp".into(),
+/// };
+/// let text = format!("{tokens:?}");
+/// assert!(!text.contains("at-value") && !text.contains("rt-value"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tokens {
     /// The access token.
@@ -69,6 +89,16 @@ pub struct Tokens {
 }
 
 /// Why the store failed.
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, StoreError};
+///
+/// fn wrong_key(err: &ClientError) -> bool {
+///     matches!(err, ClientError::Store(StoreError::Decrypt(_)))
+/// }
+/// let err = ClientError::from(StoreError::Decrypt("tokens.bin".into()));
+/// assert!(wrong_key(&err));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -114,6 +144,19 @@ pub enum StoreError {
 
 /// What an agent remembers about one MCP server, so that a later process
 /// reuses the stored tokens without running discovery again.
+///
+/// ```
+/// use mcp_oauth_client::SessionRecord;
+///
+/// let record = SessionRecord::new(
+///     "https://auth.example.com",
+///     "https://mcp.example.com/mcp",
+///     "client-1",
+///     "https://auth.example.com/token",
+///     false,
+/// );
+/// assert_eq!(record.client_id, "client-1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SessionRecord {
@@ -196,6 +239,17 @@ impl SessionKey {
 
 /// The key of the [`Tokens`] for one MCP server; see
 /// [`SessionKey::tokens_key`].
+///
+/// ```
+/// use mcp_oauth_client::{SessionKey, SessionRecord};
+///
+/// let record = SessionRecord::new("https://as.example", "https://mcp.example/mcp", "c1",
+///     "https://as.example/token", false);
+/// let alice = SessionKey::new("agent", "https://mcp.example/mcp");
+/// let bob = SessionKey::new("agent", "https://mcp.example/bob");
+/// // Two servers never share tokens, even under one record.
+/// assert_ne!(alice.tokens_key(&record), bob.tokens_key(&record));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokensKey {
     issuer: String,
