@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use integration_tests::{AGENT_ID, PASSWORD, TestServer, USER, http};
-use mcp_oauth_client::{ClientError, FileStore, Login, MemoryStore, OAuthClient, TokenStore};
+use mcp_oauth_client::{
+    ClientError, FileStore, Login, MemoryStore, OAuthClient, SessionKey, TokenStore,
+};
 use mcp_oauth_examples::profile::WRITE_SCOPE;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -98,25 +100,20 @@ async fn expired_tokens_refresh_and_a_revoked_refresh_token_means_a_new_login() 
     assert_eq!(logins(&s).await, 1);
 
     // Revoke the refresh token family at the AS, then let the access token expire.
-    let (key, tokens) = {
-        let dump = |k: &str| store.get(k).unwrap();
-        let index_key = format!("session|test-agent|{}", rs.resource);
-        let index = dump(&index_key).unwrap();
-        let key = format!(
-            "tokens|{}|{}|{}|{}",
-            index["issuer"].as_str().unwrap(),
-            index["resource"].as_str().unwrap(),
-            index["client_id"].as_str().unwrap(),
-            rs.resource
-        );
-        let tokens = dump(&key).unwrap();
-        (index["client_id"].as_str().unwrap().to_owned(), tokens)
+    let (client_id, refresh_token) = {
+        let session = SessionKey::new("test-agent", rs.resource.as_str());
+        let record = store.load_session(&session).unwrap().unwrap();
+        let tokens = store
+            .load_tokens(&session.tokens_key(&record))
+            .unwrap()
+            .unwrap();
+        (record.client_id, tokens.refresh_token.unwrap())
     };
     let r = http()
         .post(s.url("/revoke"))
         .form(&[
-            ("token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", key.as_str()),
+            ("token", refresh_token.secret()),
+            ("client_id", client_id.as_str()),
         ])
         .send()
         .await

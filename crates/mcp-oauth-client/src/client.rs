@@ -12,22 +12,27 @@ use parking_lot::Mutex;
 
 use crate::config::{AssertionKey, Config};
 use crate::error::ClientError;
-use crate::fetch::require_secure;
+use crate::fetch::{default_http, require_secure};
 use crate::login::Login;
 use crate::session::{DEFAULT_LOGIN_TIMEOUT, Session};
 use crate::store::{MemoryStore, Registration, TokenStore};
+#[cfg(feature = "rmcp")]
 use crate::transport::AuthorizedClient;
 
-/// The HTTP client used when the caller brings none: no redirects
-/// followed (the headless login reads them), a total timeout per request.
-pub(crate) fn default_http() -> Result<reqwest::Client, ClientError> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?)
-}
-
 /// Builder of an [`OAuthClient`]; see [`OAuthClient::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_oauth_client::{Login, MemoryStore, OAuthClient};
+///
+/// let client = OAuthClient::builder("my-agent")
+///     .login(Login::Browser)
+///     .token_store(MemoryStore::new())
+///     .scope("mcp:tools")
+///     .login_timeout(Duration::from_secs(120))
+///     .build()?;
+/// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+/// ```
 pub struct OAuthClientBuilder {
     config: Config,
     http: Option<reqwest::Client>,
@@ -35,12 +40,28 @@ pub struct OAuthClientBuilder {
 
 impl OAuthClientBuilder {
     /// How the user logs in (default: [`Login::Browser`]).
+    ///
+    /// ```
+    /// use mcp_oauth_client::{Login, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent").login(Login::Browser).build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn login(mut self, login: Login) -> Self {
         self.config.login = login;
         self
     }
 
     /// Where registrations and tokens are kept (default: in memory).
+    ///
+    /// ```
+    /// use mcp_oauth_client::{FileStore, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .token_store(FileStore::encrypted("tokens.bin", [0u8; 32]))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.config.store = store;
         self
@@ -50,6 +71,16 @@ impl OAuthClientBuilder {
     /// the authorization server named with
     /// [`authorization_server`](Self::authorization_server), which
     /// [`build`](Self::build) requires with it.
+    ///
+    /// ```
+    /// use mcp_oauth_client::OAuthClient;
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .client_id("my-agent-id")
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.config.preregistered = Some(Registration {
             client_id: client_id.into(),
@@ -64,6 +95,17 @@ impl OAuthClientBuilder {
     /// only to the token endpoint of the authorization server named with
     /// [`authorization_server`](Self::authorization_server), which
     /// [`build`](Self::build) requires with it.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{Login, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-service")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .client_credentials("my-service-id", "my-service-secret")
+    ///     .login(Login::ClientCredentials)
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn client_credentials(
         mut self,
         client_id: impl Into<String>,
@@ -82,15 +124,27 @@ impl OAuthClientBuilder {
     /// (`ES256`, `EdDSA`, `RS256`, ...). Like every pre-registered identity,
     /// it is used at the authorization server named with
     /// [`authorization_server`](Self::authorization_server) only.
+    ///
+    /// A key that does not parse, or an unknown algorithm, is
+    /// [`ClientError::PrivateKey`]:
+    ///
+    /// ```
+    /// use mcp_oauth_client::{ClientError, OAuthClient};
+    ///
+    /// let refused = OAuthClient::builder("my-service").private_key_jwt(
+    ///     "my-service-id",
+    ///     "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+    ///     "ES256",
+    /// );
+    /// assert!(matches!(refused, Err(ClientError::PrivateKey(_))));
+    /// ```
     pub fn private_key_jwt(
         mut self,
         client_id: impl Into<String>,
         pem: &str,
         alg: &str,
     ) -> Result<Self, ClientError> {
-        let alg: jsonwebtoken::Algorithm = alg
-            .parse()
-            .map_err(|_| ClientError::Config(format!("unknown signing algorithm {alg}")))?;
+        let alg: jsonwebtoken::Algorithm = alg.parse().map_err(ClientError::PrivateKey)?;
         let key = match alg {
             jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
                 jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes())
@@ -112,7 +166,7 @@ impl OAuthClientBuilder {
                 ));
             }
         }
-        .map_err(|e| ClientError::Config(format!("private key: {e}")))?;
+        .map_err(ClientError::PrivateKey)?;
         self.config.preregistered = Some(Registration {
             client_id: client_id.into(),
             client_secret: None,
@@ -128,6 +182,15 @@ impl OAuthClientBuilder {
 
     /// The HTTPS URL of this client's metadata document, used as its
     /// `client_id` at servers that accept Client ID Metadata Documents.
+    ///
+    /// ```
+    /// use mcp_oauth_client::OAuthClient;
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .metadata_document_url("https://agent.example.com/client.json")
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn metadata_document_url(mut self, url: impl Into<String>) -> Self {
         self.config.metadata_document_url = Some(url.into());
         self
@@ -170,12 +233,29 @@ impl OAuthClientBuilder {
     }
 
     /// Always ask for this scope (instead of the spec's selection).
+    ///
+    /// ```
+    /// use mcp_oauth_client::OAuthClient;
+    ///
+    /// let client = OAuthClient::builder("my-agent").scope("mcp:tools mcp:read").build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn scope(mut self, scope: &str) -> Self {
         self.config.scope = Some(ScopeSet::parse_lossy(scope));
         self
     }
 
     /// Time allowed for one login (default 5 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcp_oauth_client::OAuthClient;
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .login_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn login_timeout(mut self, timeout: Duration) -> Self {
         self.config.login_timeout = timeout;
         self
@@ -183,6 +263,16 @@ impl OAuthClientBuilder {
 
     /// The HTTP client used for OAuth and MCP requests. It must not follow
     /// redirects (the headless login reads them).
+    ///
+    /// ```
+    /// use mcp_oauth_client::OAuthClient;
+    ///
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// let client = OAuthClient::builder("my-agent").http_client(http).build()?;
+    /// # let _ = client; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -194,6 +284,16 @@ impl OAuthClientBuilder {
     /// ([`ClientError::TrustedIssuerRequired`]), an issuer that is neither
     /// https nor loopback http ([`ClientError::InsecureUrl`]), or
     /// [`Login::ClientCredentials`] without a secret or key.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{ClientError, Login, OAuthClient};
+    ///
+    /// let refused = OAuthClient::builder("my-service")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .login(Login::ClientCredentials)
+    ///     .build();
+    /// assert!(matches!(refused, Err(ClientError::Config(_))));
+    /// ```
     pub fn build(self) -> Result<OAuthClient, ClientError> {
         self.config.check()?;
         let http = match self.http {
@@ -208,7 +308,18 @@ impl OAuthClientBuilder {
     }
 }
 
-/// Logs an agent in to MCP servers; see the crate documentation.
+/// Logs an agent in to MCP servers; see the crate documentation. One
+/// client serves any number of MCP servers, each with its own tokens; it is
+/// cheap to share behind an `Arc`.
+///
+/// ```no_run
+/// use mcp_oauth_client::{Login, OAuthClient};
+///
+/// # async fn run() -> Result<(), mcp_oauth_client::ClientError> {
+/// let client = OAuthClient::builder("my-agent").login(Login::Browser).build()?;
+/// let token = client.access_token("https://mcp.example.com/mcp").await?;
+/// # let _ = token; Ok(()) }
+/// ```
 pub struct OAuthClient {
     config: Arc<Config>,
     http: reqwest::Client,
@@ -226,6 +337,11 @@ impl std::fmt::Debug for OAuthClient {
 
 impl OAuthClient {
     /// A builder for an agent called `client_name` (its registration name).
+    ///
+    /// ```
+    /// let client = mcp_oauth_client::OAuthClient::builder("my-agent").build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
     pub fn builder(client_name: impl Into<String>) -> OAuthClientBuilder {
         OAuthClientBuilder {
             config: Config {
@@ -248,7 +364,7 @@ impl OAuthClient {
     /// otherwise.
     fn session(&self, mcp_url: &str) -> Result<Arc<Session>, ClientError> {
         let resource = ResourceUri::parse(mcp_url)
-            .map_err(|e| ClientError::Config(format!("MCP URL: {e}")))?;
+            .map_err(|e| ClientError::invalid_url("MCP server URL", mcp_url, e))?;
         require_secure("MCP server URL", resource.as_str())?;
         let mut sessions = self.sessions.lock();
         Ok(sessions
@@ -265,6 +381,13 @@ impl OAuthClient {
 
     /// An access token for the MCP server at `mcp_url`: the stored one,
     /// refreshed if due, or a new login (discovery without a challenge).
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth_client::OAuthClient) -> Result<(), mcp_oauth_client::ClientError> {
+    /// let token = client.access_token("https://mcp.example.com/mcp").await?;
+    /// let header = format!("Bearer {}", token.secret());
+    /// # let _ = header; Ok(()) }
+    /// ```
     pub async fn access_token(&self, mcp_url: &str) -> Result<AccessToken, ClientError> {
         let session = self.session(mcp_url)?;
         match session.current_token().await? {
@@ -273,7 +396,21 @@ impl OAuthClient {
         }
     }
 
-    /// An HTTP client for rmcp that authorizes every request to `mcp_url`.
+    /// An HTTP client for rmcp that authorizes every request to `mcp_url`,
+    /// which must be https (or http on loopback).
+    ///
+    /// ```
+    /// use mcp_oauth_client::{ClientError, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent").build()?;
+    /// let http = client.authorized_client("https://mcp.example.com/mcp")?;
+    /// assert!(matches!(
+    ///     client.authorized_client("http://mcp.example.com/mcp"),
+    ///     Err(ClientError::InsecureUrl { .. })
+    /// ));
+    /// # let _ = http; Ok::<(), ClientError>(())
+    /// ```
+    #[cfg(feature = "rmcp")]
     pub fn authorized_client(&self, mcp_url: &str) -> Result<AuthorizedClient, ClientError> {
         Ok(AuthorizedClient::new(
             self.http.clone(),
@@ -283,6 +420,16 @@ impl OAuthClient {
 
     /// rmcp's streamable-HTTP transport for `mcp_url`, logged in on demand:
     /// `().serve(client.transport(url)?).await`.
+    ///
+    /// ```no_run
+    /// use rmcp::ServiceExt;
+    ///
+    /// # async fn run(client: mcp_oauth_client::OAuthClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mcp = ().serve(client.transport("https://mcp.example.com/mcp")?).await?;
+    /// let tools = mcp.list_all_tools().await?;
+    /// # let _ = tools; Ok(()) }
+    /// ```
+    #[cfg(feature = "rmcp")]
     pub fn transport(
         &self,
         mcp_url: &str,
@@ -299,111 +446,4 @@ impl OAuthClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn builder() -> OAuthClientBuilder {
-        OAuthClient::builder("test-agent")
-    }
-
-    #[test]
-    fn secrets_and_preregistered_clients_need_a_trusted_issuer() {
-        // What private_key_jwt(..) sets, without a real key at hand.
-        let mut jwt = builder().client_id("id");
-        jwt.config.assertion_key = Some(AssertionKey {
-            key: jsonwebtoken::EncodingKey::from_secret(b"not used"),
-            alg: jsonwebtoken::Algorithm::HS256,
-            kid: None,
-        });
-        for (what, b) in [
-            ("password", builder().login(Login::password("alice", "pw"))),
-            (
-                "client secret",
-                builder().client_credentials("id", "secret"),
-            ),
-            (
-                "client secret (machine)",
-                builder()
-                    .client_credentials("id", "secret")
-                    .login(Login::ClientCredentials),
-            ),
-            ("private_key_jwt", jwt),
-            ("client id", builder().client_id("id")),
-        ] {
-            let err = b.build().unwrap_err();
-            assert!(
-                matches!(err, ClientError::TrustedIssuerRequired(_)),
-                "{what}: {err}"
-            );
-        }
-        // With the issuer, each builds; without secrets, none is needed.
-        let ok = builder()
-            .authorization_server("https://as.example")
-            .client_credentials("id", "secret")
-            .login(Login::password("alice", "pw"))
-            .build();
-        assert!(ok.is_ok());
-        assert!(builder().login(Login::Browser).build().is_ok());
-    }
-
-    #[test]
-    fn configured_urls_must_be_https_or_loopback() {
-        let err = builder()
-            .authorization_server("http://as.example.com")
-            .client_id("id")
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, ClientError::InsecureUrl { what, .. } if what.contains("issuer")),
-            "{err}"
-        );
-        let err = builder()
-            .authorization_server("https://as.example.com?x=1")
-            .client_id("id")
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ClientError::Config(_)), "{err}");
-        assert!(
-            builder()
-                .authorization_server("http://127.0.0.1:9000")
-                .client_id("id")
-                .build()
-                .is_ok()
-        );
-        let err = builder()
-            .metadata_document_url("http://127.0.0.1/client.json")
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, ClientError::InsecureUrl { .. }),
-            "CIMD needs https: {err}"
-        );
-        // The MCP URL: refused before anything is sent.
-        let client = builder().build().unwrap();
-        for url in ["http://mcp.example.com/mcp", "http://192.168.1.5:8000/mcp"] {
-            assert!(matches!(
-                client.authorized_client(url),
-                Err(ClientError::InsecureUrl {
-                    what: "MCP server URL",
-                    ..
-                })
-            ));
-        }
-        assert!(client.authorized_client("http://[::1]:8000/mcp").is_ok());
-        assert!(
-            client
-                .authorized_client("https://mcp.example.com/mcp")
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn debug_never_shows_the_password() {
-        let login = Login::password("alice", "hunter2-pw");
-        let text = format!("{login:?}");
-        assert!(
-            text.contains("alice") && !text.contains("hunter2"),
-            "{text}"
-        );
-    }
-}
+mod tests;

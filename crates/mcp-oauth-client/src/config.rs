@@ -43,8 +43,9 @@ impl Config {
     /// agent did not choose, or talk in clear off loopback.
     pub(crate) fn check(&self) -> Result<(), ClientError> {
         if let Some(issuer) = &self.trusted_issuer {
-            Issuer::parse(issuer.clone())
-                .map_err(|e| ClientError::Config(format!("trusted issuer {issuer}: {e}")))?;
+            Issuer::parse(issuer.clone()).map_err(|e| {
+                ClientError::invalid_url("trusted authorization server issuer", issuer, e)
+            })?;
             require_secure("trusted authorization server issuer", issuer)?;
         } else {
             let needs_trust = if matches!(self.login, Login::Password(_)) {
@@ -67,9 +68,8 @@ impl Config {
             }
         }
         if let Some(url) = &self.metadata_document_url {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                ClientError::Config(format!("client metadata document URL {url}: {e}"))
-            })?;
+            let parsed = url::Url::parse(url)
+                .map_err(|e| ClientError::invalid_url("client metadata document URL", url, e))?;
             if parsed.scheme() != "https" {
                 return Err(ClientError::InsecureUrl {
                     what: "client metadata document URL",

@@ -9,7 +9,7 @@
 
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::discovery::{
-    authorization_server_metadata_urls, legacy_authorization_base_url,
+    DiscoveryError, authorization_server_metadata_urls, legacy_authorization_base_url,
     protected_resource_metadata_url, protected_resource_metadata_urls,
 };
 use mcp_oauth_core::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
@@ -36,6 +36,18 @@ pub(crate) struct Discovered {
 
 /// How an MCP server says it is protected, as [`discover`] finds it
 /// without logging in.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), mcp_oauth_client::ClientError> {
+/// let found = mcp_oauth_client::discover("https://mcp.example.com/mcp").await?;
+/// if !found.has_resource_metadata {
+///     println!("a 2025-03-26 server, authorized by its origin");
+/// }
+/// for issuer in &found.authorization_servers {
+///     println!("{} is protected by {issuer}", found.resource);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerAuthorization {
@@ -82,9 +94,9 @@ pub struct ServerAuthorization {
 /// # let _ = client; Ok(()) }
 /// ```
 pub async fn discover(mcp_url: &str) -> Result<ServerAuthorization, ClientError> {
-    let http = crate::client::default_http()?;
-    let resource =
-        ResourceUri::parse(mcp_url).map_err(|e| ClientError::Config(format!("MCP URL: {e}")))?;
+    let http = fetch::default_http()?;
+    let resource = ResourceUri::parse(mcp_url)
+        .map_err(|e| ClientError::invalid_url("MCP server URL", mcp_url, e))?;
     require_secure("MCP server URL", resource.as_str())?;
     let challenge = probe(&http, &resource).await;
     let prm = resource_metadata(&http, &resource, challenge.as_ref()).await?;
@@ -168,27 +180,28 @@ async fn resource_metadata(
     mcp_url: &ResourceUri,
     challenge: Option<&BearerChallenge>,
 ) -> Result<Option<ProtectedResourceMetadata>, ClientError> {
-    let d = |m: String| ClientError::Discovery(m);
-    let candidates: Vec<(String, Location)> =
-        match challenge.and_then(|c| c.resource_metadata.clone()) {
-            Some(url) => vec![(url, Location::OfThisServer)],
-            None => {
-                let path_form = protected_resource_metadata_url(mcp_url.as_str())
-                    .map_err(|e| d(e.to_string()))?;
-                protected_resource_metadata_urls(mcp_url.as_str())
-                    .map_err(|e| d(e.to_string()))?
-                    .into_iter()
-                    .map(|u| {
-                        let location = if u == path_form {
-                            Location::OfThisServer
-                        } else {
-                            Location::OfTheOrigin
-                        };
-                        (String::from(u), location)
-                    })
-                    .collect()
-            }
-        };
+    let invalid =
+        |e: DiscoveryError| ClientError::invalid_url("MCP server URL", mcp_url.as_str(), e);
+    let candidates: Vec<(String, Location)> = match challenge
+        .and_then(|c| c.resource_metadata.clone())
+    {
+        Some(url) => vec![(url, Location::OfThisServer)],
+        None => {
+            let path_form = protected_resource_metadata_url(mcp_url.as_str()).map_err(invalid)?;
+            protected_resource_metadata_urls(mcp_url.as_str())
+                .map_err(invalid)?
+                .into_iter()
+                .map(|u| {
+                    let location = if u == path_form {
+                        Location::OfThisServer
+                    } else {
+                        Location::OfTheOrigin
+                    };
+                    (String::from(u), location)
+                })
+                .collect()
+        }
+    };
     for (url, location) in candidates {
         if let Some(doc) =
             get_json::<ProtectedResourceMetadata>(http, "resource metadata URL", &url).await?
@@ -213,9 +226,11 @@ fn check_resource(
     location: Location,
 ) -> Result<(), ClientError> {
     let parsed = ResourceUri::parse(declared).map_err(|e| {
-        ClientError::Discovery(format!(
-            "protected resource metadata names an invalid resource: {e}"
-        ))
+        ClientError::invalid_url(
+            "resource named by the protected resource metadata",
+            declared,
+            e,
+        )
     })?;
     let about_origin = location == Location::OfTheOrigin && is_origin_of(&parsed, mcp_url);
     if parsed.matches(mcp_url.as_str()) || about_origin {
@@ -246,7 +261,7 @@ pub(crate) fn is_own_resource(resource: &str, mcp_url: &ResourceUri) -> bool {
 fn legacy_origin(mcp_url: &ResourceUri) -> Result<String, ClientError> {
     legacy_authorization_base_url(mcp_url.as_str())
         .map(|u| u.as_str().trim_end_matches('/').to_owned())
-        .map_err(|e| ClientError::Discovery(e.to_string()))
+        .map_err(|e| ClientError::invalid_url("MCP server URL", mcp_url.as_str(), e))
 }
 
 /// Runs discovery for the MCP server at `mcp_url`. With a `trusted`
@@ -331,7 +346,7 @@ pub(crate) async fn discover_for_login(
     // MCP conformance suite checks it byte for byte): the MCP server's own
     // URI, or the origin when only the origin's root document describes it.
     // Either way the tokens are kept for this MCP URL alone (see
-    // `Session::tokens_key`), so a neighbour on the same origin logs in for
+    // `SessionKey::tokens_key`), so a neighbour on the same origin logs in for
     // its own.
     let resource = match &prm {
         Some(p) => p.resource.clone(),

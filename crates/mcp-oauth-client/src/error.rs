@@ -2,9 +2,33 @@
 
 use std::time::Duration;
 
+use mcp_oauth_core::authorization::AuthorizationResponseError;
+use mcp_oauth_core::discovery::DiscoveryError;
 use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::issuer::IssuerError;
+use mcp_oauth_core::resource::ResourceError;
+use mcp_oauth_core::secret::RandomnessError;
 
-/// A failure of the client flow; the variant says which step failed.
+/// A failure of the client flow; the variant says which step failed, and
+/// [`source`](std::error::Error::source) leads to the cause where there is
+/// one (an HTTP, URL, JSON or I/O error).
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, OAuthClient, UrlError};
+///
+/// let err = OAuthClient::builder("my-agent")
+///     .authorization_server("https://auth.example.com?tenant=1")
+///     .client_id("my-agent")
+///     .build()
+///     .unwrap_err();
+/// match &err {
+///     ClientError::InvalidUrl { what, source: UrlError::Issuer(_), .. } => {
+///         assert_eq!(*what, "trusted authorization server issuer");
+///     }
+///     other => panic!("unexpected: {other}"),
+/// }
+/// assert!(std::error::Error::source(&err).is_some());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -48,6 +72,29 @@ pub enum ClientError {
         /// The URL.
         url: String,
     },
+    /// A URL is not usable: it does not parse, or is not a valid resource
+    /// or issuer identifier; nothing was sent to it.
+    #[error("invalid {what} {url}: {source}")]
+    InvalidUrl {
+        /// Which URL (MCP server, issuer, an endpoint, the redirect URI).
+        what: &'static str,
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        source: UrlError,
+    },
+    /// A response could not be read as the document it should be.
+    #[error("unreadable {what} from {url}: {source}")]
+    UnreadableResponse {
+        /// Which document (registration response, headless login offer).
+        what: &'static str,
+        /// Where it came from.
+        url: String,
+        /// Why it could not be read.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Reading a response failed: too large, too slow, or the exchange
     /// broke.
     #[error("reading {url} failed: {source}")]
@@ -67,6 +114,31 @@ pub enum ClientError {
     /// The authorization step failed (login, consent, redirect checks).
     #[error("authorization failed: {0}")]
     Authorization(String),
+    /// The authorization response is not one this login may use: it is
+    /// malformed, or its `state` or `iss` is not the expected one (a
+    /// forgery or a mix-up); its code was not redeemed.
+    #[error("the authorization response was refused: {0}")]
+    AuthorizationResponse(#[source] AuthorizationResponseError),
+    /// A local step of the login failed: listening on loopback, or opening
+    /// the browser.
+    #[error("{what}: {source}")]
+    Local {
+        /// The step.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The system's random number generator failed (PKCE verifier,
+    /// `state`, assertion id).
+    #[error("no randomness for the login: {0}")]
+    Randomness(#[from] RandomnessError),
+    /// No PKCE verifier could be made.
+    #[error("cannot make a PKCE verifier: {0}")]
+    Pkce(#[from] mcp_oauth_core::pkce::PkceError),
+    /// The `private_key_jwt` key could not be read, or could not sign.
+    #[error("the private_key_jwt key cannot be used: {0}")]
+    PrivateKey(#[source] jsonwebtoken::errors::Error),
     /// The authorization server refused the authorization.
     #[error("authorization refused by the server: {0}")]
     Denied(ErrorResponse),
@@ -102,6 +174,20 @@ pub enum ClientError {
 }
 
 /// Why a response could not be read; see [`ClientError::Fetch`].
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, FetchError};
+///
+/// fn too_large(err: &ClientError) -> bool {
+///     matches!(err, ClientError::Fetch { source: FetchError::TooLarge { .. }, .. })
+/// }
+/// let err = ClientError::Fetch {
+///     url: "https://mcp.example.com/.well-known/oauth-protected-resource".into(),
+///     source: FetchError::TooLarge { limit: 262_144 },
+/// };
+/// assert!(too_large(&err));
+/// assert!(err.to_string().contains("262144"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -118,4 +204,47 @@ pub enum FetchError {
     /// The HTTP exchange failed.
     #[error("{0}")]
     Http(#[source] reqwest::Error),
+}
+
+/// What is wrong with a URL; see [`ClientError::InvalidUrl`].
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, OAuthClient, UrlError};
+///
+/// let err = OAuthClient::builder("my-agent")
+///     .metadata_document_url("not a url")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, ClientError::InvalidUrl { source: UrlError::Syntax(_), .. }));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// It is not a URL.
+    #[error(transparent)]
+    Syntax(#[from] url::ParseError),
+    /// It is not a valid resource identifier (RFC 8707).
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+    /// It is not a valid issuer identifier (RFC 8414).
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+    /// No metadata URL can be derived from it (RFC 9728, RFC 8414).
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+impl ClientError {
+    /// An [`InvalidUrl`](Self::InvalidUrl) error about `url`.
+    pub(crate) fn invalid_url(
+        what: &'static str,
+        url: impl Into<String>,
+        source: impl Into<UrlError>,
+    ) -> Self {
+        Self::InvalidUrl {
+            what,
+            url: url.into(),
+            source: source.into(),
+        }
+    }
 }

@@ -18,6 +18,15 @@ pub(crate) const BODY_LIMIT: usize = 256 * 1024;
 /// The longest one exchange (connect, headers and body) may take.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The HTTP client used when the caller brings none: no redirects
+/// followed (the headless login reads them), a total timeout per request.
+pub(crate) fn default_http() -> Result<reqwest::Client, ClientError> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(FETCH_TIMEOUT)
+        .build()?)
+}
+
 /// Whether `url` is `https`, or `http` on a loopback host (OAuth 2.1 §1.5:
 /// plain http only for development on the same machine).
 pub(crate) fn is_secure(url: &url::Url) -> bool {

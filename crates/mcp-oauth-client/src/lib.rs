@@ -43,13 +43,18 @@ mod error;
 mod fetch;
 mod login;
 mod session;
-pub mod store;
+mod store;
+#[cfg(feature = "rmcp")]
 mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use discovery::{ServerAuthorization, discover};
-pub use error::{ClientError, FetchError};
+pub use error::{ClientError, FetchError, UrlError};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
-pub use store::{FileStore, MemoryStore, TokenStore};
+pub use store::{
+    FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
+    TokenStore, Tokens, TokensKey,
+};
+#[cfg(feature = "rmcp")]
 pub use transport::AuthorizedClient;

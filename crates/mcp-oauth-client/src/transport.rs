@@ -25,7 +25,22 @@ const MAX_ATTEMPTS: usize = 3;
 
 /// An rmcp HTTP client that authorizes its requests: it sends the
 /// session's token, refreshes or logs in again on a 401, and steps up on a
-/// 403 `insufficient_scope`.
+/// 403 `insufficient_scope`. Made by
+/// [`OAuthClient::authorized_client`](crate::OAuthClient::authorized_client).
+///
+/// ```no_run
+/// use rmcp::ServiceExt;
+/// use rmcp::transport::StreamableHttpClientTransport;
+/// use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+///
+/// # async fn run(client: mcp_oauth_client::OAuthClient) -> Result<(), Box<dyn std::error::Error>> {
+/// let url = "https://mcp.example.com/mcp";
+/// let config = StreamableHttpClientTransportConfig::with_uri(url);
+/// let transport =
+///     StreamableHttpClientTransport::with_client(client.authorized_client(url)?, config);
+/// let mcp = ().serve(transport).await?;
+/// # let _ = mcp; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct AuthorizedClient {
     http: reqwest::Client,

@@ -75,7 +75,15 @@ async fn refused_after_tampering(tamper: fn(url::Url) -> url::Url, expect: &str)
         .access_token(&rs.resource)
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::Authorization(_)), "{err}");
+    // A forged or missing `state` or `iss` is a refused response; a
+    // redirect that arrived elsewhere, a refused authorization step.
+    assert!(
+        matches!(
+            err,
+            ClientError::AuthorizationResponse(_) | ClientError::Authorization(_)
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains(expect), "{err}");
     assert_eq!(token_requests(&s).await, 0, "the code was never redeemed");
     s.stop().await;

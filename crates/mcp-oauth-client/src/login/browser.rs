@@ -52,8 +52,10 @@ pub(super) async fn browser(
 ) -> Result<url::Url, ClientError> {
     let base: Arc<str> = redirect_uri.trim_end_matches("/callback").into();
     let state: Arc<str> = attempt.state.into();
-    opener(attempt.authorize_url.as_str())
-        .map_err(|e| ClientError::Authorization(format!("cannot open a browser: {e}")))?;
+    opener(attempt.authorize_url.as_str()).map_err(|source| ClientError::Local {
+        what: "cannot open a browser",
+        source,
+    })?;
     let (tx, mut rx) = mpsc::channel::<url::Url>(1);
     // Dropped on return, which ends every connection still being served.
     let mut connections = JoinSet::new();

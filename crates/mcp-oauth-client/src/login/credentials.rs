@@ -66,9 +66,14 @@ pub(super) async fn headless(
             reply.status
         )));
     }
-    let pending: serde_json::Value = reply
-        .json()
-        .map_err(|e| ClientError::Authorization(format!("unreadable headless login offer: {e}")))?;
+    let pending: serde_json::Value =
+        reply
+            .json()
+            .map_err(|source| ClientError::UnreadableResponse {
+                what: "headless login offer",
+                url: url.to_owned(),
+                source,
+            })?;
     let (Some(request), Some(named)) = (
         pending.get("request").and_then(|v| v.as_str()),
         pending.get("login_endpoint").and_then(|v| v.as_str()),

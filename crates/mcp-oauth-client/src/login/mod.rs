@@ -17,7 +17,23 @@ use tokio::net::TcpListener;
 use crate::error::ClientError;
 
 /// Hands the authorization URL to the caller and resolves to the URL the
-/// browser was redirected to (with `code`, `state`, `iss`).
+/// browser was redirected to (with `code`, `state`, `iss`); an `Err` ends the
+/// login with [`ClientError::Authorization`] carrying its text.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mcp_oauth_client::{AuthorizeCallback, Login};
+///
+/// let callback: AuthorizeCallback = Arc::new(|authorize_url: url::Url| {
+///     Box::pin(async move {
+///         // Show `authorize_url` to the user, then wait for the redirect.
+///         let _ = authorize_url;
+///         Err::<url::Url, String>("the user closed the window".to_owned())
+///     })
+/// });
+/// let login = Login::Callback(callback);
+/// # let _ = login;
+/// ```
 pub type AuthorizeCallback = Arc<
     dyn Fn(url::Url) -> Pin<Box<dyn Future<Output = Result<url::Url, String>> + Send>>
         + Send
@@ -25,9 +41,30 @@ pub type AuthorizeCallback = Arc<
 >;
 
 /// Opens a URL in a browser.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mcp_oauth_client::{BrowserOpener, Login};
+///
+/// let opener: BrowserOpener = Arc::new(|url: &str| {
+///     println!("Open {url} to sign in");
+///     Ok(())
+/// });
+/// let login = Login::BrowserWith(opener);
+/// # let _ = login;
+/// ```
 pub type BrowserOpener = Arc<dyn Fn(&str) -> std::io::Result<()> + Send + Sync>;
 
-/// A login strategy.
+/// A login strategy; see [`OAuthClientBuilder::login`](crate::OAuthClientBuilder::login).
+///
+/// ```
+/// use mcp_oauth_client::Login;
+///
+/// let interactive = Login::Browser;
+/// let headless = Login::password("alice", "correct horse battery staple");
+/// assert_eq!(format!("{interactive:?}"), "Login::Browser");
+/// assert!(!format!("{headless:?}").contains("horse"));
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Login {
@@ -78,6 +115,16 @@ impl Login {
 
 /// A username and password for [`Login::Password`]; `Debug` never shows the
 /// password.
+///
+/// ```
+/// use mcp_oauth_client::Login;
+///
+/// let Login::Password(credentials) = Login::password("alice", "hunter2") else {
+///     unreachable!()
+/// };
+/// assert_eq!(credentials.username(), "alice");
+/// assert!(!format!("{credentials:?}").contains("hunter2"));
+/// ```
 #[derive(Clone)]
 pub struct Credentials {
     username: String,
@@ -128,13 +175,12 @@ impl Redirect {
     pub(crate) async fn prepare(login: &Login) -> Result<Self, ClientError> {
         match login {
             Login::Browser | Login::BrowserWith(_) => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
-                    ClientError::Authorization(format!("cannot listen on loopback: {e}"))
-                })?;
-                let port = listener
-                    .local_addr()
-                    .map_err(|e| ClientError::Authorization(e.to_string()))?
-                    .port();
+                let local = |source| ClientError::Local {
+                    what: "cannot listen on loopback",
+                    source,
+                };
+                let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
+                let port = listener.local_addr().map_err(local)?.port();
                 Ok(Self::Listener(
                     listener,
                     format!("http://127.0.0.1:{port}/callback"),

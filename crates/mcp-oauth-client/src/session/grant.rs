@@ -12,8 +12,7 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AuthorizationCode, ClientSecret, random_base64url};
 use mcp_oauth_core::token::{JWT_BEARER_ASSERTION_TYPE, TokenRequest, TokenResponse};
 
-use super::{Session, now};
-use crate::config::AssertionKey;
+use crate::config::{AssertionKey, Config};
 use crate::discovery::Discovered;
 use crate::error::ClientError;
 use crate::fetch::{self, Reply, require_secure};
@@ -27,106 +26,103 @@ const REFRESH_MARGIN: u64 = 30;
 /// claims more is taken to mean this much.
 pub(crate) const MAX_LIFETIME: u64 = 365 * 24 * 3600;
 
-impl Session {
-    /// Runs the authorization request through the configured login and
-    /// checks the response; returns the code, the PKCE verifier and the
-    /// redirect URI to redeem them with.
-    pub(super) async fn user_login(
-        &self,
-        d: &Discovered,
-        reg: &Registration,
-        scope: &ScopeSet,
-    ) -> Result<(AuthorizationCode, PkceVerifier, String), ClientError> {
-        let endpoint = d
-            .metadata
-            .authorization_endpoint
-            .as_deref()
-            .ok_or_else(|| {
-                ClientError::Discovery("authorization server has no authorization endpoint".into())
-            })?;
-        require_secure("authorization endpoint", endpoint)?;
-        let verifier =
-            PkceVerifier::generate().map_err(|e| ClientError::Authorization(e.to_string()))?;
-        let state = random_base64url(16).map_err(|e| ClientError::Authorization(e.to_string()))?;
-        let redirect = Redirect::prepare(&self.config.login).await?;
-        let redirect_uri = redirect.uri().to_owned();
-        let url = AuthorizationRequest::new(
-            &reg.client_id,
-            &redirect_uri,
-            &PkceChallenge::s256(&verifier),
-        )
-        .state(&state)
-        .scope(scope.to_string())
-        .resource(&d.resource)
-        .to_url(endpoint)
-        .map_err(|e| ClientError::Discovery(format!("invalid authorization endpoint: {e}")))?;
-        let attempt = Attempt {
-            authorize_url: url,
-            state: &state,
-            issuer: &d.issuer,
-        };
-        let back = login::run(
-            &self.config.login,
-            &self.http,
-            attempt,
-            redirect,
-            self.config.login_timeout,
-        )
-        .await?;
-        check_arrival(&back, &redirect_uri)?;
-        let response = AuthorizationResponse::from_query(back.query().unwrap_or_default())
-            .map_err(|e| ClientError::Authorization(e.to_string()))?;
-        let code = match response.validate(&state, &d.issuer, d.metadata.supports_iss_parameter()) {
-            Ok(code) => code.clone(),
-            Err(AuthorizationResponseError::Denied(e)) => return Err(ClientError::Denied(e)),
-            Err(e) => return Err(ClientError::Authorization(e.to_string())),
-        };
-        Ok((code, verifier, redirect_uri))
-    }
+/// Seconds since the epoch.
+pub(super) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
-    /// Sends a token request with the client's authentication. The outer
-    /// error is a failed exchange; the inner one the server's OAuth
-    /// refusal.
-    pub(super) async fn token_request(
-        &self,
-        endpoint: &str,
-        audience: &str,
-        reg: &Registration,
-        basic: bool,
-        request: &mut TokenRequest,
-    ) -> Result<Result<TokenResponse, ErrorResponse>, ClientError> {
-        let target = require_secure("token endpoint", endpoint)?;
-        let mut http = self.http.post(target);
-        let signs = self
-            .config
-            .preregistered
-            .as_ref()
-            .is_some_and(|p| p.client_id == reg.client_id);
-        match (&self.config.assertion_key, &reg.client_secret, basic) {
-            (Some(key), _, _) if signs => {
-                request.client.client_id = Some(reg.client_id.clone());
-                request.client.client_assertion_type = Some(JWT_BEARER_ASSERTION_TYPE.to_owned());
-                request.client.client_assertion = Some(ClientSecret::new(sign_assertion(
-                    key,
-                    &reg.client_id,
-                    audience,
-                )?));
-            }
-            (_, Some(secret), true) => {
-                let enc = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                http = http.basic_auth(enc(&reg.client_id), Some(enc(secret.secret())));
-            }
-            (_, Some(secret), false) => {
-                request.client.client_id = Some(reg.client_id.clone());
-                request.client.client_secret = Some(secret.clone());
-            }
-            (_, None, _) => request.client.client_id = Some(reg.client_id.clone()),
+/// Runs the authorization request through the configured login and checks
+/// the response; returns the code, the PKCE verifier and the redirect URI
+/// to redeem them with.
+pub(super) async fn user_login(
+    config: &Config,
+    http: &reqwest::Client,
+    d: &Discovered,
+    reg: &Registration,
+    scope: &ScopeSet,
+) -> Result<(AuthorizationCode, PkceVerifier, String), ClientError> {
+    let endpoint = d
+        .metadata
+        .authorization_endpoint
+        .as_deref()
+        .ok_or_else(|| {
+            ClientError::Discovery("authorization server has no authorization endpoint".into())
+        })?;
+    require_secure("authorization endpoint", endpoint)?;
+    let verifier = PkceVerifier::generate()?;
+    let state = random_base64url(16)?;
+    let redirect = Redirect::prepare(&config.login).await?;
+    let redirect_uri = redirect.uri().to_owned();
+    let url = AuthorizationRequest::new(
+        &reg.client_id,
+        &redirect_uri,
+        &PkceChallenge::s256(&verifier),
+    )
+    .state(&state)
+    .scope(scope.to_string())
+    .resource(&d.resource)
+    .to_url(endpoint)
+    .map_err(|e| ClientError::invalid_url("authorization endpoint", endpoint, e))?;
+    let attempt = Attempt {
+        authorize_url: url,
+        state: &state,
+        issuer: &d.issuer,
+    };
+    let back = login::run(&config.login, http, attempt, redirect, config.login_timeout).await?;
+    check_arrival(&back, &redirect_uri)?;
+    let response = AuthorizationResponse::from_query(back.query().unwrap_or_default())
+        .map_err(ClientError::AuthorizationResponse)?;
+    let code = match response.validate(&state, &d.issuer, d.metadata.supports_iss_parameter()) {
+        Ok(code) => code.clone(),
+        Err(AuthorizationResponseError::Denied(e)) => return Err(ClientError::Denied(e)),
+        Err(e) => return Err(ClientError::AuthorizationResponse(e)),
+    };
+    Ok((code, verifier, redirect_uri))
+}
+
+/// Sends a token request with the client's authentication. The outer error
+/// is a failed exchange; the inner one the server's OAuth refusal.
+pub(super) async fn token_request(
+    config: &Config,
+    http: &reqwest::Client,
+    endpoint: &str,
+    audience: &str,
+    reg: &Registration,
+    basic: bool,
+    request: &mut TokenRequest,
+) -> Result<Result<TokenResponse, ErrorResponse>, ClientError> {
+    let target = require_secure("token endpoint", endpoint)?;
+    let mut http = http.post(target);
+    let signs = config
+        .preregistered
+        .as_ref()
+        .is_some_and(|p| p.client_id == reg.client_id);
+    match (&config.assertion_key, &reg.client_secret, basic) {
+        (Some(key), _, _) if signs => {
+            request.client.client_id = Some(reg.client_id.clone());
+            request.client.client_assertion_type = Some(JWT_BEARER_ASSERTION_TYPE.to_owned());
+            request.client.client_assertion = Some(ClientSecret::new(sign_assertion(
+                key,
+                &reg.client_id,
+                audience,
+            )?));
         }
-        let reply = fetch::exchange(http.form(&*request), endpoint).await?;
-        Ok(read_token_response(&reply))
+        (_, Some(secret), true) => {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            http = http.basic_auth(enc(&reg.client_id), Some(enc(secret.secret())));
+        }
+        (_, Some(secret), false) => {
+            request.client.client_id = Some(reg.client_id.clone());
+            request.client.client_secret = Some(secret.clone());
+        }
+        (_, None, _) => request.client.client_id = Some(reg.client_id.clone()),
     }
+    let reply = fetch::exchange(http.form(&*request), endpoint).await?;
+    Ok(read_token_response(&reply))
 }
 
 /// The server's answer: tokens, or its OAuth error (an unreadable error
@@ -195,16 +191,15 @@ fn sign_assertion(
     client_id: &str,
     audience: &str,
 ) -> Result<String, ClientError> {
-    let failed = |e: String| ClientError::Config(format!("cannot sign the client assertion: {e}"));
     let mut header = jsonwebtoken::Header::new(key.alg);
     header.kid = key.kid.clone();
     let t = now();
     let claims = serde_json::json!({
         "iss": client_id, "sub": client_id, "aud": audience,
         "iat": t, "exp": t.saturating_add(60),
-        "jti": random_base64url(16).map_err(|e| failed(e.to_string()))?,
+        "jti": random_base64url(16)?,
     });
-    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| failed(e.to_string()))
+    jsonwebtoken::encode(&header, &claims, &key.key).map_err(ClientError::PrivateKey)
 }
 
 /// The authorization response must arrive at our redirect URI (scheme, host
@@ -212,7 +207,7 @@ fn sign_assertion(
 /// delivered anywhere else has been seen by someone else and is not used.
 fn check_arrival(back: &url::Url, redirect_uri: &str) -> Result<(), ClientError> {
     let ours = url::Url::parse(redirect_uri)
-        .map_err(|e| ClientError::Config(format!("invalid redirect URI: {e}")))?;
+        .map_err(|e| ClientError::invalid_url("redirect URI", redirect_uri, e))?;
     if back.scheme() == ours.scheme()
         && back.host_str() == ours.host_str()
         && back.path() == ours.path()

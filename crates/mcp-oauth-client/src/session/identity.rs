@@ -6,68 +6,75 @@ use mcp_oauth_core::registration::{
     ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata, GrantType, ResponseType,
 };
 
-use super::Session;
+use crate::config::Config;
 use crate::discovery::Discovered;
 use crate::error::ClientError;
 use crate::fetch::{self, require_secure};
 use crate::login;
-use crate::store::{Registration, get_typed, put_typed};
+use crate::store::{Registration, RegistrationKey};
 
-impl Session {
-    /// The identity to use at `d`'s authorization server. A pre-registered
-    /// identity is only ever used at the trusted issuer: discovery has
-    /// refused any other before this point.
-    pub(super) async fn identity(&self, d: &Discovered) -> Result<Registration, ClientError> {
-        if let Some(r) = &self.config.preregistered {
-            return Ok(r.clone());
-        }
-        if let Some(url) = &self.config.metadata_document_url
-            && d.metadata.supports_client_id_metadata_documents()
-        {
-            return Ok(Registration {
-                client_id: url.clone(),
-                client_secret: None,
-                redirect_uris: vec![login::LOOPBACK_REDIRECT.to_owned()],
-            });
-        }
-        let store = self.config.store.as_ref();
-        let key = self.registration_key(&d.issuer);
-        if let Some(r) = get_typed::<Registration>(store, &key)? {
-            return Ok(r);
-        }
-        let endpoint = d.metadata.registration_endpoint.as_deref().ok_or_else(|| {
-            ClientError::Registration(format!(
-                "{} offers no dynamic registration and no client id was configured",
-                d.issuer
-            ))
-        })?;
-        let target = require_secure("registration endpoint", endpoint)?;
-        let request = ClientMetadata {
-            client_name: Some(self.config.client_name.clone()),
-            redirect_uris: Some(vec![login::LOOPBACK_REDIRECT.to_owned()]),
-            grant_types: Some(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
-            response_types: Some(vec![ResponseType::Code]),
-            token_endpoint_auth_method: Some(ClientAuthMethod::None),
-            application_type: Some(ApplicationType::Native),
-            ..Default::default()
-        };
-        let reply = fetch::exchange(self.http.post(target).json(&request), endpoint).await?;
-        if !reply.status.is_success() {
-            return Err(ClientError::Registration(format!(
-                "HTTP {}: {}",
-                reply.status,
-                reply.excerpt()
-            )));
-        }
-        let info: ClientInformation = reply
-            .json()
-            .map_err(|e| ClientError::Registration(format!("unreadable response: {e}")))?;
-        let reg = Registration {
-            client_id: info.client_id,
-            client_secret: info.client_secret,
-            redirect_uris: info.metadata.redirect_uris().to_vec(),
-        };
-        put_typed(store, &key, &reg)?;
-        Ok(reg)
+/// The identity to use at `d`'s authorization server. A pre-registered
+/// identity is only ever used at the trusted issuer: discovery has refused
+/// any other before this point.
+pub(super) async fn identity(
+    config: &Config,
+    http: &reqwest::Client,
+    d: &Discovered,
+) -> Result<Registration, ClientError> {
+    if let Some(r) = &config.preregistered {
+        return Ok(r.clone());
     }
+    if let Some(url) = &config.metadata_document_url
+        && d.metadata.supports_client_id_metadata_documents()
+    {
+        return Ok(Registration {
+            client_id: url.clone(),
+            client_secret: None,
+            redirect_uris: vec![login::LOOPBACK_REDIRECT.to_owned()],
+        });
+    }
+    let store = config.store.as_ref();
+    let key = RegistrationKey::new(config.client_name.clone(), d.issuer.clone());
+    if let Some(r) = store.load_registration(&key)? {
+        return Ok(r);
+    }
+    let endpoint = d.metadata.registration_endpoint.as_deref().ok_or_else(|| {
+        ClientError::Registration(format!(
+            "{} offers no dynamic registration and no client id was configured",
+            d.issuer
+        ))
+    })?;
+    let target = require_secure("registration endpoint", endpoint)?;
+    let request = ClientMetadata {
+        client_name: Some(config.client_name.clone()),
+        redirect_uris: Some(vec![login::LOOPBACK_REDIRECT.to_owned()]),
+        grant_types: Some(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        response_types: Some(vec![ResponseType::Code]),
+        token_endpoint_auth_method: Some(ClientAuthMethod::None),
+        application_type: Some(ApplicationType::Native),
+        ..Default::default()
+    };
+    let reply = fetch::exchange(http.post(target).json(&request), endpoint).await?;
+    if !reply.status.is_success() {
+        return Err(ClientError::Registration(format!(
+            "HTTP {}: {}",
+            reply.status,
+            reply.excerpt()
+        )));
+    }
+    let info: ClientInformation =
+        reply
+            .json()
+            .map_err(|source| ClientError::UnreadableResponse {
+                what: "registration response",
+                url: endpoint.to_owned(),
+                source,
+            })?;
+    let reg = Registration {
+        client_id: info.client_id,
+        client_secret: info.client_secret,
+        redirect_uris: info.metadata.redirect_uris().to_vec(),
+    };
+    store.save_registration(&key, &reg)?;
+    Ok(reg)
 }

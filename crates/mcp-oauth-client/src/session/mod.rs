@@ -17,32 +17,21 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::AccessToken;
 use mcp_oauth_core::token::TokenRequest;
-use serde::{Deserialize, Serialize};
 
+use self::grant::now;
 use crate::config::{Config, same_issuer};
 use crate::discovery::{Discovered, discover_for_login, is_own_resource};
 use crate::error::ClientError;
 use crate::login::Login;
-use crate::store::{Registration, Tokens, get_typed, put_typed};
+use crate::store::{Registration, RegistrationKey, SessionKey, SessionRecord, Tokens};
 
 /// Default time allowed for a login.
 pub(crate) const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// What a later process needs to reuse stored tokens without discovery.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Index {
-    issuer: String,
-    resource: String,
-    client_id: String,
-    token_endpoint: String,
-    #[serde(default)]
-    basic_auth: bool,
-}
-
 #[derive(Default)]
 struct State {
     discovered: Option<Discovered>,
-    index: Option<Index>,
+    index: Option<SessionRecord>,
     tokens: Option<Tokens>,
     loaded: bool,
 }
@@ -53,14 +42,6 @@ pub(crate) struct Session {
     config: Arc<Config>,
     http: reqwest::Client,
     state: tokio::sync::Mutex<State>,
-}
-
-/// Seconds since the epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Whether the access token should be refreshed now.
@@ -78,38 +59,16 @@ impl Session {
         }
     }
 
-    fn index_key(&self) -> String {
-        format!(
-            "session|{}|{}",
-            self.config.client_name,
-            self.mcp_url.as_str()
-        )
-    }
-
-    /// Tokens are kept per MCP URL as well as per issuer, resource and
-    /// client: when the origin's root metadata document makes the origin
-    /// the resource, two servers on that origin still never share a token
-    /// without each one's own login.
-    fn tokens_key(&self, index: &Index) -> String {
-        format!(
-            "tokens|{}|{}|{}|{}",
-            index.issuer,
-            index.resource,
-            index.client_id,
-            self.mcp_url.as_str()
-        )
-    }
-
-    fn registration_key(&self, issuer: &str) -> String {
-        format!("registration|{}|{issuer}", self.config.client_name)
+    fn session_key(&self) -> SessionKey {
+        SessionKey::new(self.config.client_name.clone(), self.mcp_url.as_str())
     }
 
     /// The index and tokens in the store, as this agent may use them: an
     /// index for another issuer than the trusted one (the configuration
     /// changed) or another resource is ignored.
-    fn read_stored(&self) -> Result<(Option<Index>, Option<Tokens>), ClientError> {
+    fn read_stored(&self) -> Result<(Option<SessionRecord>, Option<Tokens>), ClientError> {
         let store = self.config.store.as_ref();
-        let Some(index) = get_typed::<Index>(store, &self.index_key())? else {
+        let Some(index) = store.load_session(&self.session_key())? else {
             return Ok((None, None));
         };
         let trusted = self
@@ -120,7 +79,7 @@ impl Session {
         if !trusted || !is_own_resource(&index.resource, &self.mcp_url) {
             return Ok((None, None));
         }
-        let tokens = get_typed::<Tokens>(store, &self.tokens_key(&index))?;
+        let tokens = store.load_tokens(&self.session_key().tokens_key(&index))?;
         Ok((Some(index), tokens))
     }
 
@@ -132,10 +91,16 @@ impl Session {
         Ok(())
     }
 
-    fn save(&self, st: &mut State, index: Index, tokens: Tokens) -> Result<(), ClientError> {
+    fn save(
+        &self,
+        st: &mut State,
+        index: SessionRecord,
+        tokens: Tokens,
+    ) -> Result<(), ClientError> {
         let store = self.config.store.as_ref();
-        put_typed(store, &self.tokens_key(&index), &tokens)?;
-        put_typed(store, &self.index_key(), &index)?;
+        let key = self.session_key();
+        store.save_tokens(&key.tokens_key(&index), &tokens)?;
+        store.save_session(&key, &index)?;
         st.index = Some(index);
         st.tokens = Some(tokens);
         Ok(())
@@ -187,6 +152,7 @@ impl Session {
 
     /// After a 403 `insufficient_scope`: authorize again with the union of
     /// the scopes held and the scopes the challenge names.
+    #[cfg_attr(not(feature = "rmcp"), allow(dead_code))]
     pub(crate) async fn insufficient_scope(
         &self,
         sent: Option<&str>,
@@ -246,7 +212,7 @@ impl Session {
         let token_endpoint = d.metadata.token_endpoint.clone().ok_or_else(|| {
             ClientError::Discovery("authorization server has no token endpoint".into())
         })?;
-        let reg = self.identity(&d).await?;
+        let reg = identity::identity(&self.config, &self.http, &d).await?;
         // Scope: what the step-up needs, else the challenge's, else what
         // the resource advertises, else none.
         let scope = wanted
@@ -267,22 +233,30 @@ impl Session {
                 .scope(&scope)
                 .resource(&d.resource)
         } else {
-            let (code, verifier, redirect_uri) = self.user_login(&d, &reg, &scope).await?;
+            let (code, verifier, redirect_uri) =
+                grant::user_login(&self.config, &self.http, &d, &reg, &scope).await?;
             TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
         };
-        let tokens = self
-            .token_request(&token_endpoint, &d.issuer, &reg, basic, &mut request)
-            .await?
-            .map_err(ClientError::Token)?;
+        let tokens = grant::token_request(
+            &self.config,
+            &self.http,
+            &token_endpoint,
+            &d.issuer,
+            &reg,
+            basic,
+            &mut request,
+        )
+        .await?
+        .map_err(ClientError::Token)?;
         let tokens = grant::to_tokens(tokens, &scope, now());
         let access = tokens.access_token.clone();
-        let index = Index {
-            issuer: d.issuer.clone(),
-            resource: d.resource.clone(),
-            client_id: reg.client_id.clone(),
+        let index = SessionRecord::new(
+            d.issuer.clone(),
+            d.resource.clone(),
+            reg.client_id.clone(),
             token_endpoint,
-            basic_auth: basic,
-        };
+            basic,
+        );
         self.save(st, index, tokens)?;
         Ok(access)
     }
@@ -313,7 +287,11 @@ impl Session {
         let store = self.config.store.as_ref();
         let reg = match &self.config.preregistered {
             Some(r) if r.client_id == index.client_id => r.clone(),
-            _ => get_typed::<Registration>(store, &self.registration_key(&index.issuer))?
+            _ => store
+                .load_registration(&RegistrationKey::new(
+                    self.config.client_name.clone(),
+                    index.issuer.clone(),
+                ))?
                 .filter(|r| r.client_id == index.client_id)
                 .unwrap_or(Registration {
                     client_id: index.client_id.clone(),
@@ -322,15 +300,16 @@ impl Session {
                 }),
         };
         let mut request = TokenRequest::refresh_token(refresh).resource(&index.resource);
-        let answer = self
-            .token_request(
-                &index.token_endpoint,
-                &index.issuer,
-                &reg,
-                index.basic_auth,
-                &mut request,
-            )
-            .await?;
+        let answer = grant::token_request(
+            &self.config,
+            &self.http,
+            &index.token_endpoint,
+            &index.issuer,
+            &reg,
+            index.basic_auth,
+            &mut request,
+        )
+        .await?;
         match answer {
             Ok(response) => {
                 let mut fresh =
@@ -347,10 +326,10 @@ impl Session {
                 // (unless another agent has stored newer tokens meanwhile).
                 if e.error == mcp_oauth_core::ErrorCode::InvalidGrant {
                     st.tokens = None;
-                    let key = self.tokens_key(&index);
-                    let stored = get_typed::<Tokens>(store, &key)?;
+                    let key = self.session_key().tokens_key(&index);
+                    let stored = store.load_tokens(&key)?;
                     if stored.is_some_and(|s| s.refresh_token == tokens.refresh_token) {
-                        store.remove(&key)?;
+                        store.remove_tokens(&key)?;
                     }
                 }
                 Err(ClientError::Refresh(e))
