@@ -8,7 +8,6 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::token_hash;
 
-use crate::builder::{NoIssuer, VerifierBuilder};
 use crate::cache::TokenCache;
 use crate::claims::{Claims, Rejection};
 use crate::discovery::Discovery;
@@ -24,7 +23,7 @@ pub(crate) enum Mode {
     Introspection(Introspector),
 }
 
-/// The verifier's state, built by [`VerifierBuilder::build`].
+/// The verifier's state, built by the builder.
 pub(crate) struct Inner {
     pub(crate) resource: ResourceUri,
     pub(crate) issuers: Vec<String>,
@@ -58,12 +57,6 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Starts a builder for the resource with this canonical URI (the MCP
-    /// endpoint, e.g. `https://mcp.example.com/mcp`).
-    pub fn builder(resource: impl Into<String>) -> VerifierBuilder<NoIssuer> {
-        VerifierBuilder::new(resource.into())
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),
@@ -73,8 +66,8 @@ impl Verifier {
     /// Checks a request's `Origin` header (MCP Streamable HTTP transport):
     /// `Ok` without one (not a browser) or with an allowed one (the
     /// resource's own origin and those of
-    /// [`VerifierBuilder::allowed_origins`]); otherwise
-    /// [`Rejection::ForbiddenOrigin`] (403). The framework glue calls it
+    /// [`allowed_origins`](crate::VerifierBuilder::allowed_origins));
+    /// otherwise [`Rejection::ForbiddenOrigin`] (403). The framework glue calls it
     /// before anything else, so a refused request costs no token check.
     /// Glue of other frameworks should refuse several `Origin` headers, or
     /// one that is not UTF-8, the same way.
@@ -286,9 +279,9 @@ impl Verifier {
         }
     }
 
-    /// The extra scopes (see [`VerifierBuilder::tool_scope`]) the
-    /// `tools/call` messages of a JSON-RPC body (one message or a batch)
-    /// need, if any. For framework glue that inspects request bodies.
+    /// The extra scopes (see
+    /// [`tool_scope`](crate::VerifierBuilder::tool_scope)) the `tools/call`
+    /// messages of a JSON-RPC body (one message or a batch) need, if any. For framework glue that inspects request bodies.
     pub fn tool_call_scopes(&self, body: &[u8]) -> Option<ScopeSet> {
         let value: serde_json::Value = serde_json::from_slice(body).ok()?;
         let messages = match &value {

@@ -1,0 +1,59 @@
+//! Unit tests of the builder's checks and defaults.
+
+use super::*;
+
+fn builder() -> VerifierBuilder<WithIssuer> {
+    Verifier::builder("https://mcp.example.com/mcp").authorization_server("https://a.example")
+}
+
+#[test]
+fn explicit_keys_belong_to_a_single_issuer() {
+    let two = || builder().authorization_server("https://b.example");
+    for b in [
+        two().jwks_uri("https://a.example/jwks"),
+        two().shared_secret(
+            b"0123456789abcdef0123456789abcdef".to_vec(),
+            Algorithm::HS256,
+        ),
+    ] {
+        assert!(matches!(
+            b.build(),
+            Err(BuildError::ExplicitKeysNeedOneIssuer { issuers: 2 })
+        ));
+    }
+    assert!(builder().jwks_uri("https://a.example/jwks").build().is_ok());
+    // Discovery per issuer, and an introspection endpoint, are fine with several.
+    assert!(two().build().is_ok());
+    assert!(
+        two()
+            .introspection("rs", "s")
+            .introspection_endpoint("https://a.example/introspect")
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn allowed_origins_must_be_origins() {
+    for bad in [
+        "null",
+        "https://app.example/",
+        "app.example",
+        "https://a.example/x",
+    ] {
+        assert!(
+            matches!(builder().allowed_origins([bad]).build(), Err(BuildError::Origin(o)) if o == bad),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = builder().config;
+    assert_eq!(c.introspection_cache_ttl, Duration::from_secs(30));
+    assert_eq!(c.max_token_lifetime, Duration::from_secs(86_400));
+    assert_eq!(c.cache_max_bytes, 16 * 1024 * 1024);
+    assert_eq!(c.jwks_refresh_interval, Duration::from_secs(10));
+    assert_eq!(c.leeway, 60);
+}
