@@ -8,7 +8,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use mcp_oauth_core::discovery::protected_resource_metadata_url;
 use mcp_oauth_core::metadata::ProtectedResourceMetadata;
-use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::ClientSecret;
 
@@ -370,30 +370,40 @@ impl VerifierBuilder<WithIssuer> {
     /// server may start before its AS.
     pub fn build(self) -> Result<Verifier, BuildError> {
         let c = self.config;
-        let resource =
-            ResourceUri::parse(&c.resource).map_err(|e| BuildError::Resource(e.to_string()))?;
+        let resource = ResourceUri::parse(&c.resource).map_err(|source| BuildError::Resource {
+            input: c.resource.clone(),
+            source,
+        })?;
         for i in &c.issuers {
-            mcp_oauth_core::issuer::Issuer::parse(i.as_str())
-                .map_err(|e| BuildError::Issuer(format!("{i}: {e}")))?;
+            mcp_oauth_core::issuer::Issuer::parse(i.as_str()).map_err(|source| {
+                BuildError::Issuer {
+                    input: i.clone(),
+                    source,
+                }
+            })?;
         }
-        let required: ScopeSet =
-            ScopeSet::parse(&c.required.join(" ")).map_err(|e| BuildError::Scope(e.to_string()))?;
+        let scopes = |input: String| {
+            ScopeSet::parse(&input).map_err(|source| BuildError::Scope { input, source })
+        };
+        let required = scopes(c.required.join(" "))?;
         let mut tool_scopes = Vec::new();
-        for (tool, scopes) in c.tool_scopes {
-            let set = ScopeSet::parse(&scopes).map_err(|e| BuildError::Scope(e.to_string()))?;
-            tool_scopes.push((tool, set));
+        for (tool, set) in c.tool_scopes {
+            tool_scopes.push((tool, scopes(set)?));
         }
-        let own_origin = url::Url::parse(resource.as_str())
-            .ok()
-            .as_ref()
-            .and_then(Origin::of_url)
-            .ok_or_else(|| BuildError::Resource(format!("{}: no origin", resource.as_str())))?;
+        // A canonical resource URI is http(s) with a host, so it has an origin.
+        let own_origin = Origin::of_url(resource.url()).ok_or_else(|| BuildError::Resource {
+            input: c.resource.clone(),
+            source: ResourceError::MissingHost,
+        })?;
         let mut origins = vec![own_origin];
         for o in &c.allowed_origins {
             origins.push(Origin::parse(o).ok_or_else(|| BuildError::Origin(o.clone()))?);
         }
         let resource_metadata_url = protected_resource_metadata_url(resource.as_str())
-            .map_err(|e| BuildError::Resource(e.to_string()))?
+            .map_err(|source| BuildError::ResourceMetadataUrl {
+                input: c.resource.clone(),
+                source,
+            })?
             .to_string();
         let metadata = ProtectedResourceMetadata {
             scopes_supported: Some(
@@ -407,7 +417,7 @@ impl VerifierBuilder<WithIssuer> {
             .timeout(c.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| BuildError::Http(e.to_string()))?;
+            .map_err(BuildError::Http)?;
         let retry = RETRY_INTERVAL.min(c.jwks_refresh_interval);
         let discoveries: Vec<Arc<Discovery>> = c
             .issuers

@@ -57,3 +57,36 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.jwks_refresh_interval, Duration::from_secs(10));
     assert_eq!(c.leeway, 60);
 }
+
+#[test]
+fn errors_keep_the_input_and_its_parse_error() {
+    use std::error::Error as _;
+
+    let err = Verifier::builder("ftp://mcp.example.com/mcp")
+        .authorization_server("https://a.example")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &err,
+        BuildError::Resource { input, source: ResourceError::Scheme(_) }
+            if input == "ftp://mcp.example.com/mcp"
+    ));
+    assert!(err.source().is_some());
+
+    let err = builder()
+        .authorization_server("https://b.example?x=1")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &err,
+        BuildError::Issuer { input, source: mcp_oauth_core::issuer::IssuerError::Query }
+            if input == "https://b.example?x=1"
+    ));
+
+    let err = builder()
+        .tool_scope("delete", "admin \"x\"")
+        .build()
+        .unwrap_err();
+    assert!(matches!(&err, BuildError::Scope { input, .. } if input == "admin \"x\""));
+    assert!(err.source().is_some());
+}
