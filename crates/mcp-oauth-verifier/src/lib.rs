@@ -54,6 +54,7 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use builder::mode::{AnyMode, IntrospectionMode, JwtMode};
 pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
 pub use error::BuildError;

@@ -18,8 +18,11 @@ use crate::now;
 use crate::origin::AllowedOrigins;
 use crate::stats::{Counters, VerifierStats};
 
+/// How tokens are verified.
 pub(crate) enum Mode {
-    Jwt(JwtVerifier),
+    /// Locally, as JWTs, with this clock-skew allowance (seconds).
+    Jwt { verifier: JwtVerifier, leeway: u64 },
+    /// By the authorization server.
     Introspection(Introspector),
 }
 
@@ -32,7 +35,6 @@ pub(crate) struct Inner {
     pub(crate) resource_metadata_url: String,
     pub(crate) metadata: ProtectedResourceMetadata,
     pub(crate) mode: Mode,
-    pub(crate) leeway: u64,
     pub(crate) http: reqwest::Client,
     pub(crate) cache: TokenCache,
     /// One per trusted issuer, in the configured order.
@@ -97,7 +99,7 @@ impl Verifier {
         let (cached_tokens, cache_bytes) = self.inner.cache.size();
         let introspections_in_flight = match &self.inner.mode {
             Mode::Introspection(i) => i.in_flight() as u64,
-            Mode::Jwt(_) => 0,
+            Mode::Jwt { .. } => 0,
         };
         let mut stats = VerifierStats {
             cached_tokens,
@@ -235,7 +237,7 @@ impl Verifier {
         let inner = &self.inner;
         let key = token_hash(token);
         match &inner.mode {
-            Mode::Jwt(jwt) => {
+            Mode::Jwt { verifier, leeway } => {
                 if let Some(hit) = inner.cache.get(&key) {
                     return hit;
                 }
@@ -245,15 +247,13 @@ impl Verifier {
                 };
                 let t = now();
                 let claims = Arc::new(
-                    jwt.verify(token, &ctx, &inner.resource, inner.leeway, t)
+                    verifier
+                        .verify(token, &ctx, &inner.resource, *leeway, t)
                         .await?,
                 );
                 // Kept until the token expires (with the leeway it is
                 // accepted for), which the maximum lifetime bounds.
-                let ttl = claims
-                    .expires_at
-                    .saturating_add(inner.leeway)
-                    .saturating_sub(t);
+                let ttl = claims.expires_at.saturating_add(*leeway).saturating_sub(t);
                 inner
                     .cache
                     .insert(key, Ok(claims.clone()), Duration::from_secs(ttl));

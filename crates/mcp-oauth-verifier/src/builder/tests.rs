@@ -1,5 +1,7 @@
 //! Unit tests of the builder's checks and defaults.
 
+use jsonwebtoken::Algorithm;
+
 use super::*;
 
 fn builder() -> VerifierBuilder<WithIssuer> {
@@ -50,12 +52,31 @@ fn allowed_origins_must_be_origins() {
 
 #[test]
 fn defaults_are_the_documented_ones() {
-    let c = builder().config;
-    assert_eq!(c.introspection_cache_ttl, Duration::from_secs(30));
-    assert_eq!(c.max_token_lifetime, Duration::from_secs(86_400));
-    assert_eq!(c.cache_max_bytes, 16 * 1024 * 1024);
-    assert_eq!(c.jwks_refresh_interval, Duration::from_secs(10));
-    assert_eq!(c.leeway, 60);
+    assert_eq!(builder().settings.cache_max_bytes, 16 * 1024 * 1024);
+    let jwt = builder().jwks().mode;
+    assert_eq!(jwt.max_token_lifetime, Duration::from_secs(86_400));
+    assert_eq!(jwt.jwks_refresh_interval, Duration::from_secs(10));
+    assert_eq!(jwt.leeway, 60);
+    assert!(!jwt.allow_untyped);
+    let introspection = builder().introspection("rs", "s").mode;
+    assert_eq!(introspection.cache_ttl, Duration::from_secs(30));
+    assert!(introspection.validate_resource);
+}
+
+#[test]
+fn jwt_settings_accumulate_in_any_order() {
+    let jwt = builder()
+        .shared_secret(
+            b"0123456789abcdef0123456789abcdef".to_vec(),
+            Algorithm::HS256,
+        )
+        .jwks_uri("https://a.example/jwks")
+        .leeway(5)
+        .jwks()
+        .mode;
+    assert_eq!(jwt.jwks_uri.as_deref(), Some("https://a.example/jwks"));
+    assert!(jwt.shared.is_some());
+    assert_eq!(jwt.leeway, 5);
 }
 
 #[test]
