@@ -112,26 +112,60 @@ impl Verifier {
     }
 
     /// The canonical resource URI.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Verifier;
+    ///
+    /// let verifier = Verifier::builder("https://MCP.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .build()?;
+    /// assert_eq!(verifier.resource().as_str(), "https://mcp.example.com/mcp");
+    /// assert!(verifier.required_scopes().contains("mcp"));
+    /// assert_eq!(verifier.metadata().resource, "https://mcp.example.com/mcp");
+    /// assert_eq!(
+    ///     verifier.resource_metadata_url(),
+    ///     "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+    /// );
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn resource(&self) -> &ResourceUri {
         &self.inner.resource
     }
 
-    /// The scopes every request needs.
+    /// The scopes every request needs; see [`Verifier::resource`].
     pub fn required_scopes(&self) -> &ScopeSet {
         &self.inner.required
     }
 
-    /// The RFC 9728 document.
+    /// The RFC 9728 document; see [`Verifier::resource`].
     pub fn metadata(&self) -> &ProtectedResourceMetadata {
         &self.inner.metadata
     }
 
-    /// Where the RFC 9728 document is served (path form).
+    /// Where the RFC 9728 document is served (path form); see
+    /// [`Verifier::resource`].
     pub fn resource_metadata_url(&self) -> &str {
         &self.inner.resource_metadata_url
     }
 
     /// The scopes a `tools/call` of `tool` needs beyond the required ones.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Verifier;
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .tool_scope("delete_repo", "repo:admin")
+    ///     .build()?;
+    /// assert!(verifier.has_tool_scopes());
+    /// assert!(verifier.tool_scopes("delete_repo").is_some_and(|s| s.contains("repo:admin")));
+    /// assert!(verifier.tool_scopes("list_repos").is_none());
+    /// let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo"}}"#;
+    /// assert!(verifier.tool_call_scopes(body).is_some_and(|s| s.contains("repo:admin")));
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn tool_scopes(&self, tool: &str) -> Option<&ScopeSet> {
         self.inner
             .tool_scopes
@@ -141,12 +175,24 @@ impl Verifier {
     }
 
     /// Whether any tool has extra scopes (the glue then looks into
-    /// `tools/call` bodies).
+    /// `tools/call` bodies); see [`Verifier::tool_scopes`].
     pub fn has_tool_scopes(&self) -> bool {
         !self.inner.tool_scopes.is_empty()
     }
 
     /// The `WWW-Authenticate` value for a rejection.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .build()?;
+    /// let challenge = verifier.challenge(&Rejection::InvalidToken("token expired".into()));
+    /// assert!(challenge.starts_with(r#"Bearer error="invalid_token""#));
+    /// assert!(challenge.contains(r#"error_description="token expired""#));
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn challenge(&self, rejection: &Rejection) -> String {
         rejection
             .challenge(&self.inner.resource_metadata_url, &self.inner.required)
@@ -156,6 +202,27 @@ impl Verifier {
     /// Verifies a request by its `Authorization` header value and query
     /// string: only `Authorization: Bearer` is accepted; a token in the
     /// query string is refused (RFC 6750 §2.3 is not supported by MCP).
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .build()?;
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// runtime.block_on(async {
+    ///     assert_eq!(verifier.verify_request(None, None).await, Err(Rejection::MissingToken));
+    ///     assert!(matches!(
+    ///         verifier.verify_request(None, Some("access_token=abc")).await,
+    ///         Err(Rejection::InvalidRequest(_))
+    ///     ));
+    ///     assert!(matches!(
+    ///         verifier.verify_request(Some("Bearer not-a-jwt"), None).await,
+    ///         Err(Rejection::InvalidToken(_))
+    ///     ));
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn verify_request(
         &self,
         authorization: Option<&str>,
@@ -200,7 +267,8 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Verifies a bearer token and the required scopes.
+    /// Verifies a bearer token and the required scopes (what
+    /// [`Verifier::verify_request`] does after reading the header).
     pub async fn verify_token(&self, token: &str) -> Result<Claims, Rejection> {
         let claims = self.authenticate(token).await?;
         self.authorize(&claims, None)?;
@@ -208,6 +276,32 @@ impl Verifier {
     }
 
     /// Checks that `claims` carry the required scopes, plus `extra`.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    /// use mcp_oauth_verifier::{Claims, Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .build()?;
+    /// let claims = Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: None,
+    ///     scopes: ScopeSet::parse("mcp")?,
+    ///     audience: vec!["https://mcp.example.com/mcp".into()],
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert_eq!(verifier.authorize(&claims, None), Ok(()));
+    /// let admin = ScopeSet::parse("admin")?;
+    /// assert!(matches!(
+    ///     verifier.authorize(&claims, Some(&admin)),
+    ///     Err(Rejection::InsufficientScope { required }) if required.contains("admin")
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authorize(&self, claims: &Claims, extra: Option<&ScopeSet>) -> Result<(), Rejection> {
         let required = &self.inner.required;
         let ok =
@@ -225,7 +319,8 @@ impl Verifier {
 
     /// Verifies the token (signature or introspection, issuer, audience,
     /// time), without the scope check. Results are cached by token hash
-    /// until the token expires.
+    /// until the token expires. See [`Verifier::verify_request`] for an
+    /// example.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, Rejection> {
         self.authenticate_shared(token)
             .await
@@ -281,7 +376,9 @@ impl Verifier {
 
     /// The extra scopes (see
     /// [`tool_scope`](crate::VerifierBuilder::tool_scope)) the `tools/call`
-    /// messages of a JSON-RPC body (one message or a batch) need, if any. For framework glue that inspects request bodies.
+    /// messages of a JSON-RPC body (one message or a batch) need, if any.
+    /// For framework glue that inspects request bodies; see
+    /// [`Verifier::tool_scopes`].
     pub fn tool_call_scopes(&self, body: &[u8]) -> Option<ScopeSet> {
         let value: serde_json::Value = serde_json::from_slice(body).ok()?;
         let messages = match &value {
