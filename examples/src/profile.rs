@@ -140,15 +140,5 @@ pub fn configure_actix(
     verifier: &Verifier,
     mcp: &rmcp_actix_web::transport::StreamableHttpService<ProfileServer>,
 ) -> impl FnOnce(&mut actix_web::web::ServiceConfig) + use<> {
-    let (verifier, mcp) = (verifier.clone(), mcp.clone());
-    move |cfg| {
-        use actix_web::{middleware::from_fn, web};
-        cfg.app_data(web::Data::new(verifier.clone()))
-            .configure(mcp_oauth_verifier::actix::metadata_routes(&verifier))
-            .service(
-                web::scope("/mcp")
-                    .wrap(from_fn(mcp_oauth_verifier::actix::verify))
-                    .service(mcp.scope()),
-            );
-    }
+    mcp_oauth_verifier::actix::protect(verifier, mcp.clone().scope())
 }

@@ -3,32 +3,48 @@
 //! RFC 9728 document. Usable with `rmcp-actix-web`, whose `on_request` hook
 //! can copy the claims for tools.
 //!
-//! ```no_run
-//! use actix_web::{App, HttpServer, middleware::from_fn, web};
+//! [`protect`] mounts both at once: the metadata document, and the MCP
+//! service at the resource's path behind the verifying middleware. The
+//! middleware holds its [`Verifier`], so nothing is looked up in the app's
+//! data at run time.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, test, web};
 //! use mcp_oauth_verifier::{Verifier, actix};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # actix_web::rt::System::new().block_on(async {
 //! let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
 //!     .authorization_server("http://127.0.0.1:9000")
 //!     .required_scopes(["mcp"])
 //!     .build()?;
-//! HttpServer::new(move || {
-//!     App::new()
-//!         .app_data(web::Data::new(verifier.clone()))
-//!         .configure(actix::metadata_routes(&verifier))
-//!         .service(web::scope("/mcp").wrap(from_fn(actix::verify)) /* .service(your MCP service) */)
-//! })
-//! .bind(("127.0.0.1", 8000))?
-//! .run()
-//! .await?;
-//! # Ok(()) }
+//! // In an application, `mcp` is rmcp-actix-web's `StreamableHttpService::scope()`.
+//! let mcp = web::scope("").route("", web::post().to(HttpResponse::Ok));
+//! let app = test::init_service(App::new().configure(actix::protect(&verifier, mcp))).await;
+//!
+//! // Without a token: 401 with a challenge naming the metadata document.
+//! let response = test::call_service(&app, test::TestRequest::post().uri("/mcp").to_request()).await;
+//! assert_eq!(response.status(), 401);
+//! // The metadata document is public.
+//! let request = test::TestRequest::get()
+//!     .uri("/.well-known/oauth-protected-resource/mcp")
+//!     .to_request();
+//! assert_eq!(test::call_service(&app, request).await.status(), 200);
+//! # Ok::<(), mcp_oauth_verifier::BuildError>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{
+    HttpServiceFactory, Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready,
+};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, web};
 
 use crate::claims::{Claims, Rejection};
@@ -37,7 +53,19 @@ use crate::verifier::Verifier;
 /// Largest request body inspected for `tools/call` scopes.
 const MAX_INSPECTED_BODY: usize = 4 * 1024 * 1024;
 
-/// The response a rejection deserves.
+/// The response a rejection deserves: status, challenge, JSON error body.
+///
+/// ```
+/// use mcp_oauth_verifier::{Rejection, Verifier, actix};
+///
+/// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+///     .authorization_server("http://127.0.0.1:9000")
+///     .build()?;
+/// let response = actix::rejection_response(&verifier, &Rejection::MissingToken);
+/// assert_eq!(response.status(), 401);
+/// assert!(response.headers().contains_key("www-authenticate"));
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
 pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(rejection.status())
         .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
@@ -53,20 +81,115 @@ pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> HttpRes
     r.json(body)
 }
 
-/// The middleware function: wrap a scope with
-/// `actix_web::middleware::from_fn(verify)` and put the [`Verifier`] in
-/// `app_data` as `web::Data<Verifier>`.
-pub async fn verify(
+/// Mounts the RFC 9728 document ([`metadata_routes`]) and `mcp` at the
+/// resource's path (`/mcp` for `https://mcp.example.com/mcp`) behind the
+/// verifying [`middleware`]. Call it inside `HttpServer::new`'s factory,
+/// with `App::configure`; see the [module documentation](self).
+pub fn protect<F>(verifier: &Verifier, mcp: F) -> impl FnOnce(&mut web::ServiceConfig) + use<F>
+where
+    F: HttpServiceFactory + 'static,
+{
+    let verifier = verifier.clone();
+    let path = verifier
+        .resource()
+        .url()
+        .path()
+        .trim_end_matches('/')
+        .to_owned();
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.configure(metadata_routes(&verifier))
+            .service(web::scope(&path).wrap(middleware(&verifier)).service(mcp));
+    }
+}
+
+/// The verifying middleware, for `wrap` on the scope of the MCP service
+/// (what [`protect`] does). Each request is refused with the response its
+/// [`Rejection`] deserves, or passed on with its [`Claims`] (as
+/// `Arc<Claims>`) in the request extensions.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use mcp_oauth_verifier::{Verifier, actix};
+///
+/// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+///     .authorization_server("http://127.0.0.1:9000")
+///     .build()?;
+/// let _app = App::new().service(
+///     web::scope("/mcp")
+///         .wrap(actix::middleware(&verifier))
+///         .route("", web::post().to(HttpResponse::Ok)),
+/// );
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
+pub fn middleware(verifier: &Verifier) -> VerifierMiddleware {
+    VerifierMiddleware {
+        verifier: verifier.clone(),
+    }
+}
+
+/// The middleware returned by [`middleware`].
+#[derive(Clone, Debug)]
+pub struct VerifierMiddleware {
+    verifier: Verifier,
+}
+
+impl<S, B> Transform<S, ServiceRequest> for VerifierMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = VerifierMiddlewareService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(VerifierMiddlewareService {
+            service: Rc::new(service),
+            verifier: self.verifier.clone(),
+        }))
+    }
+}
+
+/// The service of [`VerifierMiddleware`], wrapping the inner one.
+#[derive(Debug)]
+pub struct VerifierMiddlewareService<S> {
+    service: Rc<S>,
+    verifier: Verifier,
+}
+
+impl<S, B> Service<ServiceRequest> for VerifierMiddlewareService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = self.service.clone();
+        let verifier = self.verifier.clone();
+        Box::pin(async move {
+            match check(&verifier, req).await {
+                Ok(req) => Ok(service.call(req).await?.map_into_boxed_body()),
+                Err(refused) => Ok(refused),
+            }
+        })
+    }
+}
+
+/// Verifies one request: the request to pass on, with its claims inserted,
+/// or the response refusing it.
+async fn check(
+    verifier: &Verifier,
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(verifier) = req
-        .app_data::<web::Data<Verifier>>()
-        .map(|v| v.get_ref().clone())
-    else {
-        tracing::error!("mcp_oauth_verifier::actix::verify needs web::Data<Verifier> in app_data");
-        return Ok(req.into_response(HttpResponse::InternalServerError().finish()));
-    };
+) -> Result<ServiceRequest, ServiceResponse<BoxBody>> {
+    let refuse =
+        |req: ServiceRequest, r: Rejection| req.into_response(rejection_response(verifier, &r));
     let mut origins = req.headers().get_all(header::ORIGIN);
     let origin = match (origins.next(), origins.next()) {
         (None, _) => Ok(()),
@@ -77,11 +200,11 @@ pub async fn verify(
         (Some(_), Some(_)) => Err(Rejection::ForbiddenOrigin),
     };
     if let Err(r) = origin {
-        return Ok(req.into_response(rejection_response(&verifier, &r)));
+        return Err(refuse(req, r));
     }
     if req.headers().get_all(header::AUTHORIZATION).count() > 1 {
         let r = Rejection::InvalidRequest("more than one Authorization header".into());
-        return Ok(req.into_response(rejection_response(&verifier, &r)));
+        return Err(refuse(req, r));
     }
     let header_value = |name| {
         req.headers()
@@ -96,17 +219,17 @@ pub async fn verify(
         let r = Rejection::InvalidRequest(
             "access tokens are accepted only in the Authorization header".into(),
         );
-        return Ok(req.into_response(rejection_response(&verifier, &r)));
+        return Err(refuse(req, r));
     }
     let query = Some(req.query_string())
         .filter(|q| !q.is_empty())
         .map(str::to_owned);
-    let claims: std::sync::Arc<Claims> = match verifier
+    let claims: Arc<Claims> = match verifier
         .verify_request_shared(authorization.as_deref(), query.as_deref())
         .await
     {
         Ok(c) => c,
-        Err(r) => return Ok(req.into_response(rejection_response(&verifier, &r))),
+        Err(r) => return Err(refuse(req, r)),
     };
     let req = if verifier.has_tool_scopes() && req.method() == Method::POST {
         let (http_req, mut payload) = req.into_parts();
@@ -114,18 +237,18 @@ pub async fn verify(
             Ok(b) if b.len() <= MAX_INSPECTED_BODY => b,
             _ => {
                 let r = Rejection::InvalidRequest("request body unreadable or too large".into());
-                return Ok(ServiceResponse::new(
+                return Err(ServiceResponse::new(
                     http_req,
-                    rejection_response(&verifier, &r),
+                    rejection_response(verifier, &r),
                 ));
             }
         };
         if let Some(extra) = verifier.tool_call_scopes(&bytes)
             && let Err(r) = verifier.authorize(&claims, Some(&extra))
         {
-            return Ok(ServiceResponse::new(
+            return Err(ServiceResponse::new(
                 http_req,
-                rejection_response(&verifier, &r),
+                rejection_response(verifier, &r),
             ));
         }
         ServiceRequest::from_parts(http_req, Payload::from(bytes))
@@ -133,11 +256,22 @@ pub async fn verify(
         req
     };
     req.extensions_mut().insert(claims);
-    Ok(next.call(req).await?.map_into_boxed_body())
+    Ok(req)
 }
 
 /// Registers the RFC 9728 document at the resource's path form and at the
-/// root well-known path.
+/// root well-known path (part of [`protect`]).
+///
+/// ```
+/// use actix_web::App;
+/// use mcp_oauth_verifier::{Verifier, actix};
+///
+/// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+///     .authorization_server("http://127.0.0.1:9000")
+///     .build()?;
+/// let _app = App::new().configure(actix::metadata_routes(&verifier));
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
 pub fn metadata_routes(verifier: &Verifier) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let doc = serde_json::to_vec(verifier.metadata()).unwrap_or_default();
     let path_form = url::Url::parse(verifier.resource_metadata_url())

@@ -1,16 +1,15 @@
 //! [`VerifierBuilder`]: what a resource server configures, checked once at
-//! [`VerifierBuilder::build`].
+//! `build`. The settings every mode shares are here; the mode states and
+//! their own settings are in `mode`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
 use mcp_oauth_core::discovery::protected_resource_metadata_url;
 use mcp_oauth_core::metadata::ProtectedResourceMetadata;
-use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::scope::ScopeSet;
-use mcp_oauth_core::secret::ClientSecret;
 
 use crate::cache::TokenCache;
 use crate::discovery::Discovery;
@@ -21,96 +20,143 @@ use crate::jwt::JwtVerifier;
 use crate::origin::{AllowedOrigins, Origin};
 use crate::verifier::{Inner, Mode, Verifier};
 
-/// Typestate: no authorization server named yet (`build` unavailable).
+pub(crate) mod mode;
+#[cfg(test)]
+mod tests;
+
+use mode::{AnyMode, IntrospectionMode, JwtMode};
+
+/// Issuer state: no authorization server named yet (`build` unavailable).
 #[derive(Debug)]
 pub struct NoIssuer;
-/// Typestate: at least one authorization server named.
+/// Issuer state: at least one authorization server named.
 #[derive(Debug)]
 pub struct WithIssuer;
 
-enum ModeConfig {
-    Jwt {
-        jwks_uri: Option<String>,
-        shared: Option<(Vec<u8>, Algorithm)>,
-    },
-    Introspection {
-        client_id: String,
-        secret: ClientSecret,
-        endpoint: Option<String>,
-        validate_resource: bool,
-    },
-}
-
-/// Everything the builder collects.
-struct Config {
+/// The settings every mode shares.
+struct Settings {
     resource: String,
     issuers: Vec<String>,
     required: Vec<String>,
     scopes_supported: Option<Vec<String>>,
     tool_scopes: Vec<(String, String)>,
-    mode: ModeConfig,
-    leeway: u64,
-    allow_untyped: bool,
     resource_name: Option<String>,
-    jwks_refresh_interval: Duration,
     cache_max_bytes: u64,
-    introspection_cache_ttl: Duration,
-    max_token_lifetime: Duration,
     allowed_origins: Vec<String>,
     timeout: Duration,
 }
 
+/// The mode `build` was called in.
+enum ModeChoice {
+    Jwt(JwtMode),
+    Introspection(IntrospectionMode),
+}
+
 /// Default byte budget of the token cache.
-pub(crate) const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
-/// Default time an active introspection answer is trusted.
-pub(crate) const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
-/// Default longest accepted token lifetime.
-pub(crate) const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest wait between two attempts while an issuer offers no usable key
 /// or its metadata could not be fetched.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Builder of a [`Verifier`]; see [`Verifier::builder`].
-pub struct VerifierBuilder<S> {
-    config: Config,
-    _state: PhantomData<S>,
+/// Builder of a [`Verifier`], started by [`Verifier::builder`].
+///
+/// Two decisions are tracked in its type, so that a setting that cannot
+/// apply does not compile:
+///
+/// 1. **Which authorization servers** (`S`): [`NoIssuer`] until
+///    [`authorization_server`](Self::authorization_server) is called, then
+///    [`WithIssuer`]; only then is `build` available.
+/// 2. **How tokens are verified** (`M`): [`AnyMode`] at first, which builds
+///    a JWT verifier using each authorization server's JWK Set. A JWT
+///    setting ([`jwks_uri`](Self::jwks_uri), [`leeway`](Self::leeway),
+///    [`max_token_lifetime`](Self::max_token_lifetime)…) moves it to
+///    [`JwtMode`]; [`introspection`](Self::introspection), available only
+///    before any JWT setting, moves it to [`IntrospectionMode`] with its own
+///    settings ([`introspection_endpoint`](Self::introspection_endpoint),
+///    [`introspection_cache_ttl`](Self::introspection_cache_ttl)…).
+///
+/// The settings every mode shares (scopes, origins, cache size, metadata)
+/// may be given at any point.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_oauth_verifier::Verifier;
+///
+/// // The simple case: JWTs, keys found through the AS metadata.
+/// let jwt = Verifier::builder("https://mcp.example.com/mcp")
+///     .authorization_server("https://auth.example.com")
+///     .required_scopes(["mcp"])
+///     .build()?;
+///
+/// // Introspection, with its own settings.
+/// let introspecting = Verifier::builder("https://mcp.example.com/mcp")
+///     .authorization_server("https://auth.example.com")
+///     .introspection("rs", "rs-secret")
+///     .introspection_cache_ttl(Duration::from_secs(5))
+///     .required_scopes(["mcp"])
+///     .build()?;
+/// # let _ = (jwt, introspecting);
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
+///
+/// A JWT setting after choosing introspection (or the reverse) is refused
+/// by the compiler:
+///
+/// ```compile_fail
+/// use mcp_oauth_verifier::Verifier;
+///
+/// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+///     .authorization_server("https://auth.example.com")
+///     .introspection("rs", "rs-secret")
+///     .leeway(0) // JWT only: no such method in introspection mode
+///     .build();
+/// ```
+///
+/// ```compile_fail
+/// use mcp_oauth_verifier::Verifier;
+///
+/// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+///     .authorization_server("https://auth.example.com")
+///     .jwks_uri("https://auth.example.com/jwks")
+///     .introspection("rs", "rs-secret") // the JWK Set URL would be lost
+///     .build();
+/// ```
+pub struct VerifierBuilder<S, M = AnyMode> {
+    settings: Settings,
+    mode: M,
+    _issuer: PhantomData<S>,
 }
 
-impl VerifierBuilder<NoIssuer> {
-    pub(crate) fn new(resource: String) -> Self {
-        Self {
-            config: Config {
-                resource,
+impl Verifier {
+    /// Starts a builder for the resource with this canonical URI (the MCP
+    /// endpoint, e.g. `https://mcp.example.com/mcp`); see
+    /// [`VerifierBuilder`] for the decisions it asks for.
+    pub fn builder(resource: impl Into<String>) -> VerifierBuilder<NoIssuer> {
+        VerifierBuilder {
+            settings: Settings {
+                resource: resource.into(),
                 issuers: Vec::new(),
                 required: Vec::new(),
                 scopes_supported: None,
                 tool_scopes: Vec::new(),
-                mode: ModeConfig::Jwt {
-                    jwks_uri: None,
-                    shared: None,
-                },
-                leeway: 60,
-                allow_untyped: false,
                 resource_name: None,
-                jwks_refresh_interval: Duration::from_secs(10),
                 cache_max_bytes: DEFAULT_CACHE_BYTES,
-                introspection_cache_ttl: DEFAULT_INTROSPECTION_TTL,
-                max_token_lifetime: DEFAULT_MAX_LIFETIME,
                 allowed_origins: Vec::new(),
                 timeout: Duration::from_secs(5),
             },
-            _state: PhantomData,
+            mode: AnyMode,
+            _issuer: PhantomData,
         }
     }
 }
 
-impl<S> VerifierBuilder<S> {
+impl<S, M> VerifierBuilder<S, M> {
     /// Scopes every request needs (also advertised and put in challenges).
     pub fn required_scopes<I: IntoIterator<Item = T>, T: Into<String>>(
         mut self,
         scopes: I,
     ) -> Self {
-        self.config.required = scopes.into_iter().map(Into::into).collect();
+        self.settings.required = scopes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -119,7 +165,7 @@ impl<S> VerifierBuilder<S> {
         mut self,
         scopes: I,
     ) -> Self {
-        self.config.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        self.settings.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -127,149 +173,13 @@ impl<S> VerifierBuilder<S> {
     /// them is answered 403 `insufficient_scope` before it reaches the
     /// server, so the client can step up (by the framework glue).
     pub fn tool_scope(mut self, tool: impl Into<String>, scopes: impl Into<String>) -> Self {
-        self.config.tool_scopes.push((tool.into(), scopes.into()));
-        self
-    }
-
-    /// Verify JWT access tokens locally with the AS's JWK Set (default).
-    pub fn jwks(mut self) -> Self {
-        self.config.mode = ModeConfig::Jwt {
-            jwks_uri: None,
-            shared: None,
-        };
-        self
-    }
-
-    /// Verify JWTs with keys from this JWK Set URL instead of the one the
-    /// AS metadata names. The keys belong to the one configured
-    /// authorization server; with several, [`Self::build`] fails with
-    /// [`BuildError::ExplicitKeysNeedOneIssuer`].
-    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
-        let shared = match self.config.mode {
-            ModeConfig::Jwt { shared, .. } => shared,
-            ModeConfig::Introspection { .. } => None,
-        };
-        self.config.mode = ModeConfig::Jwt {
-            jwks_uri: Some(uri.into()),
-            shared,
-        };
-        self
-    }
-
-    /// Also accept HMAC-signed JWTs (`HS256`/`HS384`/`HS512`) with this
-    /// shared key. Off unless called: HMAC keys are symmetric secrets. Like
-    /// [`Self::jwks_uri`], it needs exactly one authorization server.
-    pub fn shared_secret(mut self, key: impl Into<Vec<u8>>, alg: Algorithm) -> Self {
-        let jwks_uri = match self.config.mode {
-            ModeConfig::Jwt { jwks_uri, .. } => jwks_uri,
-            ModeConfig::Introspection { .. } => None,
-        };
-        self.config.mode = ModeConfig::Jwt {
-            jwks_uri,
-            shared: Some((key.into(), alg)),
-        };
-        self
-    }
-
-    /// Ask the AS about every token (RFC 7662), authenticating as this
-    /// client. `aud` is checked too unless [`Self::validate_resource`] turns
-    /// it off.
-    pub fn introspection(
-        mut self,
-        client_id: impl Into<String>,
-        secret: impl Into<String>,
-    ) -> Self {
-        self.config.mode = ModeConfig::Introspection {
-            client_id: client_id.into(),
-            secret: ClientSecret::new(secret.into()),
-            endpoint: None,
-            validate_resource: true,
-        };
-        self
-    }
-
-    /// Use this introspection endpoint instead of the one the metadata names.
-    pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
-        if let ModeConfig::Introspection { endpoint, .. } = &mut self.config.mode {
-            *endpoint = Some(url.into());
-        }
-        self
-    }
-
-    /// In introspection mode, whether the token's `aud` must name this
-    /// resource (default true). Turn off only for an AS that does not put
-    /// `aud` in introspection responses.
-    pub fn validate_resource(mut self, on: bool) -> Self {
-        if let ModeConfig::Introspection {
-            validate_resource, ..
-        } = &mut self.config.mode
-        {
-            *validate_resource = on;
-        }
-        self
-    }
-
-    /// In introspection mode, how long an active answer is trusted before
-    /// the AS is asked again (default 30 s; never past the token's `exp`).
-    /// This is the delay with which a revocation at the AS takes effect
-    /// here; `Duration::ZERO` asks the AS on every request.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use mcp_oauth_verifier::Verifier;
-    ///
-    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
-    ///     .authorization_server("https://auth.example.com")
-    ///     .introspection("rs", "rs-secret")
-    ///     .introspection_cache_ttl(Duration::ZERO) // revocation takes effect at once
-    ///     .build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
-    /// ```
-    pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.config.introspection_cache_ttl = ttl;
-        self
-    }
-
-    /// Clock-skew allowance for `exp`/`nbf`/`iat` (default 60 s).
-    pub fn leeway(mut self, seconds: u64) -> Self {
-        self.config.leeway = seconds;
-        self
-    }
-
-    /// The longest lifetime a JWT access token may have (default 24 h):
-    /// `exp - iat`, or `exp` − now when the token has no `iat`. A token
-    /// meant to live longer is refused, so that one with a far-future `exp`
-    /// is neither accepted nor cached until then.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use mcp_oauth_verifier::Verifier;
-    ///
-    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
-    ///     .authorization_server("https://auth.example.com")
-    ///     .max_token_lifetime(Duration::from_secs(3600))
-    ///     .build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
-    /// ```
-    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.max_token_lifetime = lifetime;
-        self
-    }
-
-    /// Accept JWTs without the RFC 9068 `typ: at+jwt` (for authorization
-    /// servers that predate it): a missing `typ`, or the generic `JWT`. Any
-    /// other explicit type (an ID token's, a session token's…) is still
-    /// refused. Off by default.
-    pub fn allow_untyped_tokens(mut self) -> Self {
-        self.config.allow_untyped = true;
+        self.settings.tool_scopes.push((tool.into(), scopes.into()));
         self
     }
 
     /// `resource_name` of the metadata.
     pub fn resource_name(mut self, name: impl Into<String>) -> Self {
-        self.config.resource_name = Some(name.into());
+        self.settings.resource_name = Some(name.into());
         self
     }
 
@@ -289,17 +199,7 @@ impl<S> VerifierBuilder<S> {
     /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
     /// ```
     pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
-        self.config.cache_max_bytes = bytes;
-        self
-    }
-
-    /// Least time between two JWK Set fetches while keys are loaded
-    /// (default 10 s): a token naming an unknown `kid` triggers at most one
-    /// fetch per interval. While an issuer has no usable key (before the
-    /// first load, after an empty set or a failed fetch), attempts are
-    /// spaced by one second, or by this interval if it is shorter.
-    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
-        self.config.jwks_refresh_interval = interval;
+        self.settings.cache_max_bytes = bytes;
         self
     }
 
@@ -326,199 +226,168 @@ impl<S> VerifierBuilder<S> {
         mut self,
         origins: I,
     ) -> Self {
-        self.config.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self.settings.allowed_origins = origins.into_iter().map(Into::into).collect();
         self
     }
 
-    fn with_state<T>(self) -> VerifierBuilder<T> {
+    /// The same builder in another mode state.
+    fn with_mode<N>(self, change: impl FnOnce(M) -> N) -> VerifierBuilder<S, N> {
         VerifierBuilder {
-            config: self.config,
-            _state: PhantomData,
+            settings: self.settings,
+            mode: change(self.mode),
+            _issuer: PhantomData,
         }
     }
 }
 
-impl VerifierBuilder<NoIssuer> {
+impl<M> VerifierBuilder<NoIssuer, M> {
     /// The authorization server (issuer) whose tokens this resource accepts.
     pub fn authorization_server(
         mut self,
         issuer: impl Into<String>,
-    ) -> VerifierBuilder<WithIssuer> {
-        self.config.issuers.push(issuer.into());
-        self.with_state()
+    ) -> VerifierBuilder<WithIssuer, M> {
+        self.settings.issuers.push(issuer.into());
+        VerifierBuilder {
+            settings: self.settings,
+            mode: self.mode,
+            _issuer: PhantomData,
+        }
     }
 }
 
-impl VerifierBuilder<WithIssuer> {
+impl<M> VerifierBuilder<WithIssuer, M> {
     /// Another trusted authorization server. Each issuer's tokens are
     /// verified only with the keys its own metadata names.
     pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
-        self.config.issuers.push(issuer.into());
+        self.settings.issuers.push(issuer.into());
         self
-    }
-
-    /// Builds the verifier. Authorization server metadata and keys are
-    /// fetched on first use (and again when they fail), so a resource
-    /// server may start before its AS.
-    pub fn build(self) -> Result<Verifier, BuildError> {
-        let c = self.config;
-        let resource =
-            ResourceUri::parse(&c.resource).map_err(|e| BuildError::Resource(e.to_string()))?;
-        for i in &c.issuers {
-            mcp_oauth_core::issuer::Issuer::parse(i.as_str())
-                .map_err(|e| BuildError::Issuer(format!("{i}: {e}")))?;
-        }
-        let required: ScopeSet =
-            ScopeSet::parse(&c.required.join(" ")).map_err(|e| BuildError::Scope(e.to_string()))?;
-        let mut tool_scopes = Vec::new();
-        for (tool, scopes) in c.tool_scopes {
-            let set = ScopeSet::parse(&scopes).map_err(|e| BuildError::Scope(e.to_string()))?;
-            tool_scopes.push((tool, set));
-        }
-        let own_origin = url::Url::parse(resource.as_str())
-            .ok()
-            .as_ref()
-            .and_then(Origin::of_url)
-            .ok_or_else(|| BuildError::Resource(format!("{}: no origin", resource.as_str())))?;
-        let mut origins = vec![own_origin];
-        for o in &c.allowed_origins {
-            origins.push(Origin::parse(o).ok_or_else(|| BuildError::Origin(o.clone()))?);
-        }
-        let resource_metadata_url = protected_resource_metadata_url(resource.as_str())
-            .map_err(|e| BuildError::Resource(e.to_string()))?
-            .to_string();
-        let metadata = ProtectedResourceMetadata {
-            scopes_supported: Some(
-                c.scopes_supported
-                    .unwrap_or_else(|| required.iter().map(str::to_owned).collect()),
-            ),
-            resource_name: c.resource_name,
-            ..ProtectedResourceMetadata::new(resource.as_str(), c.issuers.clone())
-        };
-        let http = reqwest::Client::builder()
-            .timeout(c.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| BuildError::Http(e.to_string()))?;
-        let retry = RETRY_INTERVAL.min(c.jwks_refresh_interval);
-        let discoveries: Vec<Arc<Discovery>> = c
-            .issuers
-            .iter()
-            .map(|i| Arc::new(Discovery::new(i.clone(), retry)))
-            .collect();
-        let mode = match c.mode {
-            ModeConfig::Jwt { jwks_uri, shared } => {
-                if (jwks_uri.is_some() || shared.is_some()) && c.issuers.len() != 1 {
-                    return Err(BuildError::ExplicitKeysNeedOneIssuer {
-                        issuers: c.issuers.len(),
-                    });
-                }
-                let sources = discoveries
-                    .iter()
-                    .map(|d| {
-                        Arc::new(KeySource::new(
-                            d.clone(),
-                            jwks_uri.clone(),
-                            c.jwks_refresh_interval,
-                            retry,
-                        ))
-                    })
-                    .collect();
-                Mode::Jwt(JwtVerifier::new(
-                    sources,
-                    shared,
-                    c.allow_untyped,
-                    c.max_token_lifetime,
-                ))
-            }
-            ModeConfig::Introspection {
-                client_id,
-                secret,
-                endpoint,
-                validate_resource,
-            } => Mode::Introspection(Introspector::new(
-                client_id,
-                secret,
-                endpoint,
-                validate_resource,
-                c.introspection_cache_ttl,
-            )),
-        };
-        Ok(Verifier::from_inner(Inner {
-            resource,
-            issuers: c.issuers,
-            required,
-            tool_scopes,
-            resource_metadata_url,
-            metadata,
-            mode,
-            leeway: c.leeway,
-            http,
-            cache: TokenCache::new(c.cache_max_bytes),
-            discoveries,
-            counters: Arc::default(),
-            origins: AllowedOrigins::new(origins),
-        }))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn builder() -> VerifierBuilder<WithIssuer> {
-        Verifier::builder("https://mcp.example.com/mcp").authorization_server("https://a.example")
+impl<M: Into<JwtMode>> VerifierBuilder<WithIssuer, M> {
+    /// Builds a verifier of JWT access tokens. Authorization server
+    /// metadata and keys are fetched on first use (and again when they
+    /// fail), so a resource server may start before its AS.
+    pub fn build(self) -> Result<Verifier, BuildError> {
+        build(self.settings, ModeChoice::Jwt(self.mode.into()))
     }
+}
 
-    #[test]
-    fn explicit_keys_belong_to_a_single_issuer() {
-        let two = || builder().authorization_server("https://b.example");
-        for b in [
-            two().jwks_uri("https://a.example/jwks"),
-            two().shared_secret(
-                b"0123456789abcdef0123456789abcdef".to_vec(),
-                Algorithm::HS256,
-            ),
-        ] {
-            assert!(matches!(
-                b.build(),
-                Err(BuildError::ExplicitKeysNeedOneIssuer { issuers: 2 })
-            ));
+impl VerifierBuilder<WithIssuer, IntrospectionMode> {
+    /// Builds an introspecting verifier. Authorization server metadata is
+    /// fetched on first use (and again when it fails), so a resource server
+    /// may start before its AS.
+    pub fn build(self) -> Result<Verifier, BuildError> {
+        build(self.settings, ModeChoice::Introspection(self.mode))
+    }
+}
+
+/// Checks the settings and assembles the verifier.
+fn build(c: Settings, mode: ModeChoice) -> Result<Verifier, BuildError> {
+    let resource = ResourceUri::parse(&c.resource).map_err(|source| BuildError::Resource {
+        input: c.resource.clone(),
+        source,
+    })?;
+    for i in &c.issuers {
+        mcp_oauth_core::issuer::Issuer::parse(i.as_str()).map_err(|source| BuildError::Issuer {
+            input: i.clone(),
+            source,
+        })?;
+    }
+    let scopes = |input: String| {
+        ScopeSet::parse(&input).map_err(|source| BuildError::Scope { input, source })
+    };
+    let required = scopes(c.required.join(" "))?;
+    let mut tool_scopes = Vec::new();
+    for (tool, set) in c.tool_scopes {
+        tool_scopes.push((tool, scopes(set)?));
+    }
+    // A canonical resource URI is http(s) with a host, so it has an origin.
+    let own_origin = Origin::of_url(resource.url()).ok_or_else(|| BuildError::Resource {
+        input: c.resource.clone(),
+        source: ResourceError::MissingHost,
+    })?;
+    let mut origins = vec![own_origin];
+    for o in &c.allowed_origins {
+        origins.push(Origin::parse(o).ok_or_else(|| BuildError::Origin(o.clone()))?);
+    }
+    let resource_metadata_url = protected_resource_metadata_url(resource.as_str())
+        .map_err(|source| BuildError::ResourceMetadataUrl {
+            input: c.resource.clone(),
+            source,
+        })?
+        .to_string();
+    let metadata = ProtectedResourceMetadata {
+        scopes_supported: Some(
+            c.scopes_supported
+                .unwrap_or_else(|| required.iter().map(str::to_owned).collect()),
+        ),
+        resource_name: c.resource_name,
+        ..ProtectedResourceMetadata::new(resource.as_str(), c.issuers.clone())
+    };
+    let http = reqwest::Client::builder()
+        .timeout(c.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(BuildError::Http)?;
+    let jwks_refresh_interval = match &mode {
+        ModeChoice::Jwt(jwt) => jwt.jwks_refresh_interval,
+        ModeChoice::Introspection(_) => JwtMode::default().jwks_refresh_interval,
+    };
+    let retry = RETRY_INTERVAL.min(jwks_refresh_interval);
+    let discoveries: Vec<Arc<Discovery>> = c
+        .issuers
+        .iter()
+        .map(|i| Arc::new(Discovery::new(i.clone(), retry)))
+        .collect();
+    let mode = match mode {
+        ModeChoice::Jwt(jwt) => {
+            if (jwt.jwks_uri.is_some() || jwt.shared.is_some()) && c.issuers.len() != 1 {
+                return Err(BuildError::ExplicitKeysNeedOneIssuer {
+                    issuers: c.issuers.len(),
+                });
+            }
+            let sources = discoveries
+                .iter()
+                .map(|d| {
+                    Arc::new(KeySource::new(
+                        d.clone(),
+                        jwt.jwks_uri.clone(),
+                        jwt.jwks_refresh_interval,
+                        retry,
+                    ))
+                })
+                .collect();
+            Mode::Jwt {
+                verifier: JwtVerifier::new(
+                    sources,
+                    jwt.shared,
+                    jwt.allow_untyped,
+                    jwt.max_token_lifetime,
+                ),
+                leeway: jwt.leeway,
+            }
         }
-        assert!(builder().jwks_uri("https://a.example/jwks").build().is_ok());
-        // Discovery per issuer, and an introspection endpoint, are fine with several.
-        assert!(two().build().is_ok());
-        assert!(
-            two()
-                .introspection("rs", "s")
-                .introspection_endpoint("https://a.example/introspect")
-                .build()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn allowed_origins_must_be_origins() {
-        for bad in [
-            "null",
-            "https://app.example/",
-            "app.example",
-            "https://a.example/x",
-        ] {
-            assert!(
-                matches!(builder().allowed_origins([bad]).build(), Err(BuildError::Origin(o)) if o == bad),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn defaults_are_the_documented_ones() {
-        let c = builder().config;
-        assert_eq!(c.introspection_cache_ttl, Duration::from_secs(30));
-        assert_eq!(c.max_token_lifetime, Duration::from_secs(86_400));
-        assert_eq!(c.cache_max_bytes, 16 * 1024 * 1024);
-        assert_eq!(c.jwks_refresh_interval, Duration::from_secs(10));
-        assert_eq!(c.leeway, 60);
-    }
+        ModeChoice::Introspection(i) => Mode::Introspection(Introspector::new(
+            i.client_id,
+            i.secret,
+            i.endpoint,
+            i.validate_resource,
+            i.cache_ttl,
+        )),
+    };
+    Ok(Verifier::from_inner(Inner {
+        resource,
+        issuers: c.issuers,
+        required,
+        tool_scopes,
+        resource_metadata_url,
+        metadata,
+        mode,
+        http,
+        cache: TokenCache::new(c.cache_max_bytes),
+        discoveries,
+        counters: Arc::default(),
+        origins: AllowedOrigins::new(origins),
+    }))
 }

@@ -32,12 +32,37 @@ pub struct Claims {
 
 impl Claims {
     /// Whether the token grants `scope`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mcp_oauth_verifier::Claims;
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    ///
+    /// let claims = Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: Some("agent".into()),
+    ///     scopes: ScopeSet::parse("mcp files:read")?,
+    ///     audience: vec!["https://mcp.example.com/mcp".into()],
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert!(claims.has_scope("files:read"));
+    /// assert!(!claims.has_scope("files:write"));
+    ///
+    /// // The framework glue inserts them as `Arc<Claims>`; tools read them back.
+    /// let mut extensions = http::Extensions::new();
+    /// extensions.insert(Arc::new(claims.clone()));
+    /// assert_eq!(Claims::from_extensions(&extensions), Some(&claims));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
     }
 
     /// The claims of a request, from its `http::Extensions` (for example
-    /// the `http::request::Parts` rmcp hands to tools).
+    /// the `http::request::Parts` rmcp hands to tools); see
+    /// [`Claims::has_scope`] for an example.
     pub fn from_extensions(extensions: &http::Extensions) -> Option<&Claims> {
         extensions.get::<Arc<Claims>>().map(AsRef::as_ref)
     }
@@ -96,6 +121,18 @@ pub enum Rejection {
 
 impl Rejection {
     /// The HTTP status.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Rejection;
+    ///
+    /// assert_eq!(Rejection::MissingToken.status(), 401);
+    /// assert_eq!(Rejection::InvalidRequest("two tokens".into()).status(), 400);
+    /// assert_eq!(Rejection::Unavailable("timeout".into()).status(), 503);
+    /// assert_eq!(
+    ///     Rejection::InvalidToken("token expired".into()).body()["error"],
+    ///     "invalid_token"
+    /// );
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => 401,

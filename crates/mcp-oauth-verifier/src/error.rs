@@ -1,23 +1,69 @@
 //! [`BuildError`]: why a [`Verifier`](crate::Verifier) could not be built.
 
-/// Building a [`Verifier`](crate::Verifier) failed.
+use mcp_oauth_core::discovery::DiscoveryError;
+use mcp_oauth_core::issuer::IssuerError;
+use mcp_oauth_core::resource::ResourceError;
+use mcp_oauth_core::scope::ScopeError;
+
+/// Building a [`Verifier`](crate::Verifier) failed. Each variant keeps the
+/// offending input, and the parse error behind it as its
+/// [`source`](std::error::Error::source).
+///
+/// ```
+/// use std::error::Error as _;
+/// use mcp_oauth_verifier::{BuildError, Verifier};
+///
+/// let err = Verifier::builder("mcp.example.com/mcp")
+///     .authorization_server("https://auth.example.com")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(&err, BuildError::Resource { input, .. } if input == "mcp.example.com/mcp"));
+/// assert!(err.source().is_some());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// The resource is not a valid canonical URI.
-    #[error("invalid resource URI: {0}")]
-    Resource(String),
+    #[error("invalid resource URI {input:?}: {source}")]
+    Resource {
+        /// The resource as configured.
+        input: String,
+        /// Why it is not a canonical resource URI.
+        #[source]
+        source: ResourceError,
+    },
+    /// No RFC 9728 metadata URL can be derived from the resource.
+    #[error("no protected resource metadata URL for {input:?}: {source}")]
+    ResourceMetadataUrl {
+        /// The resource as configured.
+        input: String,
+        /// Why the well-known URL could not be formed.
+        #[source]
+        source: DiscoveryError,
+    },
     /// An issuer is not a valid URL.
-    #[error("invalid authorization server: {0}")]
-    Issuer(String),
+    #[error("invalid authorization server {input:?}: {source}")]
+    Issuer {
+        /// The issuer as configured.
+        input: String,
+        /// Why it is not a valid issuer identifier.
+        #[source]
+        source: IssuerError,
+    },
     /// A scope is invalid.
-    #[error("invalid scope: {0}")]
-    Scope(String),
+    #[error("invalid scope in {input:?}: {source}")]
+    Scope {
+        /// The scopes as configured (space-separated).
+        input: String,
+        /// Why they do not parse.
+        #[source]
+        source: ScopeError,
+    },
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
-    Http(String),
+    Http(#[source] reqwest::Error),
     /// An allowed origin is not of the form `scheme://host[:port]` (`null`
-    /// is never allowed).
+    /// is never allowed). It carries the offending value.
     #[error("invalid allowed origin {0:?}: expected scheme://host[:port]")]
     Origin(String),
     /// A JWK Set URL or shared secret was configured while several

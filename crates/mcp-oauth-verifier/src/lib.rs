@@ -13,8 +13,11 @@
 //! and its calls to the authorization server.
 //!
 //! With the `tower` feature (default) it is a `Layer` for rmcp's
-//! `StreamableHttpService` under axum; with `actix`, actix-web middleware.
-//! Tools read the caller's [`Claims`] from the request extensions.
+//! `StreamableHttpService` under axum (module `tower`); with `actix`,
+//! actix-web middleware (module `actix`, whose `protect` mounts metadata and
+//! the protected service at once). Both glue modules hold the verifier they
+//! were given. Tools read the caller's [`Claims`] from the request
+//! extensions.
 //!
 //! ```
 //! use mcp_oauth_verifier::{Rejection, Verifier};
@@ -54,6 +57,7 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use builder::mode::{AnyMode, IntrospectionMode, JwtMode};
 pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
 pub use error::BuildError;

@@ -3,18 +3,20 @@
 //! inserts the caller's [`Claims`] into the request extensions, and an axum
 //! [`Router`] serving the RFC 9728 document.
 //!
-//! ```no_run
-//! # async fn run(mcp_service: axum::routing::Router) -> Result<(), Box<dyn std::error::Error>> {
+//! ```
 //! use mcp_oauth_verifier::Verifier;
 //!
 //! let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
 //!     .authorization_server("http://127.0.0.1:9000")
 //!     .required_scopes(["mcp"])
 //!     .build()?;
+//! // In an application, rmcp's `StreamableHttpService`.
+//! let mcp_service = axum::Router::new();
 //! let app: axum::Router = axum::Router::new()
 //!     .merge(verifier.metadata_router())
 //!     .nest_service("/mcp", verifier.layer().layer(mcp_service));
-//! # let _ = app; Ok(()) }
+//! # let _ = app;
+//! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
 
 use std::future::Future;
@@ -77,6 +79,18 @@ impl Verifier {
 }
 
 /// The response a rejection deserves: status, challenge, JSON error body.
+///
+/// ```
+/// use mcp_oauth_verifier::{Rejection, Verifier, tower};
+///
+/// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+///     .authorization_server("http://127.0.0.1:9000")
+///     .build()?;
+/// let response = tower::rejection_response(&verifier, &Rejection::ForbiddenOrigin);
+/// assert_eq!(response.status(), 403);
+/// assert!(!response.headers().contains_key("www-authenticate"));
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
 pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> Response<Body> {
     let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::UNAUTHORIZED);
     let challenge = verifier.challenge(rejection);

@@ -8,7 +8,6 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::token_hash;
 
-use crate::builder::{NoIssuer, VerifierBuilder};
 use crate::cache::TokenCache;
 use crate::claims::{Claims, Rejection};
 use crate::discovery::Discovery;
@@ -19,12 +18,15 @@ use crate::now;
 use crate::origin::AllowedOrigins;
 use crate::stats::{Counters, VerifierStats};
 
+/// How tokens are verified.
 pub(crate) enum Mode {
-    Jwt(JwtVerifier),
+    /// Locally, as JWTs, with this clock-skew allowance (seconds).
+    Jwt { verifier: JwtVerifier, leeway: u64 },
+    /// By the authorization server.
     Introspection(Introspector),
 }
 
-/// The verifier's state, built by [`VerifierBuilder::build`].
+/// The verifier's state, built by the builder.
 pub(crate) struct Inner {
     pub(crate) resource: ResourceUri,
     pub(crate) issuers: Vec<String>,
@@ -33,7 +35,6 @@ pub(crate) struct Inner {
     pub(crate) resource_metadata_url: String,
     pub(crate) metadata: ProtectedResourceMetadata,
     pub(crate) mode: Mode,
-    pub(crate) leeway: u64,
     pub(crate) http: reqwest::Client,
     pub(crate) cache: TokenCache,
     /// One per trusted issuer, in the configured order.
@@ -58,12 +59,6 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Starts a builder for the resource with this canonical URI (the MCP
-    /// endpoint, e.g. `https://mcp.example.com/mcp`).
-    pub fn builder(resource: impl Into<String>) -> VerifierBuilder<NoIssuer> {
-        VerifierBuilder::new(resource.into())
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),
@@ -73,8 +68,8 @@ impl Verifier {
     /// Checks a request's `Origin` header (MCP Streamable HTTP transport):
     /// `Ok` without one (not a browser) or with an allowed one (the
     /// resource's own origin and those of
-    /// [`VerifierBuilder::allowed_origins`]); otherwise
-    /// [`Rejection::ForbiddenOrigin`] (403). The framework glue calls it
+    /// [`allowed_origins`](crate::VerifierBuilder::allowed_origins));
+    /// otherwise [`Rejection::ForbiddenOrigin`] (403). The framework glue calls it
     /// before anything else, so a refused request costs no token check.
     /// Glue of other frameworks should refuse several `Origin` headers, or
     /// one that is not UTF-8, the same way.
@@ -104,7 +99,7 @@ impl Verifier {
         let (cached_tokens, cache_bytes) = self.inner.cache.size();
         let introspections_in_flight = match &self.inner.mode {
             Mode::Introspection(i) => i.in_flight() as u64,
-            Mode::Jwt(_) => 0,
+            Mode::Jwt { .. } => 0,
         };
         let mut stats = VerifierStats {
             cached_tokens,
@@ -117,26 +112,60 @@ impl Verifier {
     }
 
     /// The canonical resource URI.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Verifier;
+    ///
+    /// let verifier = Verifier::builder("https://MCP.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .build()?;
+    /// assert_eq!(verifier.resource().as_str(), "https://mcp.example.com/mcp");
+    /// assert!(verifier.required_scopes().contains("mcp"));
+    /// assert_eq!(verifier.metadata().resource, "https://mcp.example.com/mcp");
+    /// assert_eq!(
+    ///     verifier.resource_metadata_url(),
+    ///     "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+    /// );
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn resource(&self) -> &ResourceUri {
         &self.inner.resource
     }
 
-    /// The scopes every request needs.
+    /// The scopes every request needs; see [`Verifier::resource`].
     pub fn required_scopes(&self) -> &ScopeSet {
         &self.inner.required
     }
 
-    /// The RFC 9728 document.
+    /// The RFC 9728 document; see [`Verifier::resource`].
     pub fn metadata(&self) -> &ProtectedResourceMetadata {
         &self.inner.metadata
     }
 
-    /// Where the RFC 9728 document is served (path form).
+    /// Where the RFC 9728 document is served (path form); see
+    /// [`Verifier::resource`].
     pub fn resource_metadata_url(&self) -> &str {
         &self.inner.resource_metadata_url
     }
 
     /// The scopes a `tools/call` of `tool` needs beyond the required ones.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Verifier;
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .tool_scope("delete_repo", "repo:admin")
+    ///     .build()?;
+    /// assert!(verifier.has_tool_scopes());
+    /// assert!(verifier.tool_scopes("delete_repo").is_some_and(|s| s.contains("repo:admin")));
+    /// assert!(verifier.tool_scopes("list_repos").is_none());
+    /// let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo"}}"#;
+    /// assert!(verifier.tool_call_scopes(body).is_some_and(|s| s.contains("repo:admin")));
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn tool_scopes(&self, tool: &str) -> Option<&ScopeSet> {
         self.inner
             .tool_scopes
@@ -146,12 +175,24 @@ impl Verifier {
     }
 
     /// Whether any tool has extra scopes (the glue then looks into
-    /// `tools/call` bodies).
+    /// `tools/call` bodies); see [`Verifier::tool_scopes`].
     pub fn has_tool_scopes(&self) -> bool {
         !self.inner.tool_scopes.is_empty()
     }
 
     /// The `WWW-Authenticate` value for a rejection.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .build()?;
+    /// let challenge = verifier.challenge(&Rejection::InvalidToken("token expired".into()));
+    /// assert!(challenge.starts_with(r#"Bearer error="invalid_token""#));
+    /// assert!(challenge.contains(r#"error_description="token expired""#));
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
     pub fn challenge(&self, rejection: &Rejection) -> String {
         rejection
             .challenge(&self.inner.resource_metadata_url, &self.inner.required)
@@ -161,6 +202,27 @@ impl Verifier {
     /// Verifies a request by its `Authorization` header value and query
     /// string: only `Authorization: Bearer` is accepted; a token in the
     /// query string is refused (RFC 6750 §2.3 is not supported by MCP).
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .build()?;
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// runtime.block_on(async {
+    ///     assert_eq!(verifier.verify_request(None, None).await, Err(Rejection::MissingToken));
+    ///     assert!(matches!(
+    ///         verifier.verify_request(None, Some("access_token=abc")).await,
+    ///         Err(Rejection::InvalidRequest(_))
+    ///     ));
+    ///     assert!(matches!(
+    ///         verifier.verify_request(Some("Bearer not-a-jwt"), None).await,
+    ///         Err(Rejection::InvalidToken(_))
+    ///     ));
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn verify_request(
         &self,
         authorization: Option<&str>,
@@ -205,7 +267,8 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Verifies a bearer token and the required scopes.
+    /// Verifies a bearer token and the required scopes (what
+    /// [`Verifier::verify_request`] does after reading the header).
     pub async fn verify_token(&self, token: &str) -> Result<Claims, Rejection> {
         let claims = self.authenticate(token).await?;
         self.authorize(&claims, None)?;
@@ -213,6 +276,32 @@ impl Verifier {
     }
 
     /// Checks that `claims` carry the required scopes, plus `extra`.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    /// use mcp_oauth_verifier::{Claims, Rejection, Verifier};
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["mcp"])
+    ///     .build()?;
+    /// let claims = Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: None,
+    ///     scopes: ScopeSet::parse("mcp")?,
+    ///     audience: vec!["https://mcp.example.com/mcp".into()],
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert_eq!(verifier.authorize(&claims, None), Ok(()));
+    /// let admin = ScopeSet::parse("admin")?;
+    /// assert!(matches!(
+    ///     verifier.authorize(&claims, Some(&admin)),
+    ///     Err(Rejection::InsufficientScope { required }) if required.contains("admin")
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authorize(&self, claims: &Claims, extra: Option<&ScopeSet>) -> Result<(), Rejection> {
         let required = &self.inner.required;
         let ok =
@@ -230,7 +319,8 @@ impl Verifier {
 
     /// Verifies the token (signature or introspection, issuer, audience,
     /// time), without the scope check. Results are cached by token hash
-    /// until the token expires.
+    /// until the token expires. See [`Verifier::verify_request`] for an
+    /// example.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, Rejection> {
         self.authenticate_shared(token)
             .await
@@ -242,7 +332,7 @@ impl Verifier {
         let inner = &self.inner;
         let key = token_hash(token);
         match &inner.mode {
-            Mode::Jwt(jwt) => {
+            Mode::Jwt { verifier, leeway } => {
                 if let Some(hit) = inner.cache.get(&key) {
                     return hit;
                 }
@@ -252,15 +342,13 @@ impl Verifier {
                 };
                 let t = now();
                 let claims = Arc::new(
-                    jwt.verify(token, &ctx, &inner.resource, inner.leeway, t)
+                    verifier
+                        .verify(token, &ctx, &inner.resource, *leeway, t)
                         .await?,
                 );
                 // Kept until the token expires (with the leeway it is
                 // accepted for), which the maximum lifetime bounds.
-                let ttl = claims
-                    .expires_at
-                    .saturating_add(inner.leeway)
-                    .saturating_sub(t);
+                let ttl = claims.expires_at.saturating_add(*leeway).saturating_sub(t);
                 inner
                     .cache
                     .insert(key, Ok(claims.clone()), Duration::from_secs(ttl));
@@ -286,9 +374,11 @@ impl Verifier {
         }
     }
 
-    /// The extra scopes (see [`VerifierBuilder::tool_scope`]) the
-    /// `tools/call` messages of a JSON-RPC body (one message or a batch)
-    /// need, if any. For framework glue that inspects request bodies.
+    /// The extra scopes (see
+    /// [`tool_scope`](crate::VerifierBuilder::tool_scope)) the `tools/call`
+    /// messages of a JSON-RPC body (one message or a batch) need, if any.
+    /// For framework glue that inspects request bodies; see
+    /// [`Verifier::tool_scopes`].
     pub fn tool_call_scopes(&self, body: &[u8]) -> Option<ScopeSet> {
         let value: serde_json::Value = serde_json::from_slice(body).ok()?;
         let messages = match &value {

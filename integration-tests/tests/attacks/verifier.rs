@@ -14,7 +14,7 @@ use integration_tests::http;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::error::ErrorCode;
-use mcp_oauth_verifier::{Verifier, VerifierBuilder, WithIssuer};
+use mcp_oauth_verifier::{JwtMode, Verifier, VerifierBuilder, WithIssuer};
 use serde_json::{Value, json};
 
 use crate::verifier::{Rs, as_server, jwt_verifier, start_rs, token_for};
@@ -83,7 +83,7 @@ impl KeyServer {
     /// [`Self::protect`], with `tweak` applied to the builder.
     async fn protect_with(
         &self,
-        tweak: impl FnOnce(VerifierBuilder<WithIssuer>) -> VerifierBuilder<WithIssuer>,
+        tweak: impl FnOnce(VerifierBuilder<WithIssuer, JwtMode>) -> VerifierBuilder<WithIssuer, JwtMode>,
     ) -> Rs {
         let jwks_uri = self.jwks_uri.clone();
         start_rs(move |resource| {
