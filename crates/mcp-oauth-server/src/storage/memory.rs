@@ -8,8 +8,9 @@ use parking_lot::Mutex;
 
 use super::policy::{Rotation, rotation};
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
+    ClientRecord, ClientStore, CodeConsumption, CodeRecord, CounterStore, GrantStore,
+    IdentityRecord, IssuedFromCode, KeyStore, RefreshRecord, RefreshRotation, SigningKeyRecord,
+    StorageError, StoredCode, SubjectState, UserRecord, UserStore,
 };
 
 /// A refresh token and, once spent, its successor.
@@ -59,7 +60,7 @@ impl MemoryStorage {
 }
 
 #[async_trait]
-impl Storage for MemoryStorage {
+impl ClientStore for MemoryStorage {
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         if g.clients.contains_key(&client.client_id) {
@@ -129,6 +130,47 @@ impl Storage for MemoryStorage {
         Ok(stale.len())
     }
 
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .inner
+            .lock()
+            .consents
+            .get(&(
+                subject.to_owned(),
+                client_id.to_owned(),
+                resource.to_owned(),
+            ))
+            .cloned())
+    }
+
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &str,
+    ) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        g.unused_clients.remove(client_id);
+        g.consents.insert(
+            (
+                subject.to_owned(),
+                client_id.to_owned(),
+                resource.to_owned(),
+            ),
+            scope.to_owned(),
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStorage {
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         if g.codes.contains_key(&code.code_hash) {
@@ -303,6 +345,28 @@ impl Storage for MemoryStorage {
         Ok(state)
     }
 
+    async fn purge_expired_grants(
+        &self,
+        now: u64,
+        code_retention: u64,
+    ) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        g.codes
+            .retain(|_, (c, _, _)| c.expires_at.saturating_add(code_retention) > now);
+        g.refresh.retain(|_, r| r.record.expires_at > now);
+        let live: HashSet<String> = g
+            .refresh
+            .values()
+            .map(|r| r.record.family_id.clone())
+            .collect();
+        g.revoked_families.retain(|f| live.contains(f));
+        g.revoked_jtis.retain(|_, exp| *exp > now);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
         let mut v = self.inner.lock().keys.clone();
         v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
@@ -317,7 +381,10 @@ impl Storage for MemoryStorage {
         g.keys.push(key);
         Ok(())
     }
+}
 
+#[async_trait]
+impl UserStore for MemoryStorage {
     async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError> {
         self.inner.lock().users.insert(user.username.clone(), user);
         Ok(())
@@ -348,45 +415,10 @@ impl Storage for MemoryStorage {
     async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError> {
         Ok(self.inner.lock().identities.get(subject).cloned())
     }
+}
 
-    async fn consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> Result<Option<String>, StorageError> {
-        Ok(self
-            .inner
-            .lock()
-            .consents
-            .get(&(
-                subject.to_owned(),
-                client_id.to_owned(),
-                resource.to_owned(),
-            ))
-            .cloned())
-    }
-
-    async fn save_consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-        scope: &str,
-    ) -> Result<(), StorageError> {
-        let mut g = self.inner.lock();
-        g.unused_clients.remove(client_id);
-        g.consents.insert(
-            (
-                subject.to_owned(),
-                client_id.to_owned(),
-                resource.to_owned(),
-            ),
-            scope.to_owned(),
-        );
-        Ok(())
-    }
-
+#[async_trait]
+impl CounterStore for MemoryStorage {
     async fn bump_counter(
         &self,
         key: &str,
@@ -418,20 +450,11 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
-        let mut g = self.inner.lock();
-        g.codes
-            .retain(|_, (c, _, _)| c.expires_at.saturating_add(code_retention) > now);
-        g.refresh.retain(|_, r| r.record.expires_at > now);
-        let live: HashSet<String> = g
-            .refresh
-            .values()
-            .map(|r| r.record.family_id.clone())
-            .collect();
-        g.revoked_families.retain(|f| live.contains(f));
-        g.revoked_jtis.retain(|_, exp| *exp > now);
-        g.counters
-            .retain(|_, (_, start)| start.saturating_add(86_400) > now);
+    async fn purge_counters(&self, now: u64, max_age: u64) -> Result<(), StorageError> {
+        self.inner
+            .lock()
+            .counters
+            .retain(|_, (_, start)| start.saturating_add(max_age) > now);
         Ok(())
     }
 }

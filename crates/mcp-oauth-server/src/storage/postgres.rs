@@ -14,8 +14,9 @@ use tokio_postgres::NoTls;
 use super::codec::{backend, from_json, i, policy_from, policy_json, refresh_from, to_json, u};
 use super::policy::{Rotation, rotation};
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
+    ClientRecord, ClientStore, CodeConsumption, CodeRecord, CounterStore, GrantStore,
+    IdentityRecord, IssuedFromCode, KeyStore, RefreshRecord, RefreshRotation, SigningKeyRecord,
+    StorageError, StoredCode, SubjectState, UserRecord, UserStore,
 };
 
 /// Schema migrations, applied in order; append, never edit.
@@ -205,7 +206,7 @@ async fn insert_refresh_row(
 }
 
 #[async_trait]
-impl Storage for PostgresStorage {
+impl ClientStore for PostgresStorage {
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         let n = c
@@ -322,6 +323,44 @@ impl Storage for PostgresStorage {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let c = self.client_conn().await?;
+        Ok(c.query_opt(
+            "SELECT scope FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3",
+            &[&subject, &client_id, &resource],
+        )
+        .await
+        .map_err(backend)?
+        .map(|r| r.get(0)))
+    }
+
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &str,
+    ) -> Result<(), StorageError> {
+        let c = self.client_conn().await?;
+        c.execute(
+            "WITH used AS (UPDATE clients SET used_at = $5 WHERE client_id = $2 AND used_at IS NULL)
+             INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GrantStore for PostgresStorage {
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         let n = c
@@ -574,6 +613,41 @@ impl Storage for PostgresStorage {
         Ok(subject_from(&row))
     }
 
+    async fn purge_expired_grants(
+        &self,
+        now: u64,
+        code_retention: u64,
+    ) -> Result<(), StorageError> {
+        let mut c = self.client_conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        tx.execute(
+            "DELETE FROM codes WHERE expires_at + $2 <= $1",
+            &[&i(now), &i(code_retention)],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+            &[&i(now)],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM revoked_families f WHERE NOT EXISTS
+             (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.family_id)",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute("DELETE FROM revoked_jtis WHERE exp <= $1", &[&i(now)])
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+}
+
+#[async_trait]
+impl KeyStore for PostgresStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query(
@@ -610,7 +684,10 @@ impl Storage for PostgresStorage {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
+}
 
+#[async_trait]
+impl UserStore for PostgresStorage {
     async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute(
@@ -687,42 +764,10 @@ impl Storage for PostgresStorage {
             .map_err(backend)?;
         row.map(|r| from_json(&r.get::<_, String>(0))).transpose()
     }
+}
 
-    async fn consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> Result<Option<String>, StorageError> {
-        let c = self.client_conn().await?;
-        Ok(c.query_opt(
-            "SELECT scope FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3",
-            &[&subject, &client_id, &resource],
-        )
-        .await
-        .map_err(backend)?
-        .map(|r| r.get(0)))
-    }
-
-    async fn save_consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-        scope: &str,
-    ) -> Result<(), StorageError> {
-        let c = self.client_conn().await?;
-        c.execute(
-            "WITH used AS (UPDATE clients SET used_at = $5 WHERE client_id = $2 AND used_at IS NULL)
-             INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-            &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
-        )
-        .await
-        .map_err(backend)?;
-        Ok(())
-    }
-
+#[async_trait]
+impl CounterStore for PostgresStorage {
     async fn bump_counter(
         &self,
         key: &str,
@@ -777,37 +822,14 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
-    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
-        let mut c = self.client_conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx.execute(
-            "DELETE FROM codes WHERE expires_at + $2 <= $1",
-            &[&i(now), &i(code_retention)],
+    async fn purge_counters(&self, now: u64, max_age: u64) -> Result<(), StorageError> {
+        let c = self.client_conn().await?;
+        c.execute(
+            "DELETE FROM login_failures WHERE window_start + $2 <= $1",
+            &[&i(now), &i(max_age)],
         )
         .await
         .map_err(backend)?;
-        tx.execute(
-            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
-            &[&i(now)],
-        )
-        .await
-        .map_err(backend)?;
-        tx.execute(
-            "DELETE FROM revoked_families f WHERE NOT EXISTS
-             (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.family_id)",
-            &[],
-        )
-        .await
-        .map_err(backend)?;
-        tx.execute(
-            "DELETE FROM login_failures WHERE window_start + 86400 <= $1",
-            &[&i(now)],
-        )
-        .await
-        .map_err(backend)?;
-        tx.execute("DELETE FROM revoked_jtis WHERE exp <= $1", &[&i(now)])
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        Ok(())
     }
 }

@@ -12,8 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::codec::{backend, from_json, i, policy_from, policy_json, refresh_from, to_json, u};
 use super::policy::{Rotation, rotation};
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, Storage, StorageError, StoredCode, SubjectState, UserRecord,
+    ClientRecord, ClientStore, CodeConsumption, CodeRecord, CounterStore, GrantStore,
+    IdentityRecord, IssuedFromCode, KeyStore, RefreshRecord, RefreshRotation, SigningKeyRecord,
+    StorageError, StoredCode, SubjectState, UserRecord, UserStore,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -211,7 +212,7 @@ fn client_from(row: ClientRow) -> Result<ClientRecord, StorageError> {
 }
 
 #[async_trait]
-impl Storage for SqliteStorage {
+impl ClientStore for SqliteStorage {
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError> {
         self.with(move |c| {
             let n = c
@@ -335,6 +336,64 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let (s, c, r) = (
+            subject.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+        );
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2 AND resource = ?3",
+                [s, c, r],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &str,
+    ) -> Result<(), StorageError> {
+        let (s, c, r, sc) = (
+            subject.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+            scope.to_owned(),
+        );
+        self.with(move |conn| {
+            let now = i(crate::app::now());
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute(
+                "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                params![s, c, r, sc, now],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "UPDATE clients SET used_at = ?2 WHERE client_id = ?1 AND used_at IS NULL",
+                params![c, now],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl GrantStore for SqliteStorage {
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         self.with(move |c| {
             let n = c
@@ -605,6 +664,39 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn purge_expired_grants(
+        &self,
+        now: u64,
+        code_retention: u64,
+    ) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute(
+                "DELETE FROM codes WHERE expires_at + ?2 <= ?1",
+                params![i(now), i(code_retention)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+                [i(now)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM revoked_families WHERE NOT EXISTS
+                 (SELECT 1 FROM refresh_tokens t WHERE t.family_id = revoked_families.family_id)",
+                [],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
         self.with(|c| {
             let mut stmt = c
@@ -640,7 +732,10 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
 
+#[async_trait]
+impl UserStore for SqliteStorage {
     async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError> {
         self.with(move |c| {
             c.execute(
@@ -730,62 +825,10 @@ impl Storage for SqliteStorage {
             .await?;
         text.as_deref().map(from_json).transpose()
     }
+}
 
-    async fn consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> Result<Option<String>, StorageError> {
-        let (s, c, r) = (
-            subject.to_owned(),
-            client_id.to_owned(),
-            resource.to_owned(),
-        );
-        self.with(move |conn| {
-            conn.query_row(
-                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2 AND resource = ?3",
-                [s, c, r],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(backend)
-        })
-        .await
-    }
-
-    async fn save_consent(
-        &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
-        scope: &str,
-    ) -> Result<(), StorageError> {
-        let (s, c, r, sc) = (
-            subject.to_owned(),
-            client_id.to_owned(),
-            resource.to_owned(),
-            scope.to_owned(),
-        );
-        self.with(move |conn| {
-            let now = i(crate::app::now());
-            let tx = conn.transaction().map_err(backend)?;
-            tx.execute(
-                "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-                params![s, c, r, sc, now],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "UPDATE clients SET used_at = ?2 WHERE client_id = ?1 AND used_at IS NULL",
-                params![c, now],
-            )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)
-        })
-        .await
-    }
-
+#[async_trait]
+impl CounterStore for SqliteStorage {
     async fn bump_counter(
         &self,
         key: &str,
@@ -855,33 +898,14 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
+    async fn purge_counters(&self, now: u64, max_age: u64) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            tx.execute(
-                "DELETE FROM codes WHERE expires_at + ?2 <= ?1",
-                params![i(now), i(code_retention)],
+            c.execute(
+                "DELETE FROM login_failures WHERE window_start + ?2 <= ?1",
+                params![i(now), i(max_age)],
             )
             .map_err(backend)?;
-            tx.execute(
-                "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
-                [i(now)],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "DELETE FROM revoked_families WHERE NOT EXISTS
-                 (SELECT 1 FROM refresh_tokens t WHERE t.family_id = revoked_families.family_id)",
-                [],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "DELETE FROM login_failures WHERE window_start + 86400 <= ?1",
-                [i(now)],
-            )
-            .map_err(backend)?;
-            tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])
-                .map_err(backend)?;
-            tx.commit().map_err(backend)
+            Ok(())
         })
         .await
     }
