@@ -24,7 +24,7 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 fn config_error(msg: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("PostgreSQL TLS: {msg}"))
