@@ -25,7 +25,7 @@ mod sqlite;
 mod suite;
 mod traits;
 
-pub use error::StorageError;
+pub use error::{PostgresTlsError, StorageError};
 pub use memory::MemoryStorage;
 pub use postgres::PostgresStorage;
 pub use records::{
@@ -57,7 +57,7 @@ pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageErro
         .or_else(|| spec.strip_prefix("sqlite:"))
         .unwrap_or(spec);
     if path.is_empty() {
-        return Err(StorageError::Backend("empty storage path".into()));
+        return Err(StorageError::EmptyPath);
     }
     Ok(std::sync::Arc::new(SqliteStorage::open(path)?))
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::PostgresStorage;
-use crate::storage::codec::{backend, from_json, i, policy_from, policy_json, to_json, u};
+use crate::storage::codec::{from_json, i, policy_from, policy_json, to_json, u};
 use crate::storage::{ClientRecord, ClientStore, StorageError};
 
 #[async_trait]
@@ -16,8 +16,7 @@ impl ClientStore for PostgresStorage {
                  ON CONFLICT DO NOTHING",
                 &[&client.client_id, &client.secret_hash, &to_json(&client.metadata)?, &i(client.issued_at), &policy_json(&client.policy)?, &client.policy.trusted.then(|| i(client.issued_at))],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if n == 0 {
             Err(StorageError::Conflict)
         } else {
@@ -31,23 +30,20 @@ impl ClientStore for PostgresStorage {
             &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"),
             &[&client_id],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| client_from(&r))
         .transpose()
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let mut c = self.client_conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
+        let tx = c.transaction().await?;
         tx.execute("DELETE FROM consents WHERE client_id = $1", &[&client_id])
-            .await
-            .map_err(backend)?;
+            .await?;
         let n = tx
             .execute("DELETE FROM clients WHERE client_id = $1", &[&client_id])
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+            .await?;
+        tx.commit().await?;
         Ok(n > 0)
     }
 
@@ -57,8 +53,7 @@ impl ClientStore for PostgresStorage {
             &format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY issued_at, client_id"),
             &[],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .iter()
         .map(client_from)
         .collect()
@@ -68,8 +63,7 @@ impl ClientStore for PostgresStorage {
         let c = self.client_conn().await?;
         let n: i64 = c
             .query_one("SELECT count(*) FROM clients", &[])
-            .await
-            .map_err(backend)?
+            .await?
             .get(0);
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -89,8 +83,7 @@ impl ClientStore for PostgresStorage {
                     &client.policy.trusted,
                 ],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -118,8 +111,7 @@ impl ClientStore for PostgresStorage {
                  SELECT count(*) FROM purged",
                 &[&i(issued_before), &limit],
             )
-            .await
-            .map_err(backend)?
+            .await?
             .get(0);
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -135,8 +127,7 @@ impl ClientStore for PostgresStorage {
             "SELECT scope FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3",
             &[&subject, &client_id, &resource],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| r.get(0)))
     }
 
@@ -154,8 +145,7 @@ impl ClientStore for PostgresStorage {
              ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
             &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 }

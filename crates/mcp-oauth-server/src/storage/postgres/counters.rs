@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::PostgresStorage;
-use crate::storage::codec::{backend, i, u};
+use crate::storage::codec::{i, u};
 use crate::storage::{CounterStore, StorageError};
 
 #[async_trait]
@@ -24,8 +24,7 @@ impl CounterStore for PostgresStorage {
                  RETURNING count, window_start",
                 &[&key, &i(now), &i(window)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         Ok((
             u32::try_from(row.get::<_, i32>(0)).unwrap_or(u32::MAX),
             u(row.get(1)),
@@ -38,8 +37,7 @@ impl CounterStore for PostgresStorage {
             "SELECT count, window_start FROM login_failures WHERE key = $1",
             &[&key],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| (u32::try_from(r.get::<_, i32>(0)).unwrap_or(0), u(r.get(1)))))
     }
 
@@ -49,16 +47,14 @@ impl CounterStore for PostgresStorage {
             "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0",
             &[&key],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 
     async fn clear_counter(&self, key: &str) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute("DELETE FROM login_failures WHERE key = $1", &[&key])
-            .await
-            .map_err(backend)?;
+            .await?;
         Ok(())
     }
 
@@ -68,8 +64,7 @@ impl CounterStore for PostgresStorage {
             "DELETE FROM login_failures WHERE window_start + $2 <= $1",
             &[&i(now), &i(max_age)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 }

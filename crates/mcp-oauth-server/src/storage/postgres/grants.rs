@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::PostgresStorage;
 use super::spend::{self, insert_refresh_row};
-use crate::storage::codec::{backend, from_json, i, refresh_from, to_json, u};
+use crate::storage::codec::{from_json, i, refresh_from, to_json, u};
 use crate::storage::{
     CodeConsumption, CodeRecord, GrantStore, IssuedFromCode, RefreshRecord, RefreshRotation,
     StorageError, StoredCode, SubjectState,
@@ -19,8 +19,7 @@ impl GrantStore for PostgresStorage {
                 "INSERT INTO codes (code_hash, record, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 &[&code.code_hash, &to_json(&code)?, &i(code.expires_at)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if n == 0 {
             Err(StorageError::Conflict)
         } else {
@@ -34,8 +33,7 @@ impl GrantStore for PostgresStorage {
             "SELECT record, used, issued FROM codes WHERE code_hash = $1",
             &[&code_hash],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|row| {
             Ok(StoredCode {
                 record: from_json(row.get::<_, &str>(0))?,
@@ -66,8 +64,7 @@ impl GrantStore for PostgresStorage {
             "SELECT record, rotated_at FROM refresh_tokens WHERE token_hash = $1",
             &[&token_hash],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| refresh_from(r.get::<_, &str>(0), r.get(1)))
         .transpose()
     }
@@ -98,8 +95,7 @@ impl GrantStore for PostgresStorage {
             "INSERT INTO revoked_families (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&family_id, &i(crate::app::now())],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 
@@ -109,8 +105,7 @@ impl GrantStore for PostgresStorage {
             "SELECT 1 FROM revoked_families WHERE family_id = $1",
             &[&family_id],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .is_some())
     }
 
@@ -120,8 +115,7 @@ impl GrantStore for PostgresStorage {
             "INSERT INTO revoked_jtis (jti, exp) VALUES ($1, $2) ON CONFLICT (jti) DO UPDATE SET exp = excluded.exp",
             &[&jti, &i(exp)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 
@@ -129,8 +123,7 @@ impl GrantStore for PostgresStorage {
         let c = self.client_conn().await?;
         Ok(
             c.query_opt("SELECT 1 FROM revoked_jtis WHERE jti = $1", &[&jti])
-                .await
-                .map_err(backend)?
+                .await?
                 .is_some(),
         )
     }
@@ -142,8 +135,7 @@ impl GrantStore for PostgresStorage {
                 "INSERT INTO revoked_jtis (jti, exp) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&key, &i(exp)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -153,15 +145,14 @@ impl GrantStore for PostgresStorage {
             "SELECT generation, revoked_at FROM subjects WHERE subject = $1",
             &[&subject],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| subject_from(&r))
         .unwrap_or_default())
     }
 
     async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError> {
         let mut c = self.client_conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
+        let tx = c.transaction().await?;
         let row = tx
             .query_one(
                 "INSERT INTO subjects (subject, generation, revoked_at) VALUES ($1, 1, $2)
@@ -169,17 +160,15 @@ impl GrantStore for PostgresStorage {
                  RETURNING generation, revoked_at",
                 &[&subject, &i(now)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         tx.execute(
             "INSERT INTO revoked_families (family_id, revoked_at)
              SELECT DISTINCT family_id, $2::BIGINT FROM refresh_tokens WHERE subject = $1
              ON CONFLICT DO NOTHING",
             &[&subject, &i(now)],
         )
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+        .await?;
+        tx.commit().await?;
         Ok(subject_from(&row))
     }
 
@@ -189,30 +178,26 @@ impl GrantStore for PostgresStorage {
         code_retention: u64,
     ) -> Result<(), StorageError> {
         let mut c = self.client_conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
+        let tx = c.transaction().await?;
         tx.execute(
             "DELETE FROM codes WHERE expires_at + $2 <= $1",
             &[&i(now), &i(code_retention)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.execute(
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             &[&i(now)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.execute(
             "DELETE FROM revoked_families f WHERE NOT EXISTS
              (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.family_id)",
             &[],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.execute("DELETE FROM revoked_jtis WHERE exp <= $1", &[&i(now)])
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+            .await?;
+        tx.commit().await.map_err(StorageError::from)
     }
 }
 

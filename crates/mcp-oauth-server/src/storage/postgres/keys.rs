@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::PostgresStorage;
-use crate::storage::codec::{backend, i, u};
+use crate::storage::codec::{i, u};
 use crate::storage::{KeyStore, SigningKeyRecord, StorageError};
 
 #[async_trait]
@@ -14,8 +14,7 @@ impl KeyStore for PostgresStorage {
             "SELECT kid, alg, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, seq DESC",
             &[],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .iter()
         .map(|r| SigningKeyRecord {
             kid: r.get(0),
@@ -29,19 +28,17 @@ impl KeyStore for PostgresStorage {
 
     async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
         let mut c = self.client_conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
+        let tx = c.transaction().await?;
         tx.execute(
             "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL",
             &[&i(now)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.execute(
             "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
             &[&key.kid, &key.alg, &key.pkcs8, &i(key.created_at), &key.retired_at.map(i)],
         )
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        .await?;
+        tx.commit().await.map_err(StorageError::from)
     }
 }

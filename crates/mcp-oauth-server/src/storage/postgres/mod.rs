@@ -19,7 +19,6 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
 
 use super::StorageError;
-use super::codec::backend;
 
 /// Schema migrations, applied in order; append, never edit.
 const MIGRATIONS: &[&str] = &["
@@ -116,48 +115,43 @@ impl PostgresStorage {
         let pool = match tls {
             Some(tls) => config.create_pool(Some(Runtime::Tokio1), tls),
             None => config.create_pool(Some(Runtime::Tokio1), NoTls),
-        }
-        .map_err(backend)?;
+        }?;
         let storage = Self { pool };
         storage.migrate().await?;
         Ok(storage)
     }
 
     async fn migrate(&self) -> Result<(), StorageError> {
-        let mut client = self.pool.get().await.map_err(backend)?;
-        let tx = client.transaction().await.map_err(backend)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await
-            .map_err(backend)?;
+            .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS mcp_oauth_schema (version INT NOT NULL)")
-            .await
-            .map_err(backend)?;
+            .await?;
         let row = tx
             .query_opt("SELECT max(version) FROM mcp_oauth_schema", &[])
-            .await
-            .map_err(backend)?;
+            .await?;
         let done = row.and_then(|r| r.get::<_, Option<i32>>(0)).unwrap_or(0);
         let done = usize::try_from(done).unwrap_or(0);
         if done > MIGRATIONS.len() {
-            return Err(StorageError::Backend(format!(
-                "database schema version {done} is newer than this server knows ({})",
-                MIGRATIONS.len()
-            )));
+            return Err(StorageError::SchemaTooNew {
+                found: done,
+                known: MIGRATIONS.len(),
+            });
         }
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-            tx.batch_execute(sql).await.map_err(backend)?;
+            tx.batch_execute(sql).await?;
             let version = i32::try_from(n + 1).unwrap_or(i32::MAX);
             tx.execute(
                 "INSERT INTO mcp_oauth_schema (version) VALUES ($1)",
                 &[&version],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(StorageError::from)
     }
 
     async fn client_conn(&self) -> Result<deadpool_postgres::Object, StorageError> {
-        self.pool.get().await.map_err(backend)
+        self.pool.get().await.map_err(StorageError::from)
     }
 }

@@ -6,7 +6,7 @@
 
 use deadpool_postgres::GenericClient;
 
-use crate::storage::codec::{backend, from_json, i, refresh_from, to_json};
+use crate::storage::codec::{from_json, i, refresh_from, to_json};
 use crate::storage::policy::{Rotation, rotation};
 use crate::storage::{
     CodeConsumption, IssuedFromCode, RefreshRecord, RefreshRotation, StorageError,
@@ -27,8 +27,7 @@ pub(super) async fn consume(
             "UPDATE codes SET used = TRUE, issued = $2 WHERE code_hash = $1 AND NOT used RETURNING record",
             &[&code_hash, &to_json(issued)?],
         )
-        .await
-        .map_err(backend)?
+        .await?
     {
         return Ok(CodeConsumption::First(from_json(row.get::<_, &str>(0))?));
     }
@@ -37,8 +36,7 @@ pub(super) async fn consume(
             "SELECT record, issued FROM codes WHERE code_hash = $1",
             &[&code_hash],
         )
-        .await
-        .map_err(backend)?
+        .await?
     {
         None => Ok(CodeConsumption::Unknown),
         Some(row) => Ok(CodeConsumption::Replayed {
@@ -59,7 +57,7 @@ pub(super) async fn rotate(
     now: u64,
     grace: u64,
 ) -> Result<RefreshRotation, StorageError> {
-    let tx = c.transaction().await.map_err(backend)?;
+    let tx = c.transaction().await?;
     // The row lock serializes concurrent rotations of one token.
     let Some(row) = tx
         .query_opt(
@@ -67,8 +65,7 @@ pub(super) async fn rotate(
              FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
             &[&token_hash],
         )
-        .await
-        .map_err(backend)?
+        .await?
     else {
         return Ok(RefreshRotation::Invalid);
     };
@@ -80,8 +77,7 @@ pub(super) async fn rotate(
             "SELECT 1 FROM revoked_families WHERE family_id = $1",
             &[&current.family_id],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .is_some();
     let successor_live = match &successor_hash {
         None => false,
@@ -91,8 +87,7 @@ pub(super) async fn rotate(
                  AND rotated_at IS NULL AND expires_at > $2",
                 &[h, &i(now)],
             )
-            .await
-            .map_err(backend)?
+            .await?
             .is_some(),
     };
     let out = match rotation(&current, revoked, successor_live, now, grace) {
@@ -106,8 +101,7 @@ pub(super) async fn rotate(
                 "INSERT INTO revoked_families (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&current.family_id, &i(now)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
             RefreshRotation::Reused(current)
         }
         Rotation::Rotate => {
@@ -116,13 +110,12 @@ pub(super) async fn rotate(
                  WHERE token_hash = $1",
                 &[&token_hash, &i(now), &successor.token_hash, &sealed_successor],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
             insert_refresh_row(&tx, successor).await?;
             RefreshRotation::Rotated(current)
         }
     };
-    tx.commit().await.map_err(backend)?;
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -144,8 +137,7 @@ pub(super) async fn insert_refresh_row(
                 &t.subject,
             ],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
     if n == 0 {
         Err(StorageError::Conflict)
     } else {

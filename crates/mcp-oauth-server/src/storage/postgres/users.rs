@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::PostgresStorage;
-use crate::storage::codec::{backend, from_json, i, to_json};
+use crate::storage::codec::{from_json, i, to_json};
 use crate::storage::{IdentityRecord, StorageError, UserRecord, UserStore};
 
 #[async_trait]
@@ -15,8 +15,7 @@ impl UserStore for PostgresStorage {
              ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
             &[&user.username, &user.password_hash],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 
@@ -26,8 +25,7 @@ impl UserStore for PostgresStorage {
             "SELECT username, password_hash FROM users WHERE username = $1",
             &[&username],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .map(|r| UserRecord {
             username: r.get(0),
             password_hash: r.get(1),
@@ -38,8 +36,7 @@ impl UserStore for PostgresStorage {
         let c = self.client_conn().await?;
         Ok(
             c.execute("DELETE FROM users WHERE username = $1", &[&username])
-                .await
-                .map_err(backend)?
+                .await?
                 > 0,
         )
     }
@@ -50,8 +47,7 @@ impl UserStore for PostgresStorage {
             "SELECT username, password_hash FROM users ORDER BY username",
             &[],
         )
-        .await
-        .map_err(backend)?
+        .await?
         .iter()
         .map(|r| UserRecord {
             username: r.get(0),
@@ -68,8 +64,7 @@ impl UserStore for PostgresStorage {
              ON CONFLICT (subject) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
             &[&identity.subject, &record, &i(identity.updated_at)],
         )
-        .await
-        .map_err(backend)?;
+        .await?;
         Ok(())
     }
 
@@ -80,8 +75,7 @@ impl UserStore for PostgresStorage {
                 "SELECT record FROM identities WHERE subject = $1",
                 &[&subject],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         row.map(|r| from_json(&r.get::<_, String>(0))).transpose()
     }
 }

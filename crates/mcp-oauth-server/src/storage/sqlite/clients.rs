@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
-use crate::storage::codec::{backend, from_json, i, policy_from, policy_json, to_json, u};
+use crate::storage::codec::{from_json, i, policy_from, policy_json, to_json, u};
 use crate::storage::{ClientRecord, ClientStore, StorageError};
 
 #[async_trait]
@@ -15,8 +15,7 @@ impl ClientStore for SqliteStorage {
                 .execute(
                     "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?, client.policy.trusted.then(|| i(client.issued_at))],
-                )
-                .map_err(backend)?;
+                )?;
             if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
         })
         .await
@@ -28,8 +27,7 @@ impl ClientStore for SqliteStorage {
             c.prepare_cached(&format!(
                 "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"
             ))
-            .and_then(|mut s| s.query_row([id], client_row).optional())
-            .map_err(backend)?
+            .and_then(|mut s| s.query_row([id], client_row).optional())?
             .map(client_from)
             .transpose()
         })
@@ -39,13 +37,10 @@ impl ClientStore for SqliteStorage {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let id = client_id.to_owned();
         self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            tx.execute("DELETE FROM consents WHERE client_id = ?1", [&id])
-                .map_err(backend)?;
-            let n = tx
-                .execute("DELETE FROM clients WHERE client_id = ?1", [&id])
-                .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM consents WHERE client_id = ?1", [&id])?;
+            let n = tx.execute("DELETE FROM clients WHERE client_id = ?1", [&id])?;
+            tx.commit()?;
             Ok(n > 0)
         })
         .await
@@ -53,22 +48,18 @@ impl ClientStore for SqliteStorage {
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError> {
         self.with(|c| {
-            let mut stmt = c
-                .prepare(&format!(
-                    "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY issued_at, client_id"
-                ))
-                .map_err(backend)?;
-            let rows = stmt.query_map([], client_row).map_err(backend)?;
-            rows.map(|r| client_from(r.map_err(backend)?)).collect()
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY issued_at, client_id"
+            ))?;
+            let rows = stmt.query_map([], client_row)?;
+            rows.map(|r| client_from(r?)).collect()
         })
         .await
     }
 
     async fn client_count(&self) -> Result<usize, StorageError> {
         self.with(|c| {
-            let n: i64 = c
-                .query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))
-                .map_err(backend)?;
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))?;
             Ok(usize::try_from(n).unwrap_or(0))
         })
         .await
@@ -76,20 +67,18 @@ impl ClientStore for SqliteStorage {
 
     async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError> {
         self.with(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4,
+            let n = c.execute(
+                "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4,
                      used_at = CASE WHEN ?5 THEN coalesce(used_at, issued_at) ELSE used_at END
                      WHERE client_id = ?1",
-                    params![
-                        client.client_id,
-                        client.secret_hash,
-                        to_json(&client.metadata)?,
-                        policy_json(&client.policy)?,
-                        client.policy.trusted
-                    ],
-                )
-                .map_err(backend)?;
+                params![
+                    client.client_id,
+                    client.secret_hash,
+                    to_json(&client.metadata)?,
+                    policy_json(&client.policy)?,
+                    client.policy.trusted
+                ],
+            )?;
             Ok(n > 0)
         })
         .await
@@ -102,31 +91,26 @@ impl ClientStore for SqliteStorage {
     ) -> Result<usize, StorageError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
+            let tx = c.transaction()?;
             tx.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS purged (client_id TEXT PRIMARY KEY)",
                 [],
-            )
-            .map_err(backend)?;
-            tx.execute("DELETE FROM purged", []).map_err(backend)?;
+            )?;
+            tx.execute("DELETE FROM purged", [])?;
             tx.execute(
                 "INSERT INTO purged SELECT client_id FROM clients
                  WHERE used_at IS NULL AND issued_at < ?1 ORDER BY issued_at LIMIT ?2",
                 params![i(issued_before), limit],
-            )
-            .map_err(backend)?;
+            )?;
             tx.execute(
                 "DELETE FROM consents WHERE client_id IN (SELECT client_id FROM purged)",
                 [],
-            )
-            .map_err(backend)?;
-            let n = tx
-                .execute(
-                    "DELETE FROM clients WHERE client_id IN (SELECT client_id FROM purged)",
-                    [],
-                )
-                .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            )?;
+            let n = tx.execute(
+                "DELETE FROM clients WHERE client_id IN (SELECT client_id FROM purged)",
+                [],
+            )?;
+            tx.commit()?;
             Ok(n)
         })
         .await
@@ -150,7 +134,7 @@ impl ClientStore for SqliteStorage {
                 |row| row.get(0),
             )
             .optional()
-            .map_err(backend)
+            .map_err(StorageError::from)
         })
         .await
     }
@@ -170,19 +154,17 @@ impl ClientStore for SqliteStorage {
         );
         self.with(move |conn| {
             let now = i(crate::app::now());
-            let tx = conn.transaction().map_err(backend)?;
+            let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
                 params![s, c, r, sc, now],
-            )
-            .map_err(backend)?;
+            )?;
             tx.execute(
                 "UPDATE clients SET used_at = ?2 WHERE client_id = ?1 AND used_at IS NULL",
                 params![c, now],
-            )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)
+            )?;
+            tx.commit().map_err(StorageError::from)
         })
         .await
     }

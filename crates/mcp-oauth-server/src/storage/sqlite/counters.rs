@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
-use crate::storage::codec::{backend, i, u};
+use crate::storage::codec::{i, u};
 use crate::storage::{CounterStore, StorageError};
 
 #[async_trait]
@@ -31,7 +31,7 @@ impl CounterStore for SqliteStorage {
                     ))
                 },
             )
-            .map_err(backend)
+            .map_err(StorageError::from)
         })
         .await
     }
@@ -50,7 +50,7 @@ impl CounterStore for SqliteStorage {
                 },
             )
             .optional()
-            .map_err(backend)
+            .map_err(StorageError::from)
         })
         .await
     }
@@ -61,8 +61,7 @@ impl CounterStore for SqliteStorage {
             c.execute(
                 "UPDATE login_failures SET count = count - 1 WHERE key = ?1 AND count > 0",
                 [key],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await
@@ -71,8 +70,7 @@ impl CounterStore for SqliteStorage {
     async fn clear_counter(&self, key: &str) -> Result<(), StorageError> {
         let key = key.to_owned();
         self.with(move |c| {
-            c.execute("DELETE FROM login_failures WHERE key = ?1", [key])
-                .map_err(backend)?;
+            c.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
             Ok(())
         })
         .await
@@ -83,8 +81,7 @@ impl CounterStore for SqliteStorage {
             c.execute(
                 "DELETE FROM login_failures WHERE window_start + ?2 <= ?1",
                 params![i(now), i(max_age)],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await

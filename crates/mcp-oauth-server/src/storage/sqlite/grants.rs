@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
 use super::spend::{self, insert_refresh_row};
-use crate::storage::codec::{backend, from_json, i, refresh_from, to_json, u};
+use crate::storage::codec::{from_json, i, refresh_from, to_json, u};
 use crate::storage::{
     CodeConsumption, CodeRecord, GrantStore, IssuedFromCode, RefreshRecord, RefreshRotation,
     StorageError, StoredCode, SubjectState,
@@ -15,13 +15,15 @@ use crate::storage::{
 impl GrantStore for SqliteStorage {
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError> {
         self.with(move |c| {
-            let n = c
-                .execute(
-                    "INSERT OR IGNORE INTO codes (code_hash, record, expires_at) VALUES (?1, ?2, ?3)",
-                    params![code.code_hash, to_json(&code)?, i(code.expires_at)],
-                )
-                .map_err(backend)?;
-            if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
+            let n = c.execute(
+                "INSERT OR IGNORE INTO codes (code_hash, record, expires_at) VALUES (?1, ?2, ?3)",
+                params![code.code_hash, to_json(&code)?, i(code.expires_at)],
+            )?;
+            if n == 0 {
+                Err(StorageError::Conflict)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -35,8 +37,7 @@ impl GrantStore for SqliteStorage {
                     [&hash],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .optional()
-                .map_err(backend)?;
+                .optional()?;
             row.map(|(record, used, issued)| {
                 Ok(StoredCode {
                     record: from_json(&record)?,
@@ -72,8 +73,7 @@ impl GrantStore for SqliteStorage {
                     [hash],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()
-                .map_err(backend)?;
+                .optional()?;
             row.map(|(rec, rot)| refresh_from(&rec, rot)).transpose()
         })
         .await
@@ -98,8 +98,7 @@ impl GrantStore for SqliteStorage {
             c.execute(
                 "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
                 params![id, i(crate::app::now())],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await
@@ -114,7 +113,7 @@ impl GrantStore for SqliteStorage {
                 |r| r.get::<_, i64>(0),
             )
             .map(|v| v != 0)
-            .map_err(backend)
+            .map_err(StorageError::from)
         })
         .await
     }
@@ -125,8 +124,7 @@ impl GrantStore for SqliteStorage {
             c.execute(
                 "INSERT OR REPLACE INTO revoked_jtis (jti, exp) VALUES (?1, ?2)",
                 params![jti, i(exp)],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await
@@ -139,7 +137,7 @@ impl GrantStore for SqliteStorage {
             c.prepare_cached("SELECT EXISTS(SELECT 1 FROM revoked_jtis WHERE jti = ?1)")
                 .and_then(|mut s| s.query_row([jti], |r| r.get::<_, i64>(0)))
                 .map(|v| v != 0)
-                .map_err(backend)
+                .map_err(StorageError::from)
         })
         .await
     }
@@ -147,12 +145,10 @@ impl GrantStore for SqliteStorage {
     async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError> {
         let key = key.to_owned();
         self.with(move |c| {
-            let n = c
-                .execute(
-                    "INSERT OR IGNORE INTO revoked_jtis (jti, exp) VALUES (?1, ?2)",
-                    params![key, i(exp)],
-                )
-                .map_err(backend)?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO revoked_jtis (jti, exp) VALUES (?1, ?2)",
+                params![key, i(exp)],
+            )?;
             Ok(n > 0)
         })
         .await
@@ -172,7 +168,7 @@ impl GrantStore for SqliteStorage {
                     .optional()
                 })
                 .map(Option::unwrap_or_default)
-                .map_err(backend)
+                .map_err(StorageError::from)
         })
         .await
     }
@@ -180,28 +176,25 @@ impl GrantStore for SqliteStorage {
     async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError> {
         let subject = subject.to_owned();
         self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            let state = tx
-                .query_row(
-                    "INSERT INTO subjects (subject, generation, revoked_at) VALUES (?1, 1, ?2)
+            let tx = c.transaction()?;
+            let state = tx.query_row(
+                "INSERT INTO subjects (subject, generation, revoked_at) VALUES (?1, 1, ?2)
                      ON CONFLICT(subject) DO UPDATE SET generation = generation + 1, revoked_at = ?2
                      RETURNING generation, revoked_at",
-                    params![subject, i(now)],
-                    |r| {
-                        Ok(SubjectState {
-                            generation: u(r.get(0)?),
-                            revoked_at: u(r.get(1)?),
-                        })
-                    },
-                )
-                .map_err(backend)?;
+                params![subject, i(now)],
+                |r| {
+                    Ok(SubjectState {
+                        generation: u(r.get(0)?),
+                        revoked_at: u(r.get(1)?),
+                    })
+                },
+            )?;
             tx.execute(
                 "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at)
                  SELECT DISTINCT family_id, ?2 FROM refresh_tokens WHERE subject = ?1",
                 params![subject, i(now)],
-            )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            )?;
+            tx.commit()?;
             Ok(state)
         })
         .await
@@ -213,26 +206,22 @@ impl GrantStore for SqliteStorage {
         code_retention: u64,
     ) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
+            let tx = c.transaction()?;
             tx.execute(
                 "DELETE FROM codes WHERE expires_at + ?2 <= ?1",
                 params![i(now), i(code_retention)],
-            )
-            .map_err(backend)?;
+            )?;
             tx.execute(
                 "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
                 [i(now)],
-            )
-            .map_err(backend)?;
+            )?;
             tx.execute(
                 "DELETE FROM revoked_families WHERE NOT EXISTS
                  (SELECT 1 FROM refresh_tokens t WHERE t.family_id = revoked_families.family_id)",
                 [],
-            )
-            .map_err(backend)?;
-            tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])
-                .map_err(backend)?;
-            tx.commit().map_err(backend)
+            )?;
+            tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])?;
+            tx.commit().map_err(StorageError::from)
         })
         .await
     }

@@ -16,7 +16,6 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::StorageError;
-use super::codec::backend;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many ran. Append, never edit.
@@ -125,43 +124,36 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref();
         private_file(path)?;
-        Self::init(Connection::open(path).map_err(backend)?)
+        Self::init(Connection::open(path)?)
     }
 
     /// A private in-memory database (for tests).
     pub fn in_memory() -> Result<Self, StorageError> {
-        Self::init(Connection::open_in_memory().map_err(backend)?)
+        Self::init(Connection::open_in_memory()?)
     }
 
     fn init(mut conn: Connection) -> Result<Self, StorageError> {
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let done = usize::try_from(version).unwrap_or(0);
         if done > MIGRATIONS.len() {
-            return Err(StorageError::Backend(format!(
-                "database schema version {done} is newer than this server knows ({})",
-                MIGRATIONS.len()
-            )));
+            return Err(StorageError::SchemaTooNew {
+                found: done,
+                known: MIGRATIONS.len(),
+            });
         }
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-            let tx = conn.transaction().map_err(backend)?;
-            tx.execute_batch(sql).map_err(backend)?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
             tx.pragma_update(
                 None,
                 "user_version",
                 i64::try_from(n + 1).unwrap_or(i64::MAX),
-            )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)?;
+            )?;
+            tx.commit()?;
         }
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -172,7 +164,7 @@ impl SqliteStorage {
                     job(&mut conn);
                 }
             })
-            .map_err(backend)?;
+            .map_err(StorageError::SqliteThread)?;
         Ok(Self { jobs })
     }
 
@@ -187,10 +179,8 @@ impl SqliteStorage {
             .send(Box::new(move |conn: &mut Connection| {
                 let _ = reply.send(f(conn));
             }))
-            .map_err(|_| backend("the SQLite thread has stopped"))?;
-        answer
-            .await
-            .map_err(|_| backend("the SQLite thread has stopped"))?
+            .map_err(|_| StorageError::SqliteStopped)?;
+        answer.await.map_err(|_| StorageError::SqliteStopped)?
     }
 }
 
@@ -204,7 +194,10 @@ fn private_file(path: &Path) -> Result<(), StorageError> {
         .append(true)
         .mode(0o600)
         .open(path)
-        .map_err(backend)?;
+        .map_err(|source| StorageError::File {
+            path: path.to_owned(),
+            source,
+        })?;
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         let Ok(meta) = std::fs::metadata(&file) else {
@@ -212,8 +205,12 @@ fn private_file(path: &Path) -> Result<(), StorageError> {
         };
         if meta.permissions().mode() & 0o077 != 0 {
             tracing::warn!(file = %file.display(), "the database was readable by others; restricting it to its owner (0600)");
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-                .map_err(backend)?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StorageError::File {
+                    path: file.clone(),
+                    source,
+                },
+            )?;
         }
     }
     Ok(())

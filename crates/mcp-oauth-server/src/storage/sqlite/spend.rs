@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::storage::codec::{backend, from_json, i, refresh_from, to_json};
+use crate::storage::codec::{from_json, i, refresh_from, to_json};
 use crate::storage::policy::{Rotation, rotation};
 use crate::storage::{CodeConsumption, CodeRecord, RefreshRecord, RefreshRotation, StorageError};
 
@@ -15,15 +15,14 @@ pub(super) fn consume(
     hash: &str,
     issued: &str,
 ) -> Result<CodeConsumption, StorageError> {
-    let tx = c.transaction().map_err(backend)?;
+    let tx = c.transaction()?;
     let row: Option<(String, i64, Option<String>)> = tx
         .query_row(
             "SELECT record, used, issued FROM codes WHERE code_hash = ?1",
             [hash],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .optional()
-        .map_err(backend)?;
+        .optional()?;
     let Some((record, used, recorded)) = row else {
         return Ok(CodeConsumption::Unknown);
     };
@@ -37,11 +36,10 @@ pub(super) fn consume(
         tx.execute(
             "UPDATE codes SET used = 1, issued = ?2 WHERE code_hash = ?1",
             params![hash, issued],
-        )
-        .map_err(backend)?;
+        )?;
         CodeConsumption::First(record)
     };
-    tx.commit().map_err(backend)?;
+    tx.commit()?;
     Ok(out)
 }
 
@@ -56,7 +54,7 @@ pub(super) fn rotate(
     now: u64,
     grace: u64,
 ) -> Result<RefreshRotation, StorageError> {
-    let tx = c.transaction().map_err(backend)?;
+    let tx = c.transaction()?;
     let row: Option<(String, Option<i64>, i64, Option<String>, i64)> = tx
         .query_row(
             "SELECT t.record, t.rotated_at,
@@ -68,8 +66,7 @@ pub(super) fn rotate(
             params![hash, i(now)],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
-        .optional()
-        .map_err(backend)?;
+        .optional()?;
     let Some((record, rotated_at, revoked, sealed, successor_live)) = row else {
         return Ok(RefreshRotation::Invalid);
     };
@@ -84,8 +81,7 @@ pub(super) fn rotate(
             tx.execute(
                 "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
                 params![current.family_id, i(now)],
-            )
-            .map_err(backend)?;
+            )?;
             RefreshRotation::Reused(current)
         }
         Rotation::Rotate => {
@@ -93,13 +89,12 @@ pub(super) fn rotate(
                 "UPDATE refresh_tokens SET rotated_at = ?2, successor_hash = ?3, successor_sealed = ?4
                  WHERE token_hash = ?1",
                 params![hash, i(now), successor.token_hash, sealed_successor],
-            )
-            .map_err(backend)?;
+            )?;
             insert_refresh_row(&tx, successor)?;
             RefreshRotation::Rotated(current)
         }
     };
-    tx.commit().map_err(backend)?;
+    tx.commit()?;
     Ok(out)
 }
 
@@ -119,8 +114,7 @@ pub(super) fn insert_refresh_row(
                 i(token.expires_at),
                 token.subject
             ],
-        )
-        .map_err(backend)?;
+        )?;
     if n == 0 {
         Err(StorageError::Conflict)
     } else {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
-use crate::storage::codec::{backend, from_json, i, to_json};
+use crate::storage::codec::{from_json, i, to_json};
 use crate::storage::{IdentityRecord, StorageError, UserRecord, UserStore};
 
 #[async_trait]
@@ -15,8 +15,7 @@ impl UserStore for SqliteStorage {
                 "INSERT INTO users (username, password_hash) VALUES (?1, ?2)
                  ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash",
                 params![user.username, user.password_hash],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await
@@ -36,35 +35,28 @@ impl UserStore for SqliteStorage {
                 },
             )
             .optional()
-            .map_err(backend)
+            .map_err(StorageError::from)
         })
         .await
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool, StorageError> {
         let name = username.to_owned();
-        self.with(move |c| {
-            Ok(c.execute("DELETE FROM users WHERE username = ?1", [name])
-                .map_err(backend)?
-                > 0)
-        })
-        .await
+        self.with(move |c| Ok(c.execute("DELETE FROM users WHERE username = ?1", [name])? > 0))
+            .await
     }
 
     async fn users(&self) -> Result<Vec<UserRecord>, StorageError> {
         self.with(|c| {
-            let mut stmt = c
-                .prepare("SELECT username, password_hash FROM users ORDER BY username")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(UserRecord {
-                        username: r.get(0)?,
-                        password_hash: r.get(1)?,
-                    })
+            let mut stmt =
+                c.prepare("SELECT username, password_hash FROM users ORDER BY username")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(UserRecord {
+                    username: r.get(0)?,
+                    password_hash: r.get(1)?,
                 })
-                .map_err(backend)?;
-            rows.map(|r| r.map_err(backend)).collect()
+            })?;
+            rows.map(|r| r.map_err(StorageError::from)).collect()
         })
         .await
     }
@@ -76,8 +68,7 @@ impl UserStore for SqliteStorage {
                 "INSERT INTO identities (subject, record, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(subject) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
                 params![identity.subject, record, i(identity.updated_at)],
-            )
-            .map_err(backend)?;
+            )?;
             Ok(())
         })
         .await
@@ -93,7 +84,7 @@ impl UserStore for SqliteStorage {
                     |r| r.get(0),
                 )
                 .optional()
-                .map_err(backend)
+                .map_err(StorageError::from)
             })
             .await?;
         text.as_deref().map(from_json).transpose()
