@@ -61,30 +61,38 @@ pub enum StorageError {
         source: std::io::Error,
     },
     /// SQLite failed.
+    #[cfg(feature = "sqlite")]
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The thread that owns the SQLite connection could not be started.
+    #[cfg(feature = "sqlite")]
     #[error("cannot start the SQLite connection thread: {0}")]
     SqliteThread(#[source] std::io::Error),
     /// The thread that owns the SQLite connection has stopped.
+    #[cfg(feature = "sqlite")]
     #[error("the SQLite connection thread has stopped")]
     SqliteStopped,
     /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had from the pool.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// The PostgreSQL connection pool could not be set up.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL pool: {0}")]
     CreatePool(#[from] deadpool_postgres::CreatePoolError),
     /// The PostgreSQL URL or its TLS settings cannot be used.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL TLS: {0}")]
     PostgresTls(#[from] PostgresTlsError),
 }
 
 /// The PostgreSQL URL or its TLS settings (`sslmode`, `sslrootcert`)
 /// cannot be used.
+#[cfg(feature = "postgres")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PostgresTlsError {

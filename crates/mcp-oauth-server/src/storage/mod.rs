@@ -14,24 +14,31 @@
 //! code is redeemed once), [`GrantStore::rotate_refresh`] (a refresh token
 //! is rotated once, reuse is detected) and [`CounterStore::bump_counter`].
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 mod error;
 mod memory;
 pub mod policy;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod records;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(test)]
 mod suite;
 mod traits;
 
-pub use error::{PostgresTlsError, StorageError};
+#[cfg(feature = "postgres")]
+pub use error::PostgresTlsError;
+pub use error::StorageError;
 pub use memory::MemoryStorage;
+#[cfg(feature = "postgres")]
 pub use postgres::PostgresStorage;
 pub use records::{
     ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
     RefreshRecord, RefreshRotation, SigningKeyRecord, StoredCode, SubjectState, UserRecord,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 pub use traits::{
     COUNTER_RETENTION, ClientStore, CounterStore, GrantStore, KeyStore, Storage, UserStore,
@@ -42,15 +49,34 @@ pub const POSTGRES_POOL_SIZE: usize = 16;
 
 /// Opens the storage a specification names: `memory`, `sqlite:PATH` (or a
 /// bare path), or `postgres://…` (several instances may share it).
+///
+/// A backend this build leaves out (see the crate's features) is
+/// [`StorageError::NotCompiled`]:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mcp_oauth_server::storage::StorageError> {
+/// use mcp_oauth_server::storage::{self, ClientStore};
+///
+/// let storage = storage::open("memory").await?;
+/// assert_eq!(storage.client_count().await?, 0);
+/// # Ok(()) }
+/// ```
 pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
     let spec = spec.trim();
     if spec == "memory" {
         return Ok(std::sync::Arc::new(MemoryStorage::new()));
     }
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
         return Ok(std::sync::Arc::new(
             PostgresStorage::connect(spec, POSTGRES_POOL_SIZE).await?,
         ));
+        #[cfg(not(feature = "postgres"))]
+        return Err(StorageError::NotCompiled {
+            backend: "PostgreSQL",
+            feature: "postgres",
+        });
     }
     let path = spec
         .strip_prefix("sqlite://")
@@ -59,5 +85,11 @@ pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Storage>, StorageErro
     if path.is_empty() {
         return Err(StorageError::EmptyPath);
     }
-    Ok(std::sync::Arc::new(SqliteStorage::open(path)?))
+    #[cfg(feature = "sqlite")]
+    return Ok(std::sync::Arc::new(SqliteStorage::open(path)?));
+    #[cfg(not(feature = "sqlite"))]
+    return Err(StorageError::NotCompiled {
+        backend: "SQLite",
+        feature: "sqlite",
+    });
 }

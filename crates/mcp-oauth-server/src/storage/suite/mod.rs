@@ -5,6 +5,7 @@ mod clients;
 mod counters;
 mod grants;
 mod keys;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod users;
 
@@ -76,11 +77,13 @@ async fn memory_backend() {
     run(&MemoryStorage::new()).await;
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_backend() {
     run(&SqliteStorage::in_memory().unwrap()).await;
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_survives_reopen() {
     let dir = std::env::temp_dir().join(format!(
