@@ -43,6 +43,10 @@ pub(super) fn consume(
     Ok(out)
 }
 
+/// A refresh token's row as a rotation reads it: record, `rotated_at`,
+/// family revoked, sealed successor, successor live.
+type RotationRow = (String, Option<i64>, i64, Option<String>, i64);
+
 /// Rotates a refresh token in one transaction: reads the token, its
 /// family's revocation and its successor, and applies [`rotation`]'s
 /// verdict.
@@ -55,7 +59,7 @@ pub(super) fn rotate(
     grace: u64,
 ) -> Result<RefreshRotation, StorageError> {
     let tx = c.transaction()?;
-    let row: Option<(String, Option<i64>, i64, Option<String>, i64)> = tx
+    let row: Option<RotationRow> = tx
         .query_row(
             "SELECT t.record, t.rotated_at,
                     EXISTS(SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id),
