@@ -25,7 +25,7 @@ pub enum UserError {
 
 /// Creates a user or sets a user's password. Changing an existing user's
 /// password ends their sessions and grants everywhere (see
-/// [`Storage::revoke_subject`]). Returns whether the user existed.
+/// [`GrantStore::revoke_subject`](crate::storage::GrantStore::revoke_subject)). Returns whether the user existed.
 pub async fn set_password(
     storage: &dyn Storage,
     username: &str,

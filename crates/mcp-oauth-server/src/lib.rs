@@ -15,6 +15,11 @@
 //! [`storage::SqliteStorage`] and [`storage::PostgresStorage`] behind one
 //! [`storage::Storage`] trait.
 //!
+//! Features (all on by default): `sqlite` (the SQLite backend), `postgres`
+//! (the PostgreSQL backend, with TLS by rustls) and `mimalloc` (the
+//! binary's allocator). The memory backend is always there;
+//! [`storage::open`] refuses a backend the build leaves out.
+//!
 //! ```
 //! use mcp_oauth_server::QuickServer;
 //!
@@ -46,6 +51,7 @@ mod quick;
 pub mod ratelimit;
 mod refresh_seal;
 pub mod storage;
+#[cfg(feature = "postgres")]
 #[doc(hidden)]
 pub mod testing;
 

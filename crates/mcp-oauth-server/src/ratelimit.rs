@@ -137,7 +137,7 @@ impl ThrottleLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MemoryStorage;
+    use crate::storage::{CounterStore, MemoryStorage};
 
     async fn allowed(
         t: &ThrottleLimits,

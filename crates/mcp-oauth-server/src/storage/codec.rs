@@ -1,26 +1,29 @@
-//! What the SQL backends share: errors, JSON columns, integer columns, and
-//! the encodings of records that live in more than one column.
+//! What the SQL backends share: JSON columns, integer columns, and the
+//! encodings of records that live in more than one column.
 
 use super::{ClientPolicy, RefreshRecord, StorageError};
 
-/// A backend failure.
-pub(super) fn backend(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(e.to_string())
-}
-
-/// A stored value that cannot be decoded.
-pub(super) fn corrupt(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(e.to_string())
+/// The short name of a stored type, for error messages.
+fn what<T>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    let name = name.split('<').next().unwrap_or(name);
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// A JSON column.
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StorageError> {
-    serde_json::to_string(v).map_err(corrupt)
+    serde_json::to_string(v).map_err(|source| StorageError::Encode {
+        what: what::<T>(),
+        source,
+    })
 }
 
 /// A JSON column back.
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StorageError> {
-    serde_json::from_str(s).map_err(corrupt)
+    serde_json::from_str(s).map_err(|source| StorageError::Corrupt {
+        what: what::<T>(),
+        source,
+    })
 }
 
 /// SQL integers are signed 64-bit; our times are `u64` seconds.
@@ -58,4 +61,25 @@ pub(super) fn refresh_from(
     let mut r: RefreshRecord = from_json(record)?;
     r.rotated_at = rotated_at.map(u);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_column_names_its_type_and_keeps_the_cause() {
+        let e = from_json::<RefreshRecord>("{").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StorageError::Corrupt {
+                    what: "RefreshRecord",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+    }
 }

@@ -24,16 +24,12 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::StorageError;
-
-fn config_error(msg: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(format!("PostgreSQL TLS: {msg}"))
-}
+use crate::storage::PostgresTlsError;
 
 /// The URL to give tokio-postgres (with the libpq-only parameters taken
 /// out) and the TLS connector its `sslmode` asks for, if any.
-pub(super) fn from_url(url: &str) -> Result<(String, Option<MakeRustlsConnect>), StorageError> {
-    let mut parsed = url::Url::parse(url).map_err(config_error)?;
+pub(super) fn from_url(url: &str) -> Result<(String, Option<MakeRustlsConnect>), PostgresTlsError> {
+    let mut parsed = url::Url::parse(url)?;
     let mut mode = None;
     let mut root_file = None;
     let kept: Vec<(String, String)> = parsed
@@ -56,7 +52,7 @@ pub(super) fn from_url(url: &str) -> Result<(String, Option<MakeRustlsConnect>),
         Some("prefer") => ("prefer", true),
         Some("require" | "verify-full") => ("require", true),
         Some("verify-ca") => ("require", false),
-        Some(other) => return Err(config_error(format!("unknown sslmode {other:?}"))),
+        Some(other) => return Err(PostgresTlsError::UnknownMode(other.to_owned())),
     };
     {
         let mut q = parsed.query_pairs_mut();
@@ -69,12 +65,10 @@ pub(super) fn from_url(url: &str) -> Result<(String, Option<MakeRustlsConnect>),
     }
     let roots = roots(root_file.as_deref())?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(config_error)?;
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(config_error)?;
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let builder =
+        ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
     let config = if check_name {
         builder.with_webpki_verifier(verifier)
     } else {
@@ -86,14 +80,12 @@ pub(super) fn from_url(url: &str) -> Result<(String, Option<MakeRustlsConnect>),
     Ok((parsed.into(), Some(MakeRustlsConnect::new(config))))
 }
 
-fn roots(file: Option<&str>) -> Result<RootCertStore, StorageError> {
+fn roots(file: Option<&str>) -> Result<RootCertStore, PostgresTlsError> {
     let mut roots = RootCertStore::empty();
     match file {
         Some(path) => {
-            for cert in CertificateDer::pem_file_iter(path).map_err(config_error)? {
-                roots
-                    .add(cert.map_err(config_error)?)
-                    .map_err(config_error)?;
+            for cert in CertificateDer::pem_file_iter(path)? {
+                roots.add(cert?)?;
             }
         }
         None => {
@@ -104,9 +96,7 @@ fn roots(file: Option<&str>) -> Result<RootCertStore, StorageError> {
         }
     }
     if roots.is_empty() {
-        return Err(config_error(
-            "no root certificates to verify the server with",
-        ));
+        return Err(PostgresTlsError::NoRoots);
     }
     Ok(roots)
 }

@@ -1,0 +1,24 @@
+//! In-memory storage: signing keys ([`KeyStore`]).
+
+use async_trait::async_trait;
+
+use super::MemoryStorage;
+use crate::storage::{KeyStore, SigningKeyRecord, StorageError};
+
+#[async_trait]
+impl KeyStore for MemoryStorage {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        let mut v = self.inner.lock().keys.clone();
+        v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        Ok(v)
+    }
+
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        for k in g.keys.iter_mut().filter(|k| k.retired_at.is_none()) {
+            k.retired_at = Some(now);
+        }
+        g.keys.push(key);
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+//! SQLite storage: signing keys ([`KeyStore`]).
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use super::SqliteStorage;
+use crate::storage::codec::{i, u};
+use crate::storage::{KeyStore, SigningKeyRecord, StorageError};
+
+#[async_trait]
+impl KeyStore for SqliteStorage {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT kid, alg, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, rowid DESC")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(SigningKeyRecord {
+                        kid: r.get(0)?,
+                        alg: r.get(1)?,
+                        pkcs8: r.get(2)?,
+                        created_at: u(r.get(3)?),
+                        retired_at: r.get::<_, Option<i64>>(4)?.map(u),
+                    })
+                })?;
+            rows.map(|r| r.map_err(StorageError::from)).collect()
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL", [i(now)])?;
+            tx.execute(
+                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.kid, key.alg, key.pkcs8, i(key.created_at), key.retired_at.map(i)],
+            )?;
+            tx.commit().map_err(StorageError::from)
+        })
+        .await
+    }
+}

@@ -1,0 +1,222 @@
+//! SQLite storage: the embedded default. One file holds clients, codes,
+//! refresh families, revocations, signing keys and users, so a restart loses
+//! nothing. Operations run on a blocking thread against one connection in
+//! WAL mode; the connection's lock makes the multi-step operations
+//! (`consume_code`, `rotate_refresh`) atomic, and each runs in a transaction.
+
+mod clients;
+mod counters;
+mod grants;
+mod keys;
+mod spend;
+mod users;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StorageError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many ran. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+    );
+    CREATE TABLE codes (
+        code_hash TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        issued TEXT,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        rotated_at INTEGER,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+    CREATE TABLE revoked_families (family_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);
+    CREATE TABLE revoked_jtis (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
+    CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        pkcs8 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER
+    );
+    CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
+",
+    "
+    CREATE TABLE consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+                PRIMARY KEY (subject, client_id)
+    );
+",
+    "
+    CREATE TABLE login_failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, window_start INTEGER NOT NULL);
+",
+    "
+    CREATE TABLE identities (subject TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at INTEGER NOT NULL);
+",
+    // Client trust, never-forking refresh rotation, subject revocation,
+    // consent per resource (earlier consents, kept per client only, are
+    // dropped: people are asked once more).
+    "
+    ALTER TABLE clients ADD COLUMN policy TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN subject TEXT;
+    UPDATE refresh_tokens SET subject = json_extract(record, '$.subject');
+    ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;
+    ALTER TABLE refresh_tokens ADD COLUMN successor_sealed TEXT;
+    CREATE INDEX refresh_tokens_subject ON refresh_tokens(subject);
+    CREATE TABLE subjects (subject TEXT PRIMARY KEY, generation INTEGER NOT NULL, revoked_at INTEGER NOT NULL);
+    DROP TABLE consents;
+    CREATE TABLE consents (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, client_id, resource)
+    );
+",
+    // Clients no person has consented to yet (`used_at` NULL) can be
+    // purged; every client that exists already counts as used.
+    "
+    ALTER TABLE clients ADD COLUMN used_at INTEGER;
+    UPDATE clients SET used_at = issued_at;
+    CREATE INDEX clients_unused ON clients(issued_at) WHERE used_at IS NULL;
+",
+];
+
+/// A unit of work for the connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// SQLite-backed storage in one file, in WAL mode, migrated at open.
+///
+/// The connection lives on one dedicated thread that runs every query in
+/// turn. SQLite serialises writers anyway; one thread also keeps SQLite's
+/// own allocations (page cache, statements) in one allocator arena, where
+/// a pool of blocking threads spread them over many and the resident
+/// memory grew with every thread that ever touched the database.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// The file holds the signing keys and password hashes, so it is
+    /// created readable by its owner only (0600), before SQLite opens it;
+    /// SQLite gives its `-wal` and `-shm` files the same mode. A file that
+    /// others could read (made by an older version, or by hand) is
+    /// tightened to 0600, with a warning.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        private_file(path)?;
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (for tests).
+    pub fn in_memory() -> Result<Self, StorageError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StorageError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let done = usize::try_from(version).unwrap_or(0);
+        if done > MIGRATIONS.len() {
+            return Err(StorageError::SchemaTooNew {
+                found: done,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(n + 1).unwrap_or(i64::MAX),
+            )?;
+            tx.commit()?;
+        }
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("mcp-oauth-sqlite".into())
+            .spawn(move || {
+                // Ends, closing the database, when the last handle is dropped.
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(StorageError::SqliteThread)?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` with the connection on the connection's thread.
+    async fn with<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn: &mut Connection| {
+                let _ = reply.send(f(conn));
+            }))
+            .map_err(|_| StorageError::SqliteStopped)?;
+        answer.await.map_err(|_| StorageError::SqliteStopped)?
+    }
+}
+
+/// Creates `path` (and tightens it and its `-wal`/`-shm` companions) with
+/// mode 0600.
+#[cfg(unix)]
+fn private_file(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| StorageError::File {
+            path: path.to_owned(),
+            source,
+        })?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(file = %file.display(), "the database was readable by others; restricting it to its owner (0600)");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StorageError::File {
+                    path: file.clone(),
+                    source,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_file(_: &Path) -> Result<(), StorageError> {
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! [`ClientStore`]: registrations, consents, purging unused clients.
+
+use super::*;
+
+/// Insert, read, list, update and delete clients.
+pub(super) async fn registry(s: &dyn Storage) {
+    // Clients.
+    s.insert_client(client("c1", 10)).await.unwrap();
+    s.insert_client(client("c2", 20)).await.unwrap();
+    assert!(matches!(
+        s.insert_client(client("c1", 30)).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(s.client("c1").await.unwrap(), Some(client("c1", 10)));
+    assert_eq!(s.client("nope").await.unwrap(), None);
+    assert_eq!(s.client_count().await.unwrap(), 2);
+    let ids: Vec<_> = s
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["c1", "c2"]);
+    assert!(s.delete_client("c2").await.unwrap());
+    assert!(!s.delete_client("c2").await.unwrap());
+    // A trusted client keeps its policy; updates replace secret and policy.
+    let mut trusted = client("t1", 15);
+    trusted.policy = ClientPolicy {
+        trusted: true,
+        resources: vec!["http://rs.test/mcp".into()],
+        resource_server: true,
+        headless_login: false,
+    };
+    s.insert_client(trusted.clone()).await.unwrap();
+    assert_eq!(s.client("t1").await.unwrap(), Some(trusted.clone()));
+    trusted.secret_hash = Some("rotated".into());
+    assert!(s.update_client(trusted.clone()).await.unwrap());
+    assert_eq!(s.client("t1").await.unwrap(), Some(trusted));
+    assert!(!s.update_client(client("nobody", 1)).await.unwrap());
+}
+
+/// Consent per user, client and resource; deleting a client deletes its consents.
+pub(super) async fn consents(s: &dyn Storage) {
+    // Consent, per user, client and resource; removing the client
+    // removes it.
+    let rs = "http://rs.test/mcp";
+    assert_eq!(s.consent("bob", "c1", rs).await.unwrap(), None);
+    s.save_consent("bob", "c1", rs, "mcp").await.unwrap();
+    s.save_consent("bob", "c1", rs, "mcp read").await.unwrap();
+    assert_eq!(
+        s.consent("bob", "c1", rs).await.unwrap().as_deref(),
+        Some("mcp read")
+    );
+    assert_eq!(
+        s.consent("bob", "c1", "http://other.test/mcp")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.consent("bob", "c1", "").await.unwrap(), None);
+    assert_eq!(s.consent("amy", "c1", rs).await.unwrap(), None);
+    s.insert_client(client("c3", 30)).await.unwrap();
+    s.save_consent("bob", "c3", "", "mcp").await.unwrap();
+    s.delete_client("c3").await.unwrap();
+    assert_eq!(s.consent("bob", "c3", "").await.unwrap(), None);
+}
+
+/// Unused registrations go, oldest first; consented and trusted ones stay.
+pub(super) async fn purge_unused(s: &dyn Storage) {
+    // Registrations nobody used: the oldest go first, consented and
+    // trusted ones never ("c1" and "t1" are older than all of them: "c1"
+    // was consented to above, "t1" is trusted).
+    for (id, at) in [("u1", 50), ("u2", 40), ("u3", 60), ("u4", 45)] {
+        s.insert_client(client(id, at)).await.unwrap();
+    }
+    s.save_consent("alice", "u4", "", "mcp").await.unwrap();
+    assert_eq!(s.purge_unused_clients(55, 1).await.unwrap(), 1);
+    assert_eq!(s.client("u2").await.unwrap(), None, "the oldest went first");
+    assert_eq!(s.purge_unused_clients(55, 10).await.unwrap(), 1);
+    assert_eq!(s.client("u1").await.unwrap(), None);
+    assert!(
+        s.client("u3").await.unwrap().is_some(),
+        "issued after the cut"
+    );
+    assert!(s.client("u4").await.unwrap().is_some(), "consented to");
+    assert!(s.client("t1").await.unwrap().is_some(), "trusted");
+    assert!(s.client("c1").await.unwrap().is_some(), "consented to");
+    assert_eq!(s.purge_unused_clients(1000, 10).await.unwrap(), 1);
+    assert_eq!(s.client("u3").await.unwrap(), None);
+}

@@ -1,0 +1,21 @@
+//! [`KeyStore`]: signing keys.
+
+use super::*;
+
+/// Adding a key retires the previous one.
+pub(super) async fn run(s: &dyn Storage) {
+    // Keys: adding one retires the previous.
+    let key = |kid: &str, at: u64| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        pkcs8: "AAAA".into(),
+        created_at: at,
+        retired_at: None,
+    };
+    s.add_signing_key(key("k-old", 1), 1).await.unwrap();
+    s.add_signing_key(key("k-new", 2), 2).await.unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(keys[0].kid, "k-new");
+    assert_eq!(keys[0].retired_at, None);
+    assert_eq!(keys[1].retired_at, Some(2));
+}

@@ -1,0 +1,110 @@
+//! One behavioural suite, run against every backend: one file per store,
+//! run in one sequence (later steps read what earlier ones stored).
+
+mod clients;
+mod counters;
+mod grants;
+mod keys;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod users;
+
+use super::*;
+use mcp_oauth_core::registration::ClientMetadata;
+
+pub(super) fn client(id: &str, at: u64) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        secret_hash: Some(format!("hash-{id}")),
+        metadata: ClientMetadata {
+            client_name: Some(format!("name {id}")),
+            redirect_uris: Some(vec!["http://127.0.0.1/cb".into()]),
+            ..Default::default()
+        },
+        issued_at: at,
+        policy: ClientPolicy::default(),
+    }
+}
+
+pub(super) fn code(hash: &str, expires_at: u64) -> CodeRecord {
+    CodeRecord {
+        code_hash: hash.into(),
+        client_id: "c1".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri_sent: true,
+        code_challenge: "x".repeat(43),
+        resource: Some("http://rs.test/mcp".into()),
+        scope: "mcp".into(),
+        subject: "alice".into(),
+        subject_generation: 0,
+        auth_time: 1,
+        expires_at,
+    }
+}
+
+pub(super) fn refresh(hash: &str, family: &str, expires_at: u64) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: hash.into(),
+        family_id: family.into(),
+        client_id: "c1".into(),
+        subject: "alice".into(),
+        subject_generation: 0,
+        scope: "mcp".into(),
+        resource: None,
+        auth_time: 1,
+        expires_at,
+        rotated_at: None,
+    }
+}
+
+/// Every storage contract, in one place.
+pub(super) async fn run(s: &dyn Storage) {
+    clients::registry(s).await;
+    grants::codes_and_refresh(s).await;
+    grants::revocations(s).await;
+    keys::run(s).await;
+    users::users(s).await;
+    clients::consents(s).await;
+    users::identities(s).await;
+    counters::run(s).await;
+    grants::purge(s).await;
+    clients::purge_unused(s).await;
+    counters::purged_with_the_rest(s).await;
+}
+
+#[tokio::test]
+async fn memory_backend() {
+    run(&MemoryStorage::new()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_backend() {
+    run(&SqliteStorage::in_memory().unwrap()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_survives_reopen() {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-test-{}-{}",
+        std::process::id(),
+        crate::app::now()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    {
+        let s = SqliteStorage::open(&path).unwrap();
+        s.insert_client(client("c1", 10)).await.unwrap();
+        s.insert_refresh(refresh("r1", "f1", u64::MAX / 4))
+            .await
+            .unwrap();
+        s.revoke_jti("j1", u64::MAX / 4).await.unwrap();
+    }
+    let s = SqliteStorage::open(&path).unwrap();
+    assert_eq!(s.client("c1").await.unwrap(), Some(client("c1", 10)));
+    assert!(s.refresh("r1").await.unwrap().is_some());
+    assert!(s.jti_revoked("j1").await.unwrap());
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,250 @@
+//! The stores, one trait per aggregate, and their sum [`Storage`].
+
+use async_trait::async_trait;
+
+use super::{
+    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SigningKeyRecord, StorageError, StoredCode, SubjectState, UserRecord,
+};
+
+/// Registered clients and the consents people gave them.
+///
+/// A consent belongs to its client: deleting or purging a client deletes
+/// its consents in the same write, and saving a consent marks the client
+/// used in the same write, so [`ClientStore::purge_unused_clients`] never
+/// deletes a client someone has just consented to.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client; [`StorageError::Conflict`] if the id exists.
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StorageError>;
+
+    /// Looks a client up.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError>;
+
+    /// Removes a client; returns whether it existed.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError>;
+
+    /// All clients.
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StorageError>;
+
+    /// How many clients are registered.
+    async fn client_count(&self) -> Result<usize, StorageError>;
+
+    /// Replaces a client's secret, metadata and policy; returns whether it
+    /// existed.
+    async fn update_client(&self, client: ClientRecord) -> Result<bool, StorageError>;
+
+    /// Deletes up to `limit` clients, oldest first, issued before
+    /// `issued_before` that no person has consented to yet (a consent
+    /// saved for a client marks it used for good); clients the operator
+    /// trusts are never deleted. Returns how many went. Registrations
+    /// nobody uses thus cannot fill the client table for good.
+    async fn purge_unused_clients(
+        &self,
+        issued_before: u64,
+        limit: usize,
+    ) -> Result<usize, StorageError>;
+
+    /// The scope `subject` has consented to for `client_id` and `resource`
+    /// (the empty string when the request named none), if any.
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, StorageError>;
+
+    /// Records (replacing) the scope `subject` consents to for `client_id`
+    /// and `resource`.
+    async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &str,
+    ) -> Result<(), StorageError>;
+}
+
+/// What an authorization leaves behind: authorization codes, refresh-token
+/// families, revoked access tokens (`jti`s), single-use identifiers and the
+/// revocation state of subjects.
+///
+/// The operations that decide security under concurrency are single calls,
+/// each an atomic read-modify-write, also across server instances sharing
+/// one database: [`GrantStore::consume_code`] (a code is redeemed once),
+/// [`GrantStore::rotate_refresh`] (a refresh token is rotated once, reuse is
+/// detected; the verdict is [`policy::rotation`](super::policy::rotation)), [`GrantStore::use_once`]
+/// and [`GrantStore::revoke_subject`].
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new authorization code.
+    async fn insert_code(&self, code: CodeRecord) -> Result<(), StorageError>;
+
+    /// Reads a code without spending it (the token endpoint checks the
+    /// client, PKCE and redirect URI first, so a failed attempt does not
+    /// burn the legitimate client's code).
+    async fn code(&self, code_hash: &str) -> Result<Option<StoredCode>, StorageError>;
+
+    /// Atomically marks a code as spent, recording what its redemption
+    /// issues, and says whether this was the first redemption.
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        issued: IssuedFromCode,
+    ) -> Result<CodeConsumption, StorageError>;
+
+    /// Stores the first refresh token of a new family.
+    async fn insert_refresh(&self, token: RefreshRecord) -> Result<(), StorageError>;
+
+    /// Looks a refresh token up (also when spent).
+    async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError>;
+
+    /// Atomically spends `token_hash` and stores `successor` (and, on the
+    /// spent token, the successor's hash and `sealed_successor`), applying
+    /// the verdict of [`policy::rotation`](super::policy::rotation); see [`RefreshRotation`]. `now`
+    /// and `grace` are seconds.
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        successor: RefreshRecord,
+        sealed_successor: String,
+        now: u64,
+        grace: u64,
+    ) -> Result<RefreshRotation, StorageError>;
+
+    /// Revokes a whole refresh family.
+    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError>;
+
+    /// Whether a family is revoked.
+    async fn family_revoked(&self, family_id: &str) -> Result<bool, StorageError>;
+
+    /// Marks an access token (by `jti`) revoked until `exp`.
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> Result<(), StorageError>;
+
+    /// Whether an access token is revoked.
+    async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError>;
+
+    /// Records a single-use identifier (a client assertion's `jti`) until
+    /// `exp`; returns false, atomically, when it was already recorded.
+    async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError>;
+
+    /// The revocation state of a subject (all zero when never revoked).
+    async fn subject(&self, subject: &str) -> Result<SubjectState, StorageError>;
+
+    /// Ends everything a subject holds: moves its generation on (so its
+    /// codes, sessions and refresh families die), records `now` as its
+    /// revocation time, and revokes its refresh families. Returns the new
+    /// state.
+    async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError>;
+
+    /// Deletes what has expired before `now`: refresh tokens (and the
+    /// revocation marks of families none of whose tokens are left), revoked
+    /// `jti`s past their expiry, and codes more than `code_retention`
+    /// seconds past theirs (spent codes are kept that long so a late replay
+    /// still finds, and revokes, what the code produced).
+    async fn purge_expired_grants(&self, now: u64, code_retention: u64)
+    -> Result<(), StorageError>;
+}
+
+/// The signing keys, kept across restarts.
+///
+/// [`KeyStore::add_signing_key`] retires the active key and stores the new
+/// one in a single write, so there is never more than one active key.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// All signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError>;
+
+    /// Stores a new signing key and retires the previous active one at `now`.
+    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError>;
+}
+
+/// The people who sign in: local users (with their password hashes) and
+/// the identities of people who sign in through an upstream provider.
+///
+/// Each call reads or writes one record; writes replace the whole record.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates or replaces a user.
+    async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError>;
+
+    /// Looks a user up.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError>;
+
+    /// Removes a user; returns whether it existed.
+    async fn delete_user(&self, username: &str) -> Result<bool, StorageError>;
+
+    /// All users.
+    async fn users(&self) -> Result<Vec<UserRecord>, StorageError>;
+
+    /// Creates or replaces a federated identity.
+    async fn save_identity(&self, identity: IdentityRecord) -> Result<(), StorageError>;
+
+    /// Looks a federated identity up by our subject.
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StorageError>;
+}
+
+/// Counts in fixed windows, per key: the throttles of login and
+/// registration reserve attempts here.
+///
+/// [`CounterStore::bump_counter`] is one atomic increment, also across
+/// server instances sharing one database, so a burst spread over instances
+/// is counted in full.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Atomically counts one event for `key` in a fixed window (a new
+    /// window of `window` seconds starts at `now` when the current one has
+    /// ended) and returns the count including this event and when the
+    /// window started. Throttles reserve an attempt with this before doing
+    /// the work, so a burst cannot pass a check-then-act gap.
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: u64,
+        window: u64,
+    ) -> Result<(u32, u64), StorageError>;
+
+    /// The count for `key` and when its window started.
+    async fn counter(&self, key: &str) -> Result<Option<(u32, u64)>, StorageError>;
+
+    /// Takes one event back (a reserved attempt that succeeded).
+    async fn release_counter(&self, key: &str) -> Result<(), StorageError>;
+
+    /// Forgets `key`'s count.
+    async fn clear_counter(&self, key: &str) -> Result<(), StorageError>;
+
+    /// Forgets the counts whose window started `max_age` seconds or more
+    /// before `now`.
+    async fn purge_counters(&self, now: u64, max_age: u64) -> Result<(), StorageError>;
+}
+
+/// How long [`Storage::purge_expired`] keeps a counter after its window
+/// started (a day: longer than any throttle's window).
+pub const COUNTER_RETENTION: u64 = 86_400;
+
+/// The server's storage: every aggregate store in one object; see the
+/// [module documentation](super).
+///
+/// Implemented for every type that implements the five stores, so a
+/// backend implements [`ClientStore`], [`GrantStore`], [`KeyStore`],
+/// [`UserStore`] and [`CounterStore`], and `Arc<dyn Storage>` hands all of
+/// them around as one. Calling a store's methods on a `dyn Storage` needs
+/// that store's trait in scope.
+#[async_trait]
+pub trait Storage:
+    ClientStore + GrantStore + KeyStore + UserStore + CounterStore + Send + Sync + 'static
+{
+    /// Deletes everything that has expired before `now`: the grants
+    /// [`GrantStore::purge_expired_grants`] deletes (spent codes are kept
+    /// `code_retention` seconds past their expiry) and counters older than
+    /// [`COUNTER_RETENTION`].
+    async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
+        self.purge_expired_grants(now, code_retention).await?;
+        self.purge_counters(now, COUNTER_RETENTION).await
+    }
+}
+
+impl<T> Storage for T where
+    T: ClientStore + GrantStore + KeyStore + UserStore + CounterStore + Send + Sync + 'static
+{
+}
