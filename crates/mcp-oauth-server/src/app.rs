@@ -10,8 +10,9 @@ use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::registration::{ClientAuthMethod, GrantType, ResponseType};
 
 use crate::config::ServerConfig;
-use crate::endpoints;
+use crate::http;
 use crate::keys::{KeyError, KeyManager};
+use crate::oauth::clients::ClientLookupError;
 use crate::storage::{Storage, StorageError};
 
 /// Seconds since the Unix epoch.
@@ -78,25 +79,6 @@ pub struct AppState {
     pub(crate) federation: crate::federation::Federation,
     /// The clients of the configuration, by id (trusted).
     configured_clients: std::collections::HashMap<String, crate::storage::ClientRecord>,
-}
-
-/// A client could not be looked up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientLookupError {
-    /// Storage failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// The client's metadata document could not be used.
-    #[error(transparent)]
-    Metadata(#[from] crate::cimd::CimdError),
-    /// The caller's address has named too many new metadata documents
-    /// lately; each costs an outbound fetch.
-    #[error("too many new client metadata documents from this address; retry in {retry_after} s")]
-    Throttled {
-        /// Seconds until the address may name new documents again.
-        retry_after: u64,
-    },
 }
 
 impl AppState {
@@ -386,8 +368,8 @@ pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
             .trim_end_matches('/')
             .to_owned();
         cfg.app_data(web::Data::from(state))
-            .app_data(web::PayloadConfig::new(crate::endpoints::MAX_BODY_BYTES));
-        endpoints::routes(cfg, &issuer_path);
+            .app_data(web::PayloadConfig::new(crate::http::MAX_BODY_BYTES));
+        http::routes(cfg, &issuer_path);
     }
 }
 

@@ -101,7 +101,7 @@ pub(crate) async fn authenticate(
     address: &str,
     assertion: &str,
     body_client_id: Option<&str>,
-) -> Result<ClientRecord, crate::http_error::OAuthHttpError> {
+) -> Result<ClientRecord, crate::oauth::error::OAuthError> {
     if crate::jose::has_critical_extensions(assertion) {
         return Err(invalid("client assertion declares critical extensions").into());
     }

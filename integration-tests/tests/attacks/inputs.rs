@@ -51,7 +51,7 @@ async fn a_huge_scope_is_refused_cheaply() {
 async fn control_characters_never_reach_the_log_raw() {
     crate::logs::capture();
     let s = TestServer::start(|c| c).await;
-    let forged = "2026-11-29T17:59:59.000000Z  INFO mcp_oauth_server::endpoints::authorize: authorization granted client_id=legit";
+    let forged = "2026-11-29T17:59:59.000000Z  INFO mcp_oauth_server::http::authorize: authorization granted client_id=legit";
     let client_id = format!("https://localhost/a.json\n{forged}\x1b[31mRED");
     let r = http()
         .get(s.url("/authorize"))

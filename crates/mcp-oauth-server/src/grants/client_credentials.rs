@@ -12,7 +12,7 @@ use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Grant, access_token, random_id};
 use crate::app::{AppState, now};
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Issues a token to `client` for itself.

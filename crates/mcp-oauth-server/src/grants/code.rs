@@ -17,7 +17,7 @@ use mcp_oauth_core::token::TokenResponse;
 use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
 use super::{federated_claims, subject_live};
 use crate::app::{AppState, now};
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode, RefreshRecord};
 
 /// Redeems `code` for `client`.

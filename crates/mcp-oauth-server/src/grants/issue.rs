@@ -11,7 +11,7 @@ use mcp_oauth_core::secret::{AccessToken, RefreshToken, random_base64url, token_
 use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenResponse};
 
 use crate::app::AppState;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, RefreshRecord};
 
 /// What an access token says.

@@ -14,7 +14,7 @@ use mcp_oauth_core::error::ErrorResponse;
 
 use crate::app::AppState;
 use crate::federation::{admit, token_claims};
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 
 /// Whether the person of a grant still holds it: a local user must still
 /// exist, and nobody may have ended the subject's grants since the grant

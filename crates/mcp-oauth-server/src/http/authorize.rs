@@ -23,8 +23,9 @@ use mcp_oauth_core::secret::{AuthorizationCode, constant_time_eq, random_base64u
 use super::{pages, session};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{AppState, ClientLookupError, now};
+use crate::app::{AppState, now};
 use crate::grants::issue::resource_allowed;
+use crate::oauth::clients::ClientLookupError;
 use crate::storage::{ClientRecord, CodeRecord};
 
 const REQUEST_TYP: &str = "mcp-oauth-request+jwt";

@@ -13,7 +13,7 @@ use mcp_oauth_core::resource::ResourceUri;
 
 use super::{authenticate_client, decode_form};
 use crate::app::AppState;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 
 pub(super) async fn introspect(
     state: web::Data<AppState>,

@@ -12,7 +12,7 @@ use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, t
 
 use crate::app::{AppState, now};
 use crate::config::RegistrationPolicy;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::{OAuthError, OAuthResult};
 use crate::storage::{ClientRecord, StorageError};
 
 /// How long a new registration is safe from being replaced at the client
@@ -32,11 +32,9 @@ pub(super) async fn register(
     let flood_key = format!("register:{address}");
     let (count, _) = state.storage.bump_counter(&flood_key, now(), 3600).await?;
     if count > state.config.registrations_per_hour {
-        return Err(
-            ErrorResponse::new(ErrorCode::Other("too_many_requests".into()))
-                .with_description("too many registrations from this address; try again later")
-                .into(),
-        );
+        return Err(OAuthError::too_many_requests(
+            "too many registrations from this address; try again later",
+        ));
     }
     let metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
         ErrorResponse::new(ErrorCode::InvalidClientMetadata)

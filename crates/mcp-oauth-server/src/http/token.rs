@@ -11,7 +11,7 @@ use mcp_oauth_core::token::{TokenGrant, TokenRequest};
 use super::{authenticate_client, decode_form};
 use crate::app::AppState;
 use crate::grants;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 
 pub(super) async fn token(
     state: web::Data<AppState>,

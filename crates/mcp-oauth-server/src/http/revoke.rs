@@ -9,7 +9,7 @@ use mcp_oauth_core::token::RevocationRequest;
 use super::{authenticate_client, decode_form};
 use crate::admin::{Revoked, revoke_token};
 use crate::app::AppState;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 
 pub(super) async fn revoke(
     state: web::Data<AppState>,

@@ -5,6 +5,7 @@ mod authorize;
 mod client_address;
 mod consent;
 mod cookies;
+mod error;
 mod federate;
 mod introspect;
 mod login;
@@ -28,7 +29,7 @@ use mcp_oauth_core::secret::{constant_time_eq, token_hash};
 use mcp_oauth_core::token::{ClientAuthParams, JWT_BEARER_ASSERTION_TYPE};
 
 use crate::app::AppState;
-use crate::http_error::OAuthResult;
+use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
