@@ -1,18 +1,34 @@
 //! Command line, environment and TOML configuration of the binary.
-//! Precedence: flags > `MCP_OAUTH_*` environment > TOML file > defaults.
+//!
+//! Every setting the three share is one field of [`Options`]: clap reads
+//! it from its flag or, failing that, its `MCP_OAUTH_*` variable; figment
+//! lays what was given over the TOML file. Precedence: flags >
+//! environment > TOML file > defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
+use figment::Figment;
+use figment::providers::{Format, Serialized};
+use figment::value::{Dict, Value};
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::secret::{ClientSecret, Password};
 use mcp_oauth_server::federation::UpstreamConfig;
 use mcp_oauth_server::{OperatorClient, RegistrationPolicy, ServerConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::commands::Command;
-use serde::Deserialize;
+
+/// Address the server listens on unless told otherwise.
+const DEFAULT_HOST: &str = "127.0.0.1";
+/// Port the server listens on unless told otherwise.
+const DEFAULT_PORT: u16 = 9000;
+/// Storage unless told otherwise.
+const DEFAULT_STORAGE: &str = "sqlite:./mcp-oauth.db";
+/// Log filter unless told otherwise.
+const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// The OAuth 2.1 authorization server for MCP.
 ///
@@ -26,13 +42,52 @@ pub(crate) struct Cli {
     /// TOML configuration file (lowest precedence after defaults).
     #[arg(long, env = "MCP_OAUTH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances; TLS with `?sslmode=verify-full`) or `memory`.
-    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true, hide_env_values = true)]
-    pub storage: Option<String>,
+    /// The settings given as flags or environment variables.
+    #[command(flatten)]
+    pub options: Options,
+    /// Secrets given as files.
+    #[command(flatten)]
+    pub secret_files: SecretFiles,
+    /// TEST-ONLY: approve every valid authorization request as USER without
+    /// a login page (automated conformance runs). Refused unless the server
+    /// listens on a loopback address; every approval is logged as a warning.
+    #[arg(long, env = "MCP_OAUTH_DEV_AUTO_APPROVE", value_name = "USER")]
+    pub dev_auto_approve: Option<String>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Secrets read from files (flags and environment only): arguments are
+/// visible to every user of the machine, files can be kept private.
+#[derive(Debug, Default, Args)]
+pub(crate) struct SecretFiles {
     /// The PostgreSQL password, from this file (keeps it out of the URL,
     /// the process list and the environment).
     #[arg(long, env = "MCP_OAUTH_STORAGE_PASSWORD_FILE", global = true)]
     pub storage_password_file: Option<PathBuf>,
+    /// Superuser password, from this file.
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD_FILE")]
+    pub superuser_password_file: Option<PathBuf>,
+    /// The initial access token, from this file.
+    #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN_FILE")]
+    pub initial_access_token_file: Option<PathBuf>,
+    /// The `/metrics` token, from this file.
+    #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+/// The settings flags, `MCP_OAUTH_*` variables and the TOML file share:
+/// each field has its flag (`--access-token-ttl`), its variable
+/// (`MCP_OAUTH_ACCESS_TOKEN_TTL`) and its TOML key (`access_token_ttl`).
+/// A field left `None` (or a switch left off) was not given, so the layer
+/// below shows through.
+#[derive(Debug, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Options {
+    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances; TLS with `?sslmode=verify-full`) or `memory`.
+    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true, hide_env_values = true)]
+    pub storage: Option<String>,
     /// Public issuer URL, emitted exactly as given (default `http://HOST:PORT`).
     #[arg(long, env = "MCP_OAUTH_ISSUER", global = true)]
     pub issuer: Option<String>,
@@ -49,9 +104,6 @@ pub(crate) struct Cli {
     /// are visible to every user of the machine).
     #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD", hide_env_values = true)]
     pub superuser_password: Option<String>,
-    /// Superuser password, from this file.
-    #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD_FILE")]
-    pub superuser_password_file: Option<PathBuf>,
     /// Access-token lifetime in seconds (default 900).
     #[arg(long, env = "MCP_OAUTH_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<u64>,
@@ -77,9 +129,6 @@ pub(crate) struct Cli {
     /// Require this initial access token to register (RFC 7591 §3).
     #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub initial_access_token: Option<String>,
-    /// The initial access token, from this file.
-    #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN_FILE")]
-    pub initial_access_token_file: Option<PathBuf>,
     /// Most clients that may register (default 10000).
     #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
@@ -108,9 +157,6 @@ pub(crate) struct Cli {
     /// `/metrics` is off).
     #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
-    /// The `/metrics` token, from this file.
-    #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN_FILE")]
-    pub metrics_token_file: Option<PathBuf>,
     /// Longest a grant lives, in seconds from the user's sign-in; refreshes
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
@@ -145,19 +191,17 @@ pub(crate) struct Cli {
     pub max_connections: Option<usize>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
+    #[serde(default)]
     pub disable_cimd: bool,
     /// Let metadata documents be fetched from loopback and private
     /// addresses, on any port (labs only: this opens the SSRF guard).
     #[arg(long, env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE")]
+    #[serde(default)]
     pub cimd_allow_private: bool,
-    /// TEST-ONLY: approve every valid authorization request as USER without
-    /// a login page (automated conformance runs). Refused unless the server
-    /// listens on a loopback address; every approval is logged as a warning.
-    #[arg(long, env = "MCP_OAUTH_DEV_AUTO_APPROVE", value_name = "USER")]
-    pub dev_auto_approve: Option<String>,
     /// Refuse username/password sign-in (people sign in with the upstream
     /// identity providers of the TOML file's `[[upstreams]]`).
     #[arg(long, env = "MCP_OAUTH_DISABLE_LOCAL_LOGIN")]
+    #[serde(default)]
     pub disable_local_login: bool,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
@@ -165,13 +209,18 @@ pub(crate) struct Cli {
     /// Log format.
     #[arg(long, env = "MCP_OAUTH_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
-    /// What to do (default: serve).
-    #[command(subcommand)]
-    pub command: Option<Command>,
+    /// Upstream identity providers (federated login); file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Clients the operator trusts; file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub clients: Vec<OperatorClient>,
 }
 
 /// Registration policy on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Registration {
     /// Anyone may register.
@@ -181,7 +230,7 @@ pub(crate) enum Registration {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum LogFormat {
     /// Human-readable lines.
@@ -190,49 +239,18 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// The TOML file: the same settings as the flags, in snake_case.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileConfig {
-    host: Option<String>,
-    port: Option<u16>,
-    issuer: Option<String>,
-    storage: Option<String>,
-    superuser: Option<String>,
-    superuser_password: Option<String>,
-    access_token_ttl: Option<u64>,
-    refresh_token_ttl: Option<u64>,
-    code_ttl: Option<u64>,
-    refresh_grace: Option<u64>,
-    scopes: Option<Vec<String>>,
-    allowed_resources: Option<Vec<String>>,
-    registration: Option<Registration>,
-    initial_access_token: Option<String>,
-    max_clients: Option<usize>,
-    unused_client_hours: Option<u64>,
-    registrations_per_hour: Option<u32>,
-    cors_origins: Option<Vec<String>>,
-    disable_cimd: Option<bool>,
-    cimd_allow_private: Option<bool>,
-    introspection_credentials: Option<Vec<String>>,
-    disable_local_login: Option<bool>,
-    metrics_token: Option<String>,
-    grant_max_lifetime: Option<u64>,
-    body_timeout: Option<u64>,
-    max_connections: Option<usize>,
-    cimd_fetches_per_minute: Option<u32>,
-    trusted_proxies: Option<Vec<String>>,
-    proxy_header: Option<String>,
-    login_attempts_per_account: Option<u32>,
-    login_attempts_per_address: Option<u32>,
-    /// Upstream identity providers (federated login); file only.
-    #[serde(default)]
-    upstreams: Vec<UpstreamConfig>,
-    /// Clients the operator trusts; file only.
-    #[serde(default)]
-    clients: Vec<OperatorClient>,
-    log_level: Option<String>,
-    log_format: Option<LogFormat>,
+/// The TOML format for figment, read with the `toml` crate the workspace
+/// already uses.
+struct Toml;
+
+impl Format for Toml {
+    type Error = toml::de::Error;
+
+    const NAME: &'static str = "TOML";
+
+    fn from_str<T: serde::de::DeserializeOwned>(string: &str) -> Result<T, Self::Error> {
+        toml::from_str(string)
+    }
 }
 
 /// The merged settings.
@@ -248,154 +266,86 @@ pub(crate) struct Settings {
 
 /// What goes into a [`ServerConfig`] once the issuer is known.
 pub(crate) struct ServerConfigParts {
+    /// The merged settings (secrets from files already in).
+    options: Options,
     superuser: Option<(String, String)>,
-    access_token_ttl: Option<u64>,
-    refresh_token_ttl: Option<u64>,
-    code_ttl: Option<u64>,
-    refresh_grace: Option<u64>,
-    scopes: Option<Vec<String>>,
-    allowed_resources: Option<Vec<String>>,
-    registration: Option<Registration>,
-    initial_access_token: Option<String>,
-    max_clients: Option<usize>,
-    unused_client_hours: Option<u64>,
-    registrations_per_hour: Option<u32>,
-    cors_origins: Option<Vec<String>>,
-    disable_cimd: bool,
-    cimd_allow_private: bool,
-    introspection_credentials: Vec<String>,
     dev_auto_approve: Option<String>,
-    disable_local_login: bool,
-    upstreams: Vec<UpstreamConfig>,
-    clients: Vec<OperatorClient>,
-    metrics_token: Option<String>,
-    grant_max_lifetime: Option<u64>,
-    body_timeout: Option<u64>,
-    max_connections: Option<usize>,
-    cimd_fetches_per_minute: Option<u32>,
-    trusted_proxies: Vec<String>,
-    proxy_header: Option<String>,
-    login_attempts_per_account: Option<u32>,
-    login_attempts_per_address: Option<u32>,
 }
 
 impl Cli {
-    /// Merges flags/env over the TOML file over defaults.
+    /// Lays flags and environment over the TOML file over defaults, then
+    /// reads the secrets given as files.
     pub(crate) fn settings(&self) -> Result<Settings, String> {
-        let file: FileConfig = match &self.config {
-            Some(path) => {
-                crate::secret_files::check_private(path, "configuration file")?;
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let mut o = layered(self.config.as_deref(), &self.options)?;
+        let files = &self.secret_files;
         let from_file = |path: &Option<PathBuf>, what: &str| {
             path.as_deref()
                 .map(|p| crate::secret_files::read_secret(p, what))
                 .transpose()
         };
-        let superuser_password =
-            match from_file(&self.superuser_password_file, "superuser password file")? {
-                Some(p) => Some(p),
-                None => self.superuser_password.clone().or(file.superuser_password),
-            };
-        let initial_access_token =
-            match from_file(&self.initial_access_token_file, "initial access token file")? {
-                Some(t) => Some(t),
-                None => self
-                    .initial_access_token
-                    .clone()
-                    .or(file.initial_access_token),
-            };
-        let metrics_token = match from_file(&self.metrics_token_file, "metrics token file")? {
-            Some(t) => Some(t),
-            None => self.metrics_token.clone().or(file.metrics_token),
-        };
-        let mut storage = self
-            .storage
-            .clone()
-            .or(file.storage)
-            .unwrap_or_else(|| "sqlite:./mcp-oauth.db".into());
-        if let Some(password) = from_file(&self.storage_password_file, "storage password file")? {
+        if let Some(p) = from_file(&files.superuser_password_file, "superuser password file")? {
+            o.superuser_password = Some(p);
+        }
+        if let Some(t) = from_file(
+            &files.initial_access_token_file,
+            "initial access token file",
+        )? {
+            o.initial_access_token = Some(t);
+        }
+        if let Some(t) = from_file(&files.metrics_token_file, "metrics token file")? {
+            o.metrics_token = Some(t);
+        }
+        let mut storage = o.storage.take().unwrap_or_else(|| DEFAULT_STORAGE.into());
+        if let Some(password) = from_file(&files.storage_password_file, "storage password file")? {
             storage = crate::secret_files::with_password(&storage, &password)?;
         }
-        let superuser = match (
-            self.superuser.clone().or(file.superuser),
-            superuser_password,
-        ) {
+        let superuser = match (o.superuser.take(), o.superuser_password.take()) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
             _ => return Err("--superuser and --superuser-password go together".into()),
         };
+        o.upstreams = with_secrets(std::mem::take(&mut o.upstreams), |k| std::env::var(k).ok());
+        o.clients = with_client_secrets(std::mem::take(&mut o.clients), |k| std::env::var(k).ok());
         Ok(Settings {
-            host: self
-                .host
-                .clone()
-                .or(file.host)
-                .unwrap_or_else(|| "127.0.0.1".into()),
-            port: self.port.or(file.port).unwrap_or(9000),
+            host: o.host.take().unwrap_or_else(|| DEFAULT_HOST.into()),
+            port: o.port.unwrap_or(DEFAULT_PORT),
             storage,
-            log_level: self
+            log_level: o
                 .log_level
-                .clone()
-                .or(file.log_level)
-                .unwrap_or_else(|| "info".into()),
-            log_format: self
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
-            explicit_issuer: self.issuer.clone().or(file.issuer),
+                .take()
+                .unwrap_or_else(|| DEFAULT_LOG_LEVEL.into()),
+            log_format: o.log_format.unwrap_or(LogFormat::Text),
+            explicit_issuer: o.issuer.take(),
             config_template: ServerConfigParts {
+                options: o,
                 superuser,
-                access_token_ttl: self.access_token_ttl.or(file.access_token_ttl),
-                refresh_token_ttl: self.refresh_token_ttl.or(file.refresh_token_ttl),
-                code_ttl: self.code_ttl.or(file.code_ttl),
-                refresh_grace: self.refresh_grace.or(file.refresh_grace),
-                scopes: self.scopes.clone().or(file.scopes),
-                allowed_resources: self.allowed_resources.clone().or(file.allowed_resources),
-                registration: self.registration.or(file.registration),
-                initial_access_token,
-                max_clients: self.max_clients.or(file.max_clients),
-                unused_client_hours: self.unused_client_hours.or(file.unused_client_hours),
-                registrations_per_hour: self.registrations_per_hour.or(file.registrations_per_hour),
-                cors_origins: self.cors_origins.clone().or(file.cors_origins),
-                disable_cimd: self.disable_cimd || file.disable_cimd.unwrap_or(false),
-                cimd_allow_private: self.cimd_allow_private
-                    || file.cimd_allow_private.unwrap_or(false),
-                introspection_credentials: self
-                    .introspection_credentials
-                    .clone()
-                    .or(file.introspection_credentials)
-                    .unwrap_or_default(),
                 dev_auto_approve: self.dev_auto_approve.clone(),
-                disable_local_login: self.disable_local_login
-                    || file.disable_local_login.unwrap_or(false),
-                upstreams: with_secrets(file.upstreams, |k| std::env::var(k).ok()),
-                clients: with_client_secrets(file.clients, |k| std::env::var(k).ok()),
-                metrics_token,
-                grant_max_lifetime: self.grant_max_lifetime.or(file.grant_max_lifetime),
-                body_timeout: self.body_timeout.or(file.body_timeout),
-                max_connections: self.max_connections.or(file.max_connections),
-                cimd_fetches_per_minute: self
-                    .cimd_fetches_per_minute
-                    .or(file.cimd_fetches_per_minute),
-                trusted_proxies: self
-                    .trusted_proxies
-                    .clone()
-                    .or(file.trusted_proxies)
-                    .unwrap_or_default(),
-                proxy_header: self.proxy_header.clone().or(file.proxy_header),
-                login_attempts_per_account: self
-                    .login_attempts_per_account
-                    .or(file.login_attempts_per_account),
-                login_attempts_per_address: self
-                    .login_attempts_per_address
-                    .or(file.login_attempts_per_address),
             },
         })
     }
+}
+
+/// The TOML file at `config` (if any) with `given` laid over it.
+fn layered(config: Option<&Path>, given: &Options) -> Result<Options, String> {
+    let mut figment = Figment::new();
+    if let Some(path) = config {
+        crate::secret_files::check_private(path, "configuration file")?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment
+        .merge(Serialized::globals(present(given)?))
+        .extract()
+        .map_err(|e| e.to_string())
+}
+
+/// The settings that were given: a `None` or a switch left off must not
+/// hide what the file says.
+fn present(options: &Options) -> Result<Dict, String> {
+    let Value::Dict(_, mut given) = Value::serialize(options).map_err(|e| e.to_string())? else {
+        return Ok(Dict::new());
+    };
+    given.retain(|_, v| !matches!(v, Value::Empty(..) | Value::Bool(_, false)));
+    Ok(given)
 }
 
 /// Fills each upstream's missing client secret from
@@ -476,24 +426,25 @@ impl ServerConfigParts {
     /// Builds the server configuration for `issuer`.
     pub(crate) fn build(&self, issuer: &str) -> Result<ServerConfig, String> {
         let issuer = Issuer::parse(issuer).map_err(|e| format!("--issuer: {e}"))?;
+        let o = &self.options;
         let mut c = ServerConfig::new(issuer);
         if let Some((u, p)) = &self.superuser {
             c = c.superuser(u.clone(), Password::new(p.clone()));
         }
         let secs = Duration::from_secs;
-        if let Some(v) = self.access_token_ttl {
+        if let Some(v) = o.access_token_ttl {
             c.access_token_ttl = secs(v.max(1));
         }
-        if let Some(v) = self.refresh_token_ttl {
+        if let Some(v) = o.refresh_token_ttl {
             c.refresh_token_ttl = secs(v.max(1));
         }
-        if let Some(v) = self.code_ttl {
+        if let Some(v) = o.code_ttl {
             c.code_ttl = secs(v.max(1));
         }
-        if let Some(v) = self.refresh_grace {
+        if let Some(v) = o.refresh_grace {
             c.refresh_grace = secs(v);
         }
-        if let Some(scopes) = &self.scopes {
+        if let Some(scopes) = &o.scopes {
             for s in scopes {
                 if !mcp_oauth_core::scope::is_valid_scope_token(s) {
                     return Err(format!("--scopes: {s:?} is not a valid scope token"));
@@ -501,7 +452,7 @@ impl ServerConfigParts {
             }
             c = c.scopes(scopes.clone());
         }
-        if let Some(list) = &self.allowed_resources {
+        if let Some(list) = &o.allowed_resources {
             let parsed = list
                 .iter()
                 .map(|r| {
@@ -510,47 +461,48 @@ impl ServerConfigParts {
                 .collect::<Result<Vec<_>, _>>()?;
             c = c.allowed_resources(parsed);
         }
-        c.registration = match (self.registration, &self.initial_access_token) {
+        c.registration = match (o.registration, &o.initial_access_token) {
             (Some(Registration::Closed), _) => RegistrationPolicy::Closed,
             (_, Some(token)) => RegistrationPolicy::InitialAccessToken(token.clone()),
             _ => RegistrationPolicy::Open,
         };
-        if let Some(h) = self.unused_client_hours {
+        if let Some(h) = o.unused_client_hours {
             c.unused_client_ttl = Duration::from_secs(h.max(1).saturating_mul(3600));
         }
-        if let Some(n) = self.max_clients {
+        if let Some(n) = o.max_clients {
             c.max_clients = n;
         }
-        if let Some(n) = self.registrations_per_hour {
+        if let Some(n) = o.registrations_per_hour {
             c.registrations_per_hour = n;
         }
-        c.cors_origins = self.cors_origins.clone();
-        c.cimd.enabled = !self.disable_cimd;
-        c.clients = self.clients.clone();
-        c.clients
-            .extend(resource_servers(&self.introspection_credentials)?);
+        c.cors_origins = o.cors_origins.clone();
+        c.cimd.enabled = !o.disable_cimd;
+        c.clients = o.clients.clone();
+        c.clients.extend(resource_servers(
+            o.introspection_credentials.as_deref().unwrap_or_default(),
+        )?);
         for client in &c.clients {
             client.validate()?;
         }
-        if let Some(token) = &self.metrics_token {
+        if let Some(token) = &o.metrics_token {
             if token.len() < 16 {
                 return Err("--metrics-token: use at least 16 characters".into());
             }
             c = c.metrics_token(token.clone());
         }
-        if let Some(v) = self.grant_max_lifetime {
+        if let Some(v) = o.grant_max_lifetime {
             c.grant_max_lifetime = secs(v.max(1));
         }
-        if let Some(v) = self.body_timeout {
+        if let Some(v) = o.body_timeout {
             c.limits.body_timeout = secs(v.max(1));
         }
-        if let Some(n) = self.login_attempts_per_account {
+        if let Some(n) = o.login_attempts_per_account {
             c.login_limits.per_account = n.max(1);
         }
-        if let Some(n) = self.login_attempts_per_address {
+        if let Some(n) = o.login_attempts_per_address {
             c.login_limits.per_address = n.max(1);
         }
-        for cidr in &self.trusted_proxies {
+        for cidr in o.trusted_proxies.iter().flatten() {
             let net = cidr
                 .trim()
                 .parse::<ipnet::IpNet>()
@@ -562,23 +514,23 @@ impl ServerConfigParts {
                 .map_err(|_| format!("--trusted-proxies: {cidr:?} is not a CIDR or an address"))?;
             c.trusted_proxies.push(net);
         }
-        if let Some(h) = &self.proxy_header {
+        if let Some(h) = &o.proxy_header {
             c.proxy_header = h.parse().map_err(|e| format!("--proxy-header: {e}"))?;
         }
-        if let Some(n) = self.cimd_fetches_per_minute {
+        if let Some(n) = o.cimd_fetches_per_minute {
             c.cimd.fetches_per_minute = n;
         }
-        if let Some(n) = self.max_connections {
+        if let Some(n) = o.max_connections {
             c.limits.max_connections = Some(n.max(1));
         }
-        c.cimd.fetch.allow_private_addresses = self.cimd_allow_private;
-        c.cimd.fetch.allow_any_port = self.cimd_allow_private;
+        c.cimd.fetch.allow_private_addresses = o.cimd_allow_private;
+        c.cimd.fetch.allow_any_port = o.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
-        c.local_login = !self.disable_local_login;
-        for u in &self.upstreams {
+        c.local_login = !o.disable_local_login;
+        for u in &o.upstreams {
             u.validate()?;
         }
-        c.upstreams = self.upstreams.clone();
+        c.upstreams = o.upstreams.clone();
         Ok(c)
     }
 }
@@ -679,6 +631,50 @@ mod tests {
             .settings()
             .unwrap();
         assert!(s.config_template.build("https://as.example").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn switches_and_file_only_settings() {
+        let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-sw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        write_private(
+            &file,
+            "disable_cimd = true\nlog_format = \"json\"\nintrospection_credentials = [\"rs:0123456789abcdef:http://127.0.0.1:8000/mcp\"]\n",
+        );
+        let config = file.to_str().unwrap();
+        let s = parse(&["--config", config]).settings().unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        let c = s.config_template.build("http://127.0.0.1:9000").unwrap();
+        assert!(!c.cimd.enabled, "a switch left off keeps the file's value");
+        assert_eq!(c.clients.len(), 1);
+        let s = parse(&[
+            "--config",
+            config,
+            "--log-format",
+            "text",
+            "--cimd-allow-private",
+        ])
+        .settings()
+        .unwrap();
+        assert_eq!(s.log_format, LogFormat::Text, "flag wins");
+        let c = s.config_template.build("http://127.0.0.1:9000").unwrap();
+        assert!(c.cimd.fetch.allow_private_addresses);
+        for flag_only in [
+            "dev_auto_approve = \"admin\"\n",
+            "superuser_password_file = \"/tmp/x\"\n",
+            "config = \"/tmp/x\"\n",
+        ] {
+            write_private(&file, flag_only);
+            assert!(
+                parse(&["--config", config]).settings().is_err(),
+                "{flag_only}"
+            );
+        }
+        write_private(&file, "port = \"high\"\n");
+        let err = parse(&["--config", config]).settings().err().unwrap();
+        assert!(err.contains("port"), "the error names the setting: {err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
