@@ -17,4 +17,5 @@ mod tests;
 
 pub(crate) use args::Cli;
 pub(crate) use options::LogFormat;
+pub(crate) use server_config::ConfigError;
 pub(crate) use settings::Settings;

@@ -2,12 +2,69 @@
 
 use std::time::Duration;
 
-use mcp_oauth_core::issuer::Issuer;
-use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::issuer::{Issuer, IssuerError};
+use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::secret::Password;
 use mcp_oauth_server::{OperatorClient, RegistrationPolicy, ServerConfig};
 
 use super::options::{Options, Registration};
+
+/// A setting the server configuration refuses; each names its flag (the
+/// TOML key is the same in snake_case).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The issuer is not a valid issuer URL.
+    #[error("--issuer")]
+    Issuer(#[source] IssuerError),
+    /// A scope is not a valid scope token (RFC 6749 §3.3).
+    #[error("--scopes: {0:?} is not a valid scope token")]
+    Scope(String),
+    /// An allowed resource is not a valid resource URI.
+    #[error("--allowed-resources: {value}")]
+    AllowedResource {
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        #[source]
+        source: ResourceError,
+    },
+    /// An introspection credential is not `ID:SECRET:RESOURCE`.
+    #[error(
+        "--introspection-credential wants ID:SECRET:RESOURCE (the resource server's canonical URI)"
+    )]
+    CredentialShape,
+    /// An introspection credential names an invalid resource.
+    #[error("--introspection-credential {id}: {resource}")]
+    CredentialResource {
+        /// The resource server's client id.
+        id: String,
+        /// The resource given.
+        resource: String,
+        /// Why it is refused.
+        #[source]
+        source: ResourceError,
+    },
+    /// The `/metrics` token is too short to resist guessing.
+    #[error("--metrics-token: use at least 16 characters")]
+    ShortMetricsToken,
+    /// A trusted proxy is neither a CIDR nor an address.
+    #[error("--trusted-proxies: {value:?} is not a CIDR or an address")]
+    TrustedProxy {
+        /// The value given.
+        value: String,
+        /// Why it does not parse as an address.
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    /// The proxy header is not one the server reads (the library says
+    /// which, as text).
+    #[error("--proxy-header: {0}")]
+    ProxyHeader(String),
+    /// A configured client or upstream is invalid (the library's check
+    /// reports it as text).
+    #[error("{0}")]
+    Invalid(String),
+}
 
 /// What goes into a [`ServerConfig`] once the issuer is known.
 pub(crate) struct ServerConfigParts {
@@ -42,8 +99,8 @@ impl ServerConfigParts {
     }
 
     /// Builds the server configuration for `issuer`.
-    pub(crate) fn build(&self, issuer: &str) -> Result<ServerConfig, String> {
-        let issuer = Issuer::parse(issuer).map_err(|e| format!("--issuer: {e}"))?;
+    pub(crate) fn build(&self, issuer: &str) -> Result<ServerConfig, ConfigError> {
+        let issuer = Issuer::parse(issuer).map_err(ConfigError::Issuer)?;
         let o = &self.options;
         let mut c = ServerConfig::new(issuer);
         if let Some((u, p)) = &self.superuser {
@@ -65,7 +122,7 @@ impl ServerConfigParts {
         if let Some(scopes) = &o.scopes {
             for s in scopes {
                 if !mcp_oauth_core::scope::is_valid_scope_token(s) {
-                    return Err(format!("--scopes: {s:?} is not a valid scope token"));
+                    return Err(ConfigError::Scope(s.clone()));
                 }
             }
             c = c.scopes(scopes.clone());
@@ -74,7 +131,10 @@ impl ServerConfigParts {
             let parsed = list
                 .iter()
                 .map(|r| {
-                    ResourceUri::parse(r).map_err(|e| format!("--allowed-resources: {r}: {e}"))
+                    ResourceUri::parse(r).map_err(|source| ConfigError::AllowedResource {
+                        value: r.clone(),
+                        source,
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             c = c.allowed_resources(parsed);
@@ -100,11 +160,11 @@ impl ServerConfigParts {
             o.introspection_credentials.as_deref().unwrap_or_default(),
         )?);
         for client in &c.clients {
-            client.validate()?;
+            client.validate().map_err(ConfigError::Invalid)?;
         }
         if let Some(token) = &o.metrics_token {
             if token.len() < 16 {
-                return Err("--metrics-token: use at least 16 characters".into());
+                return Err(ConfigError::ShortMetricsToken);
             }
             c = c.metrics_token(token.clone());
         }
@@ -129,11 +189,14 @@ impl ServerConfigParts {
                         .parse::<std::net::IpAddr>()
                         .map(ipnet::IpNet::from)
                 })
-                .map_err(|_| format!("--trusted-proxies: {cidr:?} is not a CIDR or an address"))?;
+                .map_err(|source| ConfigError::TrustedProxy {
+                    value: cidr.clone(),
+                    source,
+                })?;
             c.trusted_proxies.push(net);
         }
         if let Some(h) = &o.proxy_header {
-            c.proxy_header = h.parse().map_err(|e| format!("--proxy-header: {e}"))?;
+            c.proxy_header = h.parse().map_err(ConfigError::ProxyHeader)?;
         }
         if let Some(n) = o.cimd_fetches_per_minute {
             c.cimd.fetches_per_minute = n;
@@ -146,7 +209,7 @@ impl ServerConfigParts {
         c.dev_auto_approve = self.dev_auto_approve.clone();
         c.local_login = !o.disable_local_login;
         for u in &o.upstreams {
-            u.validate()?;
+            u.validate().map_err(ConfigError::Invalid)?;
         }
         c.upstreams = o.upstreams.clone();
         Ok(c)
@@ -155,16 +218,20 @@ impl ServerConfigParts {
 
 /// `ID:SECRET:RESOURCE` credentials as resource-server clients (one per
 /// ID, serving every resource named for it).
-fn resource_servers(credentials: &[String]) -> Result<Vec<OperatorClient>, String> {
+fn resource_servers(credentials: &[String]) -> Result<Vec<OperatorClient>, ConfigError> {
     let mut out: Vec<OperatorClient> = Vec::new();
     for cred in credentials {
         let mut parts = cred.splitn(3, ':');
         let (Some(id), Some(secret), Some(resource)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err("--introspection-credential wants ID:SECRET:RESOURCE (the resource server's canonical URI)".into());
+            return Err(ConfigError::CredentialShape);
         };
-        let resource = ResourceUri::parse(resource)
-            .map_err(|e| format!("--introspection-credential {id}: {resource}: {e}"))?;
+        let resource =
+            ResourceUri::parse(resource).map_err(|source| ConfigError::CredentialResource {
+                id: id.to_owned(),
+                resource: resource.to_owned(),
+                source,
+            })?;
         match out.iter_mut().find(|c| c.client_id == id) {
             Some(c) => c.resources.push(resource.as_str().to_owned()),
             None => out.push(OperatorClient::resource_server(id, secret, [resource])),

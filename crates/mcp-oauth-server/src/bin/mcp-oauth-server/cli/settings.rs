@@ -13,6 +13,31 @@ use mcp_oauth_server::federation::UpstreamConfig;
 use super::args::Cli;
 use super::options::{LogFormat, Options};
 use super::server_config::ServerConfigParts;
+use crate::secret_files::{SecretFileError, StoragePasswordError};
+
+/// The settings could not be gathered.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SettingsError {
+    /// The configuration file or a secret file could not be used.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
+    /// A setting has the wrong type or an unknown key (the message names
+    /// the key and where it came from).
+    #[error(transparent)]
+    Layers(Box<figment::Error>),
+    /// The storage password could not be put into the storage URL.
+    #[error(transparent)]
+    StoragePassword(#[from] StoragePasswordError),
+    /// A superuser name without a password, or the other way round.
+    #[error("--superuser and --superuser-password go together")]
+    SuperuserAlone,
+}
+
+impl From<figment::Error> for SettingsError {
+    fn from(e: figment::Error) -> Self {
+        Self::Layers(Box::new(e))
+    }
+}
 
 /// Address the server listens on unless told otherwise.
 const DEFAULT_HOST: &str = "127.0.0.1";
@@ -51,10 +76,10 @@ pub(crate) struct Settings {
 impl Cli {
     /// Lays flags and environment over the TOML file over defaults, then
     /// reads the secrets given as files.
-    pub(crate) fn settings(&self) -> Result<Settings, String> {
+    pub(crate) fn settings(&self) -> Result<Settings, SettingsError> {
         let mut o = layered(self.config.as_deref(), &self.options)?;
         let files = &self.secret_files;
-        let from_file = |path: &Option<PathBuf>, what: &str| {
+        let from_file = |path: &Option<PathBuf>, what: &'static str| {
             path.as_deref()
                 .map(|p| crate::secret_files::read_secret(p, what))
                 .transpose()
@@ -78,7 +103,7 @@ impl Cli {
         let superuser = match (o.superuser.take(), o.superuser_password.take()) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
-            _ => return Err("--superuser and --superuser-password go together".into()),
+            _ => return Err(SettingsError::SuperuserAlone),
         };
         o.upstreams = with_secrets(std::mem::take(&mut o.upstreams), |k| std::env::var(k).ok());
         o.clients = with_client_secrets(std::mem::take(&mut o.clients), |k| std::env::var(k).ok());
@@ -98,22 +123,21 @@ impl Cli {
 }
 
 /// The TOML file at `config` (if any) with `given` laid over it.
-fn layered(config: Option<&Path>, given: &Options) -> Result<Options, String> {
+fn layered(config: Option<&Path>, given: &Options) -> Result<Options, SettingsError> {
     let mut figment = Figment::new();
     if let Some(path) = config {
         crate::secret_files::check_private(path, "configuration file")?;
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment
+    Ok(figment
         .merge(Serialized::globals(present(given)?))
-        .extract()
-        .map_err(|e| e.to_string())
+        .extract()?)
 }
 
 /// The settings that were given: a `None` or a switch left off must not
 /// hide what the file says.
-fn present(options: &Options) -> Result<Dict, String> {
-    let Value::Dict(_, mut given) = Value::serialize(options).map_err(|e| e.to_string())? else {
+fn present(options: &Options) -> Result<Dict, SettingsError> {
+    let Value::Dict(_, mut given) = Value::serialize(options)? else {
         return Ok(Dict::new());
     };
     given.retain(|_, v| !matches!(v, Value::Empty(..) | Value::Bool(_, false)));

@@ -141,7 +141,11 @@ fn switches_and_file_only_settings() {
         );
     }
     write_private(&file, "port = \"high\"\n");
-    let err = parse(&["--config", config]).settings().err().unwrap();
+    let err = parse(&["--config", config])
+        .settings()
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("port"), "the error names the setting: {err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -158,7 +162,8 @@ fn a_configuration_file_others_can_read_is_refused() {
     let err = parse(&["--config", file.to_str().unwrap()])
         .settings()
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("chmod 600"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
