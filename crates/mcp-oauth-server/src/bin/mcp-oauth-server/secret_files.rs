@@ -3,41 +3,102 @@
 //! machine sees in the process list), and files holding configuration must
 //! be private to their owner.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A file holding a secret or configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SecretFileError {
+    /// It could not be read (or its permissions could not be).
+    #[error("{what} {}", .path.display())]
+    Read {
+        /// What the file holds, e.g. `"superuser password file"`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Other users may read or write it.
+    #[error(
+        "{what} {} is readable or writable by other users (mode {mode:o}); it may hold \
+         secrets: make it private with `chmod 600 {}`",
+        .path.display(),
+        .path.display()
+    )]
+    Shared {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// It holds no secret.
+    #[error("{what} {} is empty", .path.display())]
+    Empty {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// A password from a file could not be put into the storage URL.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoragePasswordError {
+    /// The storage is not a URL (`sqlite:…` or `memory`).
+    #[error("a storage password needs a postgres:// storage URL")]
+    NotAUrl(#[source] url::ParseError),
+    /// The URL already names a password.
+    #[error("the storage URL already has a password; give it in one place")]
+    AlreadyThere,
+    /// The URL has no host to attach a password to.
+    #[error("this storage URL cannot take a password")]
+    CannotTake,
+}
 
 /// Refuses a file other users may read or write.
 #[cfg(unix)]
-pub(crate) fn check_private(path: &Path, what: &str) -> Result<(), String> {
+pub(crate) fn check_private(path: &Path, what: &'static str) -> Result<(), SecretFileError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
-        .map_err(|e| format!("{what} {}: {e}", path.display()))?
+        .map_err(|source| SecretFileError::Read {
+            what,
+            path: path.to_owned(),
+            source,
+        })?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        return Err(format!(
-            "{what} {} is readable or writable by other users (mode {:o}); it may hold secrets: \
-             make it private with `chmod 600 {}`",
-            path.display(),
-            mode & 0o777,
-            path.display()
-        ));
+        return Err(SecretFileError::Shared {
+            what,
+            path: path.to_owned(),
+            mode: mode & 0o777,
+        });
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-pub(crate) fn check_private(_: &Path, _: &str) -> Result<(), String> {
+pub(crate) fn check_private(_: &Path, _: &'static str) -> Result<(), SecretFileError> {
     Ok(())
 }
 
 /// A secret read from a file (one line; the trailing newline dropped).
-pub(crate) fn read_secret(path: &Path, what: &str) -> Result<String, String> {
+pub(crate) fn read_secret(path: &Path, what: &'static str) -> Result<String, SecretFileError> {
     check_private(path, what)?;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|source| SecretFileError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })?;
     let secret = text.trim_end_matches(['\n', '\r']).to_owned();
     if secret.is_empty() {
-        return Err(format!("{what} {} is empty", path.display()));
+        return Err(SecretFileError::Empty {
+            what,
+            path: path.to_owned(),
+        });
     }
     Ok(secret)
 }
@@ -75,14 +136,13 @@ fn has_query_password(u: &url::Url) -> bool {
 
 /// The storage URL with `password` put in (for a PostgreSQL URL given
 /// without one).
-pub(crate) fn with_password(storage: &str, password: &str) -> Result<String, String> {
-    let mut u = url::Url::parse(storage)
-        .map_err(|_| "a storage password needs a postgres:// storage URL".to_owned())?;
+pub(crate) fn with_password(storage: &str, password: &str) -> Result<String, StoragePasswordError> {
+    let mut u = url::Url::parse(storage).map_err(StoragePasswordError::NotAUrl)?;
     if u.password().is_some() || has_query_password(&u) {
-        return Err("the storage URL already has a password; give it in one place".into());
+        return Err(StoragePasswordError::AlreadyThere);
     }
     u.set_password(Some(password))
-        .map_err(|()| "this storage URL cannot take a password".to_owned())?;
+        .map_err(|()| StoragePasswordError::CannotTake)?;
     Ok(u.into())
 }
 

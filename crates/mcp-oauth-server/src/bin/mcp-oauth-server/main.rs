@@ -2,18 +2,90 @@
 //! subcommands. Run `mcp-oauth-server --help`.
 
 mod cli;
+mod command_error;
 mod commands;
 mod secret_files;
 
-use std::net::TcpListener;
+use std::error::Error;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, LogFormat};
+use cli::{Cli, ConfigError, LogFormat};
+use command_error::CommandError;
 use commands::{Command, KeyCommand, say};
-use mcp_oauth_core::secret::random_base64url;
-use mcp_oauth_server::storage;
-use mcp_oauth_server::{AppState, now, serve};
+use mcp_oauth_core::secret::{RandomnessError, random_base64url};
+use mcp_oauth_server::keys::KeyError;
+use mcp_oauth_server::storage::{self, StorageError};
+use mcp_oauth_server::{AppState, StartError, now, serve};
+
+/// The server or an admin subcommand failed.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The storage could not be opened. The reason is the backend's
+    /// message with the URL's password replaced: the error itself may
+    /// quote it, so it is not kept.
+    #[error("storage {shown}: {reason}")]
+    Storage {
+        /// The storage URL as it may be shown.
+        shown: String,
+        /// Why, redacted.
+        reason: String,
+    },
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {host}:{port}")]
+    Listen {
+        /// The address asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Listening on every address without a public issuer.
+    #[error(
+        "listening on every address ({0}) needs --issuer: the public URL clients reach this \
+         server at (https in production)"
+    )]
+    NeedsIssuer(SocketAddr),
+    /// A setting is refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The server could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// Storage failed.
+    #[error(transparent)]
+    StorageFailed(#[from] StorageError),
+    /// A signing key could not be made or read.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// No password could be generated.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessError),
+    /// The socket or the running server failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// An admin subcommand failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+/// `error`, then each cause it does not already quote, joined by `: `.
+fn report(error: &dyn Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -24,7 +96,7 @@ fn main() -> ExitCode {
     let settings = match cli.settings() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report(&e));
             return ExitCode::from(2);
         }
     };
@@ -42,7 +114,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report(&e));
             ExitCode::FAILURE
         }
     }
@@ -62,35 +134,34 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String> {
+async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunError> {
     let shown_storage = secret_files::redacted(&settings.storage);
-    let storage = storage::open(&settings.storage).await.map_err(|e| {
-        // The backend's message may quote the URL: never its password.
-        let reason = e.to_string().replace(&settings.storage, &shown_storage);
-        format!("storage {shown_storage}: {reason}")
-    })?;
+    let storage = storage::open(&settings.storage)
+        .await
+        .map_err(|e| RunError::Storage {
+            // The backend's message may quote the URL: never its password.
+            reason: report(&e).replace(&settings.storage, &shown_storage),
+            shown: shown_storage.clone(),
+        })?;
     match command {
         Command::Serve => {
             let listener =
-                TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|e| {
-                    format!("cannot listen on {}:{}: {e}", settings.host, settings.port)
+                TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|source| {
+                    RunError::Listen {
+                        host: settings.host.clone(),
+                        port: settings.port,
+                        source,
+                    }
                 })?;
-            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let addr = listener.local_addr()?;
             let issuer = match &settings.explicit_issuer {
                 Some(issuer) => issuer.clone(),
-                None if addr.ip().is_unspecified() => {
-                    return Err(format!(
-                        "listening on every address ({addr}) needs --issuer: the public URL \
-                         clients reach this server at (https in production)"
-                    ));
-                }
+                None if addr.ip().is_unspecified() => return Err(RunError::NeedsIssuer(addr)),
                 None => format!("http://{addr}"),
             };
             raise_descriptor_limit();
-            if !settings.config_template.has_superuser()
-                && storage.users().await.map_err(|e| e.to_string())?.is_empty()
-            {
-                let password = random_base64url(18).map_err(|e| e.to_string())?;
+            if !settings.config_template.has_superuser() && storage.users().await?.is_empty() {
+                let password = random_base64url(18)?;
                 say(&format!(
                     "No users yet: created superuser \"admin\" with password {password}\n\
                      (shown once; change it with `mcp-oauth-server user add admin --password ...`)"
@@ -100,11 +171,9 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
                     .set_superuser("admin".into(), password);
             }
             let config = settings.config_template.build(&issuer)?;
-            let state = AppState::new(config, storage)
-                .await
-                .map_err(|e| e.to_string())?;
+            let state = AppState::new(config, storage).await?;
             let auto_approve = state.config.dev_auto_approve.clone();
-            let server = serve(state.clone(), listener).map_err(|e| e.to_string())?;
+            let server = serve(state.clone(), listener)?;
             let maintenance = state.spawn_maintenance();
             tracing::info!(%addr, %issuer, storage = %shown_storage, "authorization server listening");
             say(&format!(
@@ -125,33 +194,27 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
                      {user:?} without a login page. For tests only."
                 ));
             }
-            let result = server.await.map_err(|e| e.to_string());
+            let result = server.await.map_err(RunError::from);
             maintenance.abort();
             tracing::info!("authorization server stopped");
             result
         }
-        Command::User(cmd) => commands::user(cmd, storage.as_ref()).await,
-        Command::Client(cmd) => commands::client(cmd, storage.as_ref()).await,
+        Command::User(cmd) => Ok(commands::user(cmd, storage.as_ref()).await?),
+        Command::Client(cmd) => Ok(commands::client(cmd, storage.as_ref()).await?),
         Command::Key(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
             let max_life = config.access_token_ttl.as_secs();
-            let state = AppState::new(config, storage.clone())
-                .await
-                .map_err(|e| e.to_string())?;
+            let state = AppState::new(config, storage.clone()).await?;
             match cmd {
                 KeyCommand::Rotate => {
-                    let kid = state
-                        .keys
-                        .rotate(storage.as_ref(), max_life, now())
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let kid = state.keys.rotate(storage.as_ref(), max_life, now()).await?;
                     say(&format!(
                         "new signing key {kid}; restart running servers to sign with it"
                     ));
                 }
                 KeyCommand::List => {
-                    for k in storage.signing_keys().await.map_err(|e| e.to_string())? {
+                    for k in storage.signing_keys().await? {
                         let status = k
                             .retired_at
                             .map_or("active".to_owned(), |t| format!("retired at {t}"));
@@ -167,10 +230,8 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), String
         Command::Token(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
-            let state = AppState::new(config, storage)
-                .await
-                .map_err(|e| e.to_string())?;
-            commands::token(cmd, state).await
+            let state = AppState::new(config, storage).await?;
+            Ok(commands::token(cmd, state).await?)
         }
     }
 }

@@ -12,8 +12,10 @@ use mcp_oauth_core::registration::{ClientAuthMethod, GrantType};
 use mcp_oauth_core::secret::{ClientSecret, random_base64url, token_hash};
 use mcp_oauth_server::OperatorClient;
 use mcp_oauth_server::admin::{Revoked, remove_user, revoke_subject, revoke_token, set_password};
-use mcp_oauth_server::storage::{ClientRecord, Storage};
+use mcp_oauth_server::storage::{ClientRecord, Storage, StorageError};
 use mcp_oauth_server::{AppState, now};
+
+use crate::command_error::CommandError;
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -186,7 +188,7 @@ pub(crate) fn say(line: &str) {
 }
 
 /// Runs a `user` subcommand.
-pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), String> {
+pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), CommandError> {
     match cmd {
         UserCommand::Add {
             username,
@@ -199,11 +201,9 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             };
             let (password, generated) = match password {
                 Some(p) => (p, false),
-                None => (random_base64url(18).map_err(|e| e.to_string())?, true),
+                None => (random_base64url(18)?, true),
             };
-            let existed = set_password(storage, &username, &password, now())
-                .await
-                .map_err(|e| e.to_string())?;
+            let existed = set_password(storage, &username, &password, now()).await?;
             let what = if existed {
                 "password changed; their sessions and grants are ended"
             } else {
@@ -217,29 +217,24 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             Ok(())
         }
         UserCommand::Remove { username } => {
-            if remove_user(storage, &username, now())
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if remove_user(storage, &username, now()).await? {
                 say(&format!(
                     "user {username} removed; their sessions and grants are ended"
                 ));
                 Ok(())
             } else {
-                Err(format!("no user {username}"))
+                Err(CommandError::NoUser(username))
             }
         }
         UserCommand::Revoke { subject } => {
-            revoke_subject(storage, &subject, now())
-                .await
-                .map_err(|e| e.to_string())?;
+            revoke_subject(storage, &subject, now()).await?;
             say(&format!(
                 "{subject}: sessions and grants ended; they must sign in again"
             ));
             Ok(())
         }
         UserCommand::List => {
-            for u in storage.users().await.map_err(|e| e.to_string())? {
+            for u in storage.users().await? {
                 say(&u.username);
             }
             Ok(())
@@ -247,14 +242,12 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
     }
 }
 
-fn grant(name: &str) -> Result<GrantType, String> {
+fn grant(name: &str) -> Result<GrantType, CommandError> {
     match name {
-        "authorization_code" | "refresh_token" | "client_credentials" => {
-            Ok(name.parse().map_err(|_| format!("unknown grant {name}"))?)
-        }
-        other => Err(format!(
-            "--grant {other}: use authorization_code, refresh_token or client_credentials"
-        )),
+        "authorization_code" | "refresh_token" | "client_credentials" => name
+            .parse()
+            .map_err(|_| CommandError::Grant(name.to_owned())),
+        other => Err(CommandError::Grant(other.to_owned())),
     }
 }
 
@@ -274,10 +267,10 @@ fn describe(c: &ClientRecord) -> serde_json::Value {
     })
 }
 
-async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), String> {
+async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), CommandError> {
     let auth = match (args.auth, args.public) {
         (Some(AuthArg::None), _) | (None, true) => ClientAuthMethod::None,
-        (Some(_), true) => return Err("--public and --auth go separately".into()),
+        (Some(_), true) => return Err(CommandError::PublicWithAuth),
         (Some(AuthArg::ClientSecretPost), _) => ClientAuthMethod::ClientSecretPost,
         (Some(AuthArg::PrivateKeyJwt), _) => ClientAuthMethod::PrivateKeyJwt,
         (Some(AuthArg::ClientSecretBasic), _) | (None, false) => {
@@ -286,20 +279,26 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), String
     };
     let id = match args.id {
         Some(id) => id,
-        None => random_base64url(16).map_err(|e| e.to_string())?,
+        None => random_base64url(16)?,
     };
     let secret = match auth {
         ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
-            Some(random_base64url(32).map_err(|e| e.to_string())?)
+            Some(random_base64url(32)?)
         }
         _ => None,
     };
     let jwks = match &args.jwks_file {
         Some(path) => Some(
-            serde_json::from_str::<serde_json::Value>(
-                &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-            )
-            .map_err(|e| format!("{}: {e}", path.display()))?,
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).map_err(
+                |source| CommandError::JwksRead {
+                    path: path.clone(),
+                    source,
+                },
+            )?)
+            .map_err(|source| CommandError::JwksParse {
+                path: path.clone(),
+                source,
+            })?,
         ),
         None => None,
     };
@@ -324,15 +323,13 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), String
     client.resources = args.resources;
     client.resource_server = args.resource_server;
     client.headless_login = args.headless_login;
-    client.validate()?;
+    client.validate().map_err(CommandError::InvalidClient)?;
     storage
         .insert_client(client.to_record(now()))
         .await
         .map_err(|e| match e {
-            mcp_oauth_server::storage::StorageError::Conflict => {
-                format!("a client {id} already exists")
-            }
-            other => other.to_string(),
+            StorageError::Conflict => CommandError::ClientExists(id.clone()),
+            other => other.into(),
         })?;
     if args.json {
         say(&serde_json::json!({"client_id": id, "client_secret": secret}).to_string());
@@ -348,11 +345,11 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), String
 }
 
 /// Runs a `client` subcommand.
-pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<(), String> {
+pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<(), CommandError> {
     match cmd {
         ClientCommand::Add(args) => add_client(args, storage).await,
         ClientCommand::List { json } => {
-            for c in storage.clients().await.map_err(|e| e.to_string())? {
+            for c in storage.clients().await? {
                 if json {
                     say(&describe(&c).to_string());
                 } else {
@@ -375,38 +372,30 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
         ClientCommand::Show { client_id } => {
             let c = storage
                 .client(&client_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no client {client_id}"))?;
-            say(&serde_json::to_string_pretty(&describe(&c)).map_err(|e| e.to_string())?);
+                .await?
+                .ok_or_else(|| CommandError::NoClient(client_id.clone()))?;
+            say(&serde_json::to_string_pretty(&describe(&c))?);
             Ok(())
         }
         ClientCommand::Remove { client_id } => {
-            if storage
-                .delete_client(&client_id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if storage.delete_client(&client_id).await? {
                 say(&format!("client {client_id} removed"));
                 Ok(())
             } else {
-                Err(format!("no client {client_id}"))
+                Err(CommandError::NoClient(client_id))
             }
         }
         ClientCommand::RotateSecret { client_id } => {
             let mut c = storage
                 .client(&client_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no client {client_id}"))?;
+                .await?
+                .ok_or_else(|| CommandError::NoClient(client_id.clone()))?;
             if !c.is_trusted() || c.secret_hash.is_none() {
-                return Err(format!(
-                    "{client_id} is not a trusted client with a secret (created by `client add`)"
-                ));
+                return Err(CommandError::NoSecretToRotate(client_id));
             }
-            let secret = random_base64url(32).map_err(|e| e.to_string())?;
+            let secret = random_base64url(32)?;
             c.secret_hash = Some(token_hash(&secret));
-            storage.update_client(c).await.map_err(|e| e.to_string())?;
+            storage.update_client(c).await?;
             say(&format!(
                 "client {client_id}: new secret: {secret}\n(shown once; the old one no longer works)"
             ));
@@ -416,26 +405,23 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
 }
 
 /// Runs a `token` subcommand.
-pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(), String> {
+pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(), CommandError> {
     let TokenCommand::Revoke { token } = cmd;
     let token = if token == "-" {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
-            .map_err(|e| format!("reading the token: {e}"))?;
+            .map_err(CommandError::ReadToken)?;
         line.trim().to_owned()
     } else {
         token
     };
-    match revoke_token(&state, &token, None)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    match revoke_token(&state, &token, None).await? {
         Revoked::AccessToken { client_id } => say(&format!("access token of {client_id} revoked")),
         Revoked::RefreshFamily { client_id } => {
             say(&format!("refresh token family of {client_id} revoked"))
         }
-        _ => return Err("unknown token (not issued by this server, or expired)".into()),
+        _ => return Err(CommandError::UnknownToken),
     }
     Ok(())
 }

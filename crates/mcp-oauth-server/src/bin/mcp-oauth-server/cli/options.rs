@@ -1,0 +1,168 @@
+//! The settings the TOML file, `MCP_OAUTH_*` variables and flags share.
+
+use clap::{Args, ValueEnum};
+use mcp_oauth_server::OperatorClient;
+use mcp_oauth_server::federation::UpstreamConfig;
+use serde::{Deserialize, Serialize};
+
+/// The settings flags, `MCP_OAUTH_*` variables and the TOML file share:
+/// each field has its flag (`--access-token-ttl`), its variable
+/// (`MCP_OAUTH_ACCESS_TOKEN_TTL`) and its TOML key (`access_token_ttl`).
+/// A field left `None` (or a switch left off) was not given, so the layer
+/// below shows through.
+#[derive(Debug, Default, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Options {
+    /// Storage: `sqlite:PATH` (default `sqlite:./mcp-oauth.db`), `postgres://…` (shared by several instances; TLS with `?sslmode=verify-full`) or `memory`.
+    #[arg(long, env = "MCP_OAUTH_STORAGE", global = true, hide_env_values = true)]
+    pub storage: Option<String>,
+    /// Public issuer URL, emitted exactly as given (default `http://HOST:PORT`).
+    #[arg(long, env = "MCP_OAUTH_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long, env = "MCP_OAUTH_HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (default 9000; 0 picks a free one).
+    #[arg(long, env = "MCP_OAUTH_PORT")]
+    pub port: Option<u16>,
+    /// Superuser name, created or updated at start.
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER")]
+    pub superuser: Option<String>,
+    /// Superuser password (prefer `--superuser-password-file`: arguments
+    /// are visible to every user of the machine).
+    #[arg(long, env = "MCP_OAUTH_SUPERUSER_PASSWORD", hide_env_values = true)]
+    pub superuser_password: Option<String>,
+    /// Access-token lifetime in seconds (default 900).
+    #[arg(long, env = "MCP_OAUTH_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh-token lifetime in seconds (default 2592000, 30 days).
+    #[arg(long, env = "MCP_OAUTH_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<u64>,
+    /// Authorization-code lifetime in seconds (default 60).
+    #[arg(long, env = "MCP_OAUTH_CODE_TTL")]
+    pub code_ttl: Option<u64>,
+    /// Seconds a rotated refresh token stays usable, for concurrent
+    /// refreshes (default 10).
+    #[arg(long, env = "MCP_OAUTH_REFRESH_GRACE")]
+    pub refresh_grace: Option<u64>,
+    /// Supported scopes, comma-separated (default `mcp`).
+    #[arg(long, env = "MCP_OAUTH_SCOPES", value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
+    /// Resources tokens may be issued for, comma-separated (default: any).
+    #[arg(long, env = "MCP_OAUTH_ALLOWED_RESOURCES", value_delimiter = ',')]
+    pub allowed_resources: Option<Vec<String>>,
+    /// Dynamic registration: `open` (default) or `closed`.
+    #[arg(long, env = "MCP_OAUTH_REGISTRATION")]
+    pub registration: Option<Registration>,
+    /// Require this initial access token to register (RFC 7591 §3).
+    #[arg(long, env = "MCP_OAUTH_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    pub initial_access_token: Option<String>,
+    /// Most clients that may register (default 10000).
+    #[arg(long, env = "MCP_OAUTH_MAX_CLIENTS")]
+    pub max_clients: Option<usize>,
+    /// Hours a registered client no person has consented to is kept
+    /// (default 24).
+    #[arg(long, env = "MCP_OAUTH_UNUSED_CLIENT_HOURS")]
+    pub unused_client_hours: Option<u64>,
+    /// Most registrations per hour from one address (default 60).
+    #[arg(long, env = "MCP_OAUTH_REGISTRATIONS_PER_HOUR")]
+    pub registrations_per_hour: Option<u32>,
+    /// Origins browser clients may call the metadata, registration, token,
+    /// revocation and JWKS endpoints from, comma-separated (default: any).
+    #[arg(long, env = "MCP_OAUTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
+    /// A resource server allowed to introspect the tokens of one resource
+    /// it serves: `ID:SECRET:RESOURCE` (repeatable, or comma-separated in
+    /// the environment; repeat an ID for several resources).
+    #[arg(
+        long = "introspection-credential",
+        env = "MCP_OAUTH_INTROSPECTION_CREDENTIALS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub introspection_credentials: Option<Vec<String>>,
+    /// Serve `/metrics` to callers presenting this bearer token (default:
+    /// `/metrics` is off).
+    #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Longest a grant lives, in seconds from the user's sign-in; refreshes
+    /// never extend it (default 7776000, 90 days).
+    #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]
+    pub grant_max_lifetime: Option<u64>,
+    /// Login attempts one account may make per 15 minutes (default 5;
+    /// successes are given back).
+    #[arg(long, env = "MCP_OAUTH_LOGIN_ATTEMPTS_PER_ACCOUNT")]
+    pub login_attempts_per_account: Option<u32>,
+    /// Login attempts one client address may make per 15 minutes (default
+    /// 20; successes are given back).
+    #[arg(long, env = "MCP_OAUTH_LOGIN_ATTEMPTS_PER_ADDRESS")]
+    pub login_attempts_per_address: Option<u32>,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` headers are
+    /// believed, comma-separated CIDRs (e.g. `10.0.0.0/8,127.0.0.1/32`);
+    /// per-address limits then count the client they report.
+    #[arg(long, env = "MCP_OAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// The header those proxies write the client address into:
+    /// `x-forwarded-for` (default) or `forwarded`; the other is ignored.
+    #[arg(long, env = "MCP_OAUTH_PROXY_HEADER")]
+    pub proxy_header: Option<String>,
+    /// New client metadata documents one address may make the server fetch
+    /// per minute (default 30).
+    #[arg(long, env = "MCP_OAUTH_CIMD_FETCHES_PER_MINUTE")]
+    pub cimd_fetches_per_minute: Option<u32>,
+    /// Seconds a client has to send a request's body once its head has
+    /// arrived (default 10); slower clients are answered 408 and cut off.
+    #[arg(long, env = "MCP_OAUTH_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// Connections served at once (default: from the file-descriptor limit).
+    #[arg(long, env = "MCP_OAUTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Refuse URL client ids (Client ID Metadata Documents).
+    #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
+    #[serde(default)]
+    pub disable_cimd: bool,
+    /// Let metadata documents be fetched from loopback and private
+    /// addresses, on any port (labs only: this opens the SSRF guard).
+    #[arg(long, env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE")]
+    #[serde(default)]
+    pub cimd_allow_private: bool,
+    /// Refuse username/password sign-in (people sign in with the upstream
+    /// identity providers of the TOML file's `[[upstreams]]`).
+    #[arg(long, env = "MCP_OAUTH_DISABLE_LOCAL_LOGIN")]
+    #[serde(default)]
+    pub disable_local_login: bool,
+    /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
+    #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
+    pub log_level: Option<String>,
+    /// Log format.
+    #[arg(long, env = "MCP_OAUTH_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+    /// Upstream identity providers (federated login); file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Clients the operator trusts; file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub clients: Vec<OperatorClient>,
+}
+
+/// Registration policy on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Registration {
+    /// Anyone may register.
+    Open,
+    /// Nobody may register.
+    Closed,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
