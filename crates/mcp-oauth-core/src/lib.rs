@@ -98,6 +98,7 @@ pub mod challenge;
 pub mod client_limits;
 pub mod discovery;
 pub mod error;
+pub mod html;
 pub mod introspection;
 pub mod issuer;
 pub mod metadata;

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcp_oauth_core::html::escape;
 use mcp_oauth_core::secret::constant_time_eq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -216,22 +217,6 @@ impl Verdict {
             body.len()
         )
     }
-}
-
-/// HTML-escapes text that came from the query string.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,20 +13,7 @@ use crate::storage::ClientRecord;
 /// The double-submit CSRF cookie of the login and consent forms.
 pub(super) const CSRF_COOKIE: &str = "mcp_oauth_csrf";
 
-pub(super) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(super) use mcp_oauth_core::html::escape;
 
 fn headers(status: u16) -> HttpResponseBuilder {
     let mut r =
