@@ -3,14 +3,17 @@
 //! review A7), plain http off loopback (B4), and absurd token lifetimes
 //! (B10). Each is refused, or survived, before harm is done.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use mcp_oauth_client::{ClientError, FetchError, MemoryStore, OAuthClient};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::client::token_requests;
 use super::hostile::{
-    Hostile, auto_approving_as, follow_redirect, json_doc, person_signs_in, prm, refused_over_rmcp,
-    unauthorized,
+    Hostile, auto_approving_as, auto_approving_as_with, follow_redirect, json_doc, person_signs_in,
+    prm, refused_over_rmcp, unauthorized,
 };
 use crate::verifier::as_server;
 
@@ -227,17 +230,31 @@ async fn hostile_token_lifetimes_neither_overflow_nor_panic() {
 /// per MCP URL, and each server gets its own login.
 #[tokio::test]
 async fn a_neighbour_under_the_origins_root_document_never_gets_another_servers_token() {
-    let server = Hostile::start(|base| {
-        let token = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60});
-        auto_approving_as(base, token).route(
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let server = Hostile::start(move |base| {
+        let counter = counter.clone();
+        auto_approving_as_with(base, move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            json!({"access_token": format!("at-{n}"), "token_type": "Bearer", "expires_in": 600})
+        })
+        .route(
             "/.well-known/oauth-protected-resource",
             json_doc(prm(base, base)),
         )
     })
     .await;
-    let client = agent(follow_redirect());
-    let token = client.access_token(&server.url("/mcp")).await.unwrap();
-    assert_eq!(token.secret(), "at");
+    let store = MemoryStore::new();
+    let agent_on = |store| {
+        OAuthClient::builder("bounded-agent")
+            .login(follow_redirect())
+            .token_store(store)
+            .build()
+            .unwrap()
+    };
+    let client = agent_on(store.clone());
+    let own = server.url("/mcp");
+    assert_eq!(client.access_token(&own).await.unwrap().secret(), "at-1");
     let origin: String = url::form_urlencoded::byte_serialize(server.base.as_bytes()).collect();
     let requests = server.requests();
     let authorize = requests
@@ -253,19 +270,19 @@ async fn a_neighbour_under_the_origins_root_document_never_gets_another_servers_
         server.saw(&format!("resource={}\n", server.base)),
         "{requests:?}"
     );
-    // A neighbour on the same origin logs in for a token of its own; the
-    // one held for /mcp is never handed to it.
-    client
-        .access_token(&server.url("/u/evil/mcp"))
-        .await
-        .unwrap();
-    let count = |prefix: &str| {
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.starts_with(prefix))
-            .count()
-    };
-    assert_eq!(count("GET /authorize"), 2, "{:?}", server.requests());
-    assert_eq!(count("POST /token"), 2, "one token per MCP server");
+    // A neighbour on the same origin logs in for a token of its own.
+    let neighbour = server.url("/u/evil/mcp");
+    assert_eq!(
+        client.access_token(&neighbour).await.unwrap().secret(),
+        "at-2"
+    );
+    // Another process sharing the store still finds /mcp's own token, not
+    // the neighbour's, and needs no new login.
+    let later = agent_on(store);
+    assert_eq!(later.access_token(&own).await.unwrap().secret(), "at-1");
+    assert_eq!(
+        later.access_token(&neighbour).await.unwrap().secret(),
+        "at-2"
+    );
+    assert_eq!(issued.load(Ordering::SeqCst), 2, "{:?}", server.requests());
 }

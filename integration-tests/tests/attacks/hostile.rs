@@ -161,6 +161,15 @@ pub(super) fn challenge(metadata_url: &str) -> Response {
 /// anyone and answers `/token` with `token`. Add the protected-resource
 /// metadata of an MCP server on the same origin, and it is both.
 pub(super) fn auto_approving_as(base: &str, token: Value) -> axum::Router {
+    auto_approving_as_with(base, move || token.clone())
+}
+
+/// [`auto_approving_as`] whose token endpoint answers `token()` afresh on
+/// each request (to tell the tokens of several logins apart).
+pub(super) fn auto_approving_as_with(
+    base: &str,
+    token: impl Fn() -> Value + Clone + Send + Sync + 'static,
+) -> axum::Router {
     let issuer = base.to_owned();
     axum::Router::new()
         .route(
@@ -202,7 +211,7 @@ pub(super) fn auto_approving_as(base: &str, token: Value) -> axum::Router {
         .route(
             "/token",
             post(move || {
-                let token = token.clone();
+                let token = token();
                 async move { axum::Json(token) }
             }),
         )
