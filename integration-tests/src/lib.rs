@@ -7,8 +7,9 @@ use std::sync::Arc;
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::secret::Password;
+use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::{
-    AppState, OperatorClient, ServerConfig, serve, storage::MemoryStorage, storage::Storage,
+    AuthServer, OperatorClient, ServerConfig, serve, storage::MemoryStorage, storage::Storage,
 };
 
 /// Superuser name of test servers.
@@ -93,7 +94,9 @@ impl TestServer {
                 .client(headless_agent())
                 .metrics_token(METRICS_TOKEN),
         );
-        let state = AppState::new(config, storage.clone()).await.expect("state");
+        let state = AuthServer::new(config, storage.clone())
+            .await
+            .expect("state");
         let server = serve(state, listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
@@ -202,4 +205,9 @@ pub fn http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// Seconds since the Unix epoch, on the server's system clock.
+pub fn now() -> u64 {
+    SystemClock.now()
 }

@@ -26,12 +26,7 @@ pub(crate) fn new_key(kid: &str) -> ClientKey {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use integration_tests::now;
 
 fn assertion(
     key: &ClientKey,

@@ -463,14 +463,14 @@ async fn configured_resource_server_credentials_may_introspect() {
 async fn embedders_mount_the_server_in_their_own_app() {
     use actix_web::{App, HttpResponse, HttpServer, web};
     use mcp_oauth_core::issuer::Issuer;
-    use mcp_oauth_server::{AppState, ServerConfig, configure, storage::MemoryStorage};
+    use mcp_oauth_server::{AuthServer, ServerConfig, configure, storage::MemoryStorage};
     use std::sync::Arc;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     // The issuer has a path: the server's routes live under it.
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let issuer = format!("{base}/auth");
-    let state = AppState::new(
+    let state = AuthServer::new(
         ServerConfig::new(Issuer::parse(issuer.clone()).unwrap()),
         Arc::new(MemoryStorage::new()),
     )

@@ -15,8 +15,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use mcp_oauth_core::secret::{random_base64url, token_hash};
 use mcp_oauth_core::token::{AccessTokenClaims, Audience};
+use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::keys::KeyManager;
-use mcp_oauth_server::now;
 use mcp_oauth_server::storage::{
     self, CodeRecord, IssuedFromCode, MemoryStorage, RefreshRecord, Storage,
 };
@@ -30,8 +30,8 @@ fn claims() -> AccessTokenClaims {
         sub: "alice".into(),
         aud: Audience::single("http://127.0.0.1:8000/mcp"),
         client_id: "agent".into(),
-        exp: now() + 900,
-        iat: now(),
+        exp: SystemClock.now() + 900,
+        iat: SystemClock.now(),
         jti: random_base64url(16).unwrap(),
         nbf: None,
         scope: Some("mcp".parse().unwrap()),
@@ -44,7 +44,12 @@ fn tokens(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let storage = MemoryStorage::new();
     let keys = rt
-        .block_on(KeyManager::load_or_create(&storage, ISSUER, 900, now()))
+        .block_on(KeyManager::load_or_create(
+            &storage,
+            ISSUER,
+            900,
+            SystemClock.now(),
+        ))
         .unwrap();
     let claims = claims();
     let token = keys.sign(&claims).unwrap();
@@ -86,8 +91,8 @@ fn code(client_id: &str) -> CodeRecord {
         scope: "mcp".into(),
         subject: "alice".into(),
         subject_generation: 0,
-        auth_time: now(),
-        expires_at: now() + 60,
+        auth_time: SystemClock.now(),
+        expires_at: SystemClock.now() + 60,
     }
 }
 
@@ -100,8 +105,8 @@ fn refresh_record() -> RefreshRecord {
         subject_generation: 0,
         scope: "mcp".into(),
         resource: None,
-        auth_time: now(),
-        expires_at: now() + 3600,
+        auth_time: SystemClock.now(),
+        expires_at: SystemClock.now() + 3600,
         rotated_at: None,
     }
 }
@@ -127,7 +132,7 @@ fn storage_ops(c: &mut Criterion) {
     }
     for (name, store) in &backends {
         let revoked = random_base64url(16).unwrap();
-        rt.block_on(store.revoke_jti(&revoked, now() + 900))
+        rt.block_on(store.revoke_jti(&revoked, SystemClock.now() + 900))
             .unwrap();
         let kept = refresh_record();
         rt.block_on(store.insert_refresh(kept.clone())).unwrap();
@@ -139,7 +144,7 @@ fn storage_ops(c: &mut Criterion) {
                 let issued = IssuedFromCode {
                     family_id: None,
                     access_jti: hash.clone(),
-                    access_exp: now() + 900,
+                    access_exp: SystemClock.now() + 900,
                 };
                 store.consume_code(&hash, issued).await.unwrap()
             })

@@ -1,10 +1,8 @@
 //! Operator actions shared by the endpoints, the command-line admin
 //! subcommands and embedders: users (whose password change or removal ends
-//! everything they hold), subjects' grants, tokens.
+//! everything they hold) and subjects' grants. Revoking one token is
+//! [`AuthServer::revoke_token`](crate::AuthServer::revoke_token).
 
-use mcp_oauth_core::secret::token_hash;
-
-use crate::app::AppState;
 use crate::password::{PasswordHashError, hash_password};
 use crate::storage::{Storage, StorageError, SubjectState, UserRecord};
 
@@ -85,52 +83,6 @@ pub fn check_username(name: &str) -> Result<(), &'static str> {
         return Err("a username may not contain ':' or control characters");
     }
     Ok(())
-}
-
-/// What [`revoke_token`] revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Revoked {
-    /// An access token, by `jti`.
-    AccessToken {
-        /// The client it belonged to.
-        client_id: String,
-    },
-    /// A refresh token's whole family.
-    RefreshFamily {
-        /// The client it belonged to.
-        client_id: String,
-    },
-    /// Nothing: unknown token, or owned by another client than `owner`.
-    Nothing,
-}
-
-/// Revokes an access token (by `jti`, until it expires) or a refresh token
-/// (its whole family). With `owner`, only that client's tokens are touched.
-pub async fn revoke_token(
-    state: &AppState,
-    token: &str,
-    owner: Option<&str>,
-) -> Result<Revoked, StorageError> {
-    let owned = |client_id: &str| owner.is_none_or(|o| o == client_id);
-    if let Some(claims) = state.verify_access_token(token).await {
-        if !owned(&claims.client_id) {
-            return Ok(Revoked::Nothing);
-        }
-        state.storage.revoke_jti(&claims.jti, claims.exp).await?;
-        return Ok(Revoked::AccessToken {
-            client_id: claims.client_id,
-        });
-    }
-    match state.storage.refresh(&token_hash(token)).await? {
-        Some(r) if owned(&r.client_id) => {
-            state.storage.revoke_family(&r.family_id).await?;
-            Ok(Revoked::RefreshFamily {
-                client_id: r.client_id,
-            })
-        }
-        _ => Ok(Revoked::Nothing),
-    }
 }
 
 #[cfg(test)]

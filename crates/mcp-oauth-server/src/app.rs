@@ -1,27 +1,30 @@
-//! The application: shared state, route table, and the server runner.
+//! The composition root: an [`AuthServer`] is built once from a
+//! [`ServerConfig`] and a [`Storage`], holds the services the endpoints
+//! call, and owns the background maintenance task. The HTTP layer
+//! ([`crate::configure`], [`crate::serve`]) sits on top of it.
 
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::registration::{ClientAuthMethod, GrantType, ResponseType};
+use mcp_oauth_core::token::AccessTokenClaims;
 
+use crate::admin::UserError;
+use crate::cache::Expiring;
+use crate::cimd::CimdResolver;
+use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
-use crate::http;
+use crate::federation::Federation;
+use crate::fetch::FetchError;
 use crate::keys::{KeyError, KeyManager};
-use crate::oauth::clients::ClientLookupError;
-use crate::storage::{Storage, StorageError};
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::metrics::Metrics;
+use crate::oauth::access_tokens::AccessTokens;
+use crate::oauth::clients::{ClientLookupError, Clients};
+use crate::oauth::grants::GrantContext;
+use crate::oauth::grants::revoke::Revoked;
+use crate::storage::{ClientRecord, Storage, StorageError};
 
 /// Starting the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,111 +36,105 @@ pub enum StartError {
     /// Keys could not be loaded or generated.
     #[error(transparent)]
     Keys(#[from] KeyError),
-    /// The superuser password could not be hashed.
-    #[error("could not hash the superuser password: {0}")]
-    Password(String),
+    /// The configured superuser could not be saved.
+    #[error("could not save the superuser")]
+    Superuser(#[source] UserError),
+    /// A background task (hashing, serving) failed.
+    #[error("a background task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// The outbound fetcher (metadata documents, key sets) could not be
+    /// built.
+    #[error("could not build the outbound fetcher")]
+    Fetch(#[from] FetchError),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// Binding or serving failed.
-    #[error("could not serve: {0}")]
+    #[error("could not serve")]
     Io(#[from] std::io::Error),
 }
 
-/// Bytes of verified access tokens kept in memory (about 20,000 tokens).
-const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes of verified session cookies kept in memory.
 const SESSION_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// How often the maintenance task runs.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Everything the endpoints share.
-pub struct AppState {
-    /// Configuration.
-    pub config: ServerConfig,
-    /// Storage backend.
-    pub storage: Arc<dyn Storage>,
-    /// Signing keys.
-    pub keys: KeyManager,
+/// The authorization server: its configuration, storage, keys and
+/// services, shared by every worker. Build it with [`AuthServer::new`],
+/// then serve it with [`crate::serve`] or mount it with
+/// [`crate::configure`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use mcp_oauth_server::{AuthServer, ServerConfig};
+/// use mcp_oauth_server::core::issuer::Issuer;
+/// use mcp_oauth_server::storage::MemoryStorage;
+///
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = ServerConfig::new(Issuer::parse("http://127.0.0.1:9000")?)
+///     .superuser("admin", "a long passphrase".into());
+/// let server = AuthServer::new(config, Arc::new(MemoryStorage::new())).await?;
+/// assert_eq!(server.metadata().issuer, "http://127.0.0.1:9000");
+/// assert!(server.storage().user("admin").await?.is_some());
+/// # Ok(()) }
+/// ```
+pub struct AuthServer {
+    pub(crate) config: ServerConfig,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) keys: KeyManager,
     /// The metadata document, built once.
-    pub metadata: AuthorizationServerMetadata,
-
-    /// Prometheus counters.
-    pub metrics: crate::metrics::Metrics,
-    /// Client ID Metadata Document fetcher and cache.
-    pub cimd: crate::cimd::CimdResolver,
-    last_key_reload: parking_lot::Mutex<std::time::Instant>,
-    /// Access tokens this server verified, by SHA-256, until they expire:
-    /// introspecting a token again costs a hash and a lookup instead of a
-    /// signature verification. Revocation is still checked every time.
-    verified: crate::cache::Expiring<mcp_oauth_core::token::AccessTokenClaims>,
+    pub(crate) metadata: AuthorizationServerMetadata,
+    pub(crate) metrics: Metrics,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Client lookup (configuration, storage, metadata documents) and
+    /// authentication.
+    clients: Clients,
+    /// Access tokens verified once, and the key reload throttle.
+    access_tokens: AccessTokens,
     /// Login sessions whose signature was checked, by SHA-256 of the cookie:
     /// (user, expiry, auth time, generation). A returning browser then costs a hash
     /// and a lookup, not an ES256 verification, on every authorization.
-    pub(crate) sessions: crate::cache::Expiring<(String, u64, u64, u64)>,
-    /// The key sets of `private_key_jwt` clients registered by URL.
-    pub(crate) client_keys: crate::client_assertion::ClientKeySets,
+    pub(crate) sessions: Expiring<(String, u64, u64, u64)>,
     /// The upstream identity providers.
-    pub(crate) federation: crate::federation::Federation,
-    /// The clients of the configuration, by id (trusted).
-    configured_clients: std::collections::HashMap<String, crate::storage::ClientRecord>,
+    pub(crate) federation: Federation,
 }
 
-impl AppState {
-    /// Prepares the state: loads or creates signing keys and creates or
-    /// updates the configured superuser.
+impl AuthServer {
+    /// Prepares the server on the system clock: loads or creates signing
+    /// keys and creates or updates the configured superuser.
     pub async fn new(
         config: ServerConfig,
         storage: Arc<dyn Storage>,
     ) -> Result<Arc<Self>, StartError> {
+        Self::with_clock(config, storage, Arc::new(SystemClock)).await
+    }
+
+    /// [`AuthServer::new`] on a clock of the caller's (tests that move
+    /// time, or a host with a clock of its own).
+    pub async fn with_clock(
+        config: ServerConfig,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, StartError> {
+        let now = clock.now();
         let max_life = config.access_token_ttl.as_secs();
         let keys =
-            KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now())
+            KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now)
                 .await?;
-        if let Some((username, password)) = &config.superuser {
-            crate::admin::check_username(username)
-                .map_err(|e| StartError::Config(format!("superuser: {e}")))?;
-            let current = storage.user(username).await?;
-            let unchanged = current.as_ref().is_some_and(|u| {
-                crate::password::verify_password(password.secret(), &u.password_hash)
-            });
-            if !unchanged {
-                crate::admin::set_password(storage.as_ref(), username, password.secret(), now())
-                    .await
-                    .map_err(|e| match e {
-                        crate::admin::UserError::Storage(e) => StartError::Storage(e),
-                        other => StartError::Password(other.to_string()),
-                    })?;
-            }
-        }
-        if let Some(user) = &config.dev_auto_approve {
-            // A loopback listener behind a public proxy would approve
-            // anyone on the internet: the issuer must be loopback too.
-            let loopback = url::Url::parse(config.issuer.as_str())
-                .is_ok_and(|u| u.scheme() == "http" && mcp_oauth_core::redirect::is_loopback(&u));
-            if !loopback {
-                return Err(StartError::Config(format!(
-                    "dev_auto_approve approves every request without a person and is for tests \
-                     only: refusing it with the issuer {}, which is not a plain-http loopback URL",
-                    config.issuer.as_str()
-                )));
-            }
-            if storage.user(user).await?.is_none() {
-                return Err(StartError::Config(format!(
-                    "dev_auto_approve names no existing user ({user:?})"
-                )));
-            }
-        }
+        ensure_superuser(&config, storage.as_ref(), now).await?;
+        check_auto_approve(&config, storage.as_ref()).await?;
         if !config.local_login && config.upstreams.is_empty() {
             return Err(StartError::Config(
                 "local login is off and no upstream is configured: nobody could sign in".into(),
             ));
         }
-        let federation =
-            crate::federation::Federation::new(&config.upstreams).map_err(StartError::Config)?;
-        let mut configured_clients = std::collections::HashMap::new();
+        let federation = Federation::new(&config.upstreams).map_err(StartError::Config)?;
+        let mut configured = HashMap::new();
         for c in &config.clients {
             c.validate().map_err(StartError::Config)?;
-            if configured_clients
-                .insert(c.client_id.clone(), c.to_record(now()))
+            if configured
+                .insert(c.client_id.clone(), c.to_record(now))
                 .is_some()
             {
                 return Err(StartError::Config(format!(
@@ -149,22 +146,23 @@ impl AppState {
         // The hash unknown users are checked against, made now on a
         // blocking thread rather than by the first such login on a server
         // thread (where it would stall every request for an Argon2 hash).
-        tokio::task::spawn_blocking(crate::password::dummy_hash)
-            .await
-            .map_err(|e| StartError::Password(e.to_string()))?;
+        tokio::task::spawn_blocking(crate::password::dummy_hash).await?;
         let metadata = build_metadata(&config);
-        let fetch_failed = |e: crate::fetch::FetchError| StartError::Config(e.to_string());
-        let cimd = crate::cimd::CimdResolver::new(config.cimd.clone()).map_err(fetch_failed)?;
-        let client_keys = crate::fetch::cache::FetchCache::new(cimd.fetcher().clone());
+        let cimd = CimdResolver::new(config.cimd.clone())?;
+        let clients = Clients::new(
+            configured,
+            cimd,
+            storage.clone(),
+            clock.clone(),
+            &config.issuer,
+        );
         Ok(Arc::new(Self {
             federation,
-            metrics: crate::metrics::Metrics::default(),
-            cimd,
-            client_keys,
-            last_key_reload: parking_lot::Mutex::new(std::time::Instant::now()),
-            verified: crate::cache::Expiring::new(VERIFIED_CACHE_BYTES),
-            sessions: crate::cache::Expiring::new(SESSION_CACHE_BYTES),
-            configured_clients,
+            metrics: Metrics::default(),
+            clients,
+            access_tokens: AccessTokens::new(),
+            sessions: Expiring::new(SESSION_CACHE_BYTES),
+            clock,
             config,
             storage,
             keys,
@@ -172,137 +170,154 @@ impl AppState {
         }))
     }
 
-    /// Verifies an access token this server (or another instance sharing
-    /// its storage) issued. A token signed with a key this instance has not
-    /// loaded yet triggers a reload from storage, at most every 5 seconds.
-    pub async fn verify_access_token(
-        &self,
-        token: &str,
-    ) -> Option<mcp_oauth_core::token::AccessTokenClaims> {
-        let key = mcp_oauth_core::secret::token_hash(token);
-        let t = now();
-        if let Some(claims) = self.verified.get(&key).filter(|c| c.exp > t) {
-            return Some(claims);
-        }
-        if let Some(claims) = self.keys.verify(token) {
-            self.verified
-                .insert(key, claims.clone(), 2 * token.len(), claims.exp, t);
-            return Some(claims);
-        }
-        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
-        if self.keys.knows(&kid) {
-            return None;
-        }
-        {
-            let mut last = self.last_key_reload.lock();
-            if last.elapsed() < std::time::Duration::from_secs(5) {
-                return None;
-            }
-            *last = std::time::Instant::now();
-        }
-        let max_life = self.config.access_token_ttl.as_secs();
-        if let Err(e) = self
-            .keys
-            .reload(self.storage.as_ref(), max_life, now())
-            .await
-        {
-            tracing::warn!(error = %e, "reloading signing keys failed");
-        }
-        self.keys.verify(token)
+    /// Its configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
     }
 
-    /// Starts the background task that deletes expired codes, refresh
-    /// tokens, revocations and registrations nobody used every minute, off
-    /// the request path, and
-    /// reloads the signing keys (another instance may have rotated them).
-    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let state = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let retention = state.config.refresh_token_ttl.as_secs();
-                if let Err(e) = state.storage.purge_expired(now(), retention).await {
-                    tracing::warn!(error = %e, "purging expired records failed");
-                }
-                let unused_before = now().saturating_sub(state.config.unused_client_ttl.as_secs());
-                match state
-                    .storage
-                    .purge_unused_clients(unused_before, usize::MAX)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(clients = n, "deleted registrations nobody used"),
-                    Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
-                }
-                let max_life = state.config.access_token_ttl.as_secs();
-                if let Err(e) = state
-                    .keys
-                    .reload(state.storage.as_ref(), max_life, now())
-                    .await
-                {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-            }
-        })
+    /// Its storage.
+    pub fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    /// Its signing keys.
+    pub fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    /// Its RFC 8414 metadata document.
+    pub fn metadata(&self) -> &AuthorizationServerMetadata {
+        &self.metadata
+    }
+
+    /// Its Prometheus counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The current time of its clock, in seconds since the Unix epoch.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Client lookup and authentication.
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// What the token endpoint's grants use.
+    pub(crate) fn grants(&self) -> GrantContext<'_> {
+        GrantContext {
+            storage: self.storage.as_ref(),
+            config: &self.config,
+            keys: &self.keys,
+            federation: &self.federation,
+            metrics: &self.metrics,
+            clock: self.clock.as_ref(),
+        }
+    }
+
+    /// The claims of an access token this server (or another instance
+    /// sharing its storage) issued, if its signature and lifetime are
+    /// valid. A token signed with a key this instance has not loaded yet
+    /// triggers a reload from storage, at most every 5 seconds. Revocation
+    /// is not checked here.
+    pub async fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
+        self.access_tokens
+            .verify(
+                &self.keys,
+                self.storage.as_ref(),
+                self.config.access_token_ttl.as_secs(),
+                self.now(),
+                token,
+            )
+            .await
+    }
+
+    /// Revokes an access token (by `jti`, until it expires) or a refresh
+    /// token (its whole family). With `owner`, only that client's tokens
+    /// are touched.
+    pub async fn revoke_token(
+        &self,
+        token: &str,
+        owner: Option<&str>,
+    ) -> Result<Revoked, StorageError> {
+        let verified = self.verify_access_token(token).await;
+        crate::oauth::grants::revoke::revoke(
+            self.storage.as_ref(),
+            verified,
+            token,
+            owner,
+            self.now(),
+        )
+        .await
     }
 
     /// The client a `client_id` names: one of the configuration, a
     /// registered one, or, for an HTTPS URL, the one its metadata document
     /// describes.
-    pub async fn client(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<crate::storage::ClientRecord>, ClientLookupError> {
-        if let Some(c) = self.configured_clients.get(client_id) {
-            return Ok(Some(c.clone()));
-        }
-        if self.cimd.is_document_url(client_id) {
-            return Ok(Some(self.cimd.resolve(client_id).await?));
-        }
-        Ok(self.storage.client(client_id).await?)
+    pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ClientLookupError> {
+        self.clients.get(client_id).await
     }
 
-    /// [`AppState::client`] for a request from `address` that nobody has
-    /// vouched for yet: a metadata document not already cached costs the
-    /// address one of its new-document fetches
-    /// ([`crate::cimd::CimdPolicy::fetches_per_minute`]), so one address
-    /// cannot make the server fetch without bound.
-    pub async fn client_for(
-        &self,
-        address: &str,
-        client_id: &str,
-    ) -> Result<Option<crate::storage::ClientRecord>, ClientLookupError> {
-        if self.cimd.is_document_url(client_id)
-            && !self.configured_clients.contains_key(client_id)
-            && !self.cimd.is_cached(client_id)
-        {
-            let (count, start) = self
-                .storage
-                .bump_counter(&format!("fetch:{address}"), now(), 60)
-                .await?;
-            if count > self.config.cimd.fetches_per_minute {
-                let retry_after = (start + 60).saturating_sub(now()).max(1);
-                return Err(ClientLookupError::Throttled { retry_after });
+    /// Starts the background task that, every minute and off the request
+    /// path, deletes expired codes, refresh tokens, revocations and
+    /// registrations nobody used, and reloads the signing keys (another
+    /// instance may have rotated them). The task holds the server weakly
+    /// and ends once the server is dropped.
+    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let server = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+            loop {
+                tick.tick().await;
+                let Some(server) = Weak::upgrade(&server) else {
+                    return;
+                };
+                server.maintain().await;
             }
-        }
-        self.client(client_id).await
+        })
     }
 
-    /// Brings the cache gauges of [`crate::metrics::Metrics`] up to date.
+    /// One round of maintenance.
+    async fn maintain(&self) {
+        let now = self.now();
+        let retention = self.config.refresh_token_ttl.as_secs();
+        if let Err(e) = self.storage.purge_expired(now, retention).await {
+            tracing::warn!(error = %e, "purging expired records failed");
+        }
+        let unused_before = now.saturating_sub(self.config.unused_client_ttl.as_secs());
+        match self
+            .storage
+            .purge_unused_clients(unused_before, usize::MAX)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(clients = n, "deleted registrations nobody used"),
+            Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
+        }
+        let max_life = self.config.access_token_ttl.as_secs();
+        if let Err(e) = self.keys.reload(self.storage.as_ref(), max_life, now).await {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+    }
+
+    /// Brings the cache gauges of [`Metrics`] up to date.
     pub async fn update_cache_metrics(&self) {
         let m = &self.metrics;
-        m.cache("verified_tokens", self.verified.size(), None);
+        m.cache("verified_tokens", self.access_tokens.cached(), None);
         m.cache("sessions", self.sessions.size(), None);
+        let cimd = self.clients.cimd();
         m.cache(
             "client_documents",
-            self.cimd.cached().await,
-            Some(self.cimd.fetches()),
+            cimd.cached().await,
+            Some(cimd.fetches()),
         );
+        let key_sets = self.clients.key_sets();
         m.cache(
             "client_keys",
-            self.client_keys.size().await,
-            Some(self.client_keys.fetches()),
+            key_sets.size().await,
+            Some(key_sets.fetches()),
         );
     }
 
@@ -310,6 +325,61 @@ impl AppState {
     pub fn endpoint(&self, path: &str) -> String {
         self.config.issuer.endpoint(path)
     }
+}
+
+/// Creates or updates the configured superuser; an unchanged password is
+/// not hashed again.
+async fn ensure_superuser(
+    config: &ServerConfig,
+    storage: &dyn Storage,
+    now: u64,
+) -> Result<(), StartError> {
+    let Some((username, password)) = &config.superuser else {
+        return Ok(());
+    };
+    crate::admin::check_username(username)
+        .map_err(|e| StartError::Config(format!("superuser: {e}")))?;
+    let current = storage.user(username).await?;
+    let unchanged = current
+        .as_ref()
+        .is_some_and(|u| crate::password::verify_password(password.secret(), &u.password_hash));
+    if !unchanged {
+        crate::admin::set_password(storage, username, password.secret(), now)
+            .await
+            .map_err(|e| match e {
+                UserError::Storage(e) => StartError::Storage(e),
+                other => StartError::Superuser(other),
+            })?;
+    }
+    Ok(())
+}
+
+/// `dev_auto_approve` is for tests: a loopback plain-http issuer and an
+/// existing user, or nothing.
+async fn check_auto_approve(
+    config: &ServerConfig,
+    storage: &dyn Storage,
+) -> Result<(), StartError> {
+    let Some(user) = &config.dev_auto_approve else {
+        return Ok(());
+    };
+    // A loopback listener behind a public proxy would approve anyone on
+    // the internet: the issuer must be loopback too.
+    let loopback = url::Url::parse(config.issuer.as_str())
+        .is_ok_and(|u| u.scheme() == "http" && mcp_oauth_core::redirect::is_loopback(&u));
+    if !loopback {
+        return Err(StartError::Config(format!(
+            "dev_auto_approve approves every request without a person and is for tests \
+             only: refusing it with the issuer {}, which is not a plain-http loopback URL",
+            config.issuer.as_str()
+        )));
+    }
+    if storage.user(user).await?.is_none() {
+        return Err(StartError::Config(format!(
+            "dev_auto_approve names no existing user ({user:?})"
+        )));
+    }
+    Ok(())
 }
 
 fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
@@ -336,7 +406,7 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
         ]),
         token_endpoint_auth_methods_supported: Some(auth_methods.clone()),
         token_endpoint_auth_signing_alg_values_supported: Some(
-            crate::client_assertion::ASSERTION_ALGS
+            crate::oauth::clients::assertion::ASSERTION_ALGS
                 .iter()
                 .map(|a| format!("{a:?}"))
                 .collect(),
@@ -353,68 +423,4 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
         authorization_response_iss_parameter_supported: Some(true),
         ..Default::default()
     }
-}
-
-/// Mounts the authorization server's routes into an actix-web app. The
-/// paths are relative to the issuer's path, so mount this at the scope
-/// that matches the issuer URL.
-pub fn configure(state: Arc<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg: &mut web::ServiceConfig| {
-        let issuer_path = state
-            .config
-            .issuer
-            .url()
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        cfg.app_data(web::Data::from(state))
-            .app_data(web::PayloadConfig::new(crate::http::MAX_BODY_BYTES));
-        http::routes(cfg, &issuer_path);
-    }
-}
-
-/// Starts the server on an already bound listener (use port 0 in tests).
-/// A configuration with `dev_auto_approve` is refused unless the listener
-/// is on a loopback address.
-pub fn serve(state: Arc<AppState>, listener: TcpListener) -> Result<Server, StartError> {
-    let addr = listener.local_addr()?;
-    if state.config.dev_auto_approve.is_some() && !addr.ip().is_loopback() {
-        return Err(StartError::Config(format!(
-            "dev_auto_approve approves every request without a person and is for tests only: \
-             refusing it on {addr}, which is not a loopback address"
-        )));
-    }
-    let limits = state.config.limits;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_worker = limits
-        .max_connections
-        .unwrap_or_else(connections_from_descriptor_limit)
-        .div_ceil(workers)
-        .max(1);
-    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
-        .workers(workers)
-        .client_request_timeout(limits.head_timeout)
-        .client_disconnect_timeout(std::time::Duration::from_secs(2))
-        .keep_alive(limits.keep_alive)
-        .max_connections(per_worker)
-        .backlog(1024)
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
-    Ok(server)
-}
-
-/// Connections the process can hold: its file-descriptor limit, less a
-/// quarter (at least 64) kept for storage, outbound fetches and the
-/// listener, so that a flood of connections is queued by the kernel rather
-/// than running the process out of descriptors.
-fn connections_from_descriptor_limit() -> usize {
-    #[cfg(unix)]
-    let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| {
-        usize::try_from(soft).unwrap_or(usize::MAX)
-    });
-    #[cfg(not(unix))]
-    let limit = 8192;
-    let reserve = (limit / 4).max(64);
-    limit.saturating_sub(reserve).clamp(16, 25_000)
 }

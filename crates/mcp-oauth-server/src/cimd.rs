@@ -8,7 +8,6 @@
 
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientIdMetadataDocument, GrantType};
 
-use crate::app::now;
 use crate::fetch::cache::FetchCache;
 use crate::fetch::{FetchError, FetchPolicy, Fetcher, scheme_allowed};
 use crate::storage::ClientRecord;
@@ -76,6 +75,11 @@ impl CimdResolver {
             || (self.policy.fetch.allow_http && client_id.starts_with("http://"))
     }
 
+    /// Its policy.
+    pub fn policy(&self) -> &CimdPolicy {
+        &self.policy
+    }
+
     /// The fetcher (also used for clients' `jwks_uri`).
     pub fn fetcher(&self) -> &Fetcher {
         self.documents.fetcher()
@@ -98,8 +102,9 @@ impl CimdResolver {
         self.documents.size().await
     }
 
-    /// The client a document URL describes.
-    pub async fn resolve(&self, raw: &str) -> Result<ClientRecord, CimdError> {
+    /// The client a document URL describes; a document fetched now is
+    /// recorded as issued at `now` (seconds since the Unix epoch).
+    pub async fn resolve(&self, raw: &str, now: u64) -> Result<ClientRecord, CimdError> {
         if !self.policy.enabled {
             return Err(CimdError::Disabled);
         }
@@ -114,14 +119,19 @@ impl CimdResolver {
         }
         let allow_http = self.policy.fetch.allow_http;
         self.documents
-            .get(&url, |body| document(raw, &body, allow_http))
+            .get(&url, |body| document(raw, &body, allow_http, now))
             .await
     }
 }
 
 /// Parses and checks a fetched document; the client and its estimated
 /// size in memory.
-fn document(raw: &str, body: &[u8], allow_http: bool) -> Result<(ClientRecord, usize), CimdError> {
+fn document(
+    raw: &str,
+    body: &[u8],
+    allow_http: bool,
+    now: u64,
+) -> Result<(ClientRecord, usize), CimdError> {
     let doc: ClientIdMetadataDocument =
         serde_json::from_slice(body).map_err(|e| CimdError::Invalid(e.to_string()))?;
     if doc.client_id != raw {
@@ -160,7 +170,7 @@ fn document(raw: &str, body: &[u8], allow_http: bool) -> Result<(ClientRecord, u
             client_id: raw.to_owned(),
             secret_hash: None,
             metadata,
-            issued_at: now(),
+            issued_at: now,
             policy: Default::default(),
         },
         size,

@@ -119,7 +119,7 @@ pub struct ServerConfig {
     /// Test-only: every authorization request that passes the checks is
     /// approved as this user at once, without a login or consent page (for
     /// automated conformance runs). [`crate::serve`] refuses it on a
-    /// non-loopback listener, [`crate::AppState::new`] when the user does not
+    /// non-loopback listener, [`crate::AuthServer::new`] when the user does not
     /// exist, and every approval is logged as a warning; never set it in
     /// production.
     pub dev_auto_approve: Option<String>,

@@ -275,10 +275,7 @@ mod tests {
     }
 
     fn now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        crate::clock::Clock::now(&crate::clock::SystemClock)
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! Operators run the `mcp-oauth-server` binary (SQLite storage, admin
 //! subcommands; `--help`). Embedders use this library: [`QuickServer`] for
-//! the two-line case, or [`AppState`] + [`configure`] to mount the server's
+//! the two-line case, or [`AuthServer`] + [`configure`] to mount the server's
 //! routes into their own actix-web app.
 //!
 //! Endpoints: RFC 8414 metadata (and the OIDC alias), `/jwks` (ES256 keys
@@ -35,11 +35,10 @@ pub mod admin;
 mod app;
 mod cache;
 pub mod cimd;
-mod client_assertion;
+pub mod clock;
 mod config;
 pub mod federation;
 pub mod fetch;
-mod grants;
 mod http;
 mod jose;
 pub mod keys;
@@ -55,10 +54,12 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
-pub use app::{AppState, StartError, configure, now, serve};
+pub use app::{AuthServer, StartError};
 pub use config::{ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
+pub use http::{configure, serve};
 pub use mcp_oauth_core as core;
 pub use oauth::clients::ClientLookupError;
 pub use oauth::error::{OAuthError, OAuthResult};
+pub use oauth::grants::revoke::Revoked;
 pub use operator::OperatorClient;
 pub use quick::{QuickServer, RunningServer};

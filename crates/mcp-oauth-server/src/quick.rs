@@ -6,8 +6,9 @@ use std::sync::Arc;
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::secret::Password;
 
-use crate::app::{AppState, StartError, serve};
+use crate::app::{AuthServer, StartError};
 use crate::config::ServerConfig;
+use crate::http::serve;
 use crate::storage::{self, Storage};
 
 /// An authorization server with defaults, for the common case; see the
@@ -88,7 +89,7 @@ impl QuickServer {
         let storage = self
             .storage
             .unwrap_or_else(|| Arc::new(storage::MemoryStorage::new()));
-        let state = AppState::new(config, storage).await?;
+        let state = AuthServer::new(config, storage).await?;
         let maintenance = state.spawn_maintenance();
         let server = serve(state, listener)?;
         let handle = server.handle();

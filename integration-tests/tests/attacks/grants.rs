@@ -111,7 +111,7 @@ async fn removal_password_change_and_revocation_end_grants_and_sessions() {
     let s = TestServer::start(|c| c).await;
     let client_id = register_public(&s).await;
     let store = s.storage.as_ref();
-    let now = mcp_oauth_server::now;
+    let now = integration_tests::now;
 
     // Password change.
     let session = signed_in_browser(&s, &client_id).await;

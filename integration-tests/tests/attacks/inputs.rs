@@ -83,7 +83,7 @@ async fn a_client_assertion_is_accepted_once_however_many_copies_race() {
         ))
     })
     .await;
-    let now = mcp_oauth_server::now();
+    let now = integration_tests::now();
     let claims = json!({"iss": "m2m", "sub": "m2m", "aud": s.url("/token"),
                         "exp": now + 60, "iat": now, "jti": "once"});
     let mut header = Header::new(Algorithm::ES256);
@@ -163,7 +163,7 @@ async fn the_database_file_is_private_to_its_owner() {
     let dir = std::env::temp_dir().join(format!(
         "mcp-oauth-perms-{}-{}",
         std::process::id(),
-        mcp_oauth_server::now()
+        integration_tests::now()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("as.db");

@@ -100,7 +100,7 @@ async fn a_concurrent_burst_is_cut_off_at_the_limit_on_sqlite() {
     let dir = std::env::temp_dir().join(format!(
         "mcp-oauth-burst-{}-{}",
         std::process::id(),
-        mcp_oauth_server::now()
+        integration_tests::now()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let storage = mcp_oauth_server::storage::open(&format!("sqlite:{}", dir.join("db").display()))

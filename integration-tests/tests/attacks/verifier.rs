@@ -118,12 +118,7 @@ impl KeyServer {
     }
 }
 
-pub(super) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+pub(super) use integration_tests::now;
 
 /// Claims that the protected server accepts.
 fn good_claims(rs: &Rs) -> Value {

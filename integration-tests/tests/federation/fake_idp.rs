@@ -187,9 +187,7 @@ fn pairs(bytes: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(bytes).into_owned().collect()
 }
 
-fn now() -> u64 {
-    mcp_oauth_server::now()
-}
+use integration_tests::now;
 
 async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let refuse = |why: &str| HttpResponse::BadRequest().json(json!({"error": why}));

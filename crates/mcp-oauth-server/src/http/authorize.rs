@@ -10,7 +10,7 @@
 //! started and nothing is stored before the user has decided.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::authorization::AuthorizationRequest;
 use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::pkce::PkceChallenge;
@@ -18,38 +18,17 @@ use mcp_oauth_core::redirect::redirect_uri_matches;
 use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
-use mcp_oauth_core::secret::{AuthorizationCode, constant_time_eq, random_base64url, token_hash};
+use mcp_oauth_core::secret::random_base64url;
 
+use super::redirect::{complete, redirect_url, redirect_with};
 use super::{pages, session};
-use serde::{Deserialize, Serialize};
-
-use crate::app::{AppState, now};
-use crate::grants::issue::resource_allowed;
+use crate::app::AuthServer;
 use crate::oauth::clients::ClientLookupError;
-use crate::storage::{ClientRecord, CodeRecord};
+use crate::oauth::grants::issue::resource_allowed;
+use crate::oauth::pending::{PENDING_TTL, Pending};
+use crate::storage::ClientRecord;
 
-const REQUEST_TYP: &str = "mcp-oauth-request+jwt";
-/// How long a user has to log in.
-const PENDING_TTL: u64 = 600;
-
-/// A validated authorization request waiting for the user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Pending {
-    iss: String,
-    exp: u64,
-    pub(super) client_id: String,
-    pub(super) redirect_uri: String,
-    /// Whether the request named the redirect URI (the token request must
-    /// then repeat it).
-    #[serde(default)]
-    redirect_uri_sent: bool,
-    state: Option<String>,
-    code_challenge: String,
-    pub(super) scope: String,
-    pub(super) resource: Option<String>,
-}
-
-pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) -> HttpResponse {
     let query: AuthorizationRequest = match serde_urlencoded::from_str(req.query_string()) {
         Ok(q) => q,
         Err(e) => return pages::error(&format!("The authorization request is malformed: {e}.")),
@@ -57,7 +36,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     // Client and redirect URI first: until both are trusted, errors are
     // shown here and never redirected (no open redirector).
     let address = super::client_address::of(&state, &req);
-    let client = match state.client_for(&address, &query.client_id).await {
+    let client = match state.clients().get_for(&address, &query.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return pages::error(
@@ -161,7 +140,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         Err(e) => return fail(ErrorCode::InvalidTarget, &e.to_string()),
     };
     if let Some(r) = &resource
-        && !resource_allowed(&state, &client, r)
+        && !resource_allowed(&state.config, &client, r)
     {
         return fail(
             ErrorCode::InvalidTarget,
@@ -170,7 +149,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     }
     let pending = Pending {
         iss: state.config.issuer.as_str().to_owned(),
-        exp: now() + PENDING_TTL,
+        exp: state.now() + PENDING_TTL,
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
         redirect_uri_sent: query.redirect_uri.is_some(),
@@ -189,7 +168,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
                 return fail(ErrorCode::TemporarilyUnavailable, "storage is unavailable");
             }
         };
-        return complete(&state, &pending, user, generation, now(), false)
+        return complete(&state, &pending, user, generation, state.now(), false)
             .await
             .finish();
     }
@@ -241,7 +220,7 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
         .await
         .finish();
     }
-    let handle = match state.keys.sign_typed(&pending, REQUEST_TYP) {
+    let handle = match pending.seal(&state.keys) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "could not sign the pending request");
@@ -268,104 +247,6 @@ pub(super) async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> H
     }
 }
 
-/// Reads and checks a pending request handle posted back by a form or agent.
-pub(super) fn pending_from(state: &AppState, handle: &str) -> Option<Pending> {
-    state
-        .keys
-        .verify_typed(handle, REQUEST_TYP, &["exp", "iss"])
-}
-
-/// Whether the posted CSRF field equals the cookie (double submit).
-pub(super) fn csrf_ok(state: &AppState, req: &HttpRequest, field: Option<&str>) -> bool {
-    let cookie = req
-        .cookie(&super::cookies::name(state, pages::CSRF_COOKIE))
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    let field = field.unwrap_or_default();
-    !cookie.is_empty() && constant_time_eq(cookie.as_bytes(), field.as_bytes())
-}
-
-/// Issues the code for an approved request and redirects to the client;
-/// with `remember`, records the consent (for this client and resource).
-/// `generation` is the subject's generation when they signed in. The
-/// caller may add cookies.
-pub(super) async fn complete(
-    state: &AppState,
-    pending: &Pending,
-    subject: &str,
-    generation: u64,
-    auth_time: u64,
-    remember: bool,
-) -> HttpResponseBuilder {
-    let unavailable = || {
-        let mut r = HttpResponse::ServiceUnavailable();
-        r.insert_header((header::CACHE_CONTROL, "no-store"));
-        r
-    };
-    if remember
-        && let Err(e) = state
-            .storage
-            .save_consent(
-                subject,
-                &pending.client_id,
-                pending.resource.as_deref().unwrap_or_default(),
-                &pending.scope,
-            )
-            .await
-    {
-        tracing::error!(error = %e, "storage failure");
-        return unavailable();
-    }
-    let Ok(code) = AuthorizationCode::generate() else {
-        return unavailable();
-    };
-    let t = now();
-    let record = CodeRecord {
-        code_hash: token_hash(code.secret()),
-        client_id: pending.client_id.clone(),
-        redirect_uri: pending.redirect_uri.clone(),
-        redirect_uri_sent: pending.redirect_uri_sent,
-        code_challenge: pending.code_challenge.clone(),
-        resource: pending.resource.clone(),
-        scope: pending.scope.clone(),
-        subject: subject.to_owned(),
-        subject_generation: generation,
-        auth_time,
-        expires_at: t + state.config.code_ttl.as_secs(),
-    };
-    if let Err(e) = state.storage.insert_code(record).await {
-        tracing::error!(error = %e, "storage failure");
-        return unavailable();
-    }
-    tracing::info!(client_id = ?pending.client_id, subject = ?subject, "authorization granted");
-    redirect_builder(
-        &pending.redirect_uri,
-        &[
-            ("code", Some(code.secret())),
-            ("state", pending.state.as_deref()),
-            ("iss", Some(state.config.issuer.as_str())),
-        ],
-    )
-}
-
-/// Redirects a refusal (`access_denied` and the like) to the client.
-pub(super) fn refuse(
-    state: &AppState,
-    pending: &Pending,
-    code: ErrorCode,
-    description: &str,
-) -> HttpResponse {
-    redirect_with(
-        &pending.redirect_uri,
-        &[
-            ("error", Some(code.as_str())),
-            ("error_description", Some(description)),
-            ("state", pending.state.as_deref()),
-            ("iss", Some(state.config.issuer.as_str())),
-        ],
-    )
-}
-
 fn choose_redirect(client: &ClientRecord, asked: Option<&str>) -> Option<String> {
     let registered = client.metadata.redirect_uris();
     match asked {
@@ -378,7 +259,7 @@ fn choose_redirect(client: &ClientRecord, asked: Option<&str>) -> Option<String>
     }
 }
 
-fn check_scope(state: &AppState, client: &ClientRecord, scope: &ScopeSet) -> Result<(), String> {
+fn check_scope(state: &AuthServer, client: &ClientRecord, scope: &ScopeSet) -> Result<(), String> {
     let supported: ScopeSet = state.config.scopes_supported.iter().cloned().collect();
     let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
     let extra = scope.difference(allowed);
@@ -387,33 +268,4 @@ fn check_scope(state: &AppState, client: &ClientRecord, scope: &ScopeSet) -> Res
     } else {
         Err(format!("scope not allowed for this client: {extra}"))
     }
-}
-
-/// `redirect_uri` with `params` added to its query.
-fn redirect_url(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            {
-                let mut q = url.query_pairs_mut();
-                for (k, v) in params {
-                    if let Some(v) = v {
-                        q.append_pair(k, v);
-                    }
-                }
-            }
-            url.into()
-        }
-        Err(_) => redirect_uri.to_owned(),
-    }
-}
-
-fn redirect_builder(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponseBuilder {
-    let mut r = HttpResponse::Found();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    r.insert_header((header::LOCATION, redirect_url(redirect_uri, params)));
-    r
-}
-
-fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponse {
-    redirect_builder(redirect_uri, params).finish()
 }

@@ -12,11 +12,11 @@ use std::net::{IpAddr, Ipv6Addr};
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
 
-use crate::app::AppState;
+use crate::app::AuthServer;
 use crate::config::ProxyHeader;
 
 /// The client address of `req`, as a string key.
-pub(crate) fn of(state: &AppState, req: &HttpRequest) -> String {
+pub(crate) fn of(state: &AuthServer, req: &HttpRequest) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return String::new();
     };

@@ -6,9 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::ErrorCode;
 use serde::Deserialize;
 
-use super::authorize::{complete, csrf_ok, pending_from, refuse};
+use super::redirect::{complete, csrf_ok, refuse};
 use super::{pages, session};
-use crate::app::AppState;
+use crate::app::AuthServer;
+use crate::oauth::pending::Pending;
 
 #[derive(Deserialize)]
 struct ConsentForm {
@@ -18,14 +19,14 @@ struct ConsentForm {
 }
 
 pub(super) async fn consent(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&body) else {
         return pages::error("The consent form is malformed.");
     };
-    let Some(pending) = pending_from(&state, &form.request) else {
+    let Some(pending) = Pending::open(&state.keys, &form.request) else {
         return pages::error(
             "This request has expired or is invalid. Start again from the application.",
         );

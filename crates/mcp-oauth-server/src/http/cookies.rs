@@ -6,10 +6,13 @@
 //! development and tests) the prefix cannot be used and the bare names
 //! are.
 
-use crate::app::AppState;
+use crate::app::AuthServer;
+
+/// The double-submit CSRF cookie of the login and consent forms.
+pub(super) const CSRF_COOKIE: &str = "mcp_oauth_csrf";
 
 /// The name of the cookie `base` on this server.
-pub(super) fn name(state: &AppState, base: &str) -> String {
+pub(super) fn name(state: &AuthServer, base: &str) -> String {
     if state.config.issuer.is_https() {
         format!("__Host-{base}")
     } else {
@@ -19,7 +22,7 @@ pub(super) fn name(state: &AppState, base: &str) -> String {
 
 /// The path of a cookie that would otherwise be limited to `narrow`:
 /// `/` under https (the prefix demands it), `narrow` otherwise.
-pub(super) fn path(state: &AppState, narrow: String) -> String {
+pub(super) fn path(state: &AuthServer, narrow: String) -> String {
     if state.config.issuer.is_https() {
         "/".to_owned()
     } else {

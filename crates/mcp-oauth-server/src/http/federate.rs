@@ -21,10 +21,11 @@ use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::secret::constant_time_eq;
 use serde::{Deserialize, Serialize};
 
-use super::authorize::{complete, csrf_ok, pending_from, refuse};
+use super::redirect::{complete, csrf_ok, refuse};
 use super::{pages, session};
-use crate::app::{AppState, now};
+use crate::app::AuthServer;
 use crate::federation::{FederationError, FlowSecrets, admit, printable};
+use crate::oauth::pending::Pending;
 
 const FLOW_TYP: &str = "mcp-oauth-federation+jwt";
 /// How long a person has to sign in upstream.
@@ -57,16 +58,16 @@ struct CallbackQuery {
     iss: Option<String>,
 }
 
-fn cookie_name(app: &AppState, state: &str) -> String {
+fn cookie_name(app: &AuthServer, state: &str) -> String {
     let prefix: String = state.chars().take(STATE_PREFIX).collect();
     super::cookies::name(app, &format!("mcp_oauth_federation_{prefix}"))
 }
 
-fn callback_url(state: &AppState, id: &str) -> String {
+fn callback_url(state: &AuthServer, id: &str) -> String {
     state.endpoint(&format!("/callback/{id}"))
 }
 
-fn callback_path(state: &AppState, id: &str) -> String {
+fn callback_path(state: &AuthServer, id: &str) -> String {
     let narrow = url::Url::parse(&callback_url(state, id))
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| "/".into());
@@ -75,7 +76,7 @@ fn callback_path(state: &AppState, id: &str) -> String {
 
 /// `POST /federate/{id}`: the login page's button for one upstream.
 pub(super) async fn start(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Bytes,
@@ -95,7 +96,7 @@ pub(super) async fn start(
     if !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
-    if pending_from(&state, &form.request).is_none() {
+    if Pending::open(&state.keys, &form.request).is_none() {
         return pages::error(
             "This login request has expired or is invalid. Start again from the application.",
         );
@@ -114,7 +115,7 @@ pub(super) async fn start(
     };
     let flow = Flow {
         iss: state.config.issuer.as_str().to_owned(),
-        exp: now() + FLOW_TTL,
+        exp: state.now() + FLOW_TTL,
         provider: upstream.id.clone(),
         request: form.request.clone(),
         secrets,
@@ -138,7 +139,7 @@ pub(super) async fn start(
 
 /// `GET /callback/{id}`: the upstream's authorization response.
 pub(super) async fn callback(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
@@ -181,7 +182,7 @@ pub(super) async fn callback(
         .path(callback_path(&state, &upstream.id))
         .finish();
     spent.make_removal();
-    let Some(pending) = pending_from(&state, &flow.request) else {
+    let Some(pending) = Pending::open(&state.keys, &flow.request) else {
         let mut r =
             pages::error("This login request has expired. Start again from the application.");
         let _ = r.add_cookie(&spent);
@@ -217,7 +218,7 @@ pub(super) async fn callback(
             "the identity provider returned no code",
         ));
     };
-    let t = now();
+    let t = state.now();
     let outcome = state
         .federation
         .sign_in(

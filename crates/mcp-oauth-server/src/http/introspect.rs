@@ -8,15 +8,15 @@
 use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::ErrorResponse;
-use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse};
-use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::introspection::IntrospectionRequest;
 
 use super::{authenticate_client, decode_form};
-use crate::app::AppState;
+use crate::app::AuthServer;
 use crate::oauth::error::OAuthResult;
+use crate::oauth::grants;
 
 pub(super) async fn introspect(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
@@ -28,34 +28,12 @@ pub(super) async fn introspect(
         )
         .into());
     }
-    let response = lookup(&state, request.token.secret(), &caller.policy.resources).await?;
+    let verified = state.verify_access_token(request.token.secret()).await;
+    let response =
+        grants::introspection::introspect(state.storage(), verified, &caller.policy.resources)
+            .await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
         .json(response))
-}
-
-/// What the server may tell a resource server serving `serves` about an
-/// access token it issued.
-async fn lookup(
-    state: &AppState,
-    token: &str,
-    serves: &[String],
-) -> OAuthResult<IntrospectionResponse> {
-    let Some(claims) = state.verify_access_token(token).await else {
-        return Ok(IntrospectionResponse::inactive());
-    };
-    let ours = serves
-        .iter()
-        .filter_map(|r| ResourceUri::parse(r).ok())
-        .any(|r| claims.aud.contains_resource(&r));
-    if !ours || state.storage.jti_revoked(&claims.jti).await? {
-        return Ok(IntrospectionResponse::inactive());
-    }
-    // A person whose grants were ended (password change, removal, `user
-    // revoke`) loses the access tokens issued before that too.
-    if state.storage.subject(&claims.sub).await?.revoked_at >= claims.iat {
-        return Ok(IntrospectionResponse::inactive());
-    }
-    Ok(IntrospectionResponse::from_claims(&claims))
 }

@@ -10,9 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
 use serde::Deserialize;
 
-use super::authorize::{complete, csrf_ok, pending_from};
+use super::redirect::{complete, csrf_ok};
 use super::{pages, session};
-use crate::app::{AppState, now};
+use crate::app::AuthServer;
+use crate::oauth::pending::Pending;
 use crate::password::HashersBusy;
 use crate::ratelimit::Attempt;
 
@@ -27,7 +28,7 @@ struct LoginForm {
 }
 
 pub(super) async fn login(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -58,7 +59,7 @@ pub(super) async fn login(
             ),
         );
     }
-    let Some(pending) = pending_from(&state, &form.request) else {
+    let Some(pending) = Pending::open(&state.keys, &form.request) else {
         return pages::error(
             "This login request has expired or is invalid. Start again from the application.",
         );
@@ -86,7 +87,7 @@ pub(super) async fn login(
         );
     }
     let address = super::client_address::of(&state, &req);
-    let t = now();
+    let t = state.now();
     let limits = state.config.login_limits;
     let storage = state.storage.as_ref();
     let account = crate::admin::check_username(&form.username)
@@ -179,7 +180,7 @@ pub(super) async fn login(
 /// verification too, so timing does not tell them apart; a name that
 /// cannot exist (`None`) is refused without one.
 async fn check_credentials(
-    state: &AppState,
+    state: &AuthServer,
     username: Option<&str>,
     password: &str,
 ) -> Result<bool, HashersBusy> {

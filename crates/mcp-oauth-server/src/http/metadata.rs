@@ -4,7 +4,7 @@ use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::secret::{constant_time_eq, token_hash};
 
-use crate::app::AppState;
+use crate::app::AuthServer;
 
 /// Where the metadata is served: RFC 8414 and OIDC well-known paths, in
 /// path-inserted form when the issuer has a path, plus the OIDC appended
@@ -20,13 +20,13 @@ pub(super) fn well_known_paths(issuer_path: &str) -> Vec<String> {
     v
 }
 
-pub(super) async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn metadata(state: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
         .json(&state.metadata)
 }
 
-pub(super) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn jwks(state: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
         .json(state.keys.jwks())
@@ -39,7 +39,7 @@ pub(super) async fn healthz() -> HttpResponse {
 /// `/metrics` is off unless the operator set a token, and then answers
 /// only callers presenting it (`Authorization: Bearer …`): the counters
 /// tell an attacker how a guessing campaign is going.
-pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+pub(super) async fn metrics(state: web::Data<AuthServer>, req: HttpRequest) -> HttpResponse {
     let Some(expected) = &state.config.metrics_token else {
         return HttpResponse::NotFound().finish();
     };

@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
 
-use crate::app::AppState;
+use crate::app::AuthServer;
 use crate::metrics::RequestLabels;
 
 /// Counts the request by route and status.
@@ -17,7 +17,7 @@ pub(super) async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let state = req.app_data::<web::Data<AuthServer>>().cloned();
     let endpoint = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
@@ -87,7 +87,7 @@ pub(super) async fn body_deadline(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     use actix_web::http::StatusCode;
     let deadline = req
-        .app_data::<web::Data<AppState>>()
+        .app_data::<web::Data<AuthServer>>()
         .map_or(std::time::Duration::from_secs(10), |s| {
             s.config.limits.body_timeout
         });
@@ -126,7 +126,7 @@ pub(super) async fn cors(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let allowed = match (&origin, req.app_data::<web::Data<AppState>>()) {
+    let allowed = match (&origin, req.app_data::<web::Data<AuthServer>>()) {
         (Some(o), Some(state)) => match &state.config.cors_origins {
             None => Some(HeaderValue::from_static("*")),
             Some(list) => o

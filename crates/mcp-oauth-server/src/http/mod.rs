@@ -11,24 +11,25 @@ mod introspect;
 mod login;
 mod metadata;
 mod middleware;
-
-pub(crate) use middleware::MAX_BODY_BYTES;
 mod pages;
+mod redirect;
 mod register;
 mod revoke;
+mod server;
 mod session;
 mod token;
+
+pub use server::{configure, serve};
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web;
 use base64ct::{Base64, Encoding};
 use mcp_oauth_core::error::ErrorResponse;
-use mcp_oauth_core::registration::ClientAuthMethod;
-use mcp_oauth_core::secret::{constant_time_eq, token_hash};
-use mcp_oauth_core::token::{ClientAuthParams, JWT_BEARER_ASSERTION_TYPE};
+use mcp_oauth_core::token::ClientAuthParams;
 
-use crate::app::AppState;
+use crate::app::AuthServer;
+use crate::oauth::clients::authenticate::Credentials;
 use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
@@ -105,91 +106,16 @@ pub(crate) fn decode_form<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// How the caller presented its client credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Presented {
-    Basic,
-    Post,
-    NoSecret,
-}
-
 /// Authenticates the client of a token, introspection or revocation
-/// request (RFC 6749 §2.3): HTTP Basic, `client_secret_post`, or a bare
-/// `client_id` for public clients. The method must be the one the client
-/// registered. Every failure is `invalid_client`.
+/// request ([`crate::oauth::clients::authenticate`]).
 pub(crate) async fn authenticate_client(
-    state: &AppState,
+    state: &AuthServer,
     req: &HttpRequest,
     body: &ClientAuthParams,
 ) -> OAuthResult<ClientRecord> {
-    let bad = |msg: &str| ErrorResponse::invalid_client(msg).into();
-    let basic = basic_credentials(req)?;
-    if basic.is_some() && body.client_secret.is_some() {
-        return Err(ErrorResponse::invalid_request(
-            "use one client authentication method, not several",
-        )
-        .into());
-    }
+    let credentials = Credentials::from_request(basic_credentials(req)?, body)?;
     let address = client_address::of(state, req);
-    if body.client_assertion.is_some() || body.client_assertion_type.is_some() {
-        if basic.is_some() || body.client_secret.is_some() {
-            return Err(ErrorResponse::invalid_request(
-                "use one client authentication method, not several",
-            )
-            .into());
-        }
-        return match (
-            body.client_assertion_type.as_deref(),
-            &body.client_assertion,
-        ) {
-            (Some(JWT_BEARER_ASSERTION_TYPE), Some(assertion)) => {
-                crate::client_assertion::authenticate(
-                    state,
-                    &address,
-                    assertion.secret(),
-                    body.client_id.as_deref(),
-                )
-                .await
-            }
-            _ => Err(bad("unsupported client assertion")),
-        };
-    }
-    let (client_id, secret, presented) = match (&basic, &body.client_id, &body.client_secret) {
-        (Some((id, secret)), body_id, _) => {
-            if body_id.as_ref().is_some_and(|b| b != id) {
-                return Err(
-                    ErrorResponse::invalid_request("client_id in body and header differ").into(),
-                );
-            }
-            (id.clone(), Some(secret.clone()), Presented::Basic)
-        }
-        (None, Some(id), Some(secret)) => (
-            id.clone(),
-            Some(secret.secret().to_owned()),
-            Presented::Post,
-        ),
-        (None, Some(id), None) => (id.clone(), None, Presented::NoSecret),
-        (None, None, _) => return Err(bad("client authentication is required")),
-    };
-    let Some(client) = state.client_for(&address, &client_id).await? else {
-        return Err(bad("unknown client"));
-    };
-    let method = client.metadata.effective_auth_method();
-    let method_ok = matches!(
-        (&method, presented),
-        (ClientAuthMethod::None, Presented::NoSecret)
-            | (ClientAuthMethod::ClientSecretBasic, Presented::Basic)
-            | (ClientAuthMethod::ClientSecretPost, Presented::Post)
-    );
-    if !method_ok {
-        return Err(bad(&format!("this client must authenticate with {method}")));
-    }
-    if let (Some(secret), Some(stored)) = (secret, &client.secret_hash)
-        && !constant_time_eq(token_hash(&secret).as_bytes(), stored.as_bytes())
-    {
-        return Err(bad("client authentication failed"));
-    }
-    Ok(client)
+    state.clients().authenticate(&address, credentials).await
 }
 
 /// Reads `Authorization: Basic` (RFC 6749 §2.3.1: both parts are

@@ -6,13 +6,11 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
-use super::authorize::Pending;
-use crate::app::AppState;
+use crate::app::AuthServer;
+use crate::oauth::pending::Pending;
 use crate::storage::ClientRecord;
 
 /// The double-submit CSRF cookie of the login and consent forms.
-pub(super) const CSRF_COOKIE: &str = "mcp_oauth_csrf";
-
 pub(super) use mcp_oauth_core::html::escape;
 
 fn headers(status: u16) -> HttpResponseBuilder {
@@ -137,18 +135,21 @@ fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
     )
 }
 
-fn csrf_cookie(state: &AppState, csrf: &str) -> Cookie<'static> {
-    Cookie::build(super::cookies::name(state, CSRF_COOKIE), csrf.to_owned())
-        .path("/")
-        .http_only(true)
-        .secure(state.config.issuer.is_https())
-        .same_site(SameSite::Strict)
-        .finish()
+fn csrf_cookie(state: &AuthServer, csrf: &str) -> Cookie<'static> {
+    Cookie::build(
+        super::cookies::name(state, super::cookies::CSRF_COOKIE),
+        csrf.to_owned(),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(state.config.issuer.is_https())
+    .same_site(SameSite::Strict)
+    .finish()
 }
 
 /// The login form; submitting it also grants the access it describes.
 pub(super) fn login(
-    state: &AppState,
+    state: &AuthServer,
     client: &ClientRecord,
     pending: &Pending,
     handle: &str,
@@ -200,7 +201,7 @@ pub(super) fn login(
 
 /// The consent page for a signed-in user.
 pub(super) fn consent(
-    state: &AppState,
+    state: &AuthServer,
     client: &ClientRecord,
     pending: &Pending,
     handle: &str,

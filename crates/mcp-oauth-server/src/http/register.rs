@@ -10,7 +10,7 @@ use mcp_oauth_core::registration::{
 };
 use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
 
-use crate::app::{AppState, now};
+use crate::app::AuthServer;
 use crate::config::RegistrationPolicy;
 use crate::oauth::error::{OAuthError, OAuthResult};
 use crate::storage::{ClientRecord, StorageError};
@@ -21,7 +21,7 @@ use crate::storage::{ClientRecord, StorageError};
 const UNUSED_GRACE: u64 = 600;
 
 pub(super) async fn register(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
@@ -30,7 +30,10 @@ pub(super) async fn register(
     // The attempt is counted before anything else, atomically, so a
     // concurrent burst cannot slip past the limit.
     let flood_key = format!("register:{address}");
-    let (count, _) = state.storage.bump_counter(&flood_key, now(), 3600).await?;
+    let (count, _) = state
+        .storage
+        .bump_counter(&flood_key, state.now(), 3600)
+        .await?;
     if count > state.config.registrations_per_hour {
         return Err(OAuthError::too_many_requests(
             "too many registrations from this address; try again later",
@@ -78,7 +81,7 @@ pub(super) async fn register(
         | ClientAuthMethod::ClientSecretBasic
         | ClientAuthMethod::ClientSecretPost => {}
         ClientAuthMethod::PrivateKeyJwt => {
-            crate::client_assertion::validate_registration(&metadata).map_err(|e| {
+            crate::oauth::clients::assertion::validate_registration(&metadata).map_err(|e| {
                 ErrorResponse::new(ErrorCode::InvalidClientMetadata).with_description(e)
             })?;
         }
@@ -105,7 +108,9 @@ pub(super) async fn register(
         && state
             .storage
             .purge_unused_clients(
-                now().saturating_sub(UNUSED_GRACE.min(state.config.unused_client_ttl.as_secs())),
+                state
+                    .now()
+                    .saturating_sub(UNUSED_GRACE.min(state.config.unused_client_ttl.as_secs())),
                 1,
             )
             .await?
@@ -127,7 +132,7 @@ pub(super) async fn register(
     } else {
         Some(ClientSecret::new(random(32)?))
     };
-    let issued_at = now();
+    let issued_at = state.now();
     let record = ClientRecord {
         client_id: random(16)?,
         secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),

@@ -7,18 +7,20 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::token::RevocationRequest;
 
 use super::{authenticate_client, decode_form};
-use crate::admin::{Revoked, revoke_token};
-use crate::app::AppState;
+use crate::app::AuthServer;
 use crate::oauth::error::OAuthResult;
+use crate::oauth::grants::revoke::Revoked;
 
 pub(super) async fn revoke(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
     let request: RevocationRequest = decode_form(&body, "revocation")?;
     let client = authenticate_client(&state, &req, &request.client).await?;
-    let outcome = revoke_token(&state, request.token.secret(), Some(&client.client_id)).await?;
+    let outcome = state
+        .revoke_token(request.token.secret(), Some(&client.client_id))
+        .await?;
     if outcome != Revoked::Nothing {
         tracing::info!(client_id = ?client.client_id, ?outcome, "token revoked");
     }

@@ -9,7 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{AppState, now};
+use crate::app::AuthServer;
 
 const SESSION_COOKIE: &str = "mcp_oauth_session";
 const SESSION_TYP: &str = "mcp-oauth-session+jwt";
@@ -30,7 +30,7 @@ pub(super) struct Session {
 
 /// The session cookie to set after a password login.
 pub(super) fn start(
-    state: &AppState,
+    state: &AuthServer,
     user: &str,
     generation: u64,
     auth_time: u64,
@@ -58,9 +58,9 @@ pub(super) fn start(
 }
 
 /// The valid session of this request, if any, whose user still exists.
-pub(super) async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
+pub(super) async fn current(state: &AuthServer, req: &HttpRequest) -> Option<Session> {
     let cookie = req.cookie(&super::cookies::name(state, SESSION_COOKIE))?;
-    let t = now();
+    let t = state.now();
     let key = mcp_oauth_core::secret::token_hash(cookie.value());
     let session = match state.sessions.get(&key) {
         Some((sub, exp, auth_time, generation)) => Session {

@@ -1,6 +1,6 @@
 //! `POST /token`: decodes the request, authenticates the client, checks it
 //! may use the grant, and hands over to the grant's service in
-//! [`crate::grants`].
+//! [`crate::oauth::grants`].
 
 use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,12 +9,12 @@ use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::token::{TokenGrant, TokenRequest};
 
 use super::{authenticate_client, decode_form};
-use crate::app::AppState;
-use crate::grants;
+use crate::app::AuthServer;
 use crate::oauth::error::OAuthResult;
+use crate::oauth::grants;
 
 pub(super) async fn token(
-    state: web::Data<AppState>,
+    state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
@@ -42,7 +42,7 @@ pub(super) async fn token(
         } => {
             needs(GrantType::AuthorizationCode)?;
             grants::code::redeem(
-                &state,
+                &state.grants(),
                 &client,
                 code,
                 redirect_uri,
@@ -57,12 +57,19 @@ pub(super) async fn token(
             resource,
         } => {
             needs(GrantType::RefreshToken)?;
-            grants::refresh::refresh(&state, &client, refresh_token, scope, resource.as_ref())
-                .await?
+            grants::refresh::refresh(
+                &state.grants(),
+                &client,
+                refresh_token,
+                scope,
+                resource.as_ref(),
+            )
+            .await?
         }
         TokenGrant::ClientCredentials { scope, resource } => {
             needs(GrantType::ClientCredentials)?;
-            grants::client_credentials::issue(&state, &client, scope, resource.as_ref()).await?
+            grants::client_credentials::issue(&state.grants(), &client, scope, resource.as_ref())
+                .await?
         }
         _ => {
             return Err(ErrorResponse::new(mcp_oauth_core::ErrorCode::UnsupportedGrantType).into());

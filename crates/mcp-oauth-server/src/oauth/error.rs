@@ -6,7 +6,6 @@ use std::fmt;
 
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
 
-use super::clients::ClientLookupError;
 use crate::storage::StorageError;
 
 /// An error a service answers with: the OAuth error body, its HTTP status,
@@ -128,22 +127,6 @@ impl From<StorageError> for OAuthError {
                 .with_description("storage is unavailable"),
         )
         .with_source(e)
-    }
-}
-
-impl From<ClientLookupError> for OAuthError {
-    fn from(e: ClientLookupError) -> Self {
-        match e {
-            ClientLookupError::Storage(e) => e.into(),
-            ClientLookupError::Metadata(e) => {
-                tracing::info!(error = ?e.to_string(), "client metadata document refused");
-                Self::new(ErrorResponse::invalid_client(
-                    "the client's metadata document could not be fetched or is not valid",
-                ))
-                .with_source(e)
-            }
-            e @ ClientLookupError::Throttled { .. } => Self::too_many_requests(e.to_string()),
-        }
     }
 }
 

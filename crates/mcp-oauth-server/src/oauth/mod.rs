@@ -1,6 +1,18 @@
 //! The OAuth services: what the endpoints do, without HTTP. Nothing here
 //! imports actix-web; the `http` layer decodes a request, calls one
-//! service, and encodes its answer or its [`OAuthError`].
+//! service, and encodes its answer or its [`OAuthError`](error::OAuthError).
+//!
+//! - [`clients`]: looking clients up (configuration, storage, metadata
+//!   documents) and authenticating them, `private_key_jwt` included;
+//! - [`grants`]: the token endpoint's grants, issuing, revoking and
+//!   introspecting tokens;
+//! - [`pending`]: the authorization request waiting for a person, and its
+//!   approval;
+//! - [`access_tokens`]: verifying the access tokens this server issued;
+//! - [`error`]: the one error type the services answer with.
 
+pub(crate) mod access_tokens;
 pub(crate) mod clients;
 pub(crate) mod error;
+pub(crate) mod grants;
+pub(crate) mod pending;

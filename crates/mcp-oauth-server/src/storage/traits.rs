@@ -55,13 +55,14 @@ pub trait ClientStore: Send + Sync {
     ) -> Result<Option<String>, StorageError>;
 
     /// Records (replacing) the scope `subject` consents to for `client_id`
-    /// and `resource`.
+    /// and `resource`, given at `now`.
     async fn save_consent(
         &self,
         subject: &str,
         client_id: &str,
         resource: &str,
         scope: &str,
+        now: u64,
     ) -> Result<(), StorageError>;
 }
 
@@ -112,8 +113,8 @@ pub trait GrantStore: Send + Sync {
         grace: u64,
     ) -> Result<RefreshRotation, StorageError>;
 
-    /// Revokes a whole refresh family.
-    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError>;
+    /// Revokes a whole refresh family, at `now`.
+    async fn revoke_family(&self, family_id: &str, now: u64) -> Result<(), StorageError>;
 
     /// Whether a family is revoked.
     async fn family_revoked(&self, family_id: &str) -> Result<bool, StorageError>;

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use mcp_oauth_core::registration::{ClientAuthMethod, GrantType};
 use mcp_oauth_core::secret::{ClientSecret, random_base64url, token_hash};
+use mcp_oauth_server::AuthServer;
 use mcp_oauth_server::OperatorClient;
-use mcp_oauth_server::admin::{Revoked, remove_user, revoke_subject, revoke_token, set_password};
+use mcp_oauth_server::Revoked;
+use mcp_oauth_server::admin::{remove_user, revoke_subject, set_password};
+use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::storage::{ClientRecord, Storage, StorageError};
-use mcp_oauth_server::{AppState, now};
 
 use crate::command_error::CommandError;
 
@@ -203,7 +205,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
                 Some(p) => (p, false),
                 None => (random_base64url(18)?, true),
             };
-            let existed = set_password(storage, &username, &password, now()).await?;
+            let existed = set_password(storage, &username, &password, SystemClock.now()).await?;
             let what = if existed {
                 "password changed; their sessions and grants are ended"
             } else {
@@ -217,7 +219,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             Ok(())
         }
         UserCommand::Remove { username } => {
-            if remove_user(storage, &username, now()).await? {
+            if remove_user(storage, &username, SystemClock.now()).await? {
                 say(&format!(
                     "user {username} removed; their sessions and grants are ended"
                 ));
@@ -227,7 +229,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             }
         }
         UserCommand::Revoke { subject } => {
-            revoke_subject(storage, &subject, now()).await?;
+            revoke_subject(storage, &subject, SystemClock.now()).await?;
             say(&format!(
                 "{subject}: sessions and grants ended; they must sign in again"
             ));
@@ -325,7 +327,7 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), Comman
     client.headless_login = args.headless_login;
     client.validate().map_err(CommandError::InvalidClient)?;
     storage
-        .insert_client(client.to_record(now()))
+        .insert_client(client.to_record(SystemClock.now()))
         .await
         .map_err(|e| match e {
             StorageError::Conflict => CommandError::ClientExists(id.clone()),
@@ -405,7 +407,7 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
 }
 
 /// Runs a `token` subcommand.
-pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(), CommandError> {
+pub(crate) async fn token(cmd: TokenCommand, state: Arc<AuthServer>) -> Result<(), CommandError> {
     let TokenCommand::Revoke { token } = cmd;
     let token = if token == "-" {
         let mut line = String::new();
@@ -416,7 +418,7 @@ pub(crate) async fn token(cmd: TokenCommand, state: Arc<AppState>) -> Result<(),
     } else {
         token
     };
-    match revoke_token(&state, &token, None).await? {
+    match state.revoke_token(&token, None).await? {
         Revoked::AccessToken { client_id } => say(&format!("access token of {client_id} revoked")),
         Revoked::RefreshFamily { client_id } => {
             say(&format!("refresh token family of {client_id} revoked"))

@@ -15,9 +15,10 @@ use cli::{Cli, ConfigError, LogFormat};
 use command_error::CommandError;
 use commands::{Command, KeyCommand, say};
 use mcp_oauth_core::secret::{RandomnessError, random_base64url};
+use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::keys::KeyError;
 use mcp_oauth_server::storage::{self, StorageError};
-use mcp_oauth_server::{AppState, StartError, now, serve};
+use mcp_oauth_server::{AuthServer, StartError, serve};
 
 /// The server or an admin subcommand failed.
 #[derive(Debug, thiserror::Error)]
@@ -171,8 +172,8 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
                     .set_superuser("admin".into(), password);
             }
             let config = settings.config_template.build(&issuer)?;
-            let state = AppState::new(config, storage).await?;
-            let auto_approve = state.config.dev_auto_approve.clone();
+            let state = AuthServer::new(config, storage).await?;
+            let auto_approve = state.config().dev_auto_approve.clone();
             let server = serve(state.clone(), listener)?;
             let maintenance = state.spawn_maintenance();
             tracing::info!(%addr, %issuer, storage = %shown_storage, "authorization server listening");
@@ -205,10 +206,13 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
             let max_life = config.access_token_ttl.as_secs();
-            let state = AppState::new(config, storage.clone()).await?;
+            let state = AuthServer::new(config, storage.clone()).await?;
             match cmd {
                 KeyCommand::Rotate => {
-                    let kid = state.keys.rotate(storage.as_ref(), max_life, now()).await?;
+                    let kid = state
+                        .keys()
+                        .rotate(storage.as_ref(), max_life, SystemClock.now())
+                        .await?;
                     say(&format!(
                         "new signing key {kid}; restart running servers to sign with it"
                     ));
@@ -230,7 +234,7 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
         Command::Token(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
-            let state = AppState::new(config, storage).await?;
+            let state = AuthServer::new(config, storage).await?;
             Ok(commands::token(cmd, state).await?)
         }
     }

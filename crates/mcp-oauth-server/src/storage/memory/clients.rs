@@ -100,6 +100,7 @@ impl ClientStore for MemoryStorage {
         client_id: &str,
         resource: &str,
         scope: &str,
+        _now: u64,
     ) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         g.unused_clients.remove(client_id);

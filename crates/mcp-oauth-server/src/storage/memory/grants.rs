@@ -130,7 +130,7 @@ impl GrantStore for MemoryStorage {
         }
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
+    async fn revoke_family(&self, family_id: &str, _now: u64) -> Result<(), StorageError> {
         self.inner
             .lock()
             .revoked_families

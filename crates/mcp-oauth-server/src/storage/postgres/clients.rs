@@ -137,13 +137,14 @@ impl ClientStore for PostgresStorage {
         client_id: &str,
         resource: &str,
         scope: &str,
+        now: u64,
     ) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute(
             "WITH used AS (UPDATE clients SET used_at = $5 WHERE client_id = $2 AND used_at IS NULL)
              INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (subject, client_id, resource) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-            &[&subject, &client_id, &resource, &scope, &i(crate::app::now())],
+            &[&subject, &client_id, &resource, &scope, &i(now)],
         )
         .await?;
         Ok(())

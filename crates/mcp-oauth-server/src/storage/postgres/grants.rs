@@ -89,11 +89,11 @@ impl GrantStore for PostgresStorage {
         .await
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
+    async fn revoke_family(&self, family_id: &str, now: u64) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         c.execute(
             "INSERT INTO revoked_families (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&family_id, &i(crate::app::now())],
+            &[&family_id, &i(now)],
         )
         .await?;
         Ok(())

@@ -145,6 +145,7 @@ impl ClientStore for SqliteStorage {
         client_id: &str,
         resource: &str,
         scope: &str,
+        now: u64,
     ) -> Result<(), StorageError> {
         let (s, c, r, sc) = (
             subject.to_owned(),
@@ -153,7 +154,7 @@ impl ClientStore for SqliteStorage {
             scope.to_owned(),
         );
         self.with(move |conn| {
-            let now = i(crate::app::now());
+            let now = i(now);
             let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO consents (subject, client_id, resource, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)

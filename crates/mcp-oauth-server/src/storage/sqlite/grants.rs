@@ -92,12 +92,12 @@ impl GrantStore for SqliteStorage {
             .await
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<(), StorageError> {
+    async fn revoke_family(&self, family_id: &str, now: u64) -> Result<(), StorageError> {
         let id = family_id.to_owned();
         self.with(move |c| {
             c.execute(
                 "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at) VALUES (?1, ?2)",
-                params![id, i(crate::app::now())],
+                params![id, i(now)],
             )?;
             Ok(())
         })

@@ -46,8 +46,10 @@ pub(super) async fn consents(s: &dyn Storage) {
     // removes it.
     let rs = "http://rs.test/mcp";
     assert_eq!(s.consent("bob", "c1", rs).await.unwrap(), None);
-    s.save_consent("bob", "c1", rs, "mcp").await.unwrap();
-    s.save_consent("bob", "c1", rs, "mcp read").await.unwrap();
+    s.save_consent("bob", "c1", rs, "mcp", 1).await.unwrap();
+    s.save_consent("bob", "c1", rs, "mcp read", 1)
+        .await
+        .unwrap();
     assert_eq!(
         s.consent("bob", "c1", rs).await.unwrap().as_deref(),
         Some("mcp read")
@@ -61,7 +63,7 @@ pub(super) async fn consents(s: &dyn Storage) {
     assert_eq!(s.consent("bob", "c1", "").await.unwrap(), None);
     assert_eq!(s.consent("amy", "c1", rs).await.unwrap(), None);
     s.insert_client(client("c3", 30)).await.unwrap();
-    s.save_consent("bob", "c3", "", "mcp").await.unwrap();
+    s.save_consent("bob", "c3", "", "mcp", 1).await.unwrap();
     s.delete_client("c3").await.unwrap();
     assert_eq!(s.consent("bob", "c3", "").await.unwrap(), None);
 }
@@ -74,7 +76,7 @@ pub(super) async fn purge_unused(s: &dyn Storage) {
     for (id, at) in [("u1", 50), ("u2", 40), ("u3", 60), ("u4", 45)] {
         s.insert_client(client(id, at)).await.unwrap();
     }
-    s.save_consent("alice", "u4", "", "mcp").await.unwrap();
+    s.save_consent("alice", "u4", "", "mcp", 1).await.unwrap();
     assert_eq!(s.purge_unused_clients(55, 1).await.unwrap(), 1);
     assert_eq!(s.client("u2").await.unwrap(), None, "the oldest went first");
     assert_eq!(s.purge_unused_clients(55, 10).await.unwrap(), 1);

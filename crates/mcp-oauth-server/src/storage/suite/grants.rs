@@ -115,7 +115,7 @@ pub(super) async fn codes_and_refresh(s: &dyn Storage) {
             .unwrap(),
         RefreshRotation::Invalid
     );
-    s.revoke_family("f3").await.unwrap();
+    s.revoke_family("f3", 1).await.unwrap();
     assert!(s.family_revoked("f3").await.unwrap());
 }
 

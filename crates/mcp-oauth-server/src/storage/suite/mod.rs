@@ -89,7 +89,7 @@ async fn sqlite_survives_reopen() {
     let dir = std::env::temp_dir().join(format!(
         "mcp-oauth-test-{}-{}",
         std::process::id(),
-        crate::app::now()
+        crate::clock::Clock::now(&crate::clock::SystemClock)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("db.sqlite");

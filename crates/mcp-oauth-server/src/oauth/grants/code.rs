@@ -15,14 +15,13 @@ use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
-use super::{federated_claims, subject_live};
-use crate::app::{AppState, now};
+use super::{GrantContext, federated_claims, subject_live};
 use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode, RefreshRecord};
 
 /// Redeems `code` for `client`.
 pub(crate) async fn redeem(
-    state: &AppState,
+    state: &GrantContext<'_>,
     client: &ClientRecord,
     code: &AuthorizationCode,
     redirect_uri: Option<&str>,
@@ -42,7 +41,7 @@ pub(crate) async fn redeem(
         )
         .into());
     }
-    let t = now();
+    let t = state.clock.now();
     if record.expires_at <= t {
         return Err(ErrorResponse::invalid_grant("authorization code expired").into());
     }
@@ -153,13 +152,13 @@ pub(crate) async fn redeem(
 /// RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: a replayed code revokes what its
 /// first redemption issued.
 async fn revoke_issued(
-    state: &AppState,
+    state: &GrantContext<'_>,
     client: &ClientRecord,
     issued: Option<IssuedFromCode>,
 ) -> OAuthResult<()> {
     if let Some(issued) = issued {
         if let Some(f) = &issued.family_id {
-            state.storage.revoke_family(f).await?;
+            state.storage.revoke_family(f, state.clock.now()).await?;
         }
         state
             .storage

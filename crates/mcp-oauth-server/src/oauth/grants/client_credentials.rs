@@ -10,14 +10,14 @@ use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::token::TokenResponse;
 
+use super::GrantContext;
 use super::issue::{Grant, access_token, random_id};
-use crate::app::{AppState, now};
 use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Issues a token to `client` for itself.
 pub(crate) async fn issue(
-    state: &AppState,
+    state: &GrantContext<'_>,
     client: &ClientRecord,
     scope: Option<ScopeSet>,
     resource: Option<&ResourceUri>,
@@ -55,6 +55,7 @@ pub(crate) async fn issue(
         (None, [only]) => Some(only.clone()),
         (None, _) => None,
     };
+    let t = state.clock.now();
     access_token(
         state,
         Grant {
@@ -62,10 +63,10 @@ pub(crate) async fn issue(
             subject: &client.client_id,
             scope: &scope,
             resource: resource.as_deref(),
-            auth_time: now(),
+            auth_time: t,
             extra: BTreeMap::new(),
         },
         &random_id()?,
-        now(),
+        t,
     )
 }

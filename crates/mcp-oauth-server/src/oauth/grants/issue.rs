@@ -10,7 +10,8 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AccessToken, RefreshToken, random_base64url, token_hash};
 use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenResponse};
 
-use crate::app::AppState;
+use super::GrantContext;
+use crate::config::ServerConfig;
 use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, RefreshRecord};
 
@@ -34,12 +35,11 @@ pub(crate) struct Grant<'a> {
 /// allow-list, when configured) and, for a client the operator limited to
 /// some resources, it must be one of them.
 pub(crate) fn resource_allowed(
-    state: &AppState,
+    config: &ServerConfig,
     client: &ClientRecord,
     resource: &ResourceUri,
 ) -> bool {
-    let served = state
-        .config
+    let served = config
         .allowed_resources
         .as_ref()
         .is_none_or(|list| list.iter().any(|r| r.matches(resource.as_str())));
@@ -55,7 +55,7 @@ pub(crate) fn random_id() -> OAuthResult<String> {
 /// Signs the access token of `grant` with this `jti` at time `t`; the
 /// response carries it, its lifetime and its scope.
 pub(crate) fn access_token(
-    state: &AppState,
+    state: &GrantContext<'_>,
     grant: Grant<'_>,
     jti: &str,
     t: u64,
@@ -66,7 +66,7 @@ pub(crate) fn access_token(
         .transpose()
         .ok()
         .flatten()
-        && !resource_allowed(state, grant.client, &r)
+        && !resource_allowed(state.config, grant.client, &r)
     {
         return Err(ErrorResponse::invalid_target(
             "this resource is not served by this authorization server for this client",
@@ -104,7 +104,7 @@ pub(crate) fn access_token(
 /// When a refresh token issued at `t` for a person who authenticated at
 /// `auth_time` expires: the refresh lifetime, but never past the grant's
 /// maximum lifetime. `None` when the grant has reached it.
-pub(crate) fn refresh_expiry(state: &AppState, auth_time: u64, t: u64) -> Option<u64> {
+pub(crate) fn refresh_expiry(state: &GrantContext<'_>, auth_time: u64, t: u64) -> Option<u64> {
     let end = auth_time.saturating_add(state.config.grant_max_lifetime.as_secs());
     let expiry = t
         .saturating_add(state.config.refresh_token_ttl.as_secs())

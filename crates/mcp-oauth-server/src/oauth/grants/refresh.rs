@@ -10,8 +10,7 @@ use mcp_oauth_core::secret::{RefreshToken, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
-use super::{federated_claims, subject_live};
-use crate::app::{AppState, now};
+use super::{GrantContext, federated_claims, subject_live};
 use crate::oauth::error::OAuthResult;
 use crate::refresh_seal;
 use crate::storage::{ClientRecord, RefreshRotation};
@@ -22,7 +21,7 @@ fn invalid() -> ErrorResponse {
 
 /// Refreshes for `client`; `scope` may narrow the access token's scope.
 pub(crate) async fn refresh(
-    state: &AppState,
+    state: &GrantContext<'_>,
     client: &ClientRecord,
     presented: &RefreshToken,
     scope: Option<ScopeSet>,
@@ -56,7 +55,7 @@ pub(crate) async fn refresh(
     }
     subject_live(state, &current.subject, current.subject_generation).await?;
     let extra = federated_claims(state, &current.subject).await?;
-    let t = now();
+    let t = state.clock.now();
     let Some(expires_at) = refresh_expiry(state, current.auth_time, t) else {
         return Err(ErrorResponse::invalid_grant(
             "the grant has reached its maximum lifetime; the user must sign in again",

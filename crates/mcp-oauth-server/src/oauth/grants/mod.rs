@@ -5,23 +5,41 @@
 
 pub(crate) mod client_credentials;
 pub(crate) mod code;
+pub(crate) mod introspection;
 pub(crate) mod issue;
 pub(crate) mod refresh;
+pub(crate) mod revoke;
 
 use std::collections::BTreeMap;
 
 use mcp_oauth_core::error::ErrorResponse;
 
-use crate::app::AppState;
-use crate::federation::{admit, token_claims};
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::federation::{Federation, admit, token_claims};
+use crate::keys::KeyManager;
+use crate::metrics::Metrics;
 use crate::oauth::error::OAuthResult;
+use crate::storage::Storage;
+
+/// What the grants read and write: storage, the configuration's lifetimes
+/// and audiences, the signing keys, the upstream providers (to re-admit a
+/// federated person), the metrics and the clock.
+pub(crate) struct GrantContext<'a> {
+    pub(crate) storage: &'a dyn Storage,
+    pub(crate) config: &'a ServerConfig,
+    pub(crate) keys: &'a KeyManager,
+    pub(crate) federation: &'a Federation,
+    pub(crate) metrics: &'a Metrics,
+    pub(crate) clock: &'a dyn Clock,
+}
 
 /// Whether the person of a grant still holds it: a local user must still
 /// exist, and nobody may have ended the subject's grants since the grant
 /// began (password change, removal, `user revoke`: the subject's
 /// generation moved on).
 pub(crate) async fn subject_live(
-    state: &AppState,
+    state: &GrantContext<'_>,
     subject: &str,
     generation: u64,
 ) -> OAuthResult<()> {
@@ -42,7 +60,7 @@ pub(crate) async fn subject_live(
 /// carry. Checked at every code redemption and refresh, so removing the
 /// provider or tightening its allow-lists ends their refreshes too.
 pub(crate) async fn federated_claims(
-    state: &AppState,
+    state: &GrantContext<'_>,
     subject: &str,
 ) -> OAuthResult<BTreeMap<String, serde_json::Value>> {
     let Some((provider, _)) = subject.split_once(':') else {

@@ -14,9 +14,10 @@ use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientMetadata};
 use serde::Deserialize;
 
-use crate::app::{AppState, now};
+use super::Clients;
 use crate::fetch::FetchError;
 use crate::fetch::cache::FetchCache;
+use crate::oauth::error::OAuthError;
 use crate::storage::ClientRecord;
 
 /// Algorithms a client may sign its assertions with. Never `none`, never
@@ -97,11 +98,11 @@ pub(crate) fn validate_registration(metadata: &ClientMetadata) -> Result<(), Str
 /// (`address` pays for a metadata document not yet cached, as at
 /// `/authorize`: the client is named by claims nobody has verified yet).
 pub(crate) async fn authenticate(
-    state: &AppState,
+    clients: &Clients,
     address: &str,
     assertion: &str,
     body_client_id: Option<&str>,
-) -> Result<ClientRecord, crate::oauth::error::OAuthError> {
+) -> Result<ClientRecord, OAuthError> {
     if crate::jose::has_critical_extensions(assertion) {
         return Err(invalid("client assertion declares critical extensions").into());
     }
@@ -119,13 +120,13 @@ pub(crate) async fn authenticate(
     if body_client_id.is_some_and(|b| b != client_id) {
         return Err(invalid("client_id differs from the assertion").into());
     }
-    let Some(client) = state.client_for(address, &client_id).await? else {
+    let Some(client) = clients.get_for(address, &client_id).await? else {
         return Err(invalid("unknown client").into());
     };
     if client.metadata.effective_auth_method() != ClientAuthMethod::PrivateKeyJwt {
         return Err(invalid("this client does not authenticate with private_key_jwt").into());
     }
-    let keys = client_keys(state, &client.metadata).await?;
+    let keys = client_keys(clients, &client.metadata).await?;
     // One key is tried: the one the `kid` names, or the only one.
     let key = match (&header.kid, keys.keys.as_slice()) {
         (Some(kid), _) => keys.find(kid),
@@ -139,30 +140,27 @@ pub(crate) async fn authenticate(
     let mut validation = Validation::new(header.alg);
     validation.leeway = 30;
     validation.set_issuer(&[&client_id]);
-    validation.set_audience(&[
-        state.endpoint("/token"),
-        state.config.issuer.as_str().to_owned(),
-    ]);
+    validation.set_audience(&clients.audiences);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
     let claims = key
         .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
         .and_then(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
         .map(|d| d.claims)
         .ok_or_else(|| invalid("client assertion signature, audience or time is invalid"))?;
-    if claims.sub != client_id || claims.exp > now() + MAX_LIFETIME {
+    if claims.sub != client_id || claims.exp > clients.clock.now() + MAX_LIFETIME {
         return Err(invalid("client assertion lifetime or subject is not accepted").into());
     }
     // One atomic insert-if-absent: of a burst of copies of one assertion,
     // exactly one gets through.
     let seen = format!("client-assertion:{client_id}:{}", claims.jti);
-    if !state.storage.use_once(&seen, claims.exp + 60).await? {
+    if !clients.storage.use_once(&seen, claims.exp + 60).await? {
         return Err(invalid("client assertion was already used").into());
     }
     Ok(client)
 }
 
 async fn client_keys(
-    state: &AppState,
+    clients: &Clients,
     metadata: &ClientMetadata,
 ) -> Result<Arc<JwkSet>, ErrorResponse> {
     if let Some(jwks) = &metadata.jwks {
@@ -184,7 +182,7 @@ async fn client_keys(
     };
     // The reason stays in the log: told to the caller, it would make the
     // token endpoint a probe of the server's network.
-    state.client_keys.get(&url, parse).await.map_err(|e| {
+    clients.key_sets.get(&url, parse).await.map_err(|e| {
         tracing::info!(jwks_uri = ?uri, error = ?e.0, "client jwks_uri refused");
         invalid("the client's jwks_uri gave no usable keys")
     })

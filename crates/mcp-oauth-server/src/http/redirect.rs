@@ -1,0 +1,111 @@
+//! Answers that send the browser back to the client: the authorization
+//! response (`code`, `state`, `iss` per RFC 9207) or an error, and the
+//! double-submit CSRF check of the forms that lead there.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use mcp_oauth_core::error::ErrorCode;
+use mcp_oauth_core::secret::constant_time_eq;
+
+use super::cookies;
+use crate::app::AuthServer;
+use crate::oauth::pending::Pending;
+
+/// Whether the posted CSRF field equals the cookie (double submit).
+pub(super) fn csrf_ok(state: &AuthServer, req: &HttpRequest, field: Option<&str>) -> bool {
+    let cookie = req
+        .cookie(&cookies::name(state, cookies::CSRF_COOKIE))
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let field = field.unwrap_or_default();
+    !cookie.is_empty() && constant_time_eq(cookie.as_bytes(), field.as_bytes())
+}
+
+/// Issues the code for an approved request and redirects to the client;
+/// with `remember`, records the consent (for this client and resource).
+/// `generation` is the subject's generation when they signed in. The
+/// caller may add cookies.
+pub(super) async fn complete(
+    state: &AuthServer,
+    pending: &Pending,
+    subject: &str,
+    generation: u64,
+    auth_time: u64,
+    remember: bool,
+) -> HttpResponseBuilder {
+    let approved = pending
+        .approve(
+            state.storage.as_ref(),
+            state.config.code_ttl.as_secs(),
+            subject,
+            generation,
+            auth_time,
+            remember,
+            state.now(),
+        )
+        .await;
+    match approved {
+        Ok(code) => redirect_builder(
+            &pending.redirect_uri,
+            &[
+                ("code", Some(code.secret())),
+                ("state", pending.state.as_deref()),
+                ("iss", Some(state.config.issuer.as_str())),
+            ],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not issue the authorization code");
+            let mut r = HttpResponse::ServiceUnavailable();
+            r.insert_header((header::CACHE_CONTROL, "no-store"));
+            r
+        }
+    }
+}
+
+/// Redirects a refusal (`access_denied` and the like) to the client.
+pub(super) fn refuse(
+    state: &AuthServer,
+    pending: &Pending,
+    code: ErrorCode,
+    description: &str,
+) -> HttpResponse {
+    redirect_with(
+        &pending.redirect_uri,
+        &[
+            ("error", Some(code.as_str())),
+            ("error_description", Some(description)),
+            ("state", pending.state.as_deref()),
+            ("iss", Some(state.config.issuer.as_str())),
+        ],
+    )
+}
+
+/// `redirect_uri` with `params` added to its query.
+pub(super) fn redirect_url(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            url.into()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+fn redirect_builder(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponseBuilder {
+    let mut r = HttpResponse::Found();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    r.insert_header((header::LOCATION, redirect_url(redirect_uri, params)));
+    r
+}
+
+/// A `302 Found` to `redirect_uri` with `params`, never cached.
+pub(super) fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> HttpResponse {
+    redirect_builder(redirect_uri, params).finish()
+}

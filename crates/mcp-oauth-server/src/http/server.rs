@@ -1,0 +1,74 @@
+//! Serving an [`AuthServer`]: mounting its routes into an actix-web app,
+//! or running it on a listener with connection limits.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+
+use crate::app::{AuthServer, StartError};
+
+/// Mounts the authorization server's routes into an actix-web app. The
+/// paths are relative to the issuer's path, so mount this at the scope
+/// that matches the issuer URL.
+pub fn configure(state: Arc<AuthServer>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let issuer_path = state
+            .config
+            .issuer
+            .url()
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        cfg.app_data(web::Data::from(state))
+            .app_data(web::PayloadConfig::new(super::middleware::MAX_BODY_BYTES));
+        super::routes(cfg, &issuer_path);
+    }
+}
+
+/// Starts the server on an already bound listener (use port 0 in tests).
+/// A configuration with `dev_auto_approve` is refused unless the listener
+/// is on a loopback address.
+pub fn serve(state: Arc<AuthServer>, listener: TcpListener) -> Result<Server, StartError> {
+    let addr = listener.local_addr()?;
+    if state.config.dev_auto_approve.is_some() && !addr.ip().is_loopback() {
+        return Err(StartError::Config(format!(
+            "dev_auto_approve approves every request without a person and is for tests only: \
+             refusing it on {addr}, which is not a loopback address"
+        )));
+    }
+    let limits = state.config.limits;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_worker = limits
+        .max_connections
+        .unwrap_or_else(connections_from_descriptor_limit)
+        .div_ceil(workers)
+        .max(1);
+    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
+        .workers(workers)
+        .client_request_timeout(limits.head_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(2))
+        .keep_alive(limits.keep_alive)
+        .max_connections(per_worker)
+        .backlog(1024)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
+/// Connections the process can hold: its file-descriptor limit, less a
+/// quarter (at least 64) kept for storage, outbound fetches and the
+/// listener, so that a flood of connections is queued by the kernel rather
+/// than running the process out of descriptors.
+fn connections_from_descriptor_limit() -> usize {
+    #[cfg(unix)]
+    let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    });
+    #[cfg(not(unix))]
+    let limit = 8192;
+    let reserve = (limit / 4).max(64);
+    limit.saturating_sub(reserve).clamp(16, 25_000)
+}

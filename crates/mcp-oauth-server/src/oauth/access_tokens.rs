@@ -1,0 +1,81 @@
+//! Verifying the access tokens this server (or another instance sharing
+//! its storage) issued, for introspection and revocation.
+
+use std::time::{Duration, Instant};
+
+use mcp_oauth_core::secret::token_hash;
+use mcp_oauth_core::token::AccessTokenClaims;
+use parking_lot::Mutex;
+
+use crate::cache::Expiring;
+use crate::keys::KeyManager;
+use crate::storage::Storage;
+
+/// Bytes of verified access tokens kept in memory (about 20,000 tokens).
+const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How often a token signed by a key this instance has not loaded may
+/// make it reload the keys from storage.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Access tokens verified once, and the throttle on key reloads.
+pub(crate) struct AccessTokens {
+    /// Access tokens verified, by SHA-256, until they expire: checking a
+    /// token again costs a hash and a lookup instead of a signature
+    /// verification. Revocation is checked by the callers every time.
+    verified: Expiring<AccessTokenClaims>,
+    last_key_reload: Mutex<Instant>,
+}
+
+impl AccessTokens {
+    /// An empty cache.
+    pub(crate) fn new() -> Self {
+        Self {
+            verified: Expiring::new(VERIFIED_CACHE_BYTES),
+            last_key_reload: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Entries and estimated bytes of the cache of verified tokens.
+    pub(crate) fn cached(&self) -> (u64, u64) {
+        self.verified.size()
+    }
+
+    /// The claims of `token` if `keys` verify it at `now`. A token signed
+    /// with a key this instance has not loaded yet makes it reload the keys
+    /// from `storage` (keeping those that may still verify tokens of
+    /// `max_life` seconds), at most every [`KEY_RELOAD_INTERVAL`].
+    pub(crate) async fn verify(
+        &self,
+        keys: &KeyManager,
+        storage: &dyn Storage,
+        max_life: u64,
+        now: u64,
+        token: &str,
+    ) -> Option<AccessTokenClaims> {
+        let key = token_hash(token);
+        if let Some(claims) = self.verified.get(&key).filter(|c| c.exp > now) {
+            return Some(claims);
+        }
+        if let Some(claims) = keys.verify(token) {
+            self.verified
+                .insert(key, claims.clone(), 2 * token.len(), claims.exp, now);
+            return Some(claims);
+        }
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        if keys.knows(&kid) {
+            return None;
+        }
+        {
+            let mut last = self.last_key_reload.lock();
+            if last.elapsed() < KEY_RELOAD_INTERVAL {
+                return None;
+            }
+            *last = Instant::now();
+        }
+        if let Err(e) = keys.reload(storage, max_life, now).await {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        keys.verify(token)
+    }
+}

@@ -1,0 +1,36 @@
+//! Token introspection (RFC 7662) for the resource servers the operator
+//! configured: an access token is active while its signature, lifetime,
+//! audience and revocation state all say so.
+
+use mcp_oauth_core::introspection::IntrospectionResponse;
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::token::AccessTokenClaims;
+
+use crate::storage::{Storage, StorageError};
+
+/// What a resource server serving `serves` learns of a token whose
+/// verified claims (when it is an access token this server issued) are
+/// `verified`: inactive unless the token is for one of its resources, not
+/// revoked, and issued after its person's grants were last ended.
+pub(crate) async fn introspect(
+    storage: &dyn Storage,
+    verified: Option<AccessTokenClaims>,
+    serves: &[String],
+) -> Result<IntrospectionResponse, StorageError> {
+    let Some(claims) = verified else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    let ours = serves
+        .iter()
+        .filter_map(|r| ResourceUri::parse(r).ok())
+        .any(|r| claims.aud.contains_resource(&r));
+    if !ours || storage.jti_revoked(&claims.jti).await? {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    // A person whose grants were ended (password change, removal, `user
+    // revoke`) loses the access tokens issued before that too.
+    if storage.subject(&claims.sub).await?.revoked_at >= claims.iat {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    Ok(IntrospectionResponse::from_claims(&claims))
+}
