@@ -78,11 +78,30 @@ impl TestServer {
         Self::start_listening(listener, storage, tweak).await
     }
 
+    /// Starts a server with in-memory storage on `clock`, which the test
+    /// moves.
+    pub async fn start_on_clock(
+        clock: Arc<ManualClock>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        Self::start_full(listener, Arc::new(MemoryStorage::new()), clock, tweak).await
+    }
+
     /// Starts a server on a listener bound beforehand, for tests that must
     /// know the address first (to register it somewhere).
     pub async fn start_listening(
         listener: TcpListener,
         storage: Arc<dyn Storage>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
+        Self::start_full(listener, storage, Arc::new(SystemClock), tweak).await
+    }
+
+    async fn start_full(
+        listener: TcpListener,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
         let port = listener.local_addr().expect("local addr").port();
@@ -94,7 +113,7 @@ impl TestServer {
                 .client(headless_agent())
                 .metrics_token(METRICS_TOKEN),
         );
-        let state = AuthServer::new(config, storage.clone())
+        let state = AuthServer::with_clock(config, storage.clone(), clock)
             .await
             .expect("state");
         let server = serve(state, listener).expect("serve");
@@ -210,4 +229,26 @@ pub fn http() -> reqwest::Client {
 /// Seconds since the Unix epoch, on the server's system clock.
 pub fn now() -> u64 {
     SystemClock.now()
+}
+
+/// A clock a test moves by hand, starting at the system's time.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    /// A clock at the current system time.
+    pub fn start() -> Arc<Self> {
+        Arc::new(Self(std::sync::atomic::AtomicU64::new(now())))
+    }
+
+    /// Moves the clock `secs` seconds forward.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

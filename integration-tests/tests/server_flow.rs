@@ -2,7 +2,7 @@
 //! authorization with login, token, refresh, introspection, revocation, and
 //! the refusals each endpoint owes.
 
-use integration_tests::{PASSWORD, TestServer, USER, http};
+use integration_tests::{ManualClock, PASSWORD, TestServer, USER, http};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_server::OperatorClient;
@@ -679,5 +679,26 @@ async fn dev_auto_approve_skips_the_page_but_not_the_checks() {
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
     assert!(r.text().await.unwrap().contains("error=invalid_request"));
+    s.stop().await;
+}
+
+/// The server reads the time from its clock, never from the system behind
+/// its back: moved past a code's lifetime (60 s by default), the clock
+/// makes the code expired; a code issued at the moved time is good within
+/// its lifetime.
+#[tokio::test]
+async fn codes_expire_on_the_servers_clock() {
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let client_id = register_public(&s).await;
+    let (code, verifier) = login(&s, &client_id).await;
+    clock.advance(61);
+    let r = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+
+    let (code, verifier) = login(&s, &client_id).await;
+    clock.advance(59);
+    let r = redeem(&s, &client_id, &code, &verifier).await;
+    assert_eq!(r.status(), 200);
     s.stop().await;
 }
