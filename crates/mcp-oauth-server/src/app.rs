@@ -24,6 +24,8 @@ use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::clients::{ClientLookupError, Clients};
 use crate::oauth::grants::GrantContext;
 use crate::oauth::grants::revoke::Revoked;
+use crate::oauth::login::PasswordLogin;
+use crate::oauth::registration::Registration;
 use crate::storage::{ClientRecord, Storage, StorageError};
 
 /// Starting the server failed.
@@ -214,6 +216,24 @@ impl AuthServer {
             federation: &self.federation,
             metrics: &self.metrics,
             clock: self.clock.as_ref(),
+        }
+    }
+
+    /// Dynamic client registration with this server's policy.
+    pub(crate) fn registration(&self) -> Registration<'_> {
+        Registration {
+            storage: self.storage.as_ref(),
+            config: &self.config,
+            metrics: &self.metrics,
+        }
+    }
+
+    /// Password sign-in with this server's limits.
+    pub(crate) fn password_login(&self) -> PasswordLogin<'_> {
+        PasswordLogin {
+            storage: self.storage.as_ref(),
+            limits: self.config.login_limits,
+            metrics: &self.metrics,
         }
     }
 

@@ -1,9 +1,8 @@
 //! `POST /login`: checks the user's credentials for a pending
 //! authorization request, from the login form (CSRF-checked) or, for
 //! first-party agents the operator allowed, as JSON (the headless login),
-//! then issues the code. Attempts are reserved against the per-account and
-//! per-address limits before the password is checked
-//! ([`crate::ratelimit`]).
+//! then issues the code. The sign-in itself (throttling, the password
+//! check) is [`crate::oauth::login`].
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,9 +12,8 @@ use serde::Deserialize;
 use super::redirect::{complete, csrf_ok};
 use super::{pages, session};
 use crate::app::AuthServer;
+use crate::oauth::login::SignIn;
 use crate::oauth::pending::Pending;
-use crate::password::HashersBusy;
-use crate::ratelimit::Attempt;
 
 /// The login form a user submits, or the JSON a headless agent posts.
 #[derive(Deserialize)]
@@ -73,7 +71,7 @@ pub(super) async fn login(
     if browser && !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
-    let client = match state.client(&pending.client_id).await {
+    let client = match state.clients().get(&pending.client_id).await {
         Ok(Some(c)) => c,
         _ => return pages::error("The application asking for access is no longer registered."),
     };
@@ -88,15 +86,13 @@ pub(super) async fn login(
     }
     let address = super::client_address::of(&state, &req);
     let t = state.now();
-    let limits = state.config.login_limits;
-    let storage = state.storage.as_ref();
-    let account = crate::admin::check_username(&form.username)
-        .is_ok()
-        .then_some(form.username.as_str());
-    let reservation = match limits.reserve(storage, account, &address, t).await {
-        Ok(Attempt::Allowed(r)) => r,
-        Ok(Attempt::Throttled { retry_after }) => {
-            tracing::warn!(%address, "login throttled");
+    let outcome = state
+        .password_login()
+        .sign_in(&form.username, form.password.secret(), &address, t)
+        .await;
+    let generation = match outcome {
+        Ok(SignIn::Accepted { generation }) => generation,
+        Ok(SignIn::Throttled { retry_after }) => {
             let r = if browser {
                 pages::message(
                     429,
@@ -112,17 +108,7 @@ pub(super) async fn login(
             };
             return with_retry_after(r, retry_after);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "storage failure");
-            return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
-        }
-    };
-    let matched = match check_credentials(&state, account, form.password.secret()).await {
-        Ok(m) => m,
-        Err(busy) => {
-            if let Err(e) = limits.abandoned(storage, reservation).await {
-                tracing::error!(error = %e, "storage failure");
-            }
+        Ok(SignIn::Busy(busy)) => {
             let r = if browser {
                 pages::message(503, "Busy", "The server is busy. Try again in a moment.")
             } else {
@@ -134,34 +120,26 @@ pub(super) async fn login(
             };
             return with_retry_after(r, 1);
         }
-    };
-    if !matched {
-        limits.failed(reservation);
-        state.metrics.login_failures.inc();
-        tracing::info!(client_id = ?pending.client_id, %address, "failed login");
-        if !browser {
-            return json_error(
+        Ok(SignIn::Refused) => {
+            tracing::info!(client_id = ?pending.client_id, %address, "failed login");
+            if !browser {
+                return json_error(
+                    401,
+                    ErrorResponse::new(ErrorCode::AccessDenied)
+                        .with_description("invalid username or password"),
+                );
+            }
+            let csrf = form.csrf.unwrap_or_default();
+            return pages::login(
+                &state,
+                &client,
+                &pending,
+                &form.request,
+                &csrf,
+                Some("Invalid username or password."),
                 401,
-                ErrorResponse::new(ErrorCode::AccessDenied)
-                    .with_description("invalid username or password"),
             );
         }
-        let csrf = form.csrf.unwrap_or_default();
-        return pages::login(
-            &state,
-            &client,
-            &pending,
-            &form.request,
-            &csrf,
-            Some("Invalid username or password."),
-            401,
-        );
-    }
-    if let Err(e) = limits.succeeded(storage, reservation).await {
-        tracing::error!(error = %e, "could not clear login attempts");
-    }
-    let generation = match storage.subject(&form.username).await {
-        Ok(s) => s.generation,
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
             return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
@@ -174,26 +152,6 @@ pub(super) async fn login(
         response.cookie(cookie);
     }
     response.finish()
-}
-
-/// Checks a username and password. Unknown users cost one Argon2
-/// verification too, so timing does not tell them apart; a name that
-/// cannot exist (`None`) is refused without one.
-async fn check_credentials(
-    state: &AuthServer,
-    username: Option<&str>,
-    password: &str,
-) -> Result<bool, HashersBusy> {
-    let Some(username) = username else {
-        return Ok(false);
-    };
-    let stored = state.storage.user(username).await.ok().flatten();
-    let hash = stored
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| crate::password::dummy_hash().to_owned());
-    let matched = crate::password::verify_password_bounded(password.to_owned(), hash).await?;
-    Ok(matched && stored.is_some())
 }
 
 fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {

@@ -1,193 +1,30 @@
-//! `POST /register`: RFC 7591 dynamic client registration.
+//! `POST /register`: RFC 7591 dynamic client registration
+//! ([`crate::oauth::registration`]).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
-use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
-use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
-use mcp_oauth_core::registration::{
-    ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata, GrantType,
-};
-use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
 
 use crate::app::AuthServer;
-use crate::config::RegistrationPolicy;
-use crate::oauth::error::{OAuthError, OAuthResult};
-use crate::storage::{ClientRecord, StorageError};
-
-/// How long a new registration is safe from being replaced at the client
-/// limit (time for its person to sign in and consent), unless unused
-/// clients are kept for less.
-const UNUSED_GRACE: u64 = 600;
+use crate::oauth::error::OAuthResult;
 
 pub(super) async fn register(
     state: web::Data<AuthServer>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> OAuthResult<HttpResponse> {
-    check_policy(&state.config.registration, &req)?;
     let address = super::client_address::of(&state, &req);
-    // The attempt is counted before anything else, atomically, so a
-    // concurrent burst cannot slip past the limit.
-    let flood_key = format!("register:{address}");
-    let (count, _) = state
-        .storage
-        .bump_counter(&flood_key, state.now(), 3600)
+    let initial_token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let info = state
+        .registration()
+        .register(&address, initial_token, &body, state.now())
         .await?;
-    if count > state.config.registrations_per_hour {
-        return Err(OAuthError::too_many_requests(
-            "too many registrations from this address; try again later",
-        ));
-    }
-    let metadata: ClientMetadata = serde_json::from_slice(&body).map_err(|e| {
-        ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-            .with_description(format!("invalid JSON: {e}"))
-    })?;
-    metadata.validate()?;
-    metadata.check_limits()?;
-    // Members this server does not understand are not kept (RFC 7591 §2
-    // lets it ignore them): a registration costs a few kilobytes at most.
-    let mut metadata = metadata.without_unknown_members();
-    // Open registration is for clients that act for a person who signs in
-    // and consents; grants without a person are for clients the operator
-    // creates (`mcp-oauth-server client add`).
-    if let Some(g) = metadata
-        .effective_grant_types()
-        .into_iter()
-        .find(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
-    {
-        return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-            .with_description(format!(
-                "grant type {g} is only for clients the operator creates; \
-                 registered clients act for a person who signs in"
-            ))
-            .into());
-    }
-    if metadata.application_type == Some(ApplicationType::Web)
-        && metadata
-            .redirect_uris()
-            .iter()
-            .any(|u| validate_redirect_uri(u) == Ok(RedirectUriKind::PrivateUse))
-    {
-        return Err(ErrorResponse::new(ErrorCode::InvalidRedirectUri)
-            .with_description(
-                "a web application cannot use a private-use URI scheme; register as native",
-            )
-            .into());
-    }
-    let method = metadata.effective_auth_method();
-    match method {
-        ClientAuthMethod::None
-        | ClientAuthMethod::ClientSecretBasic
-        | ClientAuthMethod::ClientSecretPost => {}
-        ClientAuthMethod::PrivateKeyJwt => {
-            crate::oauth::clients::assertion::validate_registration(&metadata).map_err(|e| {
-                ErrorResponse::new(ErrorCode::InvalidClientMetadata).with_description(e)
-            })?;
-        }
-        _ => {
-            return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-                .with_description(format!(
-                    "token_endpoint_auth_method {method} is not supported"
-                ))
-                .into());
-        }
-    }
-    if let Some(scope) = &metadata.scope {
-        let supported = state.config.scopes_supported.iter().cloned().collect();
-        if !scope.is_subset(&supported) {
-            return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
-                .with_description(format!(
-                    "unsupported scope: {}",
-                    scope.difference(&supported)
-                ))
-                .into());
-        }
-    }
-    if state.storage.client_count().await? >= state.config.max_clients
-        && state
-            .storage
-            .purge_unused_clients(
-                state
-                    .now()
-                    .saturating_sub(UNUSED_GRACE.min(state.config.unused_client_ttl.as_secs())),
-                1,
-            )
-            .await?
-            == 0
-    {
-        return Err(ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
-            .with_description("the client registration limit is reached")
-            .into());
-    }
-    metadata.token_endpoint_auth_method = Some(method.clone());
-    metadata.grant_types = Some(metadata.effective_grant_types());
-    metadata.response_types = Some(metadata.effective_response_types());
-    let random = |n| random_base64url(n).map_err(|e| ErrorResponse::server_error(e.to_string()));
-    let secret = if matches!(
-        method,
-        ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt
-    ) {
-        None
-    } else {
-        Some(ClientSecret::new(random(32)?))
-    };
-    let issued_at = state.now();
-    let record = ClientRecord {
-        client_id: random(16)?,
-        secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),
-        metadata: metadata.clone(),
-        issued_at,
-        policy: Default::default(),
-    };
-    let client_id = record.client_id.clone();
-    match state.storage.insert_client(record).await {
-        Ok(()) => {}
-        Err(StorageError::Conflict) => {
-            return Err(ErrorResponse::server_error("client id collision; retry").into());
-        }
-        Err(e) => return Err(e.into()),
-    }
-    state.metrics.registrations.inc();
-    tracing::info!(client_id = ?client_id, method = ?method.to_string(), "client registered");
-    let info = ClientInformation {
-        client_id,
-        client_secret_expires_at: secret.as_ref().map(|_| 0),
-        client_secret: secret,
-        client_id_issued_at: Some(issued_at),
-        registration_access_token: None,
-        registration_client_uri: None,
-        metadata,
-    };
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
         .json(info))
-}
-
-fn check_policy(policy: &RegistrationPolicy, req: &HttpRequest) -> OAuthResult<()> {
-    match policy {
-        RegistrationPolicy::Open => Ok(()),
-        RegistrationPolicy::Closed => Err(ErrorResponse::new(ErrorCode::AccessDenied)
-            .with_description("dynamic registration is closed on this server")
-            .into()),
-        RegistrationPolicy::InitialAccessToken(expected) => {
-            let presented = req
-                .headers()
-                .get(AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or_default();
-            if constant_time_eq(
-                token_hash(presented).as_bytes(),
-                token_hash(expected).as_bytes(),
-            ) {
-                Ok(())
-            } else {
-                Err(ErrorResponse::new(ErrorCode::InvalidToken)
-                    .with_description("a valid initial access token is required to register")
-                    .into())
-            }
-        }
-    }
 }

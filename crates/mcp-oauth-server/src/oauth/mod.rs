@@ -8,6 +8,8 @@
 //!   introspecting tokens;
 //! - [`pending`]: the authorization request waiting for a person, and its
 //!   approval;
+//! - [`login`]: password sign-in with its throttling;
+//! - [`registration`]: dynamic client registration and its limits;
 //! - [`access_tokens`]: verifying the access tokens this server issued;
 //! - [`error`]: the one error type the services answer with.
 
@@ -15,4 +17,6 @@ pub(crate) mod access_tokens;
 pub(crate) mod clients;
 pub(crate) mod error;
 pub(crate) mod grants;
+pub(crate) mod login;
 pub(crate) mod pending;
+pub(crate) mod registration;

@@ -181,7 +181,8 @@ async fn bogus_assertion(s: &Server, client_id: &str) -> u16 {
 
 /// A1 (registration), R12: a 60 KiB registration was stored whole (+3.3 MB
 /// per client on memory storage). Unknown members are now dropped and the
-/// rest bounded: 300 padded registrations cost a few MiB in all.
+/// rest bounded: 900 padded registrations cost what the allocator keeps of
+/// their parsing, not what they carried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a1_padded_registrations_are_not_kept() {
     let s = start(&["--registrations-per-hour", "100000"], &[], None).await;
@@ -219,11 +220,17 @@ async fn a1_padded_registrations_are_not_kept() {
     let before = s.rss_kib();
     register().await;
     register().await;
+    register().await;
     let growth_kib = s.rss_kib().saturating_sub(before);
-    eprintln!("600 padded registrations after 300: +{growth_kib} KiB");
+    eprintln!("900 padded registrations after 300: +{growth_kib} KiB");
+    // Kept whole, 900 registrations would hold at least 900 × 60 KB = 51 MiB
+    // (as compact JSON; parsed, gigabytes). What the allocator retains
+    // from the transient parse trees varies with scheduling, by up to
+    // about 28 MiB when other tests run beside this one, so the bound sits
+    // between the two.
     assert!(
-        growth_kib < 8 * 1024,
-        "600 registrations grew the server by {growth_kib} KiB"
+        growth_kib < 40 * 1024,
+        "900 registrations grew the server by {growth_kib} KiB"
     );
     // A5: a key set of hundreds of keys is refused at registration.
     let keys: Vec<serde_json::Value> = (0..400)

@@ -1,0 +1,95 @@
+//! Signing a person in with a username and password: the attempt is
+//! reserved against the per-account and per-address limits before the
+//! password is checked ([`crate::ratelimit`]), unknown users cost one
+//! Argon2 check too (timing does not tell them apart), and the outcome
+//! settles the reservation.
+
+use crate::metrics::Metrics;
+use crate::password::{HashersBusy, dummy_hash, verify_password_bounded};
+use crate::ratelimit::{Attempt, ThrottleLimits};
+use crate::storage::{Storage, StorageError};
+
+/// How a password sign-in ended.
+#[derive(Debug)]
+pub(crate) enum SignIn {
+    /// The credentials are right: the person's subject generation, for the
+    /// code and session they get.
+    Accepted { generation: u64 },
+    /// Wrong username or password (the attempt counts against the limits).
+    Refused,
+    /// Too many attempts for the account or the address lately.
+    Throttled { retry_after: u64 },
+    /// The password checkers are saturated; the attempt was not counted.
+    Busy(HashersBusy),
+}
+
+/// Password sign-in: storage, the throttle limits and the failure counter.
+pub(crate) struct PasswordLogin<'a> {
+    pub(crate) storage: &'a dyn Storage,
+    pub(crate) limits: ThrottleLimits,
+    pub(crate) metrics: &'a Metrics,
+}
+
+impl PasswordLogin<'_> {
+    /// Checks `username` and `password` for a request from `address` at
+    /// `now`.
+    pub(crate) async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+        now: u64,
+    ) -> Result<SignIn, StorageError> {
+        // A name that cannot exist is counted against the address only and
+        // refused without a hash.
+        let account = crate::admin::check_username(username)
+            .is_ok()
+            .then_some(username);
+        let reservation = match self
+            .limits
+            .reserve(self.storage, account, address, now)
+            .await?
+        {
+            Attempt::Allowed(r) => r,
+            Attempt::Throttled { retry_after } => {
+                tracing::warn!(%address, "login throttled");
+                return Ok(SignIn::Throttled { retry_after });
+            }
+        };
+        let matched = match self.check(account, password).await {
+            Ok(m) => m,
+            Err(busy) => {
+                if let Err(e) = self.limits.abandoned(self.storage, reservation).await {
+                    tracing::error!(error = %e, "could not release a login attempt");
+                }
+                return Ok(SignIn::Busy(busy));
+            }
+        };
+        if !matched {
+            self.limits.failed(reservation);
+            self.metrics.login_failures.inc();
+            return Ok(SignIn::Refused);
+        }
+        if let Err(e) = self.limits.succeeded(self.storage, reservation).await {
+            tracing::error!(error = %e, "could not clear login attempts");
+        }
+        let generation = self.storage.subject(username).await?.generation;
+        Ok(SignIn::Accepted { generation })
+    }
+
+    /// Whether the password is the user's. Unknown users cost one Argon2
+    /// verification too; a name that cannot exist (`None`) is refused
+    /// without one.
+    async fn check(&self, username: Option<&str>, password: &str) -> Result<bool, HashersBusy> {
+        let Some(username) = username else {
+            return Ok(false);
+        };
+        let stored = self.storage.user(username).await.ok().flatten();
+        let hash = stored
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_owned());
+        let matched = verify_password_bounded(password.to_owned(), hash).await?;
+        Ok(matched && stored.is_some())
+    }
+}
