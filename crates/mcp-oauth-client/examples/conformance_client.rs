@@ -65,7 +65,7 @@ fn follow_redirect() -> Login {
                 .ok_or_else(|| format!("the authorization endpoint answered {}", r.status()))?
                 .to_str()
                 .map_err(|e| e.to_string())?;
-            url::Url::parse(location).map_err(|e| e.to_string())
+            Ok(url::Url::parse(location)?)
         })
     });
     Login::Callback(cb)

@@ -114,6 +114,9 @@ pub enum ClientError {
     /// The authorization step failed (login, consent, redirect checks).
     #[error("authorization failed: {0}")]
     Authorization(String),
+    /// The caller's [`AuthorizeCallback`](crate::AuthorizeCallback) gave up.
+    #[error("the authorization callback failed")]
+    Callback(#[source] crate::login::CallbackError),
     /// The authorization response is not one this login may use: it is
     /// malformed, or its `state` or `iss` is not the expected one (a
     /// forgery or a mix-up); its code was not redeemed.

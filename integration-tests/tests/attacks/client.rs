@@ -37,7 +37,7 @@ fn tampering(tamper: fn(url::Url) -> url::Url) -> Login {
 /// A login that must not be reached: the attack is refused before it.
 fn no_login_expected() -> Login {
     let cb: AuthorizeCallback =
-        Arc::new(|_| Box::pin(async { Err("the login should not have been reached".to_owned()) }));
+        Arc::new(|_| Box::pin(async { Err("the login should not have been reached".into()) }));
     Login::Callback(cb)
 }
 
@@ -80,7 +80,9 @@ async fn refused_after_tampering(tamper: fn(url::Url) -> url::Url, expect: &str)
     assert!(
         matches!(
             err,
-            ClientError::AuthorizationResponse(_) | ClientError::Authorization(_)
+            ClientError::AuthorizationResponse(_)
+                | ClientError::Authorization(_)
+                | ClientError::Callback(_)
         ),
         "{err}"
     );

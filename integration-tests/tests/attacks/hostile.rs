@@ -233,7 +233,7 @@ pub(super) fn follow_redirect() -> Login {
                 .ok_or_else(|| format!("no redirect: {}", r.status()))?
                 .to_str()
                 .map_err(|e| e.to_string())?;
-            url::Url::parse(location).map_err(|e| e.to_string())
+            Ok(url::Url::parse(location)?)
         })
     });
     Login::Callback(cb)
@@ -256,7 +256,7 @@ pub(super) fn person_signs_in() -> Login {
                 .ok_or_else(|| format!("login refused: {}", r.status()))?
                 .to_str()
                 .map_err(|e| e.to_string())?;
-            url::Url::parse(back).map_err(|e| e.to_string())
+            Ok(url::Url::parse(back)?)
         })
     });
     Login::Callback(cb)

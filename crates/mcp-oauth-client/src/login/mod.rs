@@ -18,27 +18,38 @@ use crate::error::ClientError;
 
 /// Hands the authorization URL to the caller and resolves to the URL the
 /// browser was redirected to (with `code`, `state`, `iss`); an `Err` ends the
-/// login with [`ClientError::Authorization`] carrying its text.
+/// login with [`ClientError::Callback`], which keeps it as its source.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mcp_oauth_client::{AuthorizeCallback, Login};
+/// use mcp_oauth_client::{AuthorizeCallback, CallbackError, Login};
 ///
 /// let callback: AuthorizeCallback = Arc::new(|authorize_url: url::Url| {
 ///     Box::pin(async move {
 ///         // Show `authorize_url` to the user, then wait for the redirect.
 ///         let _ = authorize_url;
-///         Err::<url::Url, String>("the user closed the window".to_owned())
+///         Err::<url::Url, CallbackError>("the user closed the window".into())
 ///     })
 /// });
 /// let login = Login::Callback(callback);
 /// # let _ = login;
 /// ```
 pub type AuthorizeCallback = Arc<
-    dyn Fn(url::Url) -> Pin<Box<dyn Future<Output = Result<url::Url, String>> + Send>>
+    dyn Fn(url::Url) -> Pin<Box<dyn Future<Output = Result<url::Url, CallbackError>> + Send>>
         + Send
         + Sync,
 >;
+
+/// Why an [`AuthorizeCallback`] gave up: any error (a `String` converts with
+/// `.into()` or `?`).
+///
+/// ```
+/// use mcp_oauth_client::CallbackError;
+///
+/// let e: CallbackError = "the user closed the window".into();
+/// assert_eq!(e.to_string(), "the user closed the window");
+/// ```
+pub type CallbackError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Opens a URL in a browser.
 ///
@@ -222,7 +233,7 @@ pub(crate) async fn run(
             }
             (Login::Callback(cb), Redirect::Virtual(_)) => cb(attempt.authorize_url)
                 .await
-                .map_err(ClientError::Authorization),
+                .map_err(ClientError::Callback),
             (Login::Browser, Redirect::Listener(l, uri)) => {
                 let opener: BrowserOpener = Arc::new(browser::open_system_browser);
                 browser::browser(l, &uri, &attempt, &opener).await
