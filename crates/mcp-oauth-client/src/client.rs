@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcp_oauth_core::jose::{PemKeyError, encoding_key_from_pem};
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AccessToken, ClientSecret};
@@ -145,28 +146,13 @@ impl OAuthClientBuilder {
         alg: &str,
     ) -> Result<Self, ClientError> {
         let alg: jsonwebtoken::Algorithm = alg.parse().map_err(ClientError::PrivateKey)?;
-        let key = match alg {
-            jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
-                jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes())
+        let key = encoding_key_from_pem(pem, alg).map_err(|e| match e {
+            PemKeyError::Unreadable { source, .. } => ClientError::PrivateKey(source),
+            PemKeyError::NotAsymmetric(_) => {
+                ClientError::Config("private_key_jwt needs an asymmetric algorithm".into())
             }
-            jsonwebtoken::Algorithm::EdDSA => {
-                jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes())
-            }
-            jsonwebtoken::Algorithm::RS256
-            | jsonwebtoken::Algorithm::RS384
-            | jsonwebtoken::Algorithm::RS512
-            | jsonwebtoken::Algorithm::PS256
-            | jsonwebtoken::Algorithm::PS384
-            | jsonwebtoken::Algorithm::PS512 => {
-                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
-            }
-            _ => {
-                return Err(ClientError::Config(
-                    "private_key_jwt needs an asymmetric algorithm".into(),
-                ));
-            }
-        }
-        .map_err(ClientError::PrivateKey)?;
+            other => ClientError::Config(other.to_string()),
+        })?;
         self.config.preregistered = Some(Registration {
             client_id: client_id.into(),
             client_secret: None,

@@ -19,6 +19,7 @@
 //! | [`scope`] | scope sets |
 //! | [`secret`] | redacted, constant-time secret newtypes |
 //! | [`client_limits`] | bounds on what a registration or metadata document may make a server keep |
+//! | `jose` (feature `jose`) | the JOSE rules the parties share: allowed algorithms, usable JWKs, `crit`, PEM keys, the key-set refetch gate |
 //!
 //! Every wire type round-trips through serde, and keeps fields it does not
 //! model in an `extra` map instead of rejecting them.
@@ -101,6 +102,9 @@ pub mod error;
 pub mod html;
 pub mod introspection;
 pub mod issuer;
+#[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
+pub mod jose;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;

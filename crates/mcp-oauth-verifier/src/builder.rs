@@ -55,8 +55,8 @@ enum ModeChoice {
 /// Default byte budget of the token cache.
 const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest wait between two attempts while an issuer offers no usable key
-/// or its metadata could not be fetched.
-const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// or its metadata could not be fetched: the shared default.
+const RETRY_INTERVAL: Duration = mcp_oauth_core::jose::DEFAULT_RETRY_INTERVAL;
 
 /// Builder of a [`Verifier`], started by [`Verifier::builder`].
 ///

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use mcp_oauth_core::discovery::authorization_server_metadata_urls;
+use mcp_oauth_core::jose::{KeyState, RefetchGate};
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 
 use crate::claims::Rejection;
@@ -52,9 +53,10 @@ pub(crate) struct Endpoints {
 }
 
 /// When the last failed attempt was, and why it failed.
-#[derive(Default)]
 struct Attempts {
-    last_failure: Option<(Instant, Rejection)>,
+    /// Records failed attempts only: a success ends the attempts.
+    gate: RefetchGate,
+    last_failure: Option<Rejection>,
 }
 
 /// One issuer's metadata, fetched on first need.
@@ -62,7 +64,6 @@ pub(crate) struct Discovery {
     issuer: String,
     found: Arc<OnceLock<Arc<Endpoints>>>,
     attempts: Arc<tokio::sync::Mutex<Attempts>>,
-    retry_after: Duration,
 }
 
 impl Discovery {
@@ -72,8 +73,10 @@ impl Discovery {
         Self {
             issuer,
             found: Arc::default(),
-            attempts: Arc::default(),
-            retry_after,
+            attempts: Arc::new(tokio::sync::Mutex::new(Attempts {
+                gate: RefetchGate::new(retry_after),
+                last_failure: None,
+            })),
         }
     }
 
@@ -96,8 +99,8 @@ impl Discovery {
         if let Some(found) = self.found.get() {
             return Ok(found.clone());
         }
-        if let Some((at, why)) = &attempts.last_failure
-            && at.elapsed() < self.retry_after
+        if let Some(why) = &attempts.last_failure
+            && !attempts.gate.allows(Instant::now(), KeyState::Missing)
         {
             return Err(why.clone());
         }
@@ -115,7 +118,8 @@ impl Discovery {
                     Ok(found.get_or_init(|| endpoints).clone())
                 }
                 Err(e) => {
-                    attempts.last_failure = Some((Instant::now(), e.clone()));
+                    attempts.gate.record(Instant::now());
+                    attempts.last_failure = Some(e.clone());
                     Err(e)
                 }
             }

@@ -2,11 +2,12 @@
 //! (or the one configured for it). Keys of one issuer never verify another
 //! issuer's tokens, and two issuers may use the same `kid`.
 //!
-//! The set is fetched when a token names a `kid` it lacks. Every attempt,
-//! successful or not, is recorded, and the next one waits: the refresh
-//! interval while keys are loaded, a shorter retry interval while the
-//! issuer has no usable key (before the first load, after an empty set or
-//! a failed fetch). Attempts are single-flight: concurrent requests wait
+//! Which members of the set may verify what is the shared rule of
+//! [`mcp_oauth_core::jose`]. The set is fetched when a token names a `kid`
+//! it lacks. Every attempt, successful or not, is recorded in a
+//! [`RefetchGate`], and the next one waits: the refresh interval while keys
+//! are loaded, a shorter retry interval while the issuer has no usable key
+//! (before the first load, after an empty set or a failed fetch). Attempts are single-flight: concurrent requests wait
 //! for the one fetch in progress (which runs in its own task, so a client
 //! that disconnects cannot cancel it), then use its outcome.
 
@@ -14,10 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
-};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use mcp_oauth_core::jose::{KeyState, RefetchGate, VerificationKey, verification_keys};
 use parking_lot::RwLock;
 use serde_json::Value;
 
@@ -26,101 +24,21 @@ use crate::discovery::Discovery;
 use crate::fetch::json_body;
 use crate::stats::Counters;
 
-/// A verification key and the algorithms it may verify.
-pub(crate) struct Key {
-    pub(crate) key: DecodingKey,
-    pub(crate) algs: Vec<Algorithm>,
-}
+type KeySet = HashMap<String, Arc<VerificationKey>>;
 
-type KeySet = HashMap<String, Arc<Key>>;
-
-/// The algorithms a JWK may verify: its `alg`, else what its type and curve
-/// allow. Symmetric keys from a JWK Set are never used.
-fn algs_for(jwk: &Jwk) -> Vec<Algorithm> {
-    if let Some(alg) = jwk.common.key_algorithm {
-        let a = match alg {
-            KeyAlgorithm::ES256 => Algorithm::ES256,
-            KeyAlgorithm::ES384 => Algorithm::ES384,
-            KeyAlgorithm::EdDSA => Algorithm::EdDSA,
-            KeyAlgorithm::RS256 => Algorithm::RS256,
-            KeyAlgorithm::RS384 => Algorithm::RS384,
-            KeyAlgorithm::RS512 => Algorithm::RS512,
-            KeyAlgorithm::PS256 => Algorithm::PS256,
-            KeyAlgorithm::PS384 => Algorithm::PS384,
-            KeyAlgorithm::PS512 => Algorithm::PS512,
-            _ => return Vec::new(),
-        };
-        return vec![a];
-    }
-    match &jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => vec![Algorithm::ES256],
-            EllipticCurve::P384 => vec![Algorithm::ES384],
-            _ => Vec::new(),
-        },
-        AlgorithmParameters::OctetKeyPair(_) => vec![Algorithm::EdDSA],
-        AlgorithmParameters::RSA(_) => vec![
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
-        _ => Vec::new(),
-    }
-}
-
-/// Whether the JWK may verify signatures: `use`, when present, is `sig`,
-/// and `key_ops`, when present, includes `verify` (RFC 7517 §4.2, §4.3).
-fn is_for_verification(jwk: &Jwk) -> bool {
-    let use_ok = match &jwk.common.public_key_use {
-        None | Some(PublicKeyUse::Signature) => true,
-        Some(_) => false,
-    };
-    let ops_ok = jwk
-        .common
-        .key_operations
-        .as_ref()
-        .is_none_or(|ops| ops.iter().any(|o| matches!(o, KeyOperations::Verify)));
-    use_ok && ops_ok
-}
-
-/// The usable keys of a JWK Set document: each member parsed on its own
-/// (one the library cannot read does not spoil the others), kept only with
-/// a `kid`, a verification purpose and an asymmetric algorithm.
+/// The usable keys of a JWK Set document (see
+/// [`verification_keys`]), kept only with a `kid`.
 pub(crate) fn usable_keys(document: &Value) -> KeySet {
-    let mut keys = KeySet::new();
-    let members = document
-        .get("keys")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for member in members {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(member.clone()) else {
-            continue;
-        };
-        let Some(kid) = jwk.common.key_id.clone() else {
-            continue;
-        };
-        if !is_for_verification(&jwk) {
-            continue;
-        }
-        let algs = algs_for(&jwk);
-        if algs.is_empty() {
-            continue;
-        }
-        if let Ok(key) = DecodingKey::from_jwk(&jwk) {
-            keys.insert(kid, Arc::new(Key { key, algs }));
-        }
-    }
-    keys
+    verification_keys(document)
+        .into_iter()
+        .filter_map(|key| Some((key.kid.clone()?, Arc::new(key))))
+        .collect()
 }
 
 /// What the fetching side remembers between attempts.
-#[derive(Default)]
 struct Attempts {
-    last: Option<Instant>,
+    /// When the last attempt was, and how far apart attempts must be.
+    gate: RefetchGate,
     /// Why the last attempt failed, if it did.
     failure: Option<Rejection>,
 }
@@ -139,8 +57,6 @@ pub(crate) struct KeySource {
     configured_uri: Option<String>,
     keys: RwLock<Arc<KeySet>>,
     attempts: Arc<tokio::sync::Mutex<Attempts>>,
-    refresh_interval: Duration,
-    retry_interval: Duration,
 }
 
 impl KeySource {
@@ -154,9 +70,10 @@ impl KeySource {
             discovery,
             configured_uri,
             keys: RwLock::default(),
-            attempts: Arc::default(),
-            refresh_interval,
-            retry_interval,
+            attempts: Arc::new(tokio::sync::Mutex::new(Attempts {
+                gate: RefetchGate::new(refresh_interval).with_retry_interval(retry_interval),
+                failure: None,
+            })),
         }
     }
 
@@ -173,7 +90,7 @@ impl KeySource {
         self: &Arc<Self>,
         kid: Option<&str>,
         ctx: &FetchContext,
-    ) -> Result<Arc<Key>, Rejection> {
+    ) -> Result<Arc<VerificationKey>, Rejection> {
         if let Some(k) = self.lookup(kid) {
             return Ok(k);
         }
@@ -192,7 +109,7 @@ impl KeySource {
         }
     }
 
-    fn lookup(&self, kid: Option<&str>) -> Option<Arc<Key>> {
+    fn lookup(&self, kid: Option<&str>) -> Option<Arc<VerificationKey>> {
         let keys = self.keys.read();
         match kid {
             Some(kid) => keys.get(kid).cloned(),
@@ -212,18 +129,17 @@ impl KeySource {
         if self.lookup(kid).is_some() {
             return Ok(()); // fetched while this request waited
         }
-        let spacing = if self.keys.read().is_empty() {
-            self.retry_interval
+        let held = if self.keys.read().is_empty() {
+            KeyState::Missing
         } else {
-            self.refresh_interval
+            KeyState::Loaded
         };
-        if attempts.last.is_some_and(|t| t.elapsed() < spacing) {
+        if !attempts.gate.try_pass(Instant::now(), held) {
             return match &attempts.failure {
                 Some(failure) => Err(failure.clone()),
                 None => Ok(()),
             };
         }
-        attempts.last = Some(Instant::now());
         let (me, ctx) = (self.clone(), ctx.clone());
         tokio::spawn(async move {
             let outcome = me.fetch(&ctx).await;
@@ -289,8 +205,10 @@ mod tests {
         k
     }
 
+    // Which members may verify is `mcp_oauth_core::jose`'s rule (tested
+    // there); this verifier also needs a `kid` to file a key under.
     #[test]
-    fn keys_not_meant_for_verification_are_left_out() {
+    fn keys_not_meant_for_verification_or_without_kid_are_left_out() {
         let set = json!({"keys": [
             ec(json!({"kid": "sig", "use": "sig"})),
             ec(json!({"kid": "plain"})),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use mcp_oauth_core::jose::has_critical_extensions;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::scope::ScopeSet;
 use serde_json::Value;
@@ -66,9 +67,10 @@ fn segment_json<T: serde::de::DeserializeOwned>(segment: &str, max: usize) -> Op
 /// better).
 pub(crate) fn protected_header(token: &str) -> Result<Header, Rejection> {
     let first = token.split('.').next().unwrap_or_default();
-    let raw: serde_json::Map<String, Value> =
-        segment_json(first, MAX_HEADER_LEN).ok_or_else(|| invalid("malformed token"))?;
-    if raw.contains_key("crit") {
+    segment_json::<serde_json::Map<String, Value>>(first, MAX_HEADER_LEN)
+        .ok_or_else(|| invalid("malformed token"))?;
+    // The header reads as JSON: what is left to refuse is a `crit`.
+    if has_critical_extensions(token) {
         return Err(invalid(
             "token requires header extensions (crit) this resource does not understand",
         ));
@@ -177,7 +179,7 @@ impl JwtVerifier {
             }
         } else {
             fetched = source.key(header.kid.as_deref(), ctx).await?;
-            if !fetched.algs.contains(&header.alg) {
+            if !fetched.verifies(header.alg) {
                 return Err(invalid("signing algorithm does not match the key"));
             }
             &fetched.key

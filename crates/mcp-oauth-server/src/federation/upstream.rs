@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Encoding};
-use jsonwebtoken::jwk::Jwk;
+use mcp_oauth_core::jose::{RefetchGate, VerificationKey};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_core::secret::random_base64url;
 use parking_lot::Mutex;
@@ -60,8 +60,10 @@ struct Discovery {
 struct Upstream {
     config: UpstreamConfig,
     endpoints: Mutex<Option<Arc<Endpoints>>>,
-    jwks: Mutex<Option<(Arc<Vec<Jwk>>, Instant)>>,
-    forced_jwks_fetch: Mutex<Option<Instant>>,
+    /// The usable keys of the upstream's JWK Set, and when they were fetched.
+    jwks: Mutex<Option<(Arc<Vec<VerificationKey>>, Instant)>>,
+    /// Spaces the fetches an unknown `kid` forces.
+    forced_jwks_fetch: Mutex<RefetchGate>,
 }
 
 /// The configured upstreams and the HTTP client that reaches them.
@@ -87,7 +89,7 @@ impl Federation {
                 config: c.clone(),
                 endpoints: Mutex::new(None),
                 jwks: Mutex::new(None),
-                forced_jwks_fetch: Mutex::new(None),
+                forced_jwks_fetch: Mutex::new(RefetchGate::default()),
             });
         }
         let http = reqwest::Client::builder()

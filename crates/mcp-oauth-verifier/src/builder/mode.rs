@@ -13,8 +13,8 @@ use super::VerifierBuilder;
 const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
 /// Default longest accepted token lifetime.
 const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-/// Default least time between two JWK Set fetches.
-const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(10);
+/// Default least time between two JWK Set fetches: the shared default.
+const DEFAULT_JWKS_REFRESH: Duration = mcp_oauth_core::jose::DEFAULT_REFETCH_INTERVAL;
 /// Default clock-skew allowance, in seconds.
 const DEFAULT_LEEWAY: u64 = 60;
 

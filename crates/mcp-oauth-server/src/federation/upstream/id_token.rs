@@ -1,12 +1,14 @@
 //! ID token checks: the signature by a key of the provider's JWK Set
-//! (fetched again at most every 30 s for an unknown `kid`), issuer,
-//! audience, times and nonce.
+//! (fetched again for an unknown `kid` at most every
+//! [`DEFAULT_REFETCH_INTERVAL`](mcp_oauth_core::jose::DEFAULT_REFETCH_INTERVAL)),
+//! issuer, audience, times and nonce. Which algorithms and which keys may
+//! sign is the shared rule of [`mcp_oauth_core::jose`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mcp_oauth_core::jose::{KeyState, VerificationKey, is_asymmetric, verification_keys};
 use mcp_oauth_core::secret::constant_time_eq;
 use serde_json::{Map, Value};
 
@@ -17,21 +19,6 @@ use crate::federation::FederationError;
 const LEEWAY: u64 = 60;
 /// How long a fetched JWK Set is used before it is fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(3600);
-/// Least time between fetches forced by an unknown `kid`.
-const JWKS_REFETCH: Duration = Duration::from_secs(30);
-/// Signature algorithms accepted on ID tokens: asymmetric only, never
-/// `none` and never HMAC (which would make the client secret a signing key).
-const ID_TOKEN_ALGS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 impl Federation {
     pub(super) async fn check_id_token(
@@ -47,7 +34,9 @@ impl Federation {
             return Err(bad("declares critical header extensions"));
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed"))?;
-        if !ID_TOKEN_ALGS.contains(&header.alg) {
+        // Asymmetric only: never `none`, and never HMAC (which would make
+        // the client secret a signing key).
+        if !is_asymmetric(header.alg) {
             return Err(bad("its signature algorithm is not accepted"));
         }
         let key = self
@@ -89,7 +78,8 @@ impl Federation {
     }
 
     /// The upstream key for `kid`; an unknown `kid` fetches the JWK Set
-    /// again (at most every [`JWKS_REFETCH`]), for keys rotated upstream.
+    /// again (as often as the upstream's refetch gate allows), for keys
+    /// rotated upstream.
     async fn key_for(
         &self,
         up: &Upstream,
@@ -114,14 +104,10 @@ impl Federation {
         if let Some(key) = select_key(&keys, kid, alg) {
             return key;
         }
-        let may_refetch = {
-            let mut last = up.forced_jwks_fetch.lock();
-            let ok = last.is_none_or(|t| t.elapsed() >= JWKS_REFETCH);
-            if ok {
-                *last = Some(Instant::now());
-            }
-            ok
-        };
+        let may_refetch = up
+            .forced_jwks_fetch
+            .lock()
+            .try_pass(Instant::now(), KeyState::Loaded);
         if may_refetch {
             let keys = self.fetch_jwks(up, uri).await?;
             if let Some(key) = select_key(&keys, kid, alg) {
@@ -133,44 +119,103 @@ impl Federation {
         ))
     }
 
-    async fn fetch_jwks(&self, up: &Upstream, uri: &str) -> Result<Arc<Vec<Jwk>>, FederationError> {
-        let doc = self.get_json(uri, None).await?;
-        // Keys this library cannot read (other key types, encryption keys)
-        // are skipped rather than failing the whole set.
-        let keys: Vec<Jwk> = doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| FederationError::Metadata("the JWK Set has no keys".into()))?
-            .iter()
-            .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
-            .filter(|k| !matches!(k.common.public_key_use, Some(PublicKeyUse::Encryption)))
-            .collect();
-        let keys = Arc::new(keys);
+    async fn fetch_jwks(
+        &self,
+        up: &Upstream,
+        uri: &str,
+    ) -> Result<Arc<Vec<VerificationKey>>, FederationError> {
+        let doc = Value::Object(self.get_json(uri, None).await?);
+        if !doc.get("keys").is_some_and(Value::is_array) {
+            return Err(FederationError::Metadata("the JWK Set has no keys".into()));
+        }
+        // Keys this library cannot read, and keys not meant for verifying
+        // signatures (encryption keys, symmetric keys), are skipped rather
+        // than failing the whole set.
+        let keys = Arc::new(verification_keys(&doc));
         *up.jwks.lock() = Some((keys.clone(), Instant::now()));
         Ok(keys)
     }
 }
 
 /// The key for `kid` (or the only signing key when there is no `kid`),
-/// if its declared algorithm, if any, is `alg`.
+/// if it may verify `alg`.
 fn select_key(
-    keys: &[Jwk],
+    keys: &[VerificationKey],
     kid: Option<&str>,
     alg: Algorithm,
 ) -> Option<Result<DecodingKey, FederationError>> {
     let key = match kid {
-        Some(kid) => keys
-            .iter()
-            .find(|k| k.common.key_id.as_deref() == Some(kid))?,
+        Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid))?,
         None if keys.len() == 1 => &keys[0],
         None => return None,
     };
-    if let Some(declared) = key.common.key_algorithm
-        && declared.to_string() != format!("{alg:?}")
-    {
+    if !key.verifies(alg) {
         return Some(Err(FederationError::IdToken(
-            "the key is declared for another algorithm".into(),
+            "the key does not verify this algorithm".into(),
         )));
     }
-    Some(DecodingKey::from_jwk(key).map_err(|e| FederationError::Metadata(e.to_string())))
+    Some(Ok(key.key.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn keys(members: Value) -> Vec<VerificationKey> {
+        verification_keys(&json!({ "keys": members }))
+    }
+
+    fn ec(kid: Option<&str>) -> Value {
+        let mut k = json!({"kty": "EC", "crv": "P-256",
+            "x": "8lZVm474RJPLRfENRwgmJBOrUBN_nXNDBGc9DEYFziI",
+            "y": "iTqLMxPlcM4XwFPMN36XNIhC6wFTG0XvLdp8q_Gv5B0"});
+        if let Some(kid) = kid {
+            k["kid"] = json!(kid);
+        }
+        k
+    }
+
+    #[test]
+    fn a_key_is_chosen_by_kid_or_as_the_only_one() {
+        let one = keys(json!([ec(None)]));
+        assert!(matches!(
+            select_key(&one, None, Algorithm::ES256),
+            Some(Ok(_))
+        ));
+        assert!(select_key(&one, Some("k1"), Algorithm::ES256).is_none());
+
+        let two = keys(json!([ec(Some("k1")), ec(Some("k2"))]));
+        assert!(select_key(&two, None, Algorithm::ES256).is_none());
+        assert!(matches!(
+            select_key(&two, Some("k2"), Algorithm::ES256),
+            Some(Ok(_))
+        ));
+        assert!(select_key(&two, Some("k3"), Algorithm::ES256).is_none());
+    }
+
+    #[test]
+    fn a_key_signs_only_with_its_algorithms() {
+        let mut declared = ec(Some("k1"));
+        declared["alg"] = json!("ES384");
+        let set = keys(json!([declared, ec(Some("k2"))]));
+        assert!(matches!(
+            select_key(&set, Some("k1"), Algorithm::ES256),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            select_key(&set, Some("k2"), Algorithm::RS256),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
+    fn encryption_and_symmetric_keys_are_never_chosen() {
+        let mut enc = ec(Some("enc"));
+        enc["use"] = json!("enc");
+        let hmac = json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"});
+        let set = keys(json!([enc, hmac]));
+        assert!(set.is_empty());
+    }
 }
