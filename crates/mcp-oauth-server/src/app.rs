@@ -240,7 +240,7 @@ impl AuthServer {
     /// The claims of an access token this server (or another instance
     /// sharing its storage) issued, if its signature and lifetime are
     /// valid. A token signed with a key this instance has not loaded yet
-    /// triggers a reload from storage, at most every 5 seconds. Revocation
+    /// triggers a reload from storage, at most every 10 seconds. Revocation
     /// is not checked here.
     pub async fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         self.access_tokens

@@ -40,7 +40,6 @@ mod config;
 pub mod federation;
 pub mod fetch;
 mod http;
-mod jose;
 pub mod keys;
 pub mod metrics;
 mod oauth;

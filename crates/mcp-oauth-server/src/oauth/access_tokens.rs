@@ -1,8 +1,9 @@
 //! Verifying the access tokens this server (or another instance sharing
 //! its storage) issued, for introspection and revocation.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use mcp_oauth_core::jose::{KeyState, RefetchGate};
 use mcp_oauth_core::secret::token_hash;
 use mcp_oauth_core::token::AccessTokenClaims;
 use parking_lot::Mutex;
@@ -14,17 +15,16 @@ use crate::storage::Storage;
 /// Bytes of verified access tokens kept in memory (about 20,000 tokens).
 const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// How often a token signed by a key this instance has not loaded may
-/// make it reload the keys from storage.
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
-
 /// Access tokens verified once, and the throttle on key reloads.
 pub(crate) struct AccessTokens {
     /// Access tokens verified, by SHA-256, until they expire: checking a
     /// token again costs a hash and a lookup instead of a signature
     /// verification. Revocation is checked by the callers every time.
     verified: Expiring<AccessTokenClaims>,
-    last_key_reload: Mutex<Instant>,
+    /// How often a token signed by a key this instance has not loaded may
+    /// make it reload the keys from storage (the shared key-set refetch
+    /// interval).
+    key_reload: Mutex<RefetchGate>,
 }
 
 impl AccessTokens {
@@ -32,7 +32,7 @@ impl AccessTokens {
     pub(crate) fn new() -> Self {
         Self {
             verified: Expiring::new(VERIFIED_CACHE_BYTES),
-            last_key_reload: Mutex::new(Instant::now()),
+            key_reload: Mutex::new(RefetchGate::default()),
         }
     }
 
@@ -44,7 +44,8 @@ impl AccessTokens {
     /// The claims of `token` if `keys` verify it at `now`. A token signed
     /// with a key this instance has not loaded yet makes it reload the keys
     /// from `storage` (keeping those that may still verify tokens of
-    /// `max_life` seconds), at most every [`KEY_RELOAD_INTERVAL`].
+    /// `max_life` seconds), at most every
+    /// [`DEFAULT_REFETCH_INTERVAL`](mcp_oauth_core::jose::DEFAULT_REFETCH_INTERVAL).
     pub(crate) async fn verify(
         &self,
         keys: &KeyManager,
@@ -66,12 +67,12 @@ impl AccessTokens {
         if keys.knows(&kid) {
             return None;
         }
+        if !self
+            .key_reload
+            .lock()
+            .try_pass(Instant::now(), KeyState::Loaded)
         {
-            let mut last = self.last_key_reload.lock();
-            if last.elapsed() < KEY_RELOAD_INTERVAL {
-                return None;
-            }
-            *last = Instant::now();
+            return None;
         }
         if let Err(e) = keys.reload(storage, max_life, now).await {
             tracing::warn!(error = %e, "reloading signing keys failed");

@@ -30,7 +30,7 @@ impl Federation {
         now: u64,
     ) -> Result<Map<String, Value>, FederationError> {
         let bad = |why: &str| FederationError::IdToken(why.to_owned());
-        if crate::jose::has_critical_extensions(token) {
+        if mcp_oauth_core::jose::has_critical_extensions(token) {
             return Err(bad("declares critical header extensions"));
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed"))?;

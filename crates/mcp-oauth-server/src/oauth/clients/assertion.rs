@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
+use jsonwebtoken::Validation;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_oauth_core::client_limits::MAX_JWKS_KEYS;
 use mcp_oauth_core::error::ErrorResponse;
+use mcp_oauth_core::jose::VerificationKey;
 use mcp_oauth_core::registration::{ClientAuthMethod, ClientMetadata};
 use serde::Deserialize;
 
@@ -20,19 +21,9 @@ use crate::fetch::cache::FetchCache;
 use crate::oauth::error::OAuthError;
 use crate::storage::ClientRecord;
 
-/// Algorithms a client may sign its assertions with. Never `none`, never
-/// HMAC (that would be `client_secret_jwt`).
-pub(crate) const ASSERTION_ALGS: &[Algorithm] = &[
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-];
+/// Algorithms a client may sign its assertions with: the asymmetric ones,
+/// never `none`, never HMAC (that would be `client_secret_jwt`).
+pub(crate) use mcp_oauth_core::jose::ASYMMETRIC_ALGS as ASSERTION_ALGS;
 
 /// Longest assertion lifetime accepted.
 const MAX_LIFETIME: u64 = 600;
@@ -103,7 +94,7 @@ pub(crate) async fn authenticate(
     assertion: &str,
     body_client_id: Option<&str>,
 ) -> Result<ClientRecord, OAuthError> {
-    if crate::jose::has_critical_extensions(assertion) {
+    if mcp_oauth_core::jose::has_critical_extensions(assertion) {
         return Err(invalid("client assertion declares critical extensions").into());
     }
     let header = jsonwebtoken::decode_header(assertion)
@@ -142,9 +133,12 @@ pub(crate) async fn authenticate(
     validation.set_issuer(&[&client_id]);
     validation.set_audience(&clients.audiences);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
+    // The key must be one for verifying signatures (`use`, `key_ops`) of
+    // the assertion's algorithm.
     let claims = key
-        .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
-        .and_then(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
+        .and_then(VerificationKey::from_jwk)
+        .filter(|key| key.verifies(header.alg))
+        .and_then(|key| jsonwebtoken::decode::<Claims>(assertion, &key.key, &validation).ok())
         .map(|d| d.claims)
         .ok_or_else(|| invalid("client assertion signature, audience or time is invalid"))?;
     if claims.sub != client_id || claims.exp > clients.clock.now() + MAX_LIFETIME {
