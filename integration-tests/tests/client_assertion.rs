@@ -158,3 +158,33 @@ async fn private_key_jwt_authenticates_and_refuses_forgeries() {
     assert_eq!(r.status(), 400);
     s.stop().await;
 }
+
+/// A key the client published for encryption (`use: enc`), or only for
+/// other operations (`key_ops` without `verify`), does not verify its
+/// assertions, even when the signature is right.
+#[tokio::test]
+async fn keys_not_meant_for_verification_do_not_verify_assertions() {
+    let enc = new_key("enc");
+    let mut enc_jwk = enc.jwk.clone();
+    enc_jwk["use"] = json!("enc");
+    let ops = new_key("ops");
+    let mut ops_jwk = ops.jwk.clone();
+    ops_jwk.as_object_mut().unwrap().remove("use");
+    ops_jwk["key_ops"] = json!(["encrypt"]);
+    let good = new_key("good");
+    let jwks = json!({"keys": [enc_jwk, ops_jwk, good.jwk]});
+    let s = TestServer::start(move |c| {
+        c.client(mcp_oauth_server::OperatorClient::service_with_keys(
+            "m2m", jwks,
+        ))
+    })
+    .await;
+    let token_url = s.url("/token");
+    for (key, kid) in [(&enc, "enc"), (&ops, "ops")] {
+        let jwt = assertion(key, kid, "m2m", &token_url, now() + 60, kid);
+        let r = token_with(&s, "m2m", &jwt).await;
+        assert_eq!(r.status(), 401, "{kid}");
+    }
+    let jwt = assertion(&good, "good", "m2m", &token_url, now() + 60, "good");
+    assert_eq!(token_with(&s, "m2m", &jwt).await.status(), 200);
+}

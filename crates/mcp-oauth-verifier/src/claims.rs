@@ -8,6 +8,8 @@ use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::scope::ScopeSet;
 use serde_json::Value;
 
+use crate::unavailable::Unavailable;
+
 /// The caller of a verified request: inserted into the request's
 /// extensions by the framework glue (as an `Arc<Claims>`, shared with the
 /// token cache), read by tools with [`Claims::from_extensions`] or (with
@@ -107,8 +109,8 @@ pub enum Rejection {
     },
     /// The authorization server could not be reached to verify: 503. The
     /// request is refused (fail closed).
-    #[error("authorization server unavailable: {0}")]
-    Unavailable(String),
+    #[error("authorization server unavailable")]
+    Unavailable(#[source] Unavailable),
     /// The request carries an `Origin` header naming a site this resource
     /// does not allow (or `null`): 403 before any token is looked at, with
     /// a JSON-RPC error body and no challenge, since no token can cure it
@@ -123,11 +125,11 @@ impl Rejection {
     /// The HTTP status.
     ///
     /// ```
-    /// use mcp_oauth_verifier::Rejection;
+    /// use mcp_oauth_verifier::{Rejection, Unavailable};
     ///
     /// assert_eq!(Rejection::MissingToken.status(), 401);
     /// assert_eq!(Rejection::InvalidRequest("two tokens".into()).status(), 400);
-    /// assert_eq!(Rejection::Unavailable("timeout".into()).status(), 503);
+    /// assert_eq!(Rejection::Unavailable(Unavailable::new("timeout")).status(), 503);
     /// assert_eq!(
     ///     Rejection::InvalidToken("token expired".into()).body()["error"],
     ///     "invalid_token"

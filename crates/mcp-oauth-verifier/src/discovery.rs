@@ -14,14 +14,16 @@ use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use crate::claims::Rejection;
 use crate::fetch::json_body;
 use crate::stats::Counters;
+use crate::unavailable::Unavailable;
 
 /// Fetches the metadata of `issuer`, trying the well-known URLs in order.
 async fn fetch_metadata(
     http: &reqwest::Client,
     issuer: &str,
 ) -> Result<AuthorizationServerMetadata, Rejection> {
-    let urls = authorization_server_metadata_urls(issuer)
-        .map_err(|e| Rejection::Unavailable(format!("issuer {issuer}: {e}")))?;
+    let urls = authorization_server_metadata_urls(issuer).map_err(|e| {
+        Rejection::Unavailable(Unavailable::caused_by(format!("issuer {issuer}"), e))
+    })?;
     let mut last = String::from("no metadata URL answered");
     for url in urls {
         match http
@@ -42,7 +44,7 @@ async fn fetch_metadata(
         }
     }
     tracing::warn!(%issuer, reason = %last, "authorization server metadata unavailable");
-    Err(Rejection::Unavailable(last))
+    Err(Rejection::Unavailable(Unavailable::new(last)))
 }
 
 /// The endpoints the verifier uses from an issuer's metadata.
@@ -125,6 +127,10 @@ impl Discovery {
             }
         })
         .await
-        .unwrap_or_else(|_| Err(Rejection::Unavailable("metadata fetch failed".into())))
+        .unwrap_or_else(|_| {
+            Err(Rejection::Unavailable(Unavailable::new(
+                "metadata fetch failed",
+            )))
+        })
     }
 }

@@ -26,6 +26,7 @@ use crate::fetch::json_body;
 use crate::jwt::claims_from_map;
 use crate::now;
 use crate::stats::Counters;
+use crate::unavailable::Unavailable;
 
 /// Most introspection calls in flight at once.
 pub(crate) const MAX_IN_FLIGHT: usize = 4096;
@@ -147,9 +148,9 @@ impl Introspector {
                 limit = MAX_IN_FLIGHT,
                 "too many introspection calls in flight; refusing new tokens"
             );
-            return Err(Rejection::Unavailable(
-                "too many token checks in flight".into(),
-            ));
+            return Err(Rejection::Unavailable(Unavailable::new(
+                "too many token checks in flight",
+            )));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
@@ -186,17 +187,17 @@ impl Introspector {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .map_err(|e| Rejection::Unavailable(format!("introspection: {e}")))?;
+            .map_err(|e| Rejection::Unavailable(Unavailable::caused_by("introspection", e)))?;
         if !response.status().is_success() {
             let status = response.status();
             tracing::error!(%status, "introspection refused: check the resource server's credentials");
-            return Err(Rejection::Unavailable(format!(
+            return Err(Rejection::Unavailable(Unavailable::new(format!(
                 "introspection answered HTTP {status}"
-            )));
+            ))));
         }
-        let body: BTreeMap<String, Value> = json_body(response)
-            .await
-            .map_err(|e| Rejection::Unavailable(format!("introspection response: {e}")))?;
+        let body: BTreeMap<String, Value> = json_body(response).await.map_err(|e| {
+            Rejection::Unavailable(Unavailable::new(format!("introspection response: {e}")))
+        })?;
         let active = matches!(body.get("active"), Some(Value::Bool(true)))
             || matches!(body.get("active"), Some(Value::String(s)) if s == "true");
         if !active {

@@ -23,6 +23,7 @@ use crate::claims::Rejection;
 use crate::discovery::Discovery;
 use crate::fetch::json_body;
 use crate::stats::Counters;
+use crate::unavailable::Unavailable;
 
 type KeySet = HashMap<String, Arc<VerificationKey>>;
 
@@ -100,10 +101,10 @@ impl KeySource {
         }
         refreshed?;
         if self.keys.read().is_empty() {
-            Err(Rejection::Unavailable(format!(
+            Err(Rejection::Unavailable(Unavailable::new(format!(
                 "no usable signing key published by {}",
                 self.issuer()
-            )))
+            ))))
         } else {
             Err(Rejection::InvalidToken("unknown signing key".into()))
         }
@@ -148,13 +149,16 @@ impl KeySource {
                 *me.keys.write() = Arc::new(set);
                 return Ok(());
             }
-            Err(attempts
-                .failure
-                .clone()
-                .unwrap_or_else(|| Rejection::Unavailable("JWK Set fetch failed".into())))
+            Err(attempts.failure.clone().unwrap_or_else(|| {
+                Rejection::Unavailable(Unavailable::new("JWK Set fetch failed"))
+            }))
         })
         .await
-        .unwrap_or_else(|_| Err(Rejection::Unavailable("JWK Set fetch failed".into())))
+        .unwrap_or_else(|_| {
+            Err(Rejection::Unavailable(Unavailable::new(
+                "JWK Set fetch failed",
+            )))
+        })
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<KeySet, Rejection> {
@@ -167,13 +171,16 @@ impl KeySource {
                 .jwks_uri
                 .clone()
                 .ok_or_else(|| {
-                    Rejection::Unavailable(format!("{} publishes no jwks_uri", self.issuer()))
+                    Rejection::Unavailable(Unavailable::new(format!(
+                        "{} publishes no jwks_uri",
+                        self.issuer()
+                    )))
                 })?,
         };
         ctx.counters.jwks_fetch();
         let unavailable = |e: String| {
             tracing::warn!(jwks_uri = %uri, reason = %e, "JWK Set unavailable");
-            Rejection::Unavailable(format!("JWKS {uri}: {e}"))
+            Rejection::Unavailable(Unavailable::new(format!("JWKS {uri}: {e}")))
         };
         let response = ctx
             .http
@@ -182,7 +189,10 @@ impl KeySource {
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| {
+                tracing::warn!(jwks_uri = %uri, error = %e, "JWK Set unavailable");
+                Rejection::Unavailable(Unavailable::caused_by(format!("JWKS {uri}"), e))
+            })?;
         let document: Value = json_body(response).await.map_err(unavailable)?;
         Ok(usable_keys(&document))
     }

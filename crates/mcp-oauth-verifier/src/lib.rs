@@ -50,6 +50,7 @@ mod jwks;
 mod jwt;
 mod origin;
 mod stats;
+mod unavailable;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -63,6 +64,7 @@ pub use claims::{Claims, Rejection};
 pub use error::BuildError;
 pub use mcp_oauth_core as core;
 pub use stats::VerifierStats;
+pub use unavailable::Unavailable;
 pub use verifier::Verifier;
 
 /// Seconds since the Unix epoch.

@@ -17,6 +17,7 @@ use crate::jwt::JwtVerifier;
 use crate::now;
 use crate::origin::AllowedOrigins;
 use crate::stats::{Counters, VerifierStats};
+use crate::unavailable::Unavailable;
 
 /// How tokens are verified.
 pub(crate) enum Mode {
@@ -413,8 +414,8 @@ impl Verifier {
                 return Ok(e.clone());
             }
         }
-        Err(Rejection::Unavailable(
-            "the authorization server has no introspection endpoint".into(),
-        ))
+        Err(Rejection::Unavailable(Unavailable::new(
+            "the authorization server has no introspection endpoint",
+        )))
     }
 }
