@@ -3,11 +3,14 @@
 //!
 //! ```text
 //! cargo run -p mcp-oauth-examples --example agent -- --mcp-url http://127.0.0.1:8000/mcp \
-//!     [--issuer URL] [--client-id ID [--client-secret SECRET]] [--username U --password P] [--tool NAME]
+//!     [--issuer URL] [--client-id ID [--client-secret SECRET]]
+//!     [--device | --username U --password P] [--tool NAME]
 //! ```
 //!
-//! With `--username` and `--password` it logs in headless; without, it opens
-//! the browser. A password or a pre-registered client (`--client-id`, with
+//! With `--device` it logs in with the device flow: it prints a code and a
+//! page to type it on from any other device (a phone), and waits. With
+//! `--username` and `--password` it logs in headless; without either, it
+//! opens the browser. A password or a pre-registered client (`--client-id`, with
 //! `--client-secret` for a confidential one) belongs to one authorization
 //! server, which `--issuer` names: the agent refuses an MCP server that
 //! sends it anywhere else, before sending anything there. mcp-oauth-server
@@ -19,6 +22,7 @@
 
 use std::sync::Arc;
 
+use clap::Parser;
 use mcp_oauth_client::{FileStore, Login, MemoryStore, OAuthClient, TokenStore};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -41,28 +45,52 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs in to a protected MCP server, lists its tools and calls one.
+#[derive(Parser)]
+struct Args {
+    /// The MCP server's URL.
+    #[arg(long)]
+    mcp_url: String,
+    /// The one authorization server trusted with a password or a client's
+    /// credentials.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// A pre-registered client id.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The secret of a confidential pre-registered client.
+    #[arg(long, requires = "client_id")]
+    client_secret: Option<String>,
+    /// Log in headless as this user (with `--password`).
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// The user's password (with `--username`).
+    #[arg(long, requires = "username")]
+    password: Option<String>,
+    /// Log in with the device flow (RFC 8628): print a code and a page to
+    /// type it on from any other device, and wait.
+    #[arg(long, conflicts_with_all = ["username", "password"])]
+    device: bool,
+    /// The tool to call.
+    #[arg(long, default_value = "get_user_profile")]
+    tool: String,
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut url, mut issuer, mut client_id, mut client_secret) = (None, None, None, None);
-    let (mut user, mut password, mut tool) = (None, None, "get_user_profile".to_owned());
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--mcp-url" => url = Some(value()?),
-            "--issuer" => issuer = Some(value()?),
-            "--client-id" => client_id = Some(value()?),
-            "--client-secret" => client_secret = Some(value()?),
-            "--username" => user = Some(value()?),
-            "--password" => password = Some(value()?),
-            "--tool" => tool = value()?,
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    let url = url.ok_or("--mcp-url is required")?;
-    let login = match (user, password) {
+    let Args {
+        mcp_url: url,
+        issuer,
+        client_id,
+        client_secret,
+        username,
+        password,
+        device,
+        tool,
+    } = Args::parse();
+    let login = match (username, password) {
         (Some(u), Some(p)) => Login::password(u, p),
-        (None, None) => Login::Browser,
-        _ => return Err("--username and --password go together".into()),
+        _ if device => Login::device(),
+        _ => Login::Browser,
     };
     let bound = matches!(login, Login::Password(_)) || client_id.is_some();
     if bound && issuer.is_none() {
@@ -86,8 +114,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     builder = match (client_id, client_secret) {
         (Some(id), Some(secret)) => builder.client_credentials(id, secret),
         (Some(id), None) => builder.client_id(id),
-        (None, Some(_)) => return Err("--client-secret needs --client-id".into()),
-        (None, None) => builder,
+        (None, _) => builder,
     };
     let client = builder.build()?;
     let mcp = ().serve(client.transport(&url)?).await?;

@@ -19,13 +19,25 @@ use mcp_oauth_core::{
     resource::ResourceUri,
 };
 
+/// Prints the discovery plan of an MCP URL: every metadata URL a client
+/// tries, in order.
+#[derive(clap::Parser)]
+struct Args {
+    /// The MCP server's URL.
+    mcp_url: String,
+    /// The `WWW-Authenticate` header of its 401, if known.
+    www_authenticate: Option<String>,
+    /// The authorization server's issuer, if known.
+    issuer: Option<String>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(mcp_url) = args.first() else {
-        eprintln!("usage: discovery_plan MCP_URL [WWW_AUTHENTICATE] [ISSUER]");
-        return ExitCode::from(2);
-    };
-    match plan(mcp_url, args.get(1), args.get(2)) {
+    let args: Args = clap::Parser::parse();
+    match plan(
+        &args.mcp_url,
+        args.www_authenticate.as_ref(),
+        args.issuer.as_ref(),
+    ) {
         Ok(lines) => {
             for line in lines {
                 println!("{line}");

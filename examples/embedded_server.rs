@@ -20,13 +20,17 @@ use mcp_oauth_core::secret::Password;
 use mcp_oauth_server::storage::MemoryStorage;
 use mcp_oauth_server::{AuthServer, ServerConfig, configure};
 
+/// An actix-web application with the authorization server inside.
+#[derive(clap::Parser)]
+struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(default_value_t = 9000)]
+    port: u16,
+}
+
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(9000);
+    let Args { port } = clap::Parser::parse();
     let password = std::env::var("MCP_OAUTH_SUPERUSER_PASSWORD")
         .unwrap_or_else(|_| "change me now please".into());
     let issuer = Issuer::parse(format!("http://127.0.0.1:{port}/auth"))?;

@@ -16,31 +16,39 @@ use axum::serve::ListenerExt;
 use mcp_oauth_examples::profile::{WRITE_SCOPE, app};
 use mcp_oauth_verifier::Verifier;
 
+/// A protected rmcp server (axum) behind the verifier.
+#[derive(clap::Parser)]
+struct Args {
+    /// Port on 127.0.0.1 (0: any).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The authorization server that issues its tokens.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    issuer: String,
+    /// Verify tokens by introspection with these credentials
+    /// (`CLIENT_ID:SECRET`) instead of locally (JWT).
+    #[arg(long, value_name = "CLIENT_ID:SECRET")]
+    introspect: Option<String>,
+    /// A browser origin (`scheme://host[:port]`) allowed to call it.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut port: u16 = 8000;
-    let mut issuer = "http://127.0.0.1:9000".to_owned();
-    let mut introspect: Option<(String, String)> = None;
-    let mut allowed_origins: Vec<String> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--issuer" => issuer = args.next().ok_or("--issuer needs a value")?,
-            "--introspect" => {
-                let v = args.next().ok_or("--introspect needs CLIENT_ID:SECRET")?;
-                let (id, secret) = v
-                    .split_once(':')
-                    .ok_or("--introspect needs CLIENT_ID:SECRET")?;
-                introspect = Some((id.to_owned(), secret.to_owned()));
-            }
-            "--allowed-origin" => allowed_origins.push(
-                args.next()
-                    .ok_or("--allowed-origin needs scheme://host[:port]")?,
-            ),
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
+    let Args {
+        port,
+        issuer,
+        introspect,
+        allowed_origins,
+    } = clap::Parser::parse();
+    let introspect = introspect
+        .map(|v| {
+            v.split_once(':')
+                .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
+                .ok_or("--introspect needs CLIENT_ID:SECRET")
+        })
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     let resource = format!("http://127.0.0.1:{port}/mcp");

@@ -12,23 +12,27 @@ use actix_web::{App, HttpServer};
 use mcp_oauth_examples::profile::{Profiles, WRITE_SCOPE, actix_mcp_service, configure_actix};
 use mcp_oauth_verifier::Verifier;
 
+/// A protected rmcp server on actix-web behind the verifier.
+#[derive(clap::Parser)]
+struct Args {
+    /// Port on 127.0.0.1 (0: any).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The authorization server that issues its tokens.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    issuer: String,
+    /// A browser origin (`scheme://host[:port]`) allowed to call it.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+}
+
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut port: u16 = 8000;
-    let mut issuer = "http://127.0.0.1:9000".to_owned();
-    let mut allowed_origins: Vec<String> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--issuer" => issuer = args.next().ok_or("--issuer needs a value")?,
-            "--allowed-origin" => allowed_origins.push(
-                args.next()
-                    .ok_or("--allowed-origin needs scheme://host[:port]")?,
-            ),
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
+    let Args {
+        port,
+        issuer,
+        allowed_origins,
+    } = clap::Parser::parse();
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let port = listener.local_addr()?.port();
     let resource = format!("http://127.0.0.1:{port}/mcp");

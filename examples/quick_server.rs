@@ -9,12 +9,27 @@
 
 use mcp_oauth_server::QuickServer;
 
+/// The smallest authorization server: in-memory storage, one superuser.
+#[derive(clap::Parser)]
+struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(default_value_t = 9000)]
+    port: u16,
+    /// The superuser's name.
+    #[arg(default_value = "admin")]
+    user: String,
+    /// The superuser's password.
+    #[arg(default_value = "admin")]
+    password: String,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let port: u16 = args.next().map(|p| p.parse()).transpose()?.unwrap_or(9000);
-    let user = args.next().unwrap_or_else(|| "admin".into());
-    let password = args.next().unwrap_or_else(|| "admin".into());
+    let Args {
+        port,
+        user,
+        password,
+    } = clap::Parser::parse();
 
     let server = QuickServer::new("127.0.0.1", port)
         .superuser(&user, &password)

@@ -8,6 +8,7 @@ mod browser;
 mod cimd;
 mod client;
 mod client_assertion;
+mod device;
 mod federation;
 mod flow;
 mod logs;

@@ -50,6 +50,7 @@ mod transport;
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use discovery::{ServerAuthorization, discover};
 pub use error::{ClientError, FetchError, UrlError};
+pub use login::device::{DeviceCodePrompt, DevicePrompt};
 pub use login::{AuthorizeCallback, BrowserOpener, CallbackError, Credentials, Login};
 pub use mcp_oauth_core as core;
 pub use store::{

@@ -67,6 +67,12 @@ open_enum! {
         UnapprovedSoftwareStatement => "unapproved_software_statement",
         /// RFC 7009 §2.2.1: revocation of this token type is not supported.
         UnsupportedTokenType => "unsupported_token_type",
+        /// RFC 8628 §3.5: the person has not decided yet; poll again.
+        AuthorizationPending => "authorization_pending",
+        /// RFC 8628 §3.5: polling too fast; wait 5 s longer from now on.
+        SlowDown => "slow_down",
+        /// RFC 8628 §3.5: the device code expired; start again.
+        ExpiredToken => "expired_token",
     }
 }
 
@@ -212,9 +218,10 @@ mod tests {
             assert_eq!(parsed.as_str(), code);
             assert_eq!(serde_json::to_value(&parsed).unwrap(), code);
         }
+        assert_eq!(ErrorCode::from("slow_down"), ErrorCode::SlowDown);
         assert_eq!(
-            ErrorCode::from("slow_down"),
-            ErrorCode::Other("slow_down".into())
+            ErrorCode::from("temporarily_slow"),
+            ErrorCode::Other("temporarily_slow".into())
         );
     }
 

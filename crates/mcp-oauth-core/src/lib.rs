@@ -97,6 +97,7 @@ mod serde_util;
 pub mod authorization;
 pub mod challenge;
 pub mod client_limits;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod html;

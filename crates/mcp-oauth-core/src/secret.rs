@@ -152,6 +152,11 @@ secret_type!(
     /// A registration or initial access token (RFC 7591 §3).
     RegistrationAccessToken
 );
+secret_type!(
+    /// A device code (RFC 8628 §3.2): what a device polls the token
+    /// endpoint with.
+    DeviceCode
+);
 
 macro_rules! generated_secret {
     ($name:ident) => {
@@ -170,6 +175,7 @@ generated_secret!(AccessToken);
 generated_secret!(RefreshToken);
 generated_secret!(AuthorizationCode);
 generated_secret!(RegistrationAccessToken);
+generated_secret!(DeviceCode);
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,7 @@ use crate::pkce::PkceVerifier;
 use crate::registration::GrantType;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
-use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
+use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken};
 use crate::serde_util::{opt_scope_lenient, opt_u64_lenient};
 
 /// The JOSE `typ` of an RFC 9068 access token.
@@ -120,6 +120,9 @@ pub struct TokenRequest {
     /// `refresh_token`: the refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<RefreshToken>,
+    /// The device code grant (RFC 8628 §3.4): the device code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_code: Option<DeviceCode>,
     /// Requested scope (refresh: a subset of the grant; client credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -162,6 +165,12 @@ pub enum TokenGrant<'a> {
         /// The canonical resource, when sent.
         resource: Option<ResourceUri>,
     },
+    /// RFC 8628 §3.4: the scope and resource are those of the device
+    /// authorization.
+    DeviceCode {
+        /// The device code.
+        device_code: &'a DeviceCode,
+    },
 }
 
 impl TokenRequest {
@@ -172,6 +181,7 @@ impl TokenRequest {
             redirect_uri: None,
             code_verifier: None,
             refresh_token: None,
+            device_code: None,
             scope: None,
             resource: None,
             client: ClientAuthParams::default(),
@@ -197,6 +207,14 @@ impl TokenRequest {
         Self {
             refresh_token: Some(refresh_token),
             ..Self::with_grant(GrantType::RefreshToken)
+        }
+    }
+
+    /// A device code request (RFC 8628 §3.4).
+    pub fn device_code(device_code: DeviceCode) -> Self {
+        Self {
+            device_code: Some(device_code),
+            ..Self::with_grant(GrantType::DeviceCode)
         }
     }
 
@@ -271,6 +289,12 @@ impl TokenRequest {
             GrantType::ClientCredentials => Ok(TokenGrant::ClientCredentials {
                 scope: scope()?,
                 resource: resource()?,
+            }),
+            GrantType::DeviceCode => Ok(TokenGrant::DeviceCode {
+                device_code: self
+                    .device_code
+                    .as_ref()
+                    .ok_or_else(|| missing("device_code"))?,
             }),
             other => Err(ErrorResponse::new(ErrorCode::UnsupportedGrantType)
                 .with_description(format!("grant_type {other} is not supported"))),

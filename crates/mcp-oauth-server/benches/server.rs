@@ -13,12 +13,14 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mcp_oauth_core::device::{PollPace, UserCode};
 use mcp_oauth_core::secret::{random_base64url, token_hash};
 use mcp_oauth_core::token::{AccessTokenClaims, Audience};
 use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::keys::KeyManager;
 use mcp_oauth_server::storage::{
-    self, CodeRecord, IssuedFromCode, MemoryStorage, RefreshRecord, Storage,
+    self, CodeRecord, DeviceRecord, DeviceState, IssuedFromCode, MemoryStorage, RefreshRecord,
+    Storage,
 };
 use mcp_oauth_server::testing::TempDatabase;
 
@@ -111,6 +113,19 @@ fn refresh_record() -> RefreshRecord {
     }
 }
 
+fn device_record() -> DeviceRecord {
+    DeviceRecord {
+        device_code_hash: token_hash(&random_base64url(32).unwrap()),
+        user_code: UserCode::generate().unwrap().as_str().to_owned(),
+        client_id: "agent".into(),
+        scope: "mcp".into(),
+        resource: Some("http://127.0.0.1:8000/mcp".into()),
+        expires_at: SystemClock.now() + 600,
+        pace: PollPace::new(5),
+        state: DeviceState::Pending,
+    }
+}
+
 fn storage_ops(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = std::env::temp_dir().join(format!("mcp-oauth-bench-{}", std::process::id()));
@@ -161,6 +176,26 @@ fn storage_ops(c: &mut Criterion) {
             b.to_async(&rt)
                 .iter(|| async { store.insert_refresh(refresh_record()).await.unwrap() })
         });
+        // What one idle agent's poll costs (RFC 8628): a pending device
+        // authorization read, paced and written back in one transaction.
+        let pending = device_record();
+        let polled = pending.device_code_hash.clone();
+        rt.block_on(store.insert_device(pending)).unwrap();
+        c.bench_function(&format!("storage/{name}/device code poll (pending)"), |b| {
+            b.to_async(&rt).iter(|| async {
+                store
+                    .poll_device(black_box(&polled), "agent", SystemClock.now())
+                    .await
+                    .unwrap()
+            })
+        });
+        c.bench_function(
+            &format!("storage/{name}/device authorization insert"),
+            |b| {
+                b.to_async(&rt)
+                    .iter(|| async { store.insert_device(device_record()).await.unwrap() })
+            },
+        );
     }
     if let Some(db) = pg {
         drop(backends);

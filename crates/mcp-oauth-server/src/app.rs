@@ -22,6 +22,7 @@ use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::clients::{ClientLookupError, Clients};
+use crate::oauth::device::DeviceAuthorization;
 use crate::oauth::grants::GrantContext;
 use crate::oauth::grants::revoke::Revoked;
 use crate::oauth::login::PasswordLogin;
@@ -228,6 +229,14 @@ impl AuthServer {
         }
     }
 
+    /// Device authorization (RFC 8628) with this server's lifetimes.
+    pub(crate) fn device_authorization(&self) -> DeviceAuthorization<'_> {
+        DeviceAuthorization {
+            storage: self.storage.as_ref(),
+            config: &self.config,
+        }
+    }
+
     /// Password sign-in with this server's limits.
     pub(crate) fn password_login(&self) -> PasswordLogin<'_> {
         PasswordLogin {
@@ -410,8 +419,19 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
         ClientAuthMethod::ClientSecretPost,
         ClientAuthMethod::PrivateKeyJwt,
     ];
+    let mut grant_types = vec![
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+    if config.device_flow {
+        grant_types.push(GrantType::DeviceCode);
+    }
     AuthorizationServerMetadata {
         issuer: issuer.as_str().to_owned(),
+        device_authorization_endpoint: config
+            .device_flow
+            .then(|| issuer.endpoint("/device_authorization")),
         authorization_endpoint: Some(issuer.endpoint("/authorize")),
         token_endpoint: Some(issuer.endpoint("/token")),
         jwks_uri: Some(issuer.endpoint("/jwks")),
@@ -419,11 +439,7 @@ fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
         scopes_supported: Some(config.scopes_supported.clone()),
         response_types_supported: Some(vec![ResponseType::Code]),
         response_modes_supported: Some(vec!["query".to_owned()]),
-        grant_types_supported: Some(vec![
-            GrantType::AuthorizationCode,
-            GrantType::RefreshToken,
-            GrantType::ClientCredentials,
-        ]),
+        grant_types_supported: Some(grant_types),
         token_endpoint_auth_methods_supported: Some(auth_methods.clone()),
         token_endpoint_auth_signing_alg_values_supported: Some(
             crate::oauth::clients::assertion::ASSERTION_ALGS

@@ -66,6 +66,13 @@ pub struct ServerConfig {
     pub grant_max_lifetime: Duration,
     /// Authorization-code lifetime.
     pub code_ttl: Duration,
+    /// The device authorization grant (RFC 8628): on by default; off, the
+    /// endpoint, page and grant are not served or advertised.
+    pub device_flow: bool,
+    /// How long a device authorization waits for the person.
+    pub device_code_ttl: Duration,
+    /// The polling interval asked of devices (each `slow_down` adds 5 s).
+    pub device_poll_interval: Duration,
     /// How long a rotated refresh token may still be used, for two
     /// concurrent refreshes by the same client.
     pub refresh_grace: Duration,
@@ -145,6 +152,9 @@ impl ServerConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             grant_max_lifetime: Duration::from_secs(90 * 24 * 3600),
             code_ttl: Duration::from_secs(60),
+            device_flow: true,
+            device_code_ttl: Duration::from_secs(600),
+            device_poll_interval: Duration::from_secs(5),
             refresh_grace: Duration::from_secs(10),
             scopes_supported: vec!["mcp".to_owned()],
             default_scope: ScopeSet::parse_lossy("mcp"),
@@ -184,6 +194,12 @@ impl ServerConfig {
     /// Sets the authorization-code lifetime.
     pub fn code_ttl(mut self, ttl: Duration) -> Self {
         self.code_ttl = ttl;
+        self
+    }
+
+    /// Serves the device authorization grant (RFC 8628), or not.
+    pub fn device_flow(mut self, enabled: bool) -> Self {
+        self.device_flow = enabled;
         self
     }
 

@@ -347,3 +347,116 @@ async fn two_instances_share_one_deployment() {
     drop(b);
     db.drop_now().await;
 }
+
+/// Device flow across instances: started at A, allowed on B's page, polled
+/// at A and B at once: one instance answers with tokens, the other with
+/// `invalid_grant`.
+#[tokio::test]
+async fn a_device_started_at_one_instance_is_redeemed_once_across_both() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{pa}");
+    let a = start(&db.url, &issuer, pa).await;
+    let b = start(&db.url, &issuer, pb).await;
+    const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let client = register(
+        &a,
+        json!({"client_name": "device", "token_endpoint_auth_method": "none",
+               "grant_types": [GRANT, "refresh_token"]}),
+    )
+    .await;
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let started: Value = http()
+        .post(format!("{}/device_authorization", a.base))
+        .form(&[("client_id", id.as_str()), ("resource", RESOURCE)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+    let device_code = started["device_code"].as_str().unwrap().to_owned();
+
+    // The person, at B's page: sign in with the code, then allow.
+    let page = http()
+        .get(format!("{}/device", b.base))
+        .query(&[("user_code", user_code)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with("mcp_oauth_csrf="))
+        .unwrap();
+    let html = page.text().await.unwrap();
+    let csrf = field(&html, "csrf");
+    let post = |form: Vec<(&'static str, String)>| {
+        http()
+            .post(format!("{}/device", b.base))
+            .header("cookie", cookie.clone())
+            .form(&form)
+            .send()
+    };
+    let confirm = post(vec![
+        ("csrf", csrf.clone()),
+        ("step", "signin".into()),
+        ("user_code", user_code.to_owned()),
+        ("username", USER.into()),
+        ("password", PASSWORD.into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(confirm.status(), 200);
+    let session = confirm
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with("mcp_oauth_session="))
+        .unwrap();
+    let allowed = http()
+        .post(format!("{}/device", b.base))
+        .header("cookie", format!("{cookie}; {session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("step", "decide"),
+            ("user_code", user_code),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+
+    let poll = |base: String| {
+        let (id, device_code) = (id.clone(), device_code.clone());
+        async move {
+            http()
+                .post(format!("{base}/token"))
+                .form(&[
+                    ("grant_type", GRANT),
+                    ("device_code", device_code.as_str()),
+                    ("client_id", id.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let (x, y) = tokio::join!(poll(a.base.clone()), poll(b.base.clone()));
+    let mut statuses = [x, y];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400]);
+    drop((a, b));
+    db.drop_now().await;
+}

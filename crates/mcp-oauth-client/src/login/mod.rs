@@ -1,10 +1,12 @@
 //! How the user (or the agent on the user's behalf) gets through the
 //! authorization endpoint: a browser and a loopback listener
 //! ([`browser`]), a headless password login at the trusted authorization
-//! server ([`credentials`]), or a callback the caller provides.
+//! server ([`credentials`]), or a callback the caller provides; or, without
+//! the authorization endpoint, the device flow ([`device`]).
 
 mod browser;
 mod credentials;
+pub(crate) mod device;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -96,9 +98,30 @@ pub enum Login {
     /// Machine to machine: the `client_credentials` grant with the
     /// pre-registered client's secret; no user.
     ClientCredentials,
+    /// No browser on this machine: the device authorization grant (RFC
+    /// 8628). The prompt shows the person a code and a page to type it on
+    /// from any other device; the agent polls until they allow or deny.
+    /// Made with [`Login::device`] (prints to the terminal) or with a
+    /// prompt of your own.
+    Device(device::DevicePrompt),
 }
 
 impl Login {
+    /// The device login (RFC 8628) with the default prompt: the code and
+    /// the page to type it on, printed to standard error. The safe
+    /// headless login: no password passes through the agent.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{Login, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent").login(Login::device()).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
+    pub fn device() -> Self {
+        Self::Device(Arc::new(device::print_to_stderr))
+    }
+
     /// A headless password login. The password is sent only to the login
     /// endpoint of the authorization server named with
     /// [`OAuthClientBuilder::authorization_server`](crate::OAuthClientBuilder::authorization_server),
@@ -165,6 +188,7 @@ impl std::fmt::Debug for Login {
             Self::Password(c) => write!(f, "Login::Password({c:?})"),
             Self::Callback(_) => f.write_str("Login::Callback"),
             Self::ClientCredentials => f.write_str("Login::ClientCredentials"),
+            Self::Device(_) => f.write_str("Login::Device"),
         }
     }
 }

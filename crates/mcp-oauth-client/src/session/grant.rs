@@ -10,7 +10,9 @@ use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AuthorizationCode, ClientSecret, random_base64url};
-use mcp_oauth_core::token::{JWT_BEARER_ASSERTION_TYPE, TokenRequest, TokenResponse};
+use mcp_oauth_core::token::{
+    ClientAuthParams, JWT_BEARER_ASSERTION_TYPE, TokenRequest, TokenResponse,
+};
 
 use crate::config::{AssertionKey, Config};
 use crate::discovery::Discovered;
@@ -95,16 +97,39 @@ pub(super) async fn token_request(
     request: &mut TokenRequest,
 ) -> Result<Result<TokenResponse, ErrorResponse>, ClientError> {
     let target = require_secure("token endpoint", endpoint)?;
-    let mut http = http.post(target);
+    let post = authenticate(
+        config,
+        http.post(target),
+        audience,
+        reg,
+        basic,
+        &mut request.client,
+    )?;
+    let reply = fetch::exchange(post.form(&*request), endpoint).await?;
+    Ok(read_token_response(&reply))
+}
+
+/// Adds the client's authentication to a request to the token endpoint
+/// (or another endpoint that authenticates clients as it does): an
+/// assertion, HTTP Basic, the secret in the body (`client`), or the bare
+/// `client_id` of a public client.
+pub(super) fn authenticate(
+    config: &Config,
+    mut http: reqwest::RequestBuilder,
+    audience: &str,
+    reg: &Registration,
+    basic: bool,
+    client: &mut ClientAuthParams,
+) -> Result<reqwest::RequestBuilder, ClientError> {
     let signs = config
         .preregistered
         .as_ref()
         .is_some_and(|p| p.client_id == reg.client_id);
     match (&config.assertion_key, &reg.client_secret, basic) {
         (Some(key), _, _) if signs => {
-            request.client.client_id = Some(reg.client_id.clone());
-            request.client.client_assertion_type = Some(JWT_BEARER_ASSERTION_TYPE.to_owned());
-            request.client.client_assertion = Some(ClientSecret::new(sign_assertion(
+            client.client_id = Some(reg.client_id.clone());
+            client.client_assertion_type = Some(JWT_BEARER_ASSERTION_TYPE.to_owned());
+            client.client_assertion = Some(ClientSecret::new(sign_assertion(
                 key,
                 &reg.client_id,
                 audience,
@@ -116,18 +141,17 @@ pub(super) async fn token_request(
             http = http.basic_auth(enc(&reg.client_id), Some(enc(secret.secret())));
         }
         (_, Some(secret), false) => {
-            request.client.client_id = Some(reg.client_id.clone());
-            request.client.client_secret = Some(secret.clone());
+            client.client_id = Some(reg.client_id.clone());
+            client.client_secret = Some(secret.clone());
         }
-        (_, None, _) => request.client.client_id = Some(reg.client_id.clone()),
+        (_, None, _) => client.client_id = Some(reg.client_id.clone()),
     }
-    let reply = fetch::exchange(http.form(&*request), endpoint).await?;
-    Ok(read_token_response(&reply))
+    Ok(http)
 }
 
 /// The server's answer: tokens, or its OAuth error (an unreadable error
 /// becomes `http_STATUS` with the start of the body).
-fn read_token_response(reply: &Reply) -> Result<TokenResponse, ErrorResponse> {
+pub(super) fn read_token_response(reply: &Reply) -> Result<TokenResponse, ErrorResponse> {
     if reply.status.is_success() {
         let mut value: serde_json::Value = reply.json().map_err(|e| {
             ErrorResponse::invalid_request(format!("unreadable token response: {e}"))

@@ -48,7 +48,15 @@ pub(super) async fn identity(
     let request = ClientMetadata {
         client_name: Some(config.client_name.clone()),
         redirect_uris: Some(vec![login::LOOPBACK_REDIRECT.to_owned()]),
-        grant_types: Some(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        grant_types: Some(if matches!(config.login, crate::Login::Device(_)) {
+            vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ]
+        } else {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        }),
         response_types: Some(vec![ResponseType::Code]),
         token_endpoint_auth_method: Some(ClientAuthMethod::None),
         application_type: Some(ApplicationType::Native),

@@ -5,6 +5,7 @@
 //! tokens are read again, so agents (processes) that share a token store
 //! use each other's refreshes instead of replaying a spent refresh token.
 
+mod device;
 mod grant;
 mod identity;
 
@@ -228,26 +229,39 @@ impl Session {
             && d.metadata.supports_token_auth_method(
                 &mcp_oauth_core::registration::ClientAuthMethod::ClientSecretBasic,
             );
-        let mut request = if matches!(self.config.login, Login::ClientCredentials) {
-            TokenRequest::client_credentials()
-                .scope(&scope)
-                .resource(&d.resource)
+        let tokens = if let Login::Device(prompt) = &self.config.login {
+            device::DeviceLogin {
+                config: &self.config,
+                http: &self.http,
+                discovered: &d,
+                registration: &reg,
+                token_endpoint: &token_endpoint,
+                basic,
+            }
+            .run(&scope, prompt)
+            .await?
         } else {
-            let (code, verifier, redirect_uri) =
-                grant::user_login(&self.config, &self.http, &d, &reg, &scope).await?;
-            TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
+            let mut request = if matches!(self.config.login, Login::ClientCredentials) {
+                TokenRequest::client_credentials()
+                    .scope(&scope)
+                    .resource(&d.resource)
+            } else {
+                let (code, verifier, redirect_uri) =
+                    grant::user_login(&self.config, &self.http, &d, &reg, &scope).await?;
+                TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
+            };
+            grant::token_request(
+                &self.config,
+                &self.http,
+                &token_endpoint,
+                &d.issuer,
+                &reg,
+                basic,
+                &mut request,
+            )
+            .await?
+            .map_err(ClientError::Token)?
         };
-        let tokens = grant::token_request(
-            &self.config,
-            &self.http,
-            &token_endpoint,
-            &d.issuer,
-            &reg,
-            basic,
-            &mut request,
-        )
-        .await?
-        .map_err(ClientError::Token)?;
         let tokens = grant::to_tokens(tokens, &scope, now());
         let access = tokens.access_token.clone();
         let index = SessionRecord::new(

@@ -24,7 +24,7 @@ use super::redirect::{complete, redirect_url, redirect_with};
 use super::{pages, session};
 use crate::app::AuthServer;
 use crate::oauth::clients::ClientLookupError;
-use crate::oauth::grants::issue::resource_allowed;
+use crate::oauth::grants::issue::{resource_allowed, scope_allowed};
 use crate::oauth::pending::{PENDING_TTL, Pending};
 use crate::storage::ClientRecord;
 
@@ -127,7 +127,7 @@ pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) ->
         Ok(_) => state.config.default_scope.clone(),
         Err(e) => return fail(ErrorCode::InvalidScope, &e.to_string()),
     };
-    if let Err(msg) = check_scope(&state, &client, &scope) {
+    if let Err(msg) = scope_allowed(&state.config, &client, &scope) {
         return fail(ErrorCode::InvalidScope, &msg);
     }
     let resource = match query
@@ -256,16 +256,5 @@ fn choose_redirect(client: &ClientRecord, asked: Option<&str>) -> Option<String>
             .then(|| uri.to_owned()),
         None if registered.len() == 1 => Some(registered[0].clone()),
         None => None,
-    }
-}
-
-fn check_scope(state: &AuthServer, client: &ClientRecord, scope: &ScopeSet) -> Result<(), String> {
-    let supported: ScopeSet = state.config.scopes_supported.iter().cloned().collect();
-    let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
-    let extra = scope.difference(allowed);
-    if extra.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("scope not allowed for this client: {extra}"))
     }
 }

@@ -5,6 +5,8 @@ mod authorize;
 mod client_address;
 mod consent;
 mod cookies;
+mod device;
+mod device_pages;
 mod error;
 mod federate;
 mod introspect;
@@ -34,7 +36,7 @@ use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flow: bool) {
     use actix_web::middleware::{ErrorHandlers, from_fn};
     let too_large = || {
         ErrorHandlers::new().handler(
@@ -93,6 +95,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         ))
         .service(plain_route(p("/healthz"), web::get().to(metadata::healthz)))
         .service(plain_route(p("/metrics"), web::get().to(metadata::metrics)));
+    if device_flow {
+        cfg.service(cors_route(
+            p("/device_authorization"),
+            web::post().to(device::authorization),
+        ))
+        .service(
+            plain_route(p("/device"), web::get().to(device::page))
+                .route(web::post().to(device::submit)),
+        );
+    }
 }
 
 /// Decodes a form body, or answers `invalid_request` naming what was being

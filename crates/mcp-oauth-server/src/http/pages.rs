@@ -1,17 +1,17 @@
 //! The HTML the authorization server shows people: login, consent, errors.
-//! Every page forbids framing, caching and referrers, needs no JavaScript,
-//! and escapes everything it did not write itself.
+//! Every page forbids framing, caching and referrers, and needs no
+//! JavaScript. The pages are compile-time templates (maud): everything
+//! interpolated is escaped unless marked otherwise, and only this file's
+//! own constants are.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, HttpResponseBuilder};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::app::AuthServer;
 use crate::oauth::pending::Pending;
 use crate::storage::ClientRecord;
-
-/// The double-submit CSRF cookie of the login and consent forms.
-pub(super) use mcp_oauth_core::html::escape;
 
 fn headers(status: u16) -> HttpResponseBuilder {
     let mut r =
@@ -30,23 +30,38 @@ fn headers(status: u16) -> HttpResponseBuilder {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d1d1f;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}main{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.15);max-width:26rem;width:100%}h1{font-size:1.3rem;margin-top:0}label{display:block;margin-top:1rem;font-weight:600}input{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;font-size:1rem;border:1px solid #888;border-radius:4px}button{margin-top:1.25rem;width:100%;padding:.6rem;font-size:1rem;border:0;border-radius:4px;cursor:pointer}.primary{background:#1f5fbf;color:#fff}.secondary{background:#e4e6eb;color:#1d1d1f}button:focus,input:focus{outline:3px solid #f0b400;outline-offset:1px}.error{color:#a40000;font-weight:600}.meta{color:#444;font-size:.9rem}ul{padding-left:1.2rem}";
 
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
-        escape(title)
-    )
+/// A whole page around `body`.
+pub(super) fn document(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main { (body) } }
+        }
+    }
+    .into_string()
+}
+
+/// The response of a page: its status, the protective headers, the HTML.
+pub(super) fn page(status: u16, title: &str, body: Markup) -> HttpResponse {
+    headers(status).body(document(title, body))
 }
 
 /// A page with one message.
 pub(super) fn message(status: u16, title: &str, text: &str) -> HttpResponse {
-    headers(status).body(document(
+    page(
+        status,
         title,
-        &format!(
-            "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>",
-            escape(title),
-            escape(text)
-        ),
-    ))
+        html! {
+            h1 { (title) }
+            p.error role="alert" { (text) }
+        },
+    )
 }
 
 /// The error page for requests that cannot be trusted to redirect.
@@ -62,80 +77,95 @@ pub(super) fn error_with_return(text: &str, back: &str) -> HttpResponse {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    headers(400).body(document(
+    page(
+        400,
         "Authorization error",
-        &format!(
-            "<h1>Authorization error</h1><p class=\"error\" role=\"alert\">The request cannot be completed: {}.</p>\
-<p class=\"meta\">The application that sent you here has not been verified by this server.</p>\
-<p><a href=\"{}\">Return to {}</a></p>",
-            escape(text),
-            escape(back),
-            escape(&host),
-        ),
-    ))
+        html! {
+            h1 { "Authorization error" }
+            p.error role="alert" { "The request cannot be completed: " (text) "." }
+            p.meta { "The application that sent you here has not been verified by this server." }
+            p { a href=(back) { "Return to " (host) } }
+        },
+    )
 }
 
 /// Who vouches for the client's name: the operator, the site of its
 /// metadata document, or nobody (it registered itself).
-fn provenance(client: &ClientRecord) -> String {
+fn provenance(client: &ClientRecord) -> Markup {
     if client.is_trusted() {
-        return String::new();
+        return html! {};
     }
-    match url::Url::parse(&client.client_id)
+    let described_by = url::Url::parse(&client.client_id)
         .ok()
         .filter(|u| u.scheme() == "https" || u.scheme() == "http")
-        .and_then(|u| u.host_str().map(str::to_owned))
-    {
-        Some(host) => format!(
-            "<p class=\"meta\">This application is described by <strong>{}</strong>; its name is not verified by this server.</p>",
-            escape(&host)
-        ),
-        None => "<p class=\"meta\">This application registered itself; its name is not verified by this server.</p>".to_owned(),
+        .and_then(|u| u.host_str().map(str::to_owned));
+    html! {
+        @if let Some(host) = described_by {
+            p.meta {
+                "This application is described by " strong { (host) }
+                "; its name is not verified by this server."
+            }
+        } @else {
+            p.meta { "This application registered itself; its name is not verified by this server." }
+        }
     }
 }
 
-/// Who asks, for what, and where the answer goes.
-fn request_summary(client: &ClientRecord, pending: &Pending) -> String {
+/// Who asks, for what (scopes, resource), and, for a redirect-based
+/// request, where the answer goes.
+pub(super) fn request_summary(
+    client: &ClientRecord,
+    scope: &str,
+    resource: Option<&str>,
+    redirect_uri: Option<&str>,
+) -> Markup {
     let name = client
         .metadata
         .client_name
         .as_deref()
         .unwrap_or(&client.client_id);
-    let redirect = url::Url::parse(&pending.redirect_uri).ok();
+    let redirect = redirect_uri.and_then(|r| url::Url::parse(r).ok());
     let host = redirect
         .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
+        .and_then(|u| u.host_str().map(str::to_owned));
     // MCP 2025-11-25, localhost redirect URI risks: any program on the
     // person's computer can listen there.
-    let local = if redirect
+    let local = redirect
         .as_ref()
-        .is_some_and(mcp_oauth_core::redirect::is_loopback)
-    {
-        "<p class=\"meta\">The answer goes to a program on your own computer. Continue only if you started this application yourself.</p>"
-    } else {
-        ""
-    };
-    let scopes: String = pending
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-        .collect();
-    format!(
-        "<p><strong>{}</strong> asks for access{}.</p>{}<p class=\"meta\">Afterwards you return to <strong>{}</strong>.</p>{local}<p class=\"meta\">Permissions asked:</p><ul>{scopes}</ul>",
-        escape(name),
-        pending
-            .resource
-            .as_deref()
-            .map(|r| format!(" to <strong>{}</strong>", escape(r)))
-            .unwrap_or_default(),
-        provenance(client),
-        escape(&host),
+        .is_some_and(mcp_oauth_core::redirect::is_loopback);
+    html! {
+        p {
+            strong { (name) } " asks for access"
+            @if let Some(r) = resource { " to " strong { (r) } }
+            "."
+        }
+        (provenance(client))
+        @if let Some(host) = host {
+            p.meta { "Afterwards you return to " strong { (host) } "." }
+        }
+        @if local {
+            p.meta { "The answer goes to a program on your own computer. Continue only if you started this application yourself." }
+        }
+        p.meta { "Permissions asked:" }
+        ul {
+            @for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                li { code { (s) } }
+            }
+        }
+    }
+}
+
+fn pending_summary(client: &ClientRecord, pending: &Pending) -> Markup {
+    request_summary(
+        client,
+        &pending.scope,
+        pending.resource.as_deref(),
+        Some(&pending.redirect_uri),
     )
 }
 
-fn csrf_cookie(state: &AuthServer, csrf: &str) -> Cookie<'static> {
+/// The CSRF cookie of a form (double submit).
+pub(super) fn csrf_cookie(state: &AuthServer, csrf: &str) -> Cookie<'static> {
     Cookie::build(
         super::cookies::name(state, super::cookies::CSRF_COOKIE),
         csrf.to_owned(),
@@ -145,6 +175,14 @@ fn csrf_cookie(state: &AuthServer, csrf: &str) -> Cookie<'static> {
     .secure(state.config.issuer.is_https())
     .same_site(SameSite::Strict)
     .finish()
+}
+
+/// The hidden fields every form of a pending request carries.
+fn hidden(handle: &str, csrf: &str) -> Markup {
+    html! {
+        input type="hidden" name="request" value=(handle);
+        input type="hidden" name="csrf" value=(csrf);
+    }
 }
 
 /// The login form; submitting it also grants the access it describes.
@@ -157,46 +195,34 @@ pub(super) fn login(
     failure: Option<&str>,
     status: u16,
 ) -> HttpResponse {
-    let failure = failure
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let hidden = format!(
-        "<input type=\"hidden\" name=\"request\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        escape(handle),
-        escape(csrf),
-    );
-    // One button per upstream identity provider; each is a form post, so
-    // it carries the CSRF field like the password form.
-    let upstreams: String = state
-        .federation
-        .list()
-        .map(|u| {
-            format!(
-                "<form method=\"post\" action=\"{action}\">{hidden}\
-<button class=\"secondary\" type=\"submit\">Sign in with {name} and allow</button></form>",
-                action = escape(&state.endpoint(&format!("/federate/{}", u.id))),
-                name = escape(&u.name),
-            )
-        })
-        .collect();
-    let local = if state.config.local_login {
-        format!(
-            "<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
-<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-<button class=\"primary\" type=\"submit\">Sign in and allow</button></form>",
-            action = escape(&state.endpoint("/login")),
-        )
-    } else {
-        String::new()
+    let body = html! {
+        h1 { "Sign in to continue" }
+        (pending_summary(client, pending))
+        @if let Some(e) = failure {
+            p.error role="alert" { (e) }
+        }
+        // One button per upstream identity provider; each is a form post,
+        // so it carries the CSRF field like the password form.
+        @for u in state.federation.list() {
+            form method="post" action=(state.endpoint(&format!("/federate/{}", u.id))) {
+                (hidden(handle, csrf))
+                button.secondary type="submit" { "Sign in with " (u.name) " and allow" }
+            }
+        }
+        @if state.config.local_login {
+            form method="post" action=(state.endpoint("/login")) {
+                (hidden(handle, csrf))
+                label for="username" { "Username" }
+                input #username name="username" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button.primary type="submit" { "Sign in and allow" }
+            }
+        }
     };
-    let body = format!(
-        "<h1>Sign in to continue</h1>{summary}{failure}{upstreams}{local}",
-        summary = request_summary(client, pending),
-    );
     headers(status)
         .cookie(csrf_cookie(state, csrf))
-        .body(document("Sign in", &body))
+        .body(document("Sign in", body))
 }
 
 /// The consent page for a signed-in user.
@@ -208,19 +234,17 @@ pub(super) fn consent(
     csrf: &str,
     user: &str,
 ) -> HttpResponse {
-    let body = format!(
-        "<h1>Allow access?</h1><p class=\"meta\">Signed in as <strong>{user}</strong>.</p>{summary}\
-<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"request\" value=\"{handle}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\" autofocus>Allow</button>\
-<button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-        user = escape(user),
-        summary = request_summary(client, pending),
-        action = escape(&state.endpoint("/consent")),
-        handle = escape(handle),
-        csrf = escape(csrf),
-    );
+    let body = html! {
+        h1 { "Allow access?" }
+        p.meta { "Signed in as " strong { (user) } "." }
+        (pending_summary(client, pending))
+        form method="post" action=(state.endpoint("/consent")) {
+            (hidden(handle, csrf))
+            button.primary type="submit" name="decision" value="allow" autofocus { "Allow" }
+            button.secondary type="submit" name="decision" value="deny" { "Deny" }
+        }
+    };
     headers(200)
         .cookie(csrf_cookie(state, csrf))
-        .body(document("Allow access?", &body))
+        .body(document("Allow access?", body))
 }

@@ -21,9 +21,10 @@ pub fn configure(state: Arc<AuthServer>) -> impl FnOnce(&mut web::ServiceConfig)
             .path()
             .trim_end_matches('/')
             .to_owned();
+        let state_device_flow = state.config.device_flow;
         cfg.app_data(web::Data::from(state))
             .app_data(web::PayloadConfig::new(super::middleware::MAX_BODY_BYTES));
-        super::routes(cfg, &issuer_path);
+        super::routes(cfg, &issuer_path, state_device_flow);
     }
 }
 

@@ -66,6 +66,10 @@ pub(super) async fn token(
             )
             .await?
         }
+        TokenGrant::DeviceCode { device_code } if state.config.device_flow => {
+            needs(GrantType::DeviceCode)?;
+            grants::device::poll(&state.grants(), &client, device_code).await?
+        }
         TokenGrant::ClientCredentials { scope, resource } => {
             needs(GrantType::ClientCredentials)?;
             grants::client_credentials::issue(&state.grants(), &client, scope, resource.as_ref())

@@ -62,6 +62,24 @@ impl OAuthError {
         e
     }
 
+    /// An error of the token endpoint (RFC 6749 §5.2): 400 whatever the
+    /// code, except `invalid_client` (401) and the server's own failures.
+    ///
+    /// ```
+    /// use mcp_oauth_server::OAuthError;
+    /// use mcp_oauth_server::core::error::{ErrorCode, ErrorResponse};
+    ///
+    /// let denied = OAuthError::token_endpoint(ErrorResponse::new(ErrorCode::AccessDenied));
+    /// assert_eq!(denied.status(), 400);
+    /// ```
+    pub fn token_endpoint(body: ErrorResponse) -> Self {
+        let mut e = Self::new(body);
+        if e.0.status == 403 {
+            e.0.status = 400;
+        }
+        e
+    }
+
     /// Asks the caller to wait this many seconds (`Retry-After`).
     #[must_use]
     pub fn with_retry_after(mut self, seconds: u64) -> Self {

@@ -6,6 +6,8 @@
 //!   documents) and authenticating them, `private_key_jwt` included;
 //! - [`grants`]: the token endpoint's grants, issuing, revoking and
 //!   introspecting tokens;
+//! - [`device`]: the device authorization grant's start and the person's
+//!   decision (the polling is [`grants::device`]);
 //! - [`pending`]: the authorization request waiting for a person, and its
 //!   approval;
 //! - [`login`]: password sign-in with its throttling;
@@ -15,6 +17,7 @@
 
 pub(crate) mod access_tokens;
 pub(crate) mod clients;
+pub(crate) mod device;
 pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod login;

@@ -61,11 +61,12 @@ impl Registration<'_> {
         // Open registration is for clients that act for a person who signs in
         // and consents; grants without a person are for clients the operator
         // creates (`mcp-oauth-server client add`).
-        if let Some(g) = metadata
-            .effective_grant_types()
-            .into_iter()
-            .find(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
-        {
+        if let Some(g) = metadata.effective_grant_types().into_iter().find(|g| {
+            !matches!(
+                g,
+                GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::DeviceCode
+            )
+        }) {
             return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
                 .with_description(format!(
                     "grant type {g} is only for clients the operator creates; \

@@ -35,13 +35,15 @@ pub use memory::MemoryStorage;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStorage;
 pub use records::{
-    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode,
-    RefreshRecord, RefreshRotation, SigningKeyRecord, StoredCode, SubjectState, UserRecord,
+    ClientPolicy, ClientRecord, CodeConsumption, CodeRecord, DeviceRecord, DeviceState,
+    IdentityRecord, IssuedFromCode, RefreshRecord, RefreshRotation, SigningKeyRecord, StoredCode,
+    SubjectState, UserRecord,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 pub use traits::{
-    COUNTER_RETENTION, ClientStore, CounterStore, GrantStore, KeyStore, Storage, UserStore,
+    COUNTER_RETENTION, ClientStore, CounterStore, DeviceStore, GrantStore, KeyStore, Storage,
+    UserStore,
 };
 
 /// Connections a PostgreSQL pool opens at most.

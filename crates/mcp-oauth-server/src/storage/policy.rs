@@ -100,3 +100,89 @@ mod tests {
         assert_eq!(rotation(&spent, true, true, 41, 10), Rotation::Invalid);
     }
 }
+
+/// What a poll of a device code leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DevicePoll {
+    /// No such device code: `invalid_grant`.
+    Unknown,
+    /// Its codes expired: `expired_token`.
+    Expired,
+    /// Nobody decided yet: `authorization_pending`.
+    Pending,
+    /// Polled sooner than the interval: `slow_down` (the interval grew).
+    SlowDown,
+    /// A person denied it: `access_denied`.
+    Denied,
+    /// Its tokens were already issued: `invalid_grant` (a replay).
+    Redeemed,
+    /// Approved, and this poll spends it: issue the tokens for this record
+    /// (its state names who approved). Happens once per device code.
+    Approved(super::DeviceRecord),
+}
+
+/// The verdict of a poll by `client_id` at `now` of `stored` (if the device
+/// code is known), and the record to write back (`None`: write nothing). A
+/// device code of another client is unknown to this one (and untouched). An
+/// approved record is spent by the poll that sees it: the record written
+/// back says `Redeemed`, inside the same atomic read-modify-write, so two
+/// pollers never both get tokens.
+///
+/// ```
+/// use mcp_oauth_core::device::PollPace;
+/// use mcp_oauth_server::storage::policy::{DevicePoll, device_poll};
+/// use mcp_oauth_server::storage::{DeviceRecord, DeviceState};
+///
+/// let record = DeviceRecord {
+///     device_code_hash: "h".into(),
+///     user_code: "BDFH-KMNP".into(),
+///     client_id: "agent".into(),
+///     scope: "mcp".into(),
+///     resource: None,
+///     expires_at: 1_000,
+///     pace: PollPace::new(5),
+///     state: DeviceState::Pending,
+/// };
+/// assert_eq!(device_poll(Some(record.clone()), "other", 100).0, DevicePoll::Unknown);
+/// let (verdict, written) = device_poll(Some(record), "agent", 100);
+/// assert_eq!(verdict, DevicePoll::Pending);
+/// let (verdict, _) = device_poll(written, "agent", 102);
+/// assert_eq!(verdict, DevicePoll::SlowDown);
+/// ```
+pub fn device_poll(
+    stored: Option<super::DeviceRecord>,
+    client_id: &str,
+    now: u64,
+) -> (DevicePoll, Option<super::DeviceRecord>) {
+    use super::DeviceState;
+    use mcp_oauth_core::device::Pace;
+    let Some(mut record) = stored.filter(|r| r.client_id == client_id) else {
+        return (DevicePoll::Unknown, None);
+    };
+    if record.expires_at <= now {
+        return (DevicePoll::Expired, None);
+    }
+    match record.state {
+        DeviceState::Redeemed => (DevicePoll::Redeemed, None),
+        DeviceState::Denied => (DevicePoll::Denied, None),
+        DeviceState::Approved { .. } => {
+            let approved = record.clone();
+            record.state = DeviceState::Redeemed;
+            (DevicePoll::Approved(approved), Some(record))
+        }
+        DeviceState::Pending => {
+            let verdict = match record.pace.poll(now) {
+                Pace::InTime => DevicePoll::Pending,
+                Pace::TooFast => DevicePoll::SlowDown,
+            };
+            (verdict, Some(record))
+        }
+    }
+}
+
+/// Whether a person's decision may be recorded on `record` at `now`: only
+/// on a live request nobody has decided yet.
+pub fn device_decidable(record: &super::DeviceRecord, now: u64) -> bool {
+    record.expires_at > now && record.state == super::DeviceState::Pending
+}

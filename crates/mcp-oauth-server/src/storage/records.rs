@@ -252,3 +252,47 @@ pub struct IdentityRecord {
     /// When the person last signed in upstream.
     pub updated_at: u64,
 }
+
+/// A device authorization (RFC 8628): what a device asked for, and where
+/// the person's decision stands. Keyed by the device code's hash; the user
+/// code is unique among live ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// SHA-256 of the device code (never the code itself).
+    pub device_code_hash: String,
+    /// The user code, canonical (`BDFH-KMNP`).
+    pub user_code: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The scope asked.
+    pub scope: String,
+    /// The resource asked (RFC 8707), if any.
+    pub resource: Option<String>,
+    /// When both codes expire.
+    pub expires_at: u64,
+    /// The polling pace the device is held to.
+    pub pace: mcp_oauth_core::device::PollPace,
+    /// The person's decision so far.
+    pub state: DeviceState,
+}
+
+/// Where a device authorization stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Nobody has decided yet.
+    Pending,
+    /// A person approved it; the next poll gets the tokens.
+    Approved {
+        /// Who approved.
+        subject: String,
+        /// Their subject generation when they signed in.
+        generation: u64,
+        /// When they signed in.
+        auth_time: u64,
+    },
+    /// A person denied it.
+    Denied,
+    /// Its tokens were issued; the device code is spent.
+    Redeemed,
+}

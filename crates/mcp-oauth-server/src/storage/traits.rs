@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
-    RefreshRotation, SigningKeyRecord, StorageError, StoredCode, SubjectState, UserRecord,
+    ClientRecord, CodeConsumption, CodeRecord, DeviceRecord, DeviceState, IdentityRecord,
+    IssuedFromCode, RefreshRecord, RefreshRotation, SigningKeyRecord, StorageError, StoredCode,
+    SubjectState, UserRecord, policy,
 };
 
 /// Registered clients and the consents people gave them.
@@ -223,17 +224,55 @@ pub trait CounterStore: Send + Sync {
 /// started (a day: longer than any throttle's window).
 pub const COUNTER_RETENTION: u64 = 86_400;
 
+/// Device authorizations (RFC 8628): created by a device, decided by a
+/// person on the verification page, polled by the device until it gets
+/// its tokens once.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new device authorization; [`StorageError::Conflict`] when
+    /// its device code hash or user code is taken.
+    async fn insert_device(&self, device: DeviceRecord) -> Result<(), StorageError>;
+
+    /// The device authorization of a user code (canonical form), if any.
+    async fn device_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<DeviceRecord>, StorageError>;
+
+    /// Records a person's decision on a live, undecided authorization
+    /// (atomically; see [`policy::device_decidable`]). Returns whether it
+    /// was recorded.
+    async fn decide_device(
+        &self,
+        user_code: &str,
+        decision: DeviceState,
+        now: u64,
+    ) -> Result<bool, StorageError>;
+
+    /// One poll of a device code (by hash) by `client_id` at `now`: applies
+    /// [`policy::device_poll`] inside one atomic read-modify-write.
+    async fn poll_device(
+        &self,
+        device_code_hash: &str,
+        client_id: &str,
+        now: u64,
+    ) -> Result<policy::DevicePoll, StorageError>;
+
+    /// Deletes device authorizations that expired before `now`.
+    async fn purge_devices(&self, now: u64) -> Result<(), StorageError>;
+}
+
 /// The server's storage: every aggregate store in one object; see the
 /// [module documentation](super).
 ///
 /// Implemented for every type that implements the five stores, so a
 /// backend implements [`ClientStore`], [`GrantStore`], [`KeyStore`],
-/// [`UserStore`] and [`CounterStore`], and `Arc<dyn Storage>` hands all of
+/// [`UserStore`], [`CounterStore`] and [`DeviceStore`], and `Arc<dyn Storage>` hands all of
 /// them around as one. Calling a store's methods on a `dyn Storage` needs
 /// that store's trait in scope.
 #[async_trait]
 pub trait Storage:
-    ClientStore + GrantStore + KeyStore + UserStore + CounterStore + Send + Sync + 'static
+    ClientStore + GrantStore + KeyStore + UserStore + CounterStore + DeviceStore + Send + Sync + 'static
 {
     /// Deletes everything that has expired before `now`: the grants
     /// [`GrantStore::purge_expired_grants`] deletes (spent codes are kept
@@ -241,11 +280,20 @@ pub trait Storage:
     /// [`COUNTER_RETENTION`].
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
         self.purge_expired_grants(now, code_retention).await?;
+        self.purge_devices(now).await?;
         self.purge_counters(now, COUNTER_RETENTION).await
     }
 }
 
 impl<T> Storage for T where
-    T: ClientStore + GrantStore + KeyStore + UserStore + CounterStore + Send + Sync + 'static
+    T: ClientStore
+        + GrantStore
+        + KeyStore
+        + UserStore
+        + CounterStore
+        + DeviceStore
+        + Send
+        + Sync
+        + 'static
 {
 }

@@ -33,7 +33,9 @@ pub(crate) enum CommandError {
     #[error("a client {0} already exists")]
     ClientExists(String),
     /// `--grant` names a grant a trusted client cannot have.
-    #[error("--grant {0}: use authorization_code, refresh_token or client_credentials")]
+    #[error(
+        "--grant {0}: use authorization_code, refresh_token, device_code or client_credentials"
+    )]
     Grant(String),
     /// `--public` and `--auth` together.
     #[error("--public and --auth go separately")]

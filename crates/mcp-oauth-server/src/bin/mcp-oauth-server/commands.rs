@@ -246,6 +246,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
 
 fn grant(name: &str) -> Result<GrantType, CommandError> {
     match name {
+        "device_code" => Ok(GrantType::DeviceCode),
         "authorization_code" | "refresh_token" | "client_credentials" => name
             .parse()
             .map_err(|_| CommandError::Grant(name.to_owned())),

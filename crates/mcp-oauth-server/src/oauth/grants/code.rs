@@ -10,14 +10,13 @@ use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::resource::ResourceUri;
-use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
-use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
+use super::issue::{Approval, person_tokens, random_id};
 use super::{GrantContext, federated_claims, subject_live};
 use crate::oauth::error::OAuthResult;
-use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode, RefreshRecord};
+use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode};
 
 /// Redeems `code` for `client`.
 pub(crate) async fn redeem(
@@ -113,40 +112,22 @@ pub(crate) async fn redeem(
             return Err(ErrorResponse::invalid_grant("unknown authorization code").into());
         }
     }
-    let scope = ScopeSet::parse_lossy(&record.scope);
-    let mut response = access_token(
+    person_tokens(
         state,
-        Grant {
-            client,
+        client,
+        Approval {
             subject: &record.subject,
-            scope: &scope,
+            generation: record.subject_generation,
+            scope: &record.scope,
             resource: record.resource.as_deref(),
             auth_time: record.auth_time,
-            extra,
         },
+        extra,
         &jti,
+        family,
         t,
-    )?;
-    if let Some(family) = family
-        && let Some(expires_at) = refresh_expiry(state, record.auth_time, t)
-    {
-        let template = RefreshRecord {
-            token_hash: String::new(),
-            family_id: family.clone(),
-            client_id: client.client_id.clone(),
-            subject: record.subject.clone(),
-            subject_generation: record.subject_generation,
-            scope: record.scope.clone(),
-            resource: record.resource.clone(),
-            auth_time: record.auth_time,
-            expires_at,
-            rotated_at: None,
-        };
-        let fresh = new_refresh(&template, &family, expires_at)?;
-        state.storage.insert_refresh(fresh.record).await?;
-        response.refresh_token = Some(fresh.token);
-    }
-    Ok(response)
+    )
+    .await
 }
 
 /// RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: a replayed code revokes what its

@@ -47,6 +47,23 @@ pub(crate) fn resource_allowed(
     served && (limits.is_empty() || limits.iter().any(|r| resource.matches(r)))
 }
 
+/// Whether `client` may ask for `scope`: within what it registered, or
+/// else what the server supports; the message names what is not.
+pub(crate) fn scope_allowed(
+    config: &ServerConfig,
+    client: &ClientRecord,
+    scope: &ScopeSet,
+) -> Result<(), String> {
+    let supported: ScopeSet = config.scopes_supported.iter().cloned().collect();
+    let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
+    let extra = scope.difference(allowed);
+    if extra.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("scope not allowed for this client: {extra}"))
+    }
+}
+
 /// A fresh random identifier (token `jti`, refresh family).
 pub(crate) fn random_id() -> OAuthResult<String> {
     random_base64url(16).map_err(|e| ErrorResponse::server_error(e.to_string()).into())
@@ -136,4 +153,66 @@ pub(crate) fn new_refresh(
         ..template.clone()
     };
     Ok(NewRefresh { token, record })
+}
+
+/// What a person approved, as a code or a device authorization records it.
+pub(crate) struct Approval<'a> {
+    /// Who.
+    pub(crate) subject: &'a str,
+    /// Their subject generation when they signed in.
+    pub(crate) generation: u64,
+    /// The scope approved.
+    pub(crate) scope: &'a str,
+    /// The resource approved, if any.
+    pub(crate) resource: Option<&'a str>,
+    /// When they signed in.
+    pub(crate) auth_time: u64,
+}
+
+/// The tokens of a person's grant to `client` at `t`: the access token
+/// `jti` and, with a `family` (the client may refresh) and time left in the
+/// grant, a refresh token of that family, stored.
+pub(crate) async fn person_tokens(
+    state: &GrantContext<'_>,
+    client: &ClientRecord,
+    approval: Approval<'_>,
+    extra: BTreeMap<String, serde_json::Value>,
+    jti: &str,
+    family: Option<String>,
+    t: u64,
+) -> OAuthResult<TokenResponse> {
+    let scope = ScopeSet::parse_lossy(approval.scope);
+    let mut response = access_token(
+        state,
+        Grant {
+            client,
+            subject: approval.subject,
+            scope: &scope,
+            resource: approval.resource,
+            auth_time: approval.auth_time,
+            extra,
+        },
+        jti,
+        t,
+    )?;
+    if let Some(family) = family
+        && let Some(expires_at) = refresh_expiry(state, approval.auth_time, t)
+    {
+        let template = RefreshRecord {
+            token_hash: String::new(),
+            family_id: family.clone(),
+            client_id: client.client_id.clone(),
+            subject: approval.subject.to_owned(),
+            subject_generation: approval.generation,
+            scope: approval.scope.to_owned(),
+            resource: approval.resource.map(str::to_owned),
+            auth_time: approval.auth_time,
+            expires_at,
+            rotated_at: None,
+        };
+        let fresh = new_refresh(&template, &family, expires_at)?;
+        state.storage.insert_refresh(fresh.record).await?;
+        response.refresh_token = Some(fresh.token);
+    }
+    Ok(response)
 }

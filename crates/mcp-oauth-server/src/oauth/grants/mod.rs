@@ -5,6 +5,7 @@
 
 pub(crate) mod client_credentials;
 pub(crate) mod code;
+pub(crate) mod device;
 pub(crate) mod introspection;
 pub(crate) mod issue;
 pub(crate) mod refresh;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod counters;
+mod devices;
 mod grants;
 mod keys;
 mod users;
@@ -37,6 +38,10 @@ struct Inner {
     consents: HashMap<(String, String, String), String>,
     identities: HashMap<String, IdentityRecord>,
     counters: HashMap<String, (u32, u64)>,
+    /// Device authorizations by device code hash.
+    devices: HashMap<String, super::DeviceRecord>,
+    /// Device code hashes by user code.
+    device_codes: HashMap<String, String>,
 }
 
 impl Inner {

@@ -9,6 +9,7 @@
 
 mod clients;
 mod counters;
+mod devices;
 mod grants;
 mod keys;
 mod spend;
@@ -86,6 +87,14 @@ const MIGRATIONS: &[&str] = &["
     ALTER TABLE clients ADD COLUMN used_at BIGINT;
     UPDATE clients SET used_at = issued_at;
     CREATE INDEX clients_unused ON clients (issued_at) WHERE used_at IS NULL;
+", "
+    CREATE TABLE devices (
+        device_code_hash TEXT PRIMARY KEY,
+        user_code TEXT NOT NULL UNIQUE,
+        expires_at BIGINT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX devices_expiry ON devices (expires_at);
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

@@ -6,6 +6,7 @@
 
 mod clients;
 mod counters;
+mod devices;
 mod grants;
 mod keys;
 mod spend;
@@ -95,6 +96,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE clients ADD COLUMN used_at INTEGER;
     UPDATE clients SET used_at = issued_at;
     CREATE INDEX clients_unused ON clients(issued_at) WHERE used_at IS NULL;
+",
+    // Device authorizations (RFC 8628).
+    "
+    CREATE TABLE devices (
+        device_code_hash TEXT PRIMARY KEY,
+        user_code TEXT NOT NULL UNIQUE,
+        expires_at INTEGER NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX devices_expiry ON devices(expires_at);
 ",
 ];
 

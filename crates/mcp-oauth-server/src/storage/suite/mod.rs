@@ -3,6 +3,7 @@
 
 mod clients;
 mod counters;
+mod devices;
 mod grants;
 mod keys;
 #[cfg(feature = "postgres")]
@@ -70,6 +71,7 @@ pub(super) async fn run(s: &dyn Storage) {
     grants::purge(s).await;
     clients::purge_unused(s).await;
     counters::purged_with_the_rest(s).await;
+    devices::run(s).await;
 }
 
 #[tokio::test]
@@ -77,10 +79,23 @@ async fn memory_backend() {
     run(&MemoryStorage::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_redeems_a_device_code_once() {
+    let s = MemoryStorage::new();
+    devices::one_redemption(&s, &s).await;
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_backend() {
     run(&SqliteStorage::in_memory().unwrap()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_redeems_a_device_code_once() {
+    let s = SqliteStorage::in_memory().unwrap();
+    devices::one_redemption(&s, &s.clone()).await;
 }
 
 #[cfg(feature = "sqlite")]

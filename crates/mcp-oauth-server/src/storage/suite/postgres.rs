@@ -76,6 +76,19 @@ async fn postgres_consumes_a_code_once_under_concurrency() {
     db.drop_now().await;
 }
 
+#[tokio::test]
+async fn postgres_redeems_a_device_code_once_across_instances() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    {
+        let a = PostgresStorage::connect(&db.url, 8).await.unwrap();
+        let b = PostgresStorage::connect(&db.url, 8).await.unwrap();
+        devices::one_redemption(&a, &b).await;
+    }
+    db.drop_now().await;
+}
+
 /// B9: the database holds password hashes and signing keys, so TLS to it
 /// verifies the server: against the server's own certificate as root
 /// (`verify-ca`) it connects; the same certificate does not name

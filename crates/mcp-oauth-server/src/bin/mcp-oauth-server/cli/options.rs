@@ -131,6 +131,11 @@ pub(crate) struct Options {
     #[arg(long, env = "MCP_OAUTH_DISABLE_LOCAL_LOGIN")]
     #[serde(default)]
     pub disable_local_login: bool,
+    /// Do not serve the device authorization grant (RFC 8628): no
+    /// `/device_authorization`, no `/device` page, not advertised.
+    #[arg(long, env = "MCP_OAUTH_DISABLE_DEVICE_FLOW")]
+    #[serde(default)]
+    pub disable_device_flow: bool,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,

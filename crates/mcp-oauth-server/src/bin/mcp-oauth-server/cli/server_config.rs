@@ -208,6 +208,7 @@ impl ServerConfigParts {
         c.cimd.fetch.allow_any_port = o.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
         c.local_login = !o.disable_local_login;
+        c.device_flow = !o.disable_device_flow;
         for u in &o.upstreams {
             u.validate().map_err(ConfigError::Invalid)?;
         }

@@ -1,0 +1,150 @@
+//! The device login (RFC 8628 §3.1–3.5): ask the device authorization
+//! endpoint for codes, show the person the code, then poll the token
+//! endpoint at the server's pace (`slow_down` adds 5 s) until the person
+//! allows or denies, or the code expires.
+
+use std::time::Duration;
+
+use mcp_oauth_core::device::{DeviceAuthorizationResponse, SLOW_DOWN_STEP};
+use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
+use mcp_oauth_core::registration::GrantType;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::DeviceCode;
+use mcp_oauth_core::token::{ClientAuthParams, TokenRequest, TokenResponse};
+use serde::Serialize;
+
+use super::grant::{authenticate, token_request};
+use crate::config::Config;
+use crate::discovery::Discovered;
+use crate::error::ClientError;
+use crate::fetch::{self, require_secure};
+use crate::login::device::{DeviceCodePrompt, DevicePrompt};
+use crate::store::Registration;
+
+/// The longest wait between polls believed (a server asking more is taken
+/// to mean this much).
+const MAX_INTERVAL: u64 = 60;
+
+/// The device authorization request (RFC 8628 §3.1).
+#[derive(Serialize)]
+struct Request<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    resource: &'a str,
+    #[serde(flatten)]
+    client: ClientAuthParams,
+}
+
+/// Where to send a device login, and as whom.
+pub(super) struct DeviceLogin<'a> {
+    pub(super) config: &'a Config,
+    pub(super) http: &'a reqwest::Client,
+    pub(super) discovered: &'a Discovered,
+    pub(super) registration: &'a Registration,
+    pub(super) token_endpoint: &'a str,
+    pub(super) basic: bool,
+}
+
+impl DeviceLogin<'_> {
+    /// Runs the device login for `scope`, showing the code with `prompt`;
+    /// the token response once the person allowed it.
+    pub(super) async fn run(
+        &self,
+        scope: &ScopeSet,
+        prompt: &DevicePrompt,
+    ) -> Result<TokenResponse, ClientError> {
+        let d = self.discovered;
+        let Some(endpoint) = d.metadata.device_authorization_endpoint.as_deref() else {
+            let supported = d
+                .metadata
+                .grant_types_supported
+                .as_ref()
+                .map(|g| {
+                    g.iter()
+                        .map(GrantType::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_else(|| "authorization_code (by default)".to_owned());
+            return Err(ClientError::Discovery(format!(
+                "{} does not offer the device login (RFC 8628: no device_authorization_endpoint); \
+                 its grant types: {supported}",
+                d.issuer
+            )));
+        };
+        let target = require_secure("device authorization endpoint", endpoint)?;
+        let mut request = Request {
+            scope: (!scope.is_empty()).then(|| scope.to_string()),
+            resource: &d.resource,
+            client: ClientAuthParams::default(),
+        };
+        let post = authenticate(
+            self.config,
+            self.http.post(target),
+            &d.issuer,
+            self.registration,
+            self.basic,
+            &mut request.client,
+        )?;
+        let reply = fetch::exchange(post.form(&request), endpoint).await?;
+        if !reply.status.is_success() {
+            let error = reply.json::<ErrorResponse>().unwrap_or_else(|_| {
+                ErrorResponse::new(ErrorCode::Other(format!("http_{}", reply.status.as_u16())))
+                    .with_description(reply.excerpt())
+            });
+            return Err(ClientError::Token(error));
+        }
+        let codes: DeviceAuthorizationResponse =
+            reply
+                .json()
+                .map_err(|source| ClientError::UnreadableResponse {
+                    what: "device authorization response",
+                    url: endpoint.to_owned(),
+                    source,
+                })?;
+        prompt(&DeviceCodePrompt {
+            user_code: codes.user_code.clone(),
+            verification_uri: codes.verification_uri.clone(),
+            verification_uri_complete: codes.verification_uri_complete.clone(),
+            expires_in: codes.expires_in,
+        });
+        self.poll(&codes).await
+    }
+
+    /// Polls until the person decides or the code expires.
+    async fn poll(
+        &self,
+        codes: &DeviceAuthorizationResponse,
+    ) -> Result<TokenResponse, ClientError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(codes.expires_in);
+        let mut interval = codes.interval.clamp(1, MAX_INTERVAL);
+        loop {
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::Authorization(
+                    "the device code expired before anyone allowed it".into(),
+                ));
+            }
+            let mut request = TokenRequest::device_code(DeviceCode::new(codes.device_code.clone()));
+            let answer = token_request(
+                self.config,
+                self.http,
+                self.token_endpoint,
+                &self.discovered.issuer,
+                self.registration,
+                self.basic,
+                &mut request,
+            )
+            .await?;
+            match answer {
+                Ok(tokens) => return Ok(tokens),
+                Err(e) if e.error == ErrorCode::AuthorizationPending => {}
+                Err(e) if e.error == ErrorCode::SlowDown => {
+                    interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                }
+                Err(e) if e.error == ErrorCode::AccessDenied => return Err(ClientError::Denied(e)),
+                Err(e) => return Err(ClientError::Token(e)),
+            }
+        }
+    }
+}

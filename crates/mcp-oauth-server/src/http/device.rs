@@ -1,0 +1,274 @@
+//! The device authorization grant over HTTP (RFC 8628): `POST
+//! /device_authorization` for devices, and the verification page `/device`
+//! where a person signs in, types the code, and allows or denies.
+
+use actix_web::http::header::{self, CACHE_CONTROL, PRAGMA};
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::device::UserCode;
+use mcp_oauth_core::secret::{Password, random_base64url};
+use mcp_oauth_core::token::ClientAuthParams;
+use serde::Deserialize;
+
+use super::redirect::csrf_ok;
+use super::{authenticate_client, client_address, decode_form, device_pages, pages, session};
+use crate::app::AuthServer;
+use crate::oauth::device::Lookup;
+use crate::oauth::error::OAuthResult;
+use crate::oauth::login::SignIn;
+use crate::storage::DeviceState;
+
+/// The device authorization request (RFC 8628 §3.1).
+#[derive(Deserialize)]
+struct DeviceAuthorizationRequest {
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(flatten)]
+    client: ClientAuthParams,
+}
+
+/// `POST /device_authorization`.
+pub(super) async fn authorization(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> OAuthResult<HttpResponse> {
+    let request: DeviceAuthorizationRequest = decode_form(&body, "device authorization")?;
+    let client = authenticate_client(&state, &req, &request.client).await?;
+    let address = client_address::of(&state, &req);
+    let response = state
+        .device_authorization()
+        .start(
+            &client,
+            request.scope.as_deref(),
+            request.resource.as_deref(),
+            &address,
+            state.now(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
+        .json(response))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    user_code: Option<String>,
+}
+
+fn new_csrf() -> Option<String> {
+    random_base64url(32).ok()
+}
+
+/// `GET /device[?user_code=…]`.
+pub(super) async fn page(state: web::Data<AuthServer>, req: HttpRequest) -> HttpResponse {
+    let query: PageQuery =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or(PageQuery { user_code: None });
+    // Only a well-formed code is echoed back into the form.
+    let typed = query
+        .user_code
+        .as_deref()
+        .and_then(UserCode::parse)
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(csrf) = new_csrf() else {
+        return unavailable();
+    };
+    match session::current(&state, &req).await {
+        Some(user) => device_pages::enter_code(&state, &csrf, &user.sub, &typed, None, 200),
+        None if state.config.local_login => device_pages::sign_in(&state, &csrf, &typed, None, 200),
+        None => pages::message(
+            403,
+            "Connect a device",
+            "Devices sign in with a password on this server, and password sign-in is off.",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageForm {
+    csrf: Option<String>,
+    step: String,
+    #[serde(default)]
+    user_code: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<Password>,
+    #[serde(default)]
+    decision: Option<String>,
+}
+
+fn unavailable() -> HttpResponse {
+    pages::message(503, "Unavailable", "The server is temporarily unavailable.")
+}
+
+fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// Who decides at the page: signed in now, or by an earlier session.
+struct Person {
+    sub: String,
+    generation: u64,
+    auth_time: u64,
+}
+
+const NOT_VALID: &str = "That code is not valid or has expired. Check the code on your device.";
+
+/// `POST /device`: one step of the page (sign in, code, decision).
+pub(super) async fn submit(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Ok(form) = serde_urlencoded::from_bytes::<PageForm>(&body) else {
+        return pages::error("The form is malformed.");
+    };
+    if !csrf_ok(&state, &req, form.csrf.as_deref()) {
+        return pages::error("The form has expired. Go back and try again.");
+    }
+    let csrf = form.csrf.clone().unwrap_or_default();
+    let address = client_address::of(&state, &req);
+    let t = state.now();
+    // Who is deciding: the session, or the sign-in of this very post.
+    let mut cookie = None;
+    let user = if form.step == "signin" {
+        if !state.config.local_login {
+            return pages::error("Password sign-in is off on this server.");
+        }
+        let (Some(username), Some(password)) = (&form.username, &form.password) else {
+            return pages::error("The sign-in form is malformed.");
+        };
+        match state
+            .password_login()
+            .sign_in(username, password.secret(), &address, t)
+            .await
+        {
+            Ok(SignIn::Accepted { generation }) => {
+                cookie = session::start(&state, username, generation, t);
+                Person {
+                    sub: username.clone(),
+                    generation,
+                    auth_time: t,
+                }
+            }
+            Ok(SignIn::Refused) => {
+                tracing::info!(%address, "failed login at the device page");
+                return device_pages::sign_in(
+                    &state,
+                    &csrf,
+                    &form.user_code,
+                    Some("Invalid username or password."),
+                    401,
+                );
+            }
+            Ok(SignIn::Throttled { retry_after }) => {
+                let r = pages::message(
+                    429,
+                    "Too many attempts",
+                    "Too many sign-in attempts. Wait a few minutes and try again.",
+                );
+                return with_retry_after(r, retry_after);
+            }
+            Ok(SignIn::Busy(_)) => {
+                let r = pages::message(503, "Busy", "The server is busy. Try again in a moment.");
+                return with_retry_after(r, 1);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storage failure");
+                return unavailable();
+            }
+        }
+    } else {
+        match session::current(&state, &req).await {
+            Some(user) => Person {
+                sub: user.sub,
+                generation: user.generation,
+                auth_time: user.auth_time,
+            },
+            None => return device_pages::sign_in(&state, &csrf, &form.user_code, None, 200),
+        }
+    };
+    let mut response = step(&state, &form, &csrf, &user, &address, t).await;
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+/// The code or decision step, for the signed-in `user`.
+async fn step(
+    state: &AuthServer,
+    form: &PageForm,
+    csrf: &str,
+    user: &Person,
+    address: &str,
+    t: u64,
+) -> HttpResponse {
+    let devices = state.device_authorization();
+    // Every step that names a code counts against the lookup limits, the
+    // decision too: it cannot be used to probe codes either.
+    let record = match devices.lookup(&form.user_code, address, t).await {
+        Ok(Lookup::Found(record)) => record,
+        Ok(Lookup::NotValid) => {
+            return device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400);
+        }
+        Ok(Lookup::Throttled { retry_after }) => {
+            let r = pages::message(
+                429,
+                "Too many attempts",
+                "Too many codes were tried. Wait a few minutes and try again.",
+            );
+            return with_retry_after(r, retry_after);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            return unavailable();
+        }
+    };
+    let client = match state.clients().get(&record.client_id).await {
+        Ok(Some(c)) => c,
+        _ => return pages::error("The application asking for access is no longer registered."),
+    };
+    if form.step != "decide" {
+        return device_pages::confirm(state, csrf, &user.sub, &client, &record);
+    }
+    let (decision, allowed) = match form.decision.as_deref() {
+        Some("allow") => (
+            DeviceState::Approved {
+                subject: user.sub.clone(),
+                generation: user.generation,
+                auth_time: user.auth_time,
+            },
+            true,
+        ),
+        Some("deny") => (DeviceState::Denied, false),
+        _ => return pages::error("Unknown decision."),
+    };
+    match devices.decide(&record.user_code, decision, t).await {
+        Ok(true) if allowed => {
+            tracing::info!(client_id = ?record.client_id, subject = ?user.sub, "device authorization allowed");
+            pages::message(
+                200,
+                "Device connected",
+                "Access allowed. You can close this page and return to your device.",
+            )
+        }
+        Ok(true) => {
+            tracing::info!(client_id = ?record.client_id, subject = ?user.sub, "device authorization denied");
+            pages::message(200, "Access denied", "The device was not given access.")
+        }
+        Ok(false) => device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400),
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            unavailable()
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The device authorization grant (RFC 8628) over real sockets: a device
+//! starts, polls and gets its tokens once; a person signs in on the
+//! verification page, types the code and decides. The server runs on a
+//! clock the tests move, so polling pace and expiry are exact.
+
+use integration_tests::{ManualClock, PASSWORD, RESOURCE, TestServer, USER, http};
+use mcp_oauth_client::{
+    ClientError, DeviceCodePrompt, DevicePrompt, Login, MemoryStore, OAuthClient,
+};
+use mcp_oauth_examples::profile::WRITE_SCOPE;
+use rmcp::ServiceExt;
+use serde_json::{Value, json};
+
+use crate::flow::{error_of, introspect, introspector};
+use crate::verifier::{jwt_verifier, start_rs};
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A public client that may use the device grant (and refresh).
+async fn register_device_client(s: &TestServer) -> String {
+    let r = http()
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "headless agent",
+                      "grant_types": [DEVICE_GRANT, "refresh_token"],
+                      "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+async fn start(s: &TestServer, client_id: &str) -> Value {
+    let r = http()
+        .post(s.url("/device_authorization"))
+        .form(&[
+            ("client_id", client_id),
+            ("scope", "mcp"),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    r.json().await.unwrap()
+}
+
+async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> reqwest::Response {
+    http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A browser at the verification page: its cookies, by hand.
+struct Browser {
+    cookies: Vec<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, r: &reqwest::Response) {
+        for name in ["mcp_oauth_csrf", "mcp_oauth_session"] {
+            if let Some(c) = integration_tests::set_cookie(r, name) {
+                self.cookies.retain(|k| !k.starts_with(&format!("{name}=")));
+                self.cookies.push(c);
+            }
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> (u16, String) {
+        let r = http()
+            .get(url)
+            .header("cookie", self.cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = http()
+            .post(url)
+            .header("cookie", self.cookies.join("; "))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+fn csrf(html: &str) -> String {
+    integration_tests::form_field(html, "csrf").expect("a csrf field")
+}
+
+/// Signs in at the page the device's link opens, and returns the
+/// confirmation page.
+async fn sign_in_and_confirm(s: &TestServer, b: &mut Browser, complete_uri: &str) -> String {
+    sign_in_and_confirm_at(&s.url("/device"), b, complete_uri).await
+}
+
+/// [`sign_in_and_confirm`] at the page `device_url`.
+async fn sign_in_and_confirm_at(device_url: &str, b: &mut Browser, complete_uri: &str) -> String {
+    let (status, page) = b.get(complete_uri).await;
+    assert_eq!(status, 200, "{page}");
+    let user_code = integration_tests::form_field(&page, "user_code").unwrap();
+    let (status, page) = b
+        .post(
+            device_url,
+            &[
+                ("csrf", &csrf(&page)),
+                ("step", "signin"),
+                ("user_code", &user_code),
+                ("username", USER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Allow this device?"), "{page}");
+    page
+}
+
+async fn decide(s: &TestServer, b: &mut Browser, confirm: &str, decision: &str) -> (u16, String) {
+    decide_at(&s.url("/device"), b, confirm, decision).await
+}
+
+async fn decide_at(
+    device_url: &str,
+    b: &mut Browser,
+    confirm: &str,
+    decision: &str,
+) -> (u16, String) {
+    let user_code = integration_tests::form_field(confirm, "user_code").unwrap();
+    b.post(
+        device_url,
+        &[
+            ("csrf", &csrf(confirm)),
+            ("step", "decide"),
+            ("user_code", &user_code),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_person_allows_a_device_which_gets_its_tokens_once() {
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let metadata: Value = http()
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["device_authorization_endpoint"],
+        s.url("/device_authorization")
+    );
+    assert!(
+        metadata["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(DEVICE_GRANT))
+    );
+
+    let client_id = register_device_client(&s).await;
+    let d = start(&s, &client_id).await;
+    let user_code = d["user_code"].as_str().unwrap();
+    assert_eq!(user_code.len(), 9);
+    assert_eq!(&user_code[4..5], "-");
+    assert_eq!(d["verification_uri"], s.url("/device"));
+    assert_eq!(d["expires_in"], 600);
+    assert_eq!(d["interval"], 5);
+    let device_code = d["device_code"].as_str().unwrap();
+
+    // Nobody decided yet; polling again at once is too fast.
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(error_of(r, 400).await, "authorization_pending");
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(error_of(r, 400).await, "slow_down");
+    clock.advance(10);
+
+    let mut b = Browser::new();
+    let complete = d["verification_uri_complete"].as_str().unwrap();
+    let confirm = sign_in_and_confirm(&s, &mut b, complete).await;
+    assert!(confirm.contains("headless agent"), "{confirm}");
+    assert!(confirm.contains(RESOURCE), "{confirm}");
+    assert!(confirm.contains(user_code), "{confirm}");
+    let (status, page) = decide(&s, &mut b, &confirm, "allow").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Device connected"), "{page}");
+
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert!(t["refresh_token"].is_string());
+    let info = introspect(
+        &s,
+        &introspector(&s).await,
+        t["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["sub"], USER);
+    assert_eq!(info["aud"], RESOURCE);
+    assert_eq!(info["client_id"], client_id.as_str());
+    // Spent: a second redemption is refused.
+    clock.advance(20);
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn denial_expiry_and_other_clients_end_in_the_rfc_errors() {
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let client_id = register_device_client(&s).await;
+
+    // Denied.
+    let d = start(&s, &client_id).await;
+    let mut b = Browser::new();
+    let confirm =
+        sign_in_and_confirm(&s, &mut b, d["verification_uri_complete"].as_str().unwrap()).await;
+    let (status, page) = decide(&s, &mut b, &confirm, "deny").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Access denied"), "{page}");
+    let r = poll(&s, &client_id, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(error_of(r, 400).await, "access_denied");
+
+    // Another client polling a stolen device code learns nothing and
+    // spends nothing.
+    let d = start(&s, &client_id).await;
+    let thief = register_device_client(&s).await;
+    let device_code = d["device_code"].as_str().unwrap();
+    let r = poll(&s, &thief, device_code).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(error_of(r, 400).await, "authorization_pending");
+
+    // Expired after 600 s: the device must start again, and the person
+    // can no longer approve it.
+    clock.advance(601);
+    let r = poll(&s, &client_id, device_code).await;
+    assert_eq!(error_of(r, 400).await, "expired_token");
+    let (status, page) = b
+        .get(d["verification_uri_complete"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200);
+    let (status, page) = b
+        .post(
+            &s.url("/device"),
+            &[
+                ("csrf", &csrf(&page)),
+                ("step", "code"),
+                ("user_code", d["user_code"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not valid or has expired"), "{page}");
+
+    // A client not allowed the device grant cannot start one.
+    let r = http()
+        .post(s.url("/register"))
+        .json(
+            &json!({"client_name": "browser agent", "redirect_uris": ["http://127.0.0.1/cb"],
+                      "token_endpoint_auth_method": "none"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let other: Value = r.json().await.unwrap();
+    let r = http()
+        .post(s.url("/device_authorization"))
+        .form(&[("client_id", other["client_id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 400).await, "unauthorized_client");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_codes_read_alike_and_guessing_is_throttled() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_device_client(&s).await;
+    let d = start(&s, &client_id).await;
+    let mut b = Browser::new();
+    let confirm =
+        sign_in_and_confirm(&s, &mut b, d["verification_uri_complete"].as_str().unwrap()).await;
+    // Typed leniently: lower case, no dash.
+    let typed = d["user_code"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .replace('-', "");
+    let (status, page) = b
+        .post(
+            &s.url("/device"),
+            &[
+                ("csrf", &csrf(&confirm)),
+                ("step", "code"),
+                ("user_code", &typed),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Allow this device?"));
+    // Wrong codes (well-formed or not) all read the same, until the
+    // address has tried too many (20 lookups per 10 minutes).
+    let mut statuses = Vec::new();
+    for n in 0..25 {
+        let guess = if n % 2 == 0 {
+            "BCDF-GHJK"
+        } else {
+            "not a code"
+        };
+        let (status, page) = b
+            .post(
+                &s.url("/device"),
+                &[
+                    ("csrf", &csrf(&confirm)),
+                    ("step", "code"),
+                    ("user_code", guess),
+                ],
+            )
+            .await;
+        if status == 400 {
+            assert!(page.contains("not valid or has expired"), "{page}");
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&400));
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The decision step counts too: it cannot be used to probe codes.
+    let (status, _) = decide(&s, &mut b, &confirm, "allow").await;
+    assert_eq!(status, 429);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_pollers_of_an_approved_code_get_one_set_of_tokens() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_device_client(&s).await;
+    let d = start(&s, &client_id).await;
+    let mut b = Browser::new();
+    let confirm =
+        sign_in_and_confirm(&s, &mut b, d["verification_uri_complete"].as_str().unwrap()).await;
+    assert_eq!(decide(&s, &mut b, &confirm, "allow").await.0, 200);
+    let mut pollers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (url, client_id) = (s.url("/token"), client_id.clone());
+        let device_code = d["device_code"].as_str().unwrap().to_owned();
+        pollers.spawn(async move {
+            http()
+                .post(url)
+                .form(&[
+                    ("grant_type", DEVICE_GRANT),
+                    ("device_code", device_code.as_str()),
+                    ("client_id", client_id.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = pollers.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn operators_can_turn_the_device_flow_off() {
+    let s = TestServer::start(|c| c.device_flow(false)).await;
+    let metadata: Value = http()
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(metadata.get("device_authorization_endpoint").is_none());
+    assert!(
+        !metadata["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(DEVICE_GRANT))
+    );
+    let r = http()
+        .post(s.url("/device_authorization"))
+        .form(&[("client_id", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http().get(s.url("/device")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    s.stop().await;
+}
+
+/// The person, from another device: signs in at the page the prompt named
+/// and allows (or denies) what the agent asks.
+fn person_at_another_device(
+    device_url: String,
+    decision: &'static str,
+) -> (DevicePrompt, tokio::task::JoinHandle<DeviceCodePrompt>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DeviceCodePrompt>();
+    let prompt: DevicePrompt = std::sync::Arc::new(move |p: &DeviceCodePrompt| {
+        let _ = tx.send(p.clone());
+    });
+    let person = tokio::spawn(async move {
+        let shown = rx.recv().await.expect("the agent shows a code");
+        let mut b = Browser::new();
+        let link = shown
+            .verification_uri_complete
+            .clone()
+            .expect("a complete link");
+        let confirm = sign_in_and_confirm_at(&device_url, &mut b, &link).await;
+        assert!(confirm.contains(&shown.user_code));
+        assert_eq!(
+            decide_at(&device_url, &mut b, &confirm, decision).await.0,
+            200
+        );
+        shown
+    });
+    (prompt, person)
+}
+
+#[tokio::test]
+async fn an_agent_without_a_browser_logs_in_with_the_device_flow() {
+    let s = TestServer::start(|c| {
+        let mut c = c.scopes(["mcp", WRITE_SCOPE]);
+        c.device_poll_interval = std::time::Duration::from_secs(1);
+        c
+    })
+    .await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let (prompt, person) = person_at_another_device(s.url("/device"), "allow");
+    let client = OAuthClient::builder("device agent")
+        .login(Login::Device(prompt))
+        .token_store(MemoryStore::new())
+        .build()
+        .unwrap();
+    let mcp = ().serve(client.transport(&rs.resource).unwrap()).await.unwrap();
+    let tools = mcp.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 2);
+    let _ = mcp.cancel().await;
+    let shown = person.await.unwrap();
+    assert_eq!(shown.verification_uri, s.url("/device"));
+    assert_eq!(shown.expires_in, 600);
+
+    // Denied: the agent says so, as a denial.
+    let (prompt, person) = person_at_another_device(s.url("/device"), "deny");
+    let denied = OAuthClient::builder("device agent")
+        .login(Login::Device(prompt))
+        .token_store(MemoryStore::new())
+        .build()
+        .unwrap();
+    let err = denied.access_token(&rs.resource).await.unwrap_err();
+    assert!(matches!(err, ClientError::Denied(_)), "{err}");
+    person.await.unwrap();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_is_told_when_the_server_has_no_device_flow() {
+    let s = TestServer::start(|c| c.scopes(["mcp", WRITE_SCOPE]).device_flow(false)).await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let client = OAuthClient::builder("device agent")
+        .login(Login::device())
+        .token_store(MemoryStore::new())
+        .build()
+        .unwrap();
+    let err = client.access_token(&rs.resource).await.unwrap_err();
+    assert!(matches!(err, ClientError::Discovery(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("device") && text.contains("authorization_code"),
+        "{text}"
+    );
+    s.stop().await;
+}
