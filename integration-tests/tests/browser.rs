@@ -237,3 +237,88 @@ async fn our_browser_login_strategy_with_chromium_reaches_the_tools() {
     assert_eq!(logins(&s).await, 1);
     s.stop().await;
 }
+
+/// The device flow's verification page in a real browser (no JavaScript):
+/// the link the device shows opens the page with the code filled in; the
+/// person signs in, checks the code and the application, and allows; the
+/// device's next poll gets the tokens.
+#[tokio::test]
+async fn chromium_allows_a_device_on_the_verification_page() {
+    let Some(webdriver) = webdriver() else { return };
+    let s = as_server().await;
+    const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let client = register(
+        &s,
+        json!({"client_name": "Device Test Agent", "grant_types": [GRANT],
+               "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    let client_id = client["client_id"].as_str().unwrap();
+    let started: Value = integration_tests::http()
+        .post(s.url("/device_authorization"))
+        .form(&[("client_id", client_id), ("scope", "mcp")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+
+    let (c, profile) = chromium(&webdriver).await;
+    c.goto(started["verification_uri_complete"].as_str().unwrap())
+        .await
+        .unwrap();
+    let code_field = c.find(Locator::Id("user_code")).await.unwrap();
+    assert_eq!(
+        code_field.prop("value").await.unwrap().as_deref(),
+        Some(user_code)
+    );
+    for field in ["user_code", "username", "password"] {
+        c.find(Locator::Css(&format!("label[for={field}]")))
+            .await
+            .unwrap();
+    }
+    fill(&c, USER, PASSWORD).await;
+    let allow = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button[value=allow]"))
+        .await
+        .unwrap();
+    let page = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Device Test Agent"), "{page}");
+    assert!(page.contains(user_code), "{page}");
+    allow.click().await.unwrap();
+    let mut heading = String::new();
+    for _ in 0..100 {
+        if let Ok(h) = c.find(Locator::Css("main h1")).await {
+            heading = h.text().await.unwrap_or_default();
+            if heading == "Device connected" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(heading, "Device connected");
+    close(c, profile).await;
+
+    let r = integration_tests::http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", GRANT),
+            ("device_code", started["device_code"].as_str().unwrap()),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
