@@ -508,3 +508,91 @@ async fn an_agent_is_told_when_the_server_has_no_device_flow() {
     );
     s.stop().await;
 }
+
+/// The example agent's binary (`cargo test --workspace --all-targets`
+/// builds it next to the test binaries).
+fn agent_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("examples").join("agent");
+    if bin.exists() {
+        Some(bin)
+    } else if std::env::var_os("CI").is_some() {
+        panic!(
+            "CI is set but the agent example is not built at {}",
+            bin.display()
+        );
+    } else {
+        eprintln!("the agent example is not built (cargo test --all-targets builds it): skipping");
+        None
+    }
+}
+
+/// Runs `agent --device` against the protected server; the person (this
+/// test) reads the code from its output and decides on the page. Returns
+/// whether the agent succeeded, and its output.
+async fn run_agent_with_device(
+    bin: &std::path::Path,
+    s: &TestServer,
+    mcp_url: &str,
+    decision: &'static str,
+) -> (bool, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(bin)
+        .args(["--mcp-url", mcp_url, "--device"])
+        .env_remove("MCP_OAUTH_TOKEN_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut link = None;
+    let mut seen = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.strip_prefix("(or open ") {
+            link = rest.strip_suffix(" directly)").map(str::to_owned);
+            break;
+        }
+    }
+    let link = link.unwrap_or_else(|| panic!("the agent printed no link: {seen}"));
+    assert!(seen.contains("enter the code:"), "{seen}");
+    let mut b = Browser::new();
+    let confirm = sign_in_and_confirm(s, &mut b, &link).await;
+    assert_eq!(decide(s, &mut b, &confirm, decision).await.0, 200);
+    let rest = tokio::spawn(async move {
+        let mut more = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            more.push_str(&line);
+            more.push('\n');
+        }
+        more
+    });
+    let output = child.wait_with_output().await.unwrap();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&rest.await.unwrap());
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn the_example_agent_logs_in_with_device_and_fails_cleanly_on_denial() {
+    let Some(bin) = agent_binary() else { return };
+    let s = TestServer::start(|c| {
+        let mut c = c.scopes(["mcp", WRITE_SCOPE]);
+        c.device_poll_interval = std::time::Duration::from_secs(1);
+        c
+    })
+    .await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let (ok, out) = run_agent_with_device(&bin, &s, &rs.resource, "allow").await;
+    assert!(ok, "{out}");
+    assert!(out.contains("tools: "), "{out}");
+    assert!(out.contains("get_user_profile"), "{out}");
+
+    let (ok, out) = run_agent_with_device(&bin, &s, &rs.resource, "deny").await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("authorization refused by the server"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    s.stop().await;
+}
