@@ -224,6 +224,32 @@ async fn clients_and_users_are_administered_while_the_server_runs() {
     assert_eq!(client_credentials(&s, &id, &new_secret).await, 401);
     let (ok, _, err) = admin(&db, &["client", "remove", &id]);
     assert!(!ok && err.contains("no client"), "{err}");
+    // A headless agent allowed the device flow (RFC 8628): it may start
+    // a device authorization; without the grant a client may not.
+    let (ok, out, err) = admin(
+        &db,
+        &[
+            "client",
+            "add",
+            "Build agent",
+            "--public",
+            "--grant",
+            "device_code",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let device_agent = json_line(&out)["client_id"].as_str().unwrap().to_owned();
+    let start = |client_id: String| {
+        http()
+            .post(format!("{}/device_authorization", s.base))
+            .form(&[("client_id", client_id)])
+            .send()
+    };
+    let r = start(device_agent).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let started: Value = r.json().await.unwrap();
+    assert_eq!(started["verification_uri"], format!("{}/device", s.base));
     // Bad requests are refused with a reason.
     let (ok, _, err) = admin(&db, &["client", "add", "x", "--grant", "password"]);
     assert!(!ok && err.contains("--grant password"), "{err}");
