@@ -14,6 +14,7 @@
 //! scripts/bench --quick    # smoke run (CI)
 //! ```
 
+mod device;
 mod flows;
 mod load;
 mod mcp;
@@ -258,6 +259,20 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), BoxError> {
                 .await?,
             );
         }
+        // Agents waiting for their person (RFC 8628): 16, each polling its
+        // own pending device code as fast as the connection allows (real
+        // agents wait 5 s between polls; this is the cost of a poll).
+        let idle = device::IdlePolls::prepare(&server.addr(), 16).await?;
+        rows.push(
+            measure(
+                &format!("POST /token, device code poll, pending ({storage})"),
+                &server,
+                idle,
+                16,
+                duration,
+            )
+            .await?,
+        );
         let mut flows = 0;
         for conns in [1, 16] {
             let row = measure(
