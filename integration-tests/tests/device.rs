@@ -596,3 +596,25 @@ async fn the_example_agent_logs_in_with_device_and_fails_cleanly_on_denial() {
     assert!(!out.contains("panicked"), "{out}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn starting_device_authorizations_is_bounded_per_address() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_device_client(&s).await;
+    let mut statuses = Vec::new();
+    for _ in 0..31 {
+        let r = http()
+            .post(s.url("/device_authorization"))
+            .form(&[("client_id", client_id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30);
+    assert_eq!(statuses.last(), Some(&429));
+    s.stop().await;
+}

@@ -25,6 +25,10 @@ const LOOKUPS_GLOBAL: u32 = 2_000;
 const LOOKUP_WINDOW: u64 = 600;
 /// New device authorizations one address may start per minute.
 const STARTS_PER_ADDRESS: u32 = 30;
+/// New device authorizations the whole server starts per minute: with the
+/// 600 s lifetime, at most about 20,000 live ones (a few MiB), however many
+/// addresses ask.
+const STARTS_GLOBAL: u32 = 2_000;
 
 /// What typing a user code led to.
 pub(crate) enum Lookup {
@@ -62,15 +66,17 @@ impl DeviceAuthorization<'_> {
                 .with_description("this client may not use the device authorization grant")
                 .into());
         }
-        let (count, start) = self
-            .storage
-            .bump_counter(&format!("device-start:{address}"), now, 60)
-            .await?;
-        if count > STARTS_PER_ADDRESS {
-            return Err(OAuthError::too_many_requests(
-                "too many device authorizations from this address",
-            )
-            .with_retry_after((start + 60).saturating_sub(now).max(1)));
+        for (key, limit) in [
+            (format!("device-start:{address}"), STARTS_PER_ADDRESS),
+            ("device-start:*".to_owned(), STARTS_GLOBAL),
+        ] {
+            let (count, start) = self.storage.bump_counter(&key, now, 60).await?;
+            if count > limit {
+                return Err(OAuthError::too_many_requests(
+                    "too many device authorizations lately; try again later",
+                )
+                .with_retry_after((start + 60).saturating_sub(now).max(1)));
+            }
         }
         let scope = match scope.map(ScopeSet::parse).transpose() {
             Ok(Some(s)) if !s.is_empty() => s,
