@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::flow::{
     REDIRECT, RESOURCE, SERVICE, authorize, cookie_of, error_of, field, get, introspect,
-    introspector, login, redeem, redirect_query, refresh, register_public, service_client, token,
+    introspector, login, redeem, redirect_query, refresh, register, register_public,
+    service_client, token,
 };
 
 #[tokio::test]
@@ -605,8 +606,42 @@ async fn secrets_never_reach_the_logs() {
     .unwrap();
     let r = integration_tests::form_login(authorize.as_str(), USER, wrong).await;
     assert_eq!(r.status(), 401);
+    // A device authorization: its device code and user code, polled once.
+    let device_client = register(
+        &s,
+        json!({"client_name": "device", "token_endpoint_auth_method": "none",
+               "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"]}),
+    )
+    .await;
+    let device_client = device_client["client_id"].as_str().unwrap();
+    let started: Value = http()
+        .post(s.url("/device_authorization"))
+        .form(&[("client_id", device_client)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_code = started["device_code"].as_str().unwrap().to_owned();
+    let user_code = started["user_code"].as_str().unwrap().to_owned();
+    let r = http()
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code.as_str()),
+            ("client_id", device_client),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     s.stop().await;
     let logs = crate::logs::text();
+    assert!(
+        logs.contains("device authorization started"),
+        "logging works: {logs}"
+    );
     assert!(
         logs.contains("authorization granted"),
         "logging works: {logs}"
@@ -624,6 +659,8 @@ async fn secrets_never_reach_the_logs() {
         SERVICE.1,
         integration_tests::METRICS_TOKEN,
         headless_wrong,
+        device_code.as_str(),
+        user_code.as_str(),
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
