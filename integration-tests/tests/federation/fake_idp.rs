@@ -491,3 +491,122 @@ async fn an_unverified_email_address_neither_admits_nor_reaches_our_tokens() {
     s.stop().await;
     idp.stop().await;
 }
+
+/// The device flow's page with an upstream provider: the person signs in
+/// there instead of with a password, comes back signed in with the code
+/// carried over, and allows the device, whose tokens name them.
+#[tokio::test]
+async fn a_person_signs_in_upstream_at_the_device_page_and_allows_a_device() {
+    const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let idp = FakeIdp::start().await;
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let http = integration_tests::http();
+    let client: Value = http
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "device", "grant_types": [GRANT],
+                      "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let started: Value = http
+        .post(s.url("/device_authorization"))
+        .form(&[("client_id", client_id)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+
+    let browser = Browser::new();
+    let page = browser
+        .http
+        .get(started["verification_uri_complete"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/federate/fake\""), "{page}");
+    let r = browser
+        .post(
+            url::Url::parse(&s.url("/federate/fake")).unwrap(),
+            &[
+                ("csrf", crate::flow::field(&page, "csrf").as_str()),
+                ("user_code", user_code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let upstream = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let Stop::At(callback) = browser.follow(upstream, &s.url("/callback/")).await else {
+        panic!("the IdP did not send the browser back");
+    };
+    let (status, back) = browser.open(&callback).await;
+    assert_eq!(status, 303);
+    let back = back.unwrap();
+    assert_eq!(
+        back.as_str(),
+        format!("{}?user_code={user_code}", s.url("/device"))
+    );
+    let r = browser.http.get(back).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("fake:u-1"),
+        "signed in as the upstream person: {page}"
+    );
+    let device = url::Url::parse(&s.url("/device")).unwrap();
+    let csrf = crate::flow::field(&page, "csrf");
+    let confirm = browser
+        .post(
+            device.clone(),
+            &[
+                ("csrf", csrf.as_str()),
+                ("step", "code"),
+                ("user_code", user_code),
+            ],
+        )
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let confirm = confirm.text().await.unwrap();
+    let csrf = crate::flow::field(&confirm, "csrf");
+    let done = browser
+        .post(
+            device,
+            &[
+                ("csrf", csrf.as_str()),
+                ("step", "decide"),
+                ("user_code", user_code),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+
+    let t: Value = http
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", GRANT),
+            ("device_code", started["device_code"].as_str().unwrap()),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = payload(t["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "fake:u-1");
+    assert_eq!(claims["email"], "u1@example.com");
+    s.stop().await;
+    idp.stop().await;
+}

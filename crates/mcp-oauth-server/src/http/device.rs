@@ -79,12 +79,7 @@ pub(super) async fn page(state: web::Data<AuthServer>, req: HttpRequest) -> Http
     };
     match session::current(&state, &req).await {
         Some(user) => device_pages::enter_code(&state, &csrf, &user.sub, &typed, None, 200),
-        None if state.config.local_login => device_pages::sign_in(&state, &csrf, &typed, None, 200),
-        None => pages::message(
-            403,
-            "Connect a device",
-            "Devices sign in with a password on this server, and password sign-in is off.",
-        ),
+        None => device_pages::sign_in(&state, &csrf, &typed, None, 200),
     }
 }
 

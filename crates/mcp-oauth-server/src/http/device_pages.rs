@@ -43,14 +43,25 @@ pub(super) fn sign_in(
         h1 { "Connect a device" }
         p.meta { "Sign in, then check what the device asks for before you allow it." }
         @if let Some(e) = failure { p.error role="alert" { (e) } }
-        form method="post" action=(state.endpoint("/device")) {
-            (hidden(csrf, "signin"))
-            (code_field(user_code))
-            label for="username" { "Username" }
-            input #username name="username" autocomplete="username" required;
-            label for="password" { "Password" }
-            input #password name="password" type="password" autocomplete="current-password" required;
-            button.primary type="submit" { "Sign in" }
+        @if state.config.local_login {
+            form method="post" action=(state.endpoint("/device")) {
+                (hidden(csrf, "signin"))
+                (code_field(user_code))
+                label for="username" { "Username" }
+                input #username name="username" autocomplete="username" required;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+        // Signing in upstream brings the person back here, signed in, with
+        // the code carried over.
+        @for u in state.federation.list() {
+            form method="post" action=(state.endpoint(&format!("/federate/{}", u.id))) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="user_code" value=(user_code);
+                button.secondary type="submit" { "Sign in with " (u.name) }
+            }
         }
     };
     respond(state, status, "Connect a device", csrf, body)

@@ -17,6 +17,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth_core::device::UserCode;
 use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::secret::constant_time_eq;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::redirect::{complete, csrf_ok, refuse};
 use super::{pages, session};
 use crate::app::AuthServer;
+use crate::federation::UpstreamConfig;
 use crate::federation::{FederationError, FlowSecrets, admit, printable};
 use crate::oauth::pending::Pending;
 
@@ -39,14 +41,25 @@ struct Flow {
     iss: String,
     exp: u64,
     provider: String,
+    /// The pending authorization request the sign-in finishes (empty for a
+    /// sign-in at the device page).
     request: String,
+    /// For a sign-in at the device page: the user code typed so far
+    /// (canonical, or empty); the person returns to that page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
     #[serde(flatten)]
     secrets: FlowSecrets,
 }
 
 #[derive(Deserialize)]
 struct StartForm {
-    request: String,
+    /// From the login page: the pending request.
+    #[serde(default)]
+    request: Option<String>,
+    /// From the device page: the code typed so far.
+    #[serde(default)]
+    user_code: Option<String>,
     csrf: Option<String>,
 }
 
@@ -96,11 +109,21 @@ pub(super) async fn start(
     if !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
-    if Pending::open(&state.keys, &form.request).is_none() {
-        return pages::error(
-            "This login request has expired or is invalid. Start again from the application.",
-        );
-    }
+    let (request, device) = match (form.request, form.user_code) {
+        (Some(request), _) => {
+            if Pending::open(&state.keys, &request).is_none() {
+                return pages::error(
+                    "This login request has expired or is invalid. Start again from the application.",
+                );
+            }
+            (request, None)
+        }
+        (None, Some(typed)) if state.config.device_flow => {
+            let code = UserCode::parse(&typed).map(|c| c.as_str().to_owned());
+            (String::new(), Some(code.unwrap_or_default()))
+        }
+        _ => return pages::error("The sign-in form is malformed. Go back and try again."),
+    };
     let redirect_uri = callback_url(&state, &upstream.id);
     let (location, secrets) = match state
         .federation
@@ -117,7 +140,8 @@ pub(super) async fn start(
         iss: state.config.issuer.as_str().to_owned(),
         exp: state.now() + FLOW_TTL,
         provider: upstream.id.clone(),
-        request: form.request.clone(),
+        request,
+        device,
         secrets,
     };
     let Ok(signed) = state.keys.sign_typed(&flow, FLOW_TYP) else {
@@ -182,6 +206,11 @@ pub(super) async fn callback(
         .path(callback_path(&state, &upstream.id))
         .finish();
     spent.make_removal();
+    if let Some(user_code) = &flow.device {
+        let mut r = device_sign_in(&state, upstream, &query, &flow, user_code).await;
+        let _ = r.add_cookie(&spent);
+        return r;
+    }
     let Some(pending) = Pending::open(&state.keys, &flow.request) else {
         let mut r =
             pages::error("This login request has expired. Start again from the application.");
@@ -293,4 +322,72 @@ fn unavailable_page(name: &str) -> HttpResponse {
         "Sign-in unavailable",
         &format!("{name} cannot be reached right now. Try again in a moment."),
     )
+}
+
+/// The return of a sign-in started at the device page: the person is
+/// signed in here (a session), then sent back to the page with the code
+/// typed so far, to confirm what the device asks for.
+async fn device_sign_in(
+    state: &AuthServer,
+    upstream: &UpstreamConfig,
+    query: &CallbackQuery,
+    flow: &Flow,
+    user_code: &str,
+) -> HttpResponse {
+    if query.error.is_some() {
+        return pages::message(
+            403,
+            "Sign-in refused",
+            &format!("{} did not sign you in.", upstream.name),
+        );
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return pages::error("The identity provider returned no code.");
+    };
+    let t = state.now();
+    let outcome = state
+        .federation
+        .sign_in(
+            &upstream.id,
+            code,
+            query.iss.as_deref(),
+            &callback_url(state, &upstream.id),
+            &flow.secrets,
+            t,
+        )
+        .await
+        .and_then(|who| admit(upstream, &who).map(|()| who));
+    let who = match outcome {
+        Ok(who) => who,
+        Err(e) => {
+            tracing::warn!(provider = %upstream.id, error = ?e.to_string(), "federated sign-in at the device page refused");
+            state.metrics.login_failures.inc();
+            return pages::message(403, "Sign-in refused", refusal(&e).1);
+        }
+    };
+    let saved = async {
+        state.storage.save_identity(who.clone()).await?;
+        state.storage.subject(&who.subject).await
+    };
+    let generation = match saved.await {
+        Ok(s) => s.generation,
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
+        }
+    };
+    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in at the device page");
+    let mut back = state.endpoint("/device");
+    if !user_code.is_empty() {
+        back.push_str("?user_code=");
+        back.push_str(user_code);
+    }
+    let mut response = HttpResponse::SeeOther();
+    response
+        .insert_header((header::LOCATION, back))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(cookie) = session::start(state, &who.subject, generation, t) {
+        response.cookie(cookie);
+    }
+    response.finish()
 }
