@@ -618,3 +618,62 @@ async fn starting_device_authorizations_is_bounded_per_address() {
     assert_eq!(statuses.last(), Some(&429));
     s.stop().await;
 }
+
+/// A step-up on a device-flow session is a new device authorization for
+/// the wider scope: the person allows twice, and the write goes through.
+#[tokio::test]
+async fn a_403_on_a_device_session_asks_the_person_again_for_the_wider_scope() {
+    let s = TestServer::start(|c| {
+        let mut c = c.scopes(["mcp", WRITE_SCOPE]);
+        c.device_poll_interval = std::time::Duration::from_secs(1);
+        c
+    })
+    .await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DeviceCodePrompt>();
+    let prompt: DevicePrompt = std::sync::Arc::new(move |p: &DeviceCodePrompt| {
+        let _ = tx.send(p.clone());
+    });
+    let device_url = s.url("/device");
+    let person = tokio::spawn(async move {
+        let mut scopes_seen = Vec::new();
+        while let Some(shown) = rx.recv().await {
+            let mut b = Browser::new();
+            let link = shown.verification_uri_complete.clone().unwrap();
+            let confirm = sign_in_and_confirm_at(&device_url, &mut b, &link).await;
+            scopes_seen.push(confirm.contains(WRITE_SCOPE));
+            assert_eq!(
+                decide_at(&device_url, &mut b, &confirm, "allow").await.0,
+                200
+            );
+        }
+        scopes_seen
+    });
+    let client = OAuthClient::builder("device agent")
+        .login(Login::Device(prompt))
+        .token_store(MemoryStore::new())
+        .build()
+        .unwrap();
+    let mcp = ().serve(client.transport(&rs.resource).unwrap()).await.unwrap();
+    let args = json!({"profile": "likes rust"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let saved = mcp
+        .call_tool(rmcp::model::CallToolRequestParams::new("set_user_profile").with_arguments(args))
+        .await
+        .unwrap();
+    assert!(
+        format!("{saved:?}").contains("saved profile of alice"),
+        "{saved:?}"
+    );
+    let _ = mcp.cancel().await;
+    drop(client);
+    let scopes_seen = person.await.unwrap();
+    assert_eq!(
+        scopes_seen,
+        [false, true],
+        "first the challenge's scope, then the wider one"
+    );
+    s.stop().await;
+}
