@@ -207,6 +207,10 @@ async fn step(
     address: &str,
     t: u64,
 ) -> HttpResponse {
+    if form.step == "signin" && form.user_code.trim().is_empty() {
+        // Signed in without a code yet: ask for it.
+        return device_pages::enter_code(state, csrf, &user.sub, "", None, 200);
+    }
     let devices = state.device_authorization();
     // Every step that names a code counts against the lookup limits, the
     // decision too: it cannot be used to probe codes either.
