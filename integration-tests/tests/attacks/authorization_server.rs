@@ -967,13 +967,31 @@ async fn unknown_grant_types_are_refused() {
     for grant in [
         "password",
         "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "nonsense",
     ] {
         let r = token(&s, &[("grant_type", grant), ("client_id", &client_id)]).await;
         assert_eq!(error_of(r, 400).await, "unsupported_grant_type", "{grant}");
     }
+    // The device code grant is served (RFC 8628): without its parameter
+    // the request is malformed.
+    let device = "urn:ietf:params:oauth:grant-type:device_code";
+    let r = token(&s, &[("grant_type", device), ("client_id", &client_id)]).await;
+    assert_eq!(error_of(r, 400).await, "invalid_request");
+    s.stop().await;
+    // Where the operator turned it off, it is unknown.
+    let s = TestServer::start(|c| c.device_flow(false)).await;
+    let client_id = register_public(&s).await;
+    let r = token(
+        &s,
+        &[
+            ("grant_type", device),
+            ("device_code", "anything"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "unsupported_grant_type");
     s.stop().await;
 }
 
