@@ -9,6 +9,17 @@ use mcp_oauth_core::issuer::IssuerError;
 use mcp_oauth_core::resource::ResourceError;
 use mcp_oauth_core::secret::RandomnessError;
 
+/// Why an [`AuthorizeCallback`](crate::AuthorizeCallback) gave up: any
+/// error (a `String` converts with `.into()` or `?`).
+///
+/// ```
+/// use mcp_oauth_client::CallbackError;
+///
+/// let e: CallbackError = "the user closed the window".into();
+/// assert_eq!(e.to_string(), "the user closed the window");
+/// ```
+pub type CallbackError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A failure of the client flow; the variant says which step failed, and
 /// [`source`](std::error::Error::source) leads to the cause where there is
 /// one (an HTTP, URL, JSON or I/O error).
@@ -116,7 +127,7 @@ pub enum ClientError {
     Authorization(String),
     /// The caller's [`AuthorizeCallback`](crate::AuthorizeCallback) gave up.
     #[error("the authorization callback failed")]
-    Callback(#[source] crate::login::CallbackError),
+    Callback(#[source] CallbackError),
     /// The authorization response is not one this login may use: it is
     /// malformed, or its `state` or `iss` is not the expected one (a
     /// forgery or a mix-up); its code was not redeemed.

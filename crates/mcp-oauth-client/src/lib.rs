@@ -49,9 +49,9 @@ mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use discovery::{ServerAuthorization, discover};
-pub use error::{ClientError, FetchError, UrlError};
+pub use error::{CallbackError, ClientError, FetchError, UrlError};
 pub use login::device::{DeviceCodePrompt, DevicePrompt};
-pub use login::{AuthorizeCallback, BrowserOpener, CallbackError, Credentials, Login};
+pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
 pub use store::{
     FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use mcp_oauth_core::secret::Password;
 use tokio::net::TcpListener;
 
-use crate::error::ClientError;
+use crate::error::{CallbackError, ClientError};
 
 /// Hands the authorization URL to the caller and resolves to the URL the
 /// browser was redirected to (with `code`, `state`, `iss`); an `Err` ends the
@@ -41,17 +41,6 @@ pub type AuthorizeCallback = Arc<
         + Send
         + Sync,
 >;
-
-/// Why an [`AuthorizeCallback`] gave up: any error (a `String` converts with
-/// `.into()` or `?`).
-///
-/// ```
-/// use mcp_oauth_client::CallbackError;
-///
-/// let e: CallbackError = "the user closed the window".into();
-/// assert_eq!(e.to_string(), "the user closed the window");
-/// ```
-pub type CallbackError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Opens a URL in a browser.
 ///
