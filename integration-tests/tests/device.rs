@@ -509,11 +509,13 @@ async fn an_agent_is_told_when_the_server_has_no_device_flow() {
     s.stop().await;
 }
 
-/// The example agent's binary (`cargo test --workspace --all-targets`
-/// builds it next to the test binaries).
+/// The example agent's binary, as `cargo build --example agent` leaves it
+/// (`scripts/test` builds it first; `cargo test` builds examples as test
+/// harnesses, under other names).
 fn agent_binary() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("examples").join("agent");
+    let dir = exe.parent()?.parent()?.join("examples");
+    let bin = dir.join("agent");
     if bin.exists() {
         Some(bin)
     } else if std::env::var_os("CI").is_some() {
@@ -522,7 +524,7 @@ fn agent_binary() -> Option<std::path::PathBuf> {
             bin.display()
         );
     } else {
-        eprintln!("the agent example is not built (cargo test --all-targets builds it): skipping");
+        eprintln!("the agent example is not built (scripts/test builds it): skipping");
         None
     }
 }
