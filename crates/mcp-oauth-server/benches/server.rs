@@ -189,11 +189,20 @@ fn storage_ops(c: &mut Criterion) {
                     .unwrap()
             })
         });
+        // Millions of inserts would draw the same random user code
+        // sooner or later (the server draws again); here each is unique.
+        let inserted = std::sync::atomic::AtomicU64::new(0);
         c.bench_function(
             &format!("storage/{name}/device authorization insert"),
             |b| {
-                b.to_async(&rt)
-                    .iter(|| async { store.insert_device(device_record()).await.unwrap() })
+                b.to_async(&rt).iter(|| async {
+                    let n = inserted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let record = DeviceRecord {
+                        user_code: format!("{name}-{n}"),
+                        ..device_record()
+                    };
+                    store.insert_device(record).await.unwrap()
+                })
             },
         );
     }
