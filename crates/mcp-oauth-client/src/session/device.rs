@@ -21,9 +21,12 @@ use crate::fetch::{self, require_secure};
 use crate::login::device::{DeviceCodePrompt, DevicePrompt};
 use crate::store::Registration;
 
-/// The longest wait between polls believed (a server asking more is taken
-/// to mean this much).
-const MAX_INTERVAL: u64 = 60;
+/// The longest a device code is believed to live (a server claiming more,
+/// or an absurd number, is taken to mean this much): 30 minutes.
+const MAX_LIFETIME: u64 = 1800;
+/// The longest field of the prompt shown as is (a user code is a handful of
+/// characters, a link a URL).
+const MAX_SHOWN: usize = 2048;
 
 /// The device authorization request (RFC 8628 §3.1).
 #[derive(Serialize)]
@@ -102,11 +105,31 @@ impl DeviceLogin<'_> {
                     url: endpoint.to_owned(),
                     source,
                 })?;
+        // What the person is shown comes from a server found by discovery:
+        // printable text only, and a page on https (or loopback).
+        let shown = |what: &'static str, text: &str| -> Result<String, ClientError> {
+            if text.is_empty() || text.len() > MAX_SHOWN || text.chars().any(char::is_control) {
+                return Err(ClientError::Authorization(format!(
+                    "the device authorization response has an unusable {what}"
+                )));
+            }
+            Ok(text.to_owned())
+        };
+        let verification_uri = shown("verification_uri", &codes.verification_uri)?;
+        require_secure("verification page", &verification_uri)?;
+        let verification_uri_complete = codes
+            .verification_uri_complete
+            .as_deref()
+            .map(|u| {
+                shown("verification_uri_complete", u)
+                    .and_then(|u| require_secure("verification page", &u).map(|_| u))
+            })
+            .transpose()?;
         prompt(&DeviceCodePrompt {
-            user_code: codes.user_code.clone(),
-            verification_uri: codes.verification_uri.clone(),
-            verification_uri_complete: codes.verification_uri_complete.clone(),
-            expires_in: codes.expires_in,
+            user_code: shown("user_code", &codes.user_code)?,
+            verification_uri,
+            verification_uri_complete,
+            expires_in: codes.expires_in.min(MAX_LIFETIME),
         });
         self.poll(&codes).await
     }
@@ -116,15 +139,21 @@ impl DeviceLogin<'_> {
         &self,
         codes: &DeviceAuthorizationResponse,
     ) -> Result<TokenResponse, ClientError> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(codes.expires_in);
-        let mut interval = codes.interval.clamp(1, MAX_INTERVAL);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(codes.expires_in.min(MAX_LIFETIME));
+        // Never sooner than the server asks (RFC 8628 §3.5); a wait that
+        // would end past the code's life ends the login instead.
+        let mut interval = codes.interval.max(1);
         loop {
-            tokio::time::sleep(Duration::from_secs(interval)).await;
-            if tokio::time::Instant::now() >= deadline {
+            let next = tokio::time::Instant::now()
+                .checked_add(Duration::from_secs(interval))
+                .filter(|next| *next < deadline);
+            let Some(next) = next else {
                 return Err(ClientError::Authorization(
                     "the device code expired before anyone allowed it".into(),
                 ));
-            }
+            };
+            tokio::time::sleep_until(next).await;
             let mut request = TokenRequest::device_code(DeviceCode::new(codes.device_code.clone()));
             let answer = token_request(
                 self.config,
@@ -140,7 +169,7 @@ impl DeviceLogin<'_> {
                 Ok(tokens) => return Ok(tokens),
                 Err(e) if e.error == ErrorCode::AuthorizationPending => {}
                 Err(e) if e.error == ErrorCode::SlowDown => {
-                    interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                    interval = interval.saturating_add(SLOW_DOWN_STEP);
                 }
                 Err(e) if e.error == ErrorCode::AccessDenied => return Err(ClientError::Denied(e)),
                 Err(e) => return Err(ClientError::Token(e)),

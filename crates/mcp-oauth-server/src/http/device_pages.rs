@@ -101,6 +101,12 @@ pub(super) fn confirm(
         h1 { "Allow this device?" }
         p.meta { "Signed in as " strong { (user) } "." }
         p { "Code: " strong { (device.user_code) } ". Check that your device shows the same code." }
+        // RFC 8628 §5.4: a code can be sent to a person by someone else
+        // (phishing); the device that gets the access is theirs.
+        p.error role="alert" {
+            "Only continue if you started this yourself, on a device in front of you. "
+            "Never enter a code that someone sent you: whoever holds the device gets this access."
+        }
         (pages::request_summary(client, &device.scope, device.resource.as_deref(), None))
         form method="post" action=(state.endpoint("/device")) {
             (hidden(csrf, "decide"))
