@@ -232,9 +232,17 @@ async fn step(
             return unavailable();
         }
     };
+    // A code whose client is gone reads like any other code that is not
+    // valid (nothing tells a guesser it existed).
     let client = match state.clients().get(&record.client_id).await {
         Ok(Some(c)) => c,
-        _ => return pages::error("The application asking for access is no longer registered."),
+        Ok(None) => {
+            return device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "client lookup failed");
+            return unavailable();
+        }
     };
     if form.step != "decide" {
         return device_pages::confirm(state, csrf, &user.sub, &client, &record);

@@ -26,8 +26,8 @@ const LOOKUP_WINDOW: u64 = 600;
 /// New device authorizations one address may start per minute.
 const STARTS_PER_ADDRESS: u32 = 30;
 /// New device authorizations the whole server starts per minute: with the
-/// 600 s lifetime, at most about 20,000 live ones (a few MiB), however many
-/// addresses ask.
+/// 600 s lifetime and 600 s kept after expiry, at most about 40,000 stored
+/// (a few MiB), however many addresses ask.
 const STARTS_GLOBAL: u32 = 2_000;
 
 /// What typing a user code led to.

@@ -42,8 +42,8 @@ pub use records::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 pub use traits::{
-    COUNTER_RETENTION, ClientStore, CounterStore, DeviceStore, GrantStore, KeyStore, Storage,
-    UserStore,
+    COUNTER_RETENTION, ClientStore, CounterStore, DEVICE_RETENTION, DeviceStore, GrantStore,
+    KeyStore, Storage, UserStore,
 };
 
 /// Connections a PostgreSQL pool opens at most.

@@ -262,6 +262,10 @@ pub trait DeviceStore: Send + Sync {
     async fn purge_devices(&self, now: u64) -> Result<(), StorageError>;
 }
 
+/// Seconds an expired device authorization is kept before
+/// [`Storage::purge_expired`] deletes it.
+pub const DEVICE_RETENTION: u64 = 600;
+
 /// The server's storage: every aggregate store in one object; see the
 /// [module documentation](super).
 ///
@@ -276,11 +280,15 @@ pub trait Storage:
 {
     /// Deletes everything that has expired before `now`: the grants
     /// [`GrantStore::purge_expired_grants`] deletes (spent codes are kept
-    /// `code_retention` seconds past their expiry) and counters older than
+    /// `code_retention` seconds past their expiry), device authorizations
+    /// expired for [`DEVICE_RETENTION`] seconds, and counters older than
     /// [`COUNTER_RETENTION`].
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
         self.purge_expired_grants(now, code_retention).await?;
-        self.purge_devices(now).await?;
+        // Expired device codes are kept a while, so a late poll still
+        // reads `expired_token`; not longer, so they stay bounded.
+        self.purge_devices(now.saturating_sub(DEVICE_RETENTION))
+            .await?;
         self.purge_counters(now, COUNTER_RETENTION).await
     }
 }
