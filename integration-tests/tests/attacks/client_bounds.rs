@@ -286,3 +286,83 @@ async fn a_neighbour_under_the_origins_root_document_never_gets_another_servers_
     );
     assert_eq!(issued.load(Ordering::SeqCst), 2, "{:?}", server.requests());
 }
+
+/// A hostile authorization server's device authorization response: a user
+/// code carrying terminal escapes, a page off https, absurd lifetimes. The
+/// agent shows nothing of it and ends the login with an error, no panic.
+#[tokio::test]
+async fn a_hostile_device_authorization_response_is_refused() {
+    for (what, answer) in [
+        (
+            "user_code",
+            json!({"device_code": "d", "user_code": "\u{1b}]0;pwned\u{7}\u{1b}[2J",
+                   "verification_uri": "PAGE", "expires_in": u64::MAX, "interval": 0}),
+        ),
+        (
+            "verification page",
+            json!({"device_code": "d", "user_code": "BDFH-KMNP",
+                   "verification_uri": "http://phish.example/device", "expires_in": 600}),
+        ),
+    ] {
+        let server = Hostile::start(move |base| {
+            let mut metadata = super::hostile::as_metadata(base);
+            metadata["device_authorization_endpoint"] = json!(format!("{base}/device"));
+            let mut answer = answer.clone();
+            if answer["verification_uri"] == "PAGE" {
+                answer["verification_uri"] = json!(format!("{base}/page"));
+            }
+            axum::Router::new()
+                .route(
+                    "/.well-known/oauth-authorization-server",
+                    json_doc(metadata),
+                )
+                .route(
+                    "/register",
+                    axum::routing::post(|| async {
+                        (
+                            axum::http::StatusCode::CREATED,
+                            axum::Json(json!({"client_id": "device-agent"})),
+                        )
+                    }),
+                )
+                .route(
+                    "/.well-known/oauth-protected-resource/mcp",
+                    json_doc(prm(&format!("{base}/mcp"), base)),
+                )
+                .route(
+                    "/mcp",
+                    unauthorized(format!("{base}/.well-known/oauth-protected-resource/mcp")),
+                )
+                .route(
+                    "/device",
+                    axum::routing::post(move || {
+                        let answer = answer.clone();
+                        async move { axum::Json(answer) }
+                    }),
+                )
+        })
+        .await;
+        let shown = Arc::new(AtomicUsize::new(0));
+        let counter = shown.clone();
+        let client = OAuthClient::builder("device-agent")
+            .login(mcp_oauth_client::Login::Device(Arc::new(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })))
+            .token_store(MemoryStore::new())
+            .build()
+            .unwrap();
+        let err = client.access_token(&server.url("/mcp")).await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ClientError::Authorization(_) | ClientError::InsecureUrl { .. }
+            ),
+            "{what}: {err}"
+        );
+        assert_eq!(shown.load(Ordering::SeqCst), 0, "{what}: nothing shown");
+        assert!(
+            !server.requests().iter().any(|l| l.contains("/token")),
+            "{what}: no polling"
+        );
+    }
+}
