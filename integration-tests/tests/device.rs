@@ -11,23 +11,20 @@ use mcp_oauth_examples::profile::WRITE_SCOPE;
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 
-use crate::flow::{error_of, introspect, introspector};
+use crate::flow::{error_of, introspect, introspector, register};
 use crate::verifier::{jwt_verifier, start_rs};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A public client that may use the device grant (and refresh).
 async fn register_device_client(s: &TestServer) -> String {
-    let r = http()
-        .post(s.url("/register"))
-        .json(&json!({"client_name": "headless agent",
-                      "grant_types": [DEVICE_GRANT, "refresh_token"],
-                      "token_endpoint_auth_method": "none"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let c: Value = r.json().await.unwrap();
+    let c = register(
+        s,
+        json!({"client_name": "headless agent",
+               "grant_types": [DEVICE_GRANT, "refresh_token"],
+               "token_endpoint_auth_method": "none"}),
+    )
+    .await;
     c["client_id"].as_str().unwrap().to_owned()
 }
 

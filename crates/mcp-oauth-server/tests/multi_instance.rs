@@ -93,6 +93,17 @@ async fn register(at: &Instance, body: Value) -> Value {
 }
 
 /// The value of a hidden form field of a page.
+/// `name=value` of the response's `Set-Cookie` for `name`.
+fn cookie_of(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap()
+}
+
 fn field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap() + marker.len();
@@ -114,14 +125,7 @@ async fn code_at(at: &Instance, client_id: &str, verifier: &PkceVerifier) -> Str
         .send()
         .await
         .unwrap();
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .find(|c| c.starts_with("mcp_oauth_csrf="))
-        .unwrap();
+    let cookie = cookie_of(&page, "mcp_oauth_csrf");
     let html = page.text().await.unwrap();
     let r = http()
         .post(format!("{}/login", at.base))
@@ -387,14 +391,7 @@ async fn a_device_started_at_one_instance_is_redeemed_once_across_both() {
         .send()
         .await
         .unwrap();
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .find(|c| c.starts_with("mcp_oauth_csrf="))
-        .unwrap();
+    let cookie = cookie_of(&page, "mcp_oauth_csrf");
     let html = page.text().await.unwrap();
     let csrf = field(&html, "csrf");
     let post = |form: Vec<(&'static str, String)>| {
@@ -414,14 +411,7 @@ async fn a_device_started_at_one_instance_is_redeemed_once_across_both() {
     .await
     .unwrap();
     assert_eq!(confirm.status(), 200);
-    let session = confirm
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .find(|c| c.starts_with("mcp_oauth_session="))
-        .unwrap();
+    let session = cookie_of(&confirm, "mcp_oauth_session");
     let allowed = http()
         .post(format!("{}/device", b.base))
         .header("cookie", format!("{cookie}; {session}"))

@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use mcp_oauth_core::device::{DeviceAuthorizationResponse, SLOW_DOWN_STEP};
-use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
+use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::DeviceCode;
 use mcp_oauth_core::token::{ClientAuthParams, TokenRequest, TokenResponse};
 use serde::Serialize;
 
-use super::grant::{authenticate, token_request};
+use super::grant::{authenticate, oauth_error, token_request};
 use crate::config::Config;
 use crate::discovery::Discovered;
 use crate::error::ClientError;
@@ -91,11 +91,7 @@ impl DeviceLogin<'_> {
         )?;
         let reply = fetch::exchange(post.form(&request), endpoint).await?;
         if !reply.status.is_success() {
-            let error = reply.json::<ErrorResponse>().unwrap_or_else(|_| {
-                ErrorResponse::new(ErrorCode::Other(format!("http_{}", reply.status.as_u16())))
-                    .with_description(reply.excerpt())
-            });
-            return Err(ClientError::Token(error));
+            return Err(ClientError::Token(oauth_error(&reply)));
         }
         let codes: DeviceAuthorizationResponse =
             reply

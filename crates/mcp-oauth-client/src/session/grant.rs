@@ -151,7 +151,7 @@ pub(super) fn authenticate(
 
 /// The server's answer: tokens, or its OAuth error (an unreadable error
 /// becomes `http_STATUS` with the start of the body).
-pub(super) fn read_token_response(reply: &Reply) -> Result<TokenResponse, ErrorResponse> {
+fn read_token_response(reply: &Reply) -> Result<TokenResponse, ErrorResponse> {
     if reply.status.is_success() {
         let mut value: serde_json::Value = reply.json().map_err(|e| {
             ErrorResponse::invalid_request(format!("unreadable token response: {e}"))
@@ -162,14 +162,20 @@ pub(super) fn read_token_response(reply: &Reply) -> Result<TokenResponse, ErrorR
         serde_json::from_value(value)
             .map_err(|e| ErrorResponse::invalid_request(format!("unreadable token response: {e}")))
     } else {
-        Err(reply.json().unwrap_or_else(|_| {
-            ErrorResponse::new(mcp_oauth_core::ErrorCode::Other(format!(
-                "http_{}",
-                reply.status.as_u16()
-            )))
-            .with_description(reply.excerpt())
-        }))
+        Err(oauth_error(reply))
     }
+}
+
+/// A refusal's OAuth error; an unreadable one becomes `http_STATUS` with
+/// the start of the body.
+pub(super) fn oauth_error(reply: &Reply) -> ErrorResponse {
+    reply.json().unwrap_or_else(|_| {
+        ErrorResponse::new(mcp_oauth_core::ErrorCode::Other(format!(
+            "http_{}",
+            reply.status.as_u16()
+        )))
+        .with_description(reply.excerpt())
+    })
 }
 
 /// Removes an `expires_in` that is not a non-negative whole number (or

@@ -54,15 +54,12 @@ pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) ->
         }
         Err(ClientLookupError::Throttled { retry_after }) => {
             tracing::info!(%address, "too many new client metadata documents");
-            let mut r = pages::message(
+            let r = pages::message(
                 429,
                 "Too many requests",
                 "Too many new applications were announced from your address. Try again in a minute.",
             );
-            if let Ok(v) = header::HeaderValue::from_str(&retry_after.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
+            return pages::with_retry_after(r, retry_after);
         }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");

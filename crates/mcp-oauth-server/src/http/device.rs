@@ -2,7 +2,7 @@
 //! /device_authorization` for devices, and the verification page `/device`
 //! where a person signs in, types the code, and allows or denies.
 
-use actix_web::http::header::{self, CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::device::UserCode;
 use mcp_oauth_core::secret::{Password, random_base64url};
@@ -101,13 +101,6 @@ fn unavailable() -> HttpResponse {
     pages::message(503, "Unavailable", "The server is temporarily unavailable.")
 }
 
-fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {
-    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
 /// Who decides at the page: signed in now, or by an earlier session.
 struct Person {
     sub: String,
@@ -170,11 +163,11 @@ pub(super) async fn submit(
                     "Too many attempts",
                     "Too many sign-in attempts. Wait a few minutes and try again.",
                 );
-                return with_retry_after(r, retry_after);
+                return pages::with_retry_after(r, retry_after);
             }
             Ok(SignIn::Busy(_)) => {
                 let r = pages::message(503, "Busy", "The server is busy. Try again in a moment.");
-                return with_retry_after(r, 1);
+                return pages::with_retry_after(r, 1);
             }
             Err(e) => {
                 tracing::error!(error = %e, "storage failure");
@@ -225,7 +218,7 @@ async fn step(
                 "Too many attempts",
                 "Too many codes were tried. Wait a few minutes and try again.",
             );
-            return with_retry_after(r, retry_after);
+            return pages::with_retry_after(r, retry_after);
         }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");

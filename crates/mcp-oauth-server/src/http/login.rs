@@ -106,7 +106,7 @@ pub(super) async fn login(
                         .with_description("too many login attempts; try again later"),
                 )
             };
-            return with_retry_after(r, retry_after);
+            return pages::with_retry_after(r, retry_after);
         }
         Ok(SignIn::Busy(busy)) => {
             let r = if browser {
@@ -118,7 +118,7 @@ pub(super) async fn login(
                         .with_description(busy.to_string()),
                 )
             };
-            return with_retry_after(r, 1);
+            return pages::with_retry_after(r, 1);
         }
         Ok(SignIn::Refused) => {
             tracing::info!(client_id = ?pending.client_id, %address, "failed login");
@@ -152,13 +152,6 @@ pub(super) async fn login(
         response.cookie(cookie);
     }
     response.finish()
-}
-
-fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {
-    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
 }
 
 fn json_error(status: u16, e: ErrorResponse) -> HttpResponse {

@@ -52,6 +52,14 @@ pub(super) fn page(status: u16, title: &str, body: Markup) -> HttpResponse {
     headers(status).body(document(title, body))
 }
 
+/// `r` asking the caller to wait `seconds` (`Retry-After`).
+pub(super) fn with_retry_after(mut r: HttpResponse, seconds: u64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// A page with one message.
 pub(super) fn message(status: u16, title: &str, text: &str) -> HttpResponse {
     page(

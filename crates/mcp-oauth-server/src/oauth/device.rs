@@ -66,17 +66,15 @@ impl DeviceAuthorization<'_> {
                 .with_description("this client may not use the device authorization grant")
                 .into());
         }
-        for (key, limit) in [
+        let limits = [
             (format!("device-start:{address}"), STARTS_PER_ADDRESS),
             ("device-start:*".to_owned(), STARTS_GLOBAL),
-        ] {
-            let (count, start) = self.storage.bump_counter(&key, now, 60).await?;
-            if count > limit {
-                return Err(OAuthError::too_many_requests(
-                    "too many device authorizations lately; try again later",
-                )
-                .with_retry_after((start + 60).saturating_sub(now).max(1)));
-            }
+        ];
+        if let Some(retry_after) = self.over_limit(&limits, 60, now).await? {
+            return Err(OAuthError::too_many_requests(
+                "too many device authorizations lately; try again later",
+            )
+            .with_retry_after(retry_after));
         }
         let scope = match scope.map(ScopeSet::parse).transpose() {
             Ok(Some(s)) if !s.is_empty() => s,
@@ -146,17 +144,13 @@ impl DeviceAuthorization<'_> {
         address: &str,
         now: u64,
     ) -> Result<Lookup, StorageError> {
-        for (key, limit) in [
+        let limits = [
             (format!("device-code:{address}"), LOOKUPS_PER_ADDRESS),
             ("device-code:*".to_owned(), LOOKUPS_GLOBAL),
-        ] {
-            let (count, start) = self.storage.bump_counter(&key, now, LOOKUP_WINDOW).await?;
-            if count > limit {
-                tracing::warn!(%address, "user code lookups throttled");
-                return Ok(Lookup::Throttled {
-                    retry_after: (start + LOOKUP_WINDOW).saturating_sub(now).max(1),
-                });
-            }
+        ];
+        if let Some(retry_after) = self.over_limit(&limits, LOOKUP_WINDOW, now).await? {
+            tracing::warn!(%address, "user code lookups throttled");
+            return Ok(Lookup::Throttled { retry_after });
         }
         let Some(code) = UserCode::parse(typed) else {
             return Ok(Lookup::NotValid);
@@ -167,6 +161,24 @@ impl DeviceAuthorization<'_> {
                 _ => Lookup::NotValid,
             },
         )
+    }
+
+    /// Counts one attempt against each `(counter, limit)` of a `window`
+    /// (seconds) at `now`, atomically in storage; the seconds to wait when
+    /// one is exceeded.
+    async fn over_limit(
+        &self,
+        limits: &[(String, u32)],
+        window: u64,
+        now: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        for (key, limit) in limits {
+            let (count, start) = self.storage.bump_counter(key, now, window).await?;
+            if count > *limit {
+                return Ok(Some((start + window).saturating_sub(now).max(1)));
+            }
+        }
+        Ok(None)
     }
 
     /// Records the person's decision on the request of `user_code`
