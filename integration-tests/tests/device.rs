@@ -676,3 +676,67 @@ async fn a_403_on_a_device_session_asks_the_person_again_for_the_wider_scope() {
     );
     s.stop().await;
 }
+
+/// Hostile input at the device endpoints: scopes and resources beyond the
+/// client's, malformed parameters, markup in the code of the link.
+#[tokio::test]
+async fn hostile_device_requests_are_refused_or_shown_harmlessly() {
+    let s = TestServer::start(|c| {
+        c.allowed_resources(vec![
+            mcp_oauth_core::resource::ResourceUri::parse(RESOURCE).unwrap(),
+        ])
+    })
+    .await;
+    let client_id = register_device_client(&s).await;
+    for (form, error) in [
+        (vec![("scope", "mcp admin")], "invalid_scope"),
+        (vec![("scope", "bad\u{1}scope")], "invalid_scope"),
+        (vec![("resource", "not a url")], "invalid_target"),
+        (
+            vec![("resource", "https://elsewhere.example/mcp")],
+            "invalid_target",
+        ),
+        (
+            vec![("resource", "http://127.0.0.1:8000/mcp#frag")],
+            "invalid_target",
+        ),
+    ] {
+        let mut form = form;
+        form.push(("client_id", client_id.as_str()));
+        let r = http()
+            .post(s.url("/device_authorization"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(r, 400).await, error, "{form:?}");
+    }
+    // A repeated client_id is a malformed request, not a guess at which.
+    let r = http()
+        .post(s.url("/device_authorization"))
+        .body(format!("client_id={client_id}&client_id=other"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, 400).await, "invalid_request");
+    // Markup in the link's code is neither echoed nor kept.
+    let r = http()
+        .get(s.url("/device"))
+        .query(&[("user_code", "<script>alert(1)</script>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains("<script>") && !page.contains("alert(1)"),
+        "{page}"
+    );
+    assert_eq!(
+        integration_tests::form_field(&page, "user_code").as_deref(),
+        Some("")
+    );
+    s.stop().await;
+}
