@@ -1,11 +1,14 @@
 //! Storage: one async trait per aggregate, several backends.
 //!
 //! Everything the server must not lose lives behind [`Storage`], the sum of
-//! five stores: [`ClientStore`] (registered clients and consents),
+//! its stores: [`ClientStore`] (registered clients and consents),
 //! [`GrantStore`] (authorization codes, refresh-token families, revoked
 //! access tokens, subject revocation), [`KeyStore`] (signing keys),
-//! [`UserStore`] (users and federated identities) and [`CounterStore`]
-//! (the windowed counts behind login and registration throttling). Secrets
+//! [`UserStore`] (users and federated identities), [`CounterStore`]
+//! (the windowed counts behind login and registration throttling),
+//! [`DeviceStore`] (device authorizations), [`AccountStore`] (what people
+//! approved, and their browser sessions) and [`AuditStore`] (the durable
+//! audit trail). Secrets
 //! are stored only as hashes (SHA-256 for 256-bit random tokens, argon2 for
 //! passwords).
 //!
@@ -14,6 +17,7 @@
 //! code is redeemed once), [`GrantStore::rotate_refresh`] (a refresh token
 //! is rotated once, reuse is detected) and [`CounterStore::bump_counter`].
 
+mod account;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 mod error;
@@ -28,6 +32,9 @@ mod sqlite;
 mod suite;
 mod traits;
 
+pub use account::{
+    AuditEvent, AuditQuery, Grant, GrantFilter, GrantRecord, SessionRecord, SignInMethod,
+};
 #[cfg(feature = "postgres")]
 pub use error::PostgresTlsError;
 pub use error::StorageError;
@@ -42,8 +49,8 @@ pub use records::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 pub use traits::{
-    COUNTER_RETENTION, ClientStore, CounterStore, DEVICE_RETENTION, DeviceStore, GrantStore,
-    KeyStore, Storage, UserStore,
+    AccountStore, AuditStore, COUNTER_RETENTION, ClientStore, CounterStore, DEVICE_RETENTION,
+    DeviceStore, GrantStore, KeyStore, Storage, UserStore,
 };
 
 /// Connections a PostgreSQL pool opens at most.

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 
 use super::{
-    ClientRecord, CodeConsumption, CodeRecord, DeviceRecord, DeviceState, IdentityRecord,
-    IssuedFromCode, RefreshRecord, RefreshRotation, SigningKeyRecord, StorageError, StoredCode,
-    SubjectState, UserRecord, policy,
+    AuditEvent, AuditQuery, ClientRecord, CodeConsumption, CodeRecord, DeviceRecord, DeviceState,
+    Grant, GrantFilter, GrantRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
+    RefreshRotation, SessionRecord, SigningKeyRecord, StorageError, StoredCode, SubjectState,
+    UserRecord, policy,
 };
 
 /// Registered clients and the consents people gave them.
@@ -266,24 +267,109 @@ pub trait DeviceStore: Send + Sync {
 /// [`Storage::purge_expired`] deletes it.
 pub const DEVICE_RETENTION: u64 = 600;
 
+/// What people approved (grants) and their browser sessions: what an
+/// operator lists and revokes, and a person sees on their account page.
+///
+/// [`AccountStore::revoke_grants`] is one atomic write, also across
+/// instances sharing one database: it records the revocation (so access
+/// tokens issued up to then read as inactive), forgets the remembered
+/// consent and revokes the refresh families, together.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Records an approval, replacing the scope, method and time of an
+    /// earlier one of the same (subject, client, resource) but keeping when
+    /// it was last revoked; marks the client used (see
+    /// [`ClientStore::purge_unused_clients`]).
+    async fn record_grant(&self, grant: GrantRecord) -> Result<(), StorageError>;
+
+    /// The live grants `filter` covers (approved after their last
+    /// revocation), oldest first, with their refresh families still live
+    /// at `now` counted.
+    async fn grants(&self, filter: &GrantFilter, now: u64) -> Result<Vec<Grant>, StorageError>;
+
+    /// Ends every grant `filter` covers, at `now`: marks the live ones
+    /// revoked, deletes the matching remembered consents and revokes the
+    /// matching refresh families (also of grants recorded before this
+    /// store existed). Returns the grants that were live.
+    async fn revoke_grants(
+        &self,
+        filter: &GrantFilter,
+        now: u64,
+    ) -> Result<Vec<GrantRecord>, StorageError>;
+
+    /// When the grant of (`subject`, `client_id`, `resource`) was last
+    /// revoked (0: never). Access tokens issued at or before it are
+    /// inactive.
+    async fn grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<u64, StorageError>;
+
+    /// Stores a new session.
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), StorageError>;
+
+    /// A session by its identifier's hash (also when expired: the caller
+    /// checks).
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// A person's sessions live at `now`, oldest first.
+    async fn sessions(&self, subject: &str, now: u64) -> Result<Vec<SessionRecord>, StorageError>;
+
+    /// Ends one session; returns whether it existed.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StorageError>;
+
+    /// Ends all of a person's sessions; returns how many there were.
+    async fn delete_sessions(&self, subject: &str) -> Result<usize, StorageError>;
+
+    /// Deletes the sessions that ended before `now`.
+    async fn purge_sessions(&self, now: u64) -> Result<(), StorageError>;
+}
+
+/// The audit trail: append-only, read in order, purged by age.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event; returns its position.
+    async fn append_audit(&self, event: AuditEvent) -> Result<i64, StorageError>;
+
+    /// The events `query` selects, oldest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StorageError>;
+
+    /// Deletes the events older than `before`; returns how many.
+    async fn purge_audit(&self, before: u64) -> Result<u64, StorageError>;
+}
+
 /// The server's storage: every aggregate store in one object; see the
 /// [module documentation](super).
 ///
-/// Implemented for every type that implements the five stores, so a
-/// backend implements [`ClientStore`], [`GrantStore`], [`KeyStore`],
-/// [`UserStore`], [`CounterStore`] and [`DeviceStore`], and `Arc<dyn Storage>` hands all of
-/// them around as one. Calling a store's methods on a `dyn Storage` needs
+/// Implemented for every type that implements the stores, so a backend
+/// implements [`ClientStore`], [`GrantStore`], [`KeyStore`],
+/// [`UserStore`], [`CounterStore`], [`DeviceStore`], [`AccountStore`] and
+/// [`AuditStore`], and `Arc<dyn Storage>` hands all of them around as one. Calling a store's methods on a `dyn Storage` needs
 /// that store's trait in scope.
 #[async_trait]
 pub trait Storage:
-    ClientStore + GrantStore + KeyStore + UserStore + CounterStore + DeviceStore + Send + Sync + 'static
+    ClientStore
+    + GrantStore
+    + KeyStore
+    + UserStore
+    + CounterStore
+    + DeviceStore
+    + AccountStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Deletes everything that has expired before `now`: the grants
     /// [`GrantStore::purge_expired_grants`] deletes (spent codes are kept
     /// `code_retention` seconds past their expiry), device authorizations
-    /// expired for [`DEVICE_RETENTION`] seconds, and counters older than
-    /// [`COUNTER_RETENTION`].
+    /// expired for [`DEVICE_RETENTION`] seconds, ended sessions, and
+    /// counters older than [`COUNTER_RETENTION`]. (The audit trail has its
+    /// own retention: [`AuditStore::purge_audit`].)
     async fn purge_expired(&self, now: u64, code_retention: u64) -> Result<(), StorageError> {
+        self.purge_sessions(now).await?;
         self.purge_expired_grants(now, code_retention).await?;
         // Expired device codes are kept a while, so a late poll still
         // reads `expired_token`; not longer, so they stay bounded.
@@ -300,6 +386,8 @@ impl<T> Storage for T where
         + UserStore
         + CounterStore
         + DeviceStore
+        + AccountStore
+        + AuditStore
         + Send
         + Sync
         + 'static

@@ -183,6 +183,7 @@ impl GrantStore for MemoryStorage {
             .map(|r| r.record.family_id.clone())
             .collect();
         g.revoked_families.extend(families);
+        g.sessions.retain(|_, s| s.subject != subject);
         Ok(state)
     }
 

@@ -1,6 +1,8 @@
 //! In-memory storage: for tests and throwaway servers. Everything is lost
 //! when the process ends.
 
+mod account;
+mod audit;
 mod clients;
 mod counters;
 mod devices;
@@ -42,6 +44,15 @@ struct Inner {
     devices: HashMap<String, super::DeviceRecord>,
     /// Device code hashes by user code.
     device_codes: HashMap<String, String>,
+    /// Grants by (subject, client, resource), with when each was last
+    /// revoked.
+    grants: HashMap<(String, String, String), (super::GrantRecord, u64)>,
+    /// Sessions by identifier hash.
+    sessions: HashMap<String, super::SessionRecord>,
+    /// The audit trail, in order.
+    audit: Vec<super::AuditEvent>,
+    /// The last position given to an audit event.
+    audit_seq: i64,
 }
 
 impl Inner {

@@ -168,6 +168,8 @@ impl GrantStore for PostgresStorage {
             &[&subject, &i(now)],
         )
         .await?;
+        tx.execute("DELETE FROM sessions WHERE subject = $1", &[&subject])
+            .await?;
         tx.commit().await?;
         Ok(subject_from(&row))
     }

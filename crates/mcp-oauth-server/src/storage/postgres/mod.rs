@@ -7,6 +7,8 @@
 //! a refresh token is rotated under `SELECT … FOR UPDATE`. Migrations run at
 //! start under an advisory lock, so instances may start together.
 
+mod account;
+mod audit;
 mod clients;
 mod counters;
 mod devices;
@@ -95,6 +97,39 @@ const MIGRATIONS: &[&str] = &["
         record TEXT NOT NULL
     );
     CREATE INDEX devices_expiry ON devices (expires_at);
+", "
+    CREATE TABLE grants (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        method TEXT NOT NULL,
+        device BOOLEAN NOT NULL,
+        granted_at BIGINT NOT NULL,
+        revoked_at BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (subject, client_id, resource)
+    );
+    CREATE INDEX grants_client ON grants (client_id);
+    CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        method TEXT NOT NULL,
+        auth_time BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        address TEXT
+    );
+    CREATE INDEX sessions_subject ON sessions (subject);
+    CREATE TABLE audit_events (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        actor_user TEXT,
+        actor_client TEXT,
+        address TEXT,
+        subject TEXT,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_at ON audit_events (at);
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

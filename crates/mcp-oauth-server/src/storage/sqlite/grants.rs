@@ -194,6 +194,7 @@ impl GrantStore for SqliteStorage {
                  SELECT DISTINCT family_id, ?2 FROM refresh_tokens WHERE subject = ?1",
                 params![subject, i(now)],
             )?;
+            tx.execute("DELETE FROM sessions WHERE subject = ?1", [&subject])?;
             tx.commit()?;
             Ok(state)
         })

@@ -4,6 +4,8 @@
 //! WAL mode; the connection's lock makes the multi-step operations
 //! (`consume_code`, `rotate_refresh`) atomic, and each runs in a transaction.
 
+mod account;
+mod audit;
 mod clients;
 mod counters;
 mod devices;
@@ -106,6 +108,41 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL
     );
     CREATE INDEX devices_expiry ON devices(expires_at);
+",
+    // Grants people approved, browser sessions, the audit trail.
+    "
+    CREATE TABLE grants (
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        method TEXT NOT NULL,
+        device INTEGER NOT NULL,
+        granted_at INTEGER NOT NULL,
+        revoked_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (subject, client_id, resource)
+    );
+    CREATE INDEX grants_client ON grants(client_id);
+    CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        method TEXT NOT NULL,
+        auth_time INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        address TEXT
+    );
+    CREATE INDEX sessions_subject ON sessions(subject);
+    CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor_user TEXT,
+        actor_client TEXT,
+        address TEXT,
+        subject TEXT,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_at ON audit_events(at);
 ",
 ];
 

@@ -1,6 +1,7 @@
 //! One behavioural suite, run against every backend: one file per store,
 //! run in one sequence (later steps read what earlier ones stored).
 
+mod account;
 mod clients;
 mod counters;
 mod devices;
@@ -72,6 +73,9 @@ pub(super) async fn run(s: &dyn Storage) {
     clients::purge_unused(s).await;
     counters::purged_with_the_rest(s).await;
     devices::run(s).await;
+    account::grants(s).await;
+    account::sessions(s).await;
+    account::audit(s).await;
 }
 
 #[tokio::test]
