@@ -21,6 +21,8 @@ use crate::fetch::FetchError;
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
+use crate::oauth::accounts::Accounts;
+use crate::oauth::audit::Auditor;
 use crate::oauth::clients::{ClientLookupError, Clients};
 use crate::oauth::device::DeviceAuthorization;
 use crate::oauth::grants::GrantContext;
@@ -55,6 +57,15 @@ pub enum StartError {
     /// Binding or serving failed.
     #[error("could not serve")]
     Io(#[from] std::io::Error),
+    /// The audit log file could not be opened.
+    #[error("could not open the audit log {path}")]
+    AuditLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Bytes of verified session cookies kept in memory.
@@ -95,12 +106,15 @@ pub struct AuthServer {
     clients: Clients,
     /// Access tokens verified once, and the key reload throttle.
     access_tokens: AccessTokens,
-    /// Login sessions whose signature was checked, by SHA-256 of the cookie:
-    /// (user, expiry, auth time, generation). A returning browser then costs a hash
-    /// and a lookup, not an ES256 verification, on every authorization.
-    pub(crate) sessions: Expiring<(String, u64, u64, u64)>,
+    /// Login session cookies whose signature was checked, by SHA-256 of
+    /// the cookie. A returning browser then costs a hash and a lookup, not
+    /// an ES256 verification, on every authorization (the session's record
+    /// in storage is still read: ending it takes effect at once).
+    pub(crate) sessions: Expiring<crate::oauth::login::SessionClaims>,
     /// The upstream identity providers.
     pub(crate) federation: Federation,
+    /// The audit trail's writer.
+    audit: Auditor,
 }
 
 impl AuthServer {
@@ -151,6 +165,14 @@ impl AuthServer {
         // thread (where it would stall every request for an Argon2 hash).
         tokio::task::spawn_blocking(crate::password::dummy_hash).await?;
         let metadata = build_metadata(&config);
+        let audit = Auditor::new(storage.clone(), clock.clone(), config.audit_log.as_ref())
+            .map_err(|source| StartError::AuditLog {
+                path: match &config.audit_log {
+                    Some(crate::config::AuditLog::File(path)) => path.clone(),
+                    _ => "stdout".into(),
+                },
+                source,
+            })?;
         let cimd = CimdResolver::new(config.cimd.clone())?;
         let clients = Clients::new(
             configured,
@@ -160,6 +182,7 @@ impl AuthServer {
             &config.issuer,
         );
         Ok(Arc::new(Self {
+            audit,
             federation,
             metrics: Metrics::default(),
             clients,
@@ -198,6 +221,11 @@ impl AuthServer {
         &self.metrics
     }
 
+    /// Its audit trail's writer.
+    pub fn audit(&self) -> &Auditor {
+        &self.audit
+    }
+
     /// The current time of its clock, in seconds since the Unix epoch.
     pub(crate) fn now(&self) -> u64 {
         self.clock.now()
@@ -217,6 +245,7 @@ impl AuthServer {
             federation: &self.federation,
             metrics: &self.metrics,
             clock: self.clock.as_ref(),
+            audit: &self.audit,
         }
     }
 
@@ -226,6 +255,7 @@ impl AuthServer {
             storage: self.storage.as_ref(),
             config: &self.config,
             metrics: &self.metrics,
+            audit: &self.audit,
         }
     }
 
@@ -234,6 +264,16 @@ impl AuthServer {
         DeviceAuthorization {
             storage: self.storage.as_ref(),
             config: &self.config,
+            audit: &self.audit,
+        }
+    }
+
+    /// Grants, sessions and the audit trail, for operators and people.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            storage: self.storage.as_ref(),
+            audit: &self.audit,
+            clock: self.clock.as_ref(),
         }
     }
 
@@ -243,6 +283,7 @@ impl AuthServer {
             storage: self.storage.as_ref(),
             limits: self.config.login_limits,
             metrics: &self.metrics,
+            audit: &self.audit,
         }
     }
 
@@ -314,6 +355,10 @@ impl AuthServer {
         let retention = self.config.refresh_token_ttl.as_secs();
         if let Err(e) = self.storage.purge_expired(now, retention).await {
             tracing::warn!(error = %e, "purging expired records failed");
+        }
+        let audit_before = now.saturating_sub(self.config.audit_retention.as_secs());
+        if let Err(e) = self.storage.purge_audit(audit_before).await {
+            tracing::warn!(error = %e, "purging old audit events failed");
         }
         let unused_before = now.saturating_sub(self.config.unused_client_ttl.as_secs());
         match self

@@ -19,6 +19,17 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
+/// Where audit events are copied as JSON lines (one object a line, the
+/// same fields as storage keeps), besides the `audit_events` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditLog {
+    /// Standard output.
+    Stdout,
+    /// Appended to this file (created private to its owner, 0600).
+    File(std::path::PathBuf),
+}
+
 /// How long the server waits for clients, and how many it serves at once.
 /// A client that sends its request too slowly is cut off, so a few
 /// thousand dripping sockets cannot hold the server's file descriptors.
@@ -101,6 +112,12 @@ pub struct ServerConfig {
     /// How long a login session (cookie) lets a returning user skip the
     /// password.
     pub session_ttl: Duration,
+    /// How long audit events are kept (the maintenance task deletes older
+    /// ones); default 90 days.
+    pub audit_retention: Duration,
+    /// Where audit events are also written as JSON lines, for log
+    /// shippers; `None` (the default): storage only.
+    pub audit_log: Option<AuditLog>,
     /// Clients the operator created in the configuration (trusted; looked
     /// up before storage). Resource servers that introspect are among
     /// them ([`crate::OperatorClient::resource_server`]).
@@ -173,6 +190,8 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::XForwardedFor,
             session_ttl: Duration::from_secs(12 * 3600),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            audit_log: None,
             dev_auto_approve: None,
             upstreams: Vec::new(),
             local_login: true,

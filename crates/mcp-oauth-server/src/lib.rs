@@ -54,9 +54,11 @@ pub mod storage;
 pub mod testing;
 
 pub use app::{AuthServer, StartError};
-pub use config::{ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
+pub use config::{AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
 pub use http::{configure, serve};
 pub use mcp_oauth_core as core;
+pub use oauth::accounts::{AccountError, Accounts, Actor};
+pub use oauth::audit::{AuditEntry, AuditKind, Auditor};
 pub use oauth::clients::ClientLookupError;
 pub use oauth::error::{OAuthError, OAuthResult};
 pub use oauth::grants::revoke::Revoked;

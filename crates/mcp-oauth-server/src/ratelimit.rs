@@ -60,6 +60,10 @@ pub enum Attempt {
     Throttled {
         /// Seconds until the window ends.
         retry_after: u64,
+        /// Whether this is the first attempt refused in the window (the
+        /// moment throttling engages; decided by the same atomic count, so
+        /// exactly one attempt a window is first, across instances).
+        first: bool,
     },
 }
 
@@ -88,6 +92,7 @@ impl ThrottleLimits {
         if count > self.per_address {
             return Ok(Attempt::Throttled {
                 retry_after: wait(start),
+                first: count == self.per_address.saturating_add(1),
             });
         }
         let account = account.map(account_key);
@@ -96,6 +101,7 @@ impl ThrottleLimits {
             if count > self.per_account {
                 return Ok(Attempt::Throttled {
                     retry_after: wait(start),
+                    first: count == self.per_account.saturating_add(1),
                 });
             }
         }
@@ -167,7 +173,10 @@ mod tests {
         assert!(
             matches!(
                 t.reserve(&s, Some("bob"), "9.9.9.9", 10).await.unwrap(),
-                Attempt::Throttled { retry_after: 90 }
+                Attempt::Throttled {
+                    retry_after: 90,
+                    first: true
+                }
             ),
             "account locked from any address"
         );
@@ -176,7 +185,10 @@ mod tests {
         assert!(
             matches!(
                 t.reserve(&s, Some("carl"), "1.2.3.4", 20).await.unwrap(),
-                Attempt::Throttled { retry_after: 80 }
+                Attempt::Throttled {
+                    retry_after: 80,
+                    first: true
+                }
             ),
             "address locked for any account"
         );

@@ -25,8 +25,10 @@ use super::{pages, session};
 use crate::app::AuthServer;
 use crate::oauth::clients::ClientLookupError;
 use crate::oauth::grants::issue::{resource_allowed, scope_allowed};
+use crate::oauth::login::SignedIn;
 use crate::oauth::pending::{PENDING_TTL, Pending};
 use crate::storage::ClientRecord;
+use crate::storage::SignInMethod;
 
 pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) -> HttpResponse {
     let query: AuthorizationRequest = match serde_urlencoded::from_str(req.query_string()) {
@@ -165,9 +167,13 @@ pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) ->
                 return fail(ErrorCode::TemporarilyUnavailable, "storage is unavailable");
             }
         };
-        return complete(&state, &pending, user, generation, state.now(), false)
-            .await
-            .finish();
+        let who = SignedIn {
+            subject: user.clone(),
+            generation,
+            auth_time: state.now(),
+            method: SignInMethod::AutoApprove,
+        };
+        return complete(&state, &pending, &who, false).await.finish();
     }
     // The headless login (a first-party agent posting the user's password)
     // exists only for clients the operator allowed it; everyone else gets
@@ -206,16 +212,9 @@ pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) ->
         },
     };
     if let (Some(user), true) = (&user, consented) {
-        return complete(
-            &state,
-            &pending,
-            &user.sub,
-            user.generation,
-            user.auth_time,
-            false,
-        )
-        .await
-        .finish();
+        return complete(&state, &pending, &user.person(), false)
+            .await
+            .finish();
     }
     let handle = match pending.seal(&state.keys) {
         Ok(h) => h,

@@ -38,16 +38,9 @@ pub(super) async fn consent(
         return pages::error("You are not signed in any more. Start again from the application.");
     };
     match form.decision.as_str() {
-        "allow" => complete(
-            &state,
-            &pending,
-            &user.sub,
-            user.generation,
-            user.auth_time,
-            true,
-        )
-        .await
-        .finish(),
+        "allow" => complete(&state, &pending, &user.person(), true)
+            .await
+            .finish(),
         "deny" => {
             tracing::info!(client_id = ?pending.client_id, subject = ?user.sub, "authorization denied");
             refuse(

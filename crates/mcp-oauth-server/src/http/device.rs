@@ -15,7 +15,8 @@ use crate::app::AuthServer;
 use crate::oauth::device::Lookup;
 use crate::oauth::error::OAuthResult;
 use crate::oauth::login::SignIn;
-use crate::storage::DeviceState;
+use crate::oauth::login::SignedIn;
+use crate::storage::SignInMethod;
 
 /// The device authorization request (RFC 8628 §3.1).
 #[derive(Deserialize)]
@@ -101,13 +102,6 @@ fn unavailable() -> HttpResponse {
     pages::message(503, "Unavailable", "The server is temporarily unavailable.")
 }
 
-/// Who decides at the page: signed in now, or by an earlier session.
-struct Person {
-    sub: String,
-    generation: u64,
-    auth_time: u64,
-}
-
 const NOT_VALID: &str = "That code is not valid or has expired. Check the code on your device.";
 
 /// `POST /device`: one step of the page (sign in, code, decision).
@@ -140,12 +134,14 @@ pub(super) async fn submit(
             .await
         {
             Ok(SignIn::Accepted { generation }) => {
-                cookie = session::start(&state, username, generation, t);
-                Person {
-                    sub: username.clone(),
+                let person = SignedIn {
+                    subject: username.clone(),
                     generation,
                     auth_time: t,
-                }
+                    method: SignInMethod::Password,
+                };
+                cookie = session::start(&state, &person, &address).await;
+                person
             }
             Ok(SignIn::Refused) => {
                 tracing::info!(%address, "failed login at the device page");
@@ -176,11 +172,7 @@ pub(super) async fn submit(
         }
     } else {
         match session::current(&state, &req).await {
-            Some(user) => Person {
-                sub: user.sub,
-                generation: user.generation,
-                auth_time: user.auth_time,
-            },
+            Some(session) => session.person(),
             None => return device_pages::sign_in(&state, &csrf, &form.user_code, None, 200),
         }
     };
@@ -196,13 +188,13 @@ async fn step(
     state: &AuthServer,
     form: &PageForm,
     csrf: &str,
-    user: &Person,
+    user: &SignedIn,
     address: &str,
     t: u64,
 ) -> HttpResponse {
     if form.step == "signin" && form.user_code.trim().is_empty() {
         // Signed in without a code yet: ask for it.
-        return device_pages::enter_code(state, csrf, &user.sub, "", None, 200);
+        return device_pages::enter_code(state, csrf, &user.subject, "", None, 200);
     }
     let devices = state.device_authorization();
     // Every step that names a code counts against the lookup limits, the
@@ -210,7 +202,7 @@ async fn step(
     let record = match devices.lookup(&form.user_code, address, t).await {
         Ok(Lookup::Found(record)) => record,
         Ok(Lookup::NotValid) => {
-            return device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400);
+            return device_pages::enter_code(state, csrf, &user.subject, "", Some(NOT_VALID), 400);
         }
         Ok(Lookup::Throttled { retry_after }) => {
             let r = pages::message(
@@ -230,7 +222,7 @@ async fn step(
     let client = match state.clients().get(&record.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400);
+            return device_pages::enter_code(state, csrf, &user.subject, "", Some(NOT_VALID), 400);
         }
         Err(e) => {
             tracing::error!(error = %e, "client lookup failed");
@@ -238,23 +230,16 @@ async fn step(
         }
     };
     if form.step != "decide" {
-        return device_pages::confirm(state, csrf, &user.sub, &client, &record);
+        return device_pages::confirm(state, csrf, &user.subject, &client, &record);
     }
-    let (decision, allowed) = match form.decision.as_deref() {
-        Some("allow") => (
-            DeviceState::Approved {
-                subject: user.sub.clone(),
-                generation: user.generation,
-                auth_time: user.auth_time,
-            },
-            true,
-        ),
-        Some("deny") => (DeviceState::Denied, false),
+    let allowed = match form.decision.as_deref() {
+        Some("allow") => true,
+        Some("deny") => false,
         _ => return pages::error("Unknown decision."),
     };
-    match devices.decide(&record.user_code, decision, t).await {
+    match devices.decide(&record, user, allowed, address, t).await {
         Ok(true) if allowed => {
-            tracing::info!(client_id = ?record.client_id, subject = ?user.sub, "device authorization allowed");
+            tracing::info!(client_id = ?record.client_id, subject = ?user.subject, "device authorization allowed");
             pages::message(
                 200,
                 "Device connected",
@@ -262,10 +247,10 @@ async fn step(
             )
         }
         Ok(true) => {
-            tracing::info!(client_id = ?record.client_id, subject = ?user.sub, "device authorization denied");
+            tracing::info!(client_id = ?record.client_id, subject = ?user.subject, "device authorization denied");
             pages::message(200, "Access denied", "The device was not given access.")
         }
-        Ok(false) => device_pages::enter_code(state, csrf, &user.sub, "", Some(NOT_VALID), 400),
+        Ok(false) => device_pages::enter_code(state, csrf, &user.subject, "", Some(NOT_VALID), 400),
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
             unavailable()

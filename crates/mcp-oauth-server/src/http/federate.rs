@@ -27,7 +27,10 @@ use super::{pages, session};
 use crate::app::AuthServer;
 use crate::federation::UpstreamConfig;
 use crate::federation::{FederationError, FlowSecrets, admit, printable};
+use crate::oauth::audit::AuditKind;
+use crate::oauth::login::SignedIn;
 use crate::oauth::pending::Pending;
+use crate::storage::SignInMethod;
 
 const FLOW_TYP: &str = "mcp-oauth-federation+jwt";
 /// How long a person has to sign in upstream.
@@ -48,6 +51,9 @@ struct Flow {
     /// (canonical, or empty); the person returns to that page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device: Option<String>,
+    /// For a sign-in at the account page: the person returns there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    account: bool,
     #[serde(flatten)]
     secrets: FlowSecrets,
 }
@@ -60,6 +66,9 @@ struct StartForm {
     /// From the device page: the code typed so far.
     #[serde(default)]
     user_code: Option<String>,
+    /// From the account page (any value).
+    #[serde(default)]
+    account: Option<String>,
     csrf: Option<String>,
 }
 
@@ -109,7 +118,9 @@ pub(super) async fn start(
     if !csrf_ok(&state, &req, form.csrf.as_deref()) {
         return pages::error("The login form has expired. Go back and try again.");
     }
+    let account = form.account.is_some() && form.request.is_none();
     let (request, device) = match (form.request, form.user_code) {
+        _ if account => (String::new(), None),
         (Some(request), _) => {
             if Pending::open(&state.keys, &request).is_none() {
                 return pages::error(
@@ -142,6 +153,7 @@ pub(super) async fn start(
         provider: upstream.id.clone(),
         request,
         device,
+        account,
         secrets,
     };
     let Ok(signed) = state.keys.sign_typed(&flow, FLOW_TYP) else {
@@ -206,8 +218,14 @@ pub(super) async fn callback(
         .path(callback_path(&state, &upstream.id))
         .finish();
     spent.make_removal();
-    if let Some(user_code) = &flow.device {
-        let mut r = device_sign_in(&state, upstream, &query, &flow, user_code).await;
+    let back = match (&flow.device, flow.account) {
+        (_, true) => Some(state.endpoint("/account")),
+        (Some(user_code), _) if user_code.is_empty() => Some(state.endpoint("/device")),
+        (Some(user_code), _) => Some(state.endpoint(&format!("/device?user_code={user_code}"))),
+        (None, false) => None,
+    };
+    if let Some(back) = back {
+        let mut r = page_sign_in(&state, &req, upstream, &query, &flow, back).await;
         let _ = r.add_cookie(&spent);
         return r;
     }
@@ -288,11 +306,13 @@ pub(super) async fn callback(
         }
     };
     tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
+    let address = super::client_address::of(&state, &req);
+    let person = signed_in(&state, &who.subject, generation, t, &upstream.id, &address).await;
     // Choosing the provider on the page that described the request is
     // consent, as the password form's "Sign in and allow" is.
-    let mut response = complete(&state, &pending, &who.subject, generation, t, true).await;
+    let mut response = complete(&state, &pending, &person, true).await;
     response.cookie(spent.clone());
-    if let Some(cookie) = session::start(&state, &who.subject, generation, t) {
+    if let Some(cookie) = session::start(&state, &person, &address).await {
         response.cookie(cookie);
     }
     response.finish()
@@ -324,15 +344,42 @@ fn unavailable_page(name: &str) -> HttpResponse {
     )
 }
 
-/// The return of a sign-in started at the device page: the person is
-/// signed in here (a session), then sent back to the page with the code
-/// typed so far, to confirm what the device asks for.
-async fn device_sign_in(
+/// The person who just signed in upstream, recorded in the audit trail.
+async fn signed_in(
     state: &AuthServer,
+    subject: &str,
+    generation: u64,
+    t: u64,
+    provider: &str,
+    address: &str,
+) -> SignedIn {
+    let entry = AuditKind::FederatedLogin
+        .entry()
+        .user(subject)
+        .address(address);
+    state
+        .audit()
+        .record(entry.detail("provider", provider))
+        .await;
+    SignedIn {
+        subject: subject.to_owned(),
+        generation,
+        auth_time: t,
+        method: SignInMethod::Federated,
+    }
+}
+
+/// The return of a sign-in started at the device or account page: the
+/// person is signed in here (a session), then sent `back` to the page (for
+/// the device page, with the code typed so far, to confirm what the device
+/// asks for).
+async fn page_sign_in(
+    state: &AuthServer,
+    req: &HttpRequest,
     upstream: &UpstreamConfig,
     query: &CallbackQuery,
     flow: &Flow,
-    user_code: &str,
+    back: String,
 ) -> HttpResponse {
     if query.error.is_some() {
         return pages::message(
@@ -360,7 +407,7 @@ async fn device_sign_in(
     let who = match outcome {
         Ok(who) => who,
         Err(e) => {
-            tracing::warn!(provider = %upstream.id, error = ?e.to_string(), "federated sign-in at the device page refused");
+            tracing::warn!(provider = %upstream.id, error = ?e.to_string(), "federated sign-in at a page refused");
             state.metrics.login_failures.inc();
             return pages::message(403, "Sign-in refused", refusal(&e).1);
         }
@@ -376,17 +423,14 @@ async fn device_sign_in(
             return pages::message(503, "Unavailable", "The server is temporarily unavailable.");
         }
     };
-    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in at the device page");
-    let mut back = state.endpoint("/device");
-    if !user_code.is_empty() {
-        back.push_str("?user_code=");
-        back.push_str(user_code);
-    }
+    tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in at a page");
+    let address = super::client_address::of(state, req);
+    let person = signed_in(state, &who.subject, generation, t, &upstream.id, &address).await;
     let mut response = HttpResponse::SeeOther();
     response
         .insert_header((header::LOCATION, back))
         .insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(cookie) = session::start(state, &who.subject, generation, t) {
+    if let Some(cookie) = session::start(state, &person, &address).await {
         response.cookie(cookie);
     }
     response.finish()

@@ -13,7 +13,9 @@ use super::redirect::{complete, csrf_ok};
 use super::{pages, session};
 use crate::app::AuthServer;
 use crate::oauth::login::SignIn;
+use crate::oauth::login::SignedIn;
 use crate::oauth::pending::Pending;
+use crate::storage::SignInMethod;
 
 /// The login form a user submits, or the JSON a headless agent posts.
 #[derive(Deserialize)]
@@ -147,8 +149,18 @@ pub(super) async fn login(
     };
     // The page says "Sign in and allow": submitting it is consent, and is
     // remembered. A headless login approves this one request only.
-    let mut response = complete(&state, &pending, &form.username, generation, t, browser).await;
-    if browser && let Some(cookie) = session::start(&state, &form.username, generation, t) {
+    let who = SignedIn {
+        subject: form.username.clone(),
+        generation,
+        auth_time: t,
+        method: if browser {
+            SignInMethod::Password
+        } else {
+            SignInMethod::Headless
+        },
+    };
+    let mut response = complete(&state, &pending, &who, browser).await;
+    if browser && let Some(cookie) = session::start(&state, &who, &address).await {
         response.cookie(cookie);
     }
     response.finish()

@@ -1,6 +1,8 @@
 //! The HTTP endpoints, one file each, and the client authentication they
 //! share.
 
+mod account;
+mod account_pages;
 mod authorize;
 mod client_address;
 mod consent;
@@ -93,6 +95,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flo
             p("/introspect"),
             web::post().to(introspect::introspect),
         ))
+        .service(
+            plain_route(p("/account"), web::get().to(account::page))
+                .route(web::post().to(account::submit)),
+        )
+        .service(plain_route(p("/logout"), web::post().to(account::logout)))
         .service(plain_route(p("/healthz"), web::get().to(metadata::healthz)))
         .service(plain_route(p("/metrics"), web::get().to(metadata::metrics)));
     if device_flow {

@@ -9,6 +9,7 @@ use mcp_oauth_core::secret::constant_time_eq;
 
 use super::cookies;
 use crate::app::AuthServer;
+use crate::oauth::login::SignedIn;
 use crate::oauth::pending::Pending;
 
 /// Whether the posted CSRF field equals the cookie (double submit).
@@ -22,24 +23,20 @@ pub(super) fn csrf_ok(state: &AuthServer, req: &HttpRequest, field: Option<&str>
 }
 
 /// Issues the code for an approved request and redirects to the client;
-/// with `remember`, records the consent (for this client and resource).
-/// `generation` is the subject's generation when they signed in. The
-/// caller may add cookies.
+/// records the grant and, with `remember`, the consent (for this client and
+/// resource). The caller may add cookies.
 pub(super) async fn complete(
     state: &AuthServer,
     pending: &Pending,
-    subject: &str,
-    generation: u64,
-    auth_time: u64,
+    who: &SignedIn,
     remember: bool,
 ) -> HttpResponseBuilder {
     let approved = pending
         .approve(
             state.storage.as_ref(),
+            state.audit(),
             state.config.code_ttl.as_secs(),
-            subject,
-            generation,
-            auth_time,
+            who,
             remember,
             state.now(),
         )

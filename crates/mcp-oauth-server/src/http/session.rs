@@ -1,49 +1,55 @@
 //! The login session: a cookie holding a server-signed JWT
-//! (`typ: mcp-oauth-session+jwt`) that lets a returning user skip the
-//! password until it expires, or until the user's grants and sessions are
-//! ended (password change, removal, `user revoke`: the session carries the
-//! subject's generation and dies when it moves on). HttpOnly,
-//! SameSite=Lax, Secure under https.
+//! (`typ: mcp-oauth-session+jwt`) naming a session kept in storage, which
+//! lets a returning person skip the password until it expires, they sign
+//! out, an operator ends it (`session revoke`), or their grants and
+//! sessions are ended (password change, removal, `user revoke`: the
+//! session also carries the subject's generation and dies when it moves
+//! on). HttpOnly, SameSite=Lax, Secure under https.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
-use serde::{Deserialize, Serialize};
+use mcp_oauth_core::secret::{random_base64url, token_hash};
 
 use crate::app::AuthServer;
+use crate::oauth::audit::AuditKind;
+use crate::oauth::login::{SessionClaims, SignedIn};
+use crate::storage::SessionRecord;
 
 const SESSION_COOKIE: &str = "mcp_oauth_session";
 const SESSION_TYP: &str = "mcp-oauth-session+jwt";
 
-/// A signed-in user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Session {
-    iss: String,
-    /// The user.
-    pub(super) sub: String,
-    exp: u64,
-    /// When the password was checked.
-    pub(super) auth_time: u64,
-    /// The subject's generation at sign-in.
-    #[serde(default)]
-    pub(super) generation: u64,
-}
-
-/// The session cookie to set after a password login.
-pub(super) fn start(
+/// Starts a session for `who` (stored, so it can be listed and ended) and
+/// returns the cookie that carries it; `None` when it could not be stored
+/// or signed (the person then simply signs in again next time).
+pub(super) async fn start(
     state: &AuthServer,
-    user: &str,
-    generation: u64,
-    auth_time: u64,
+    who: &SignedIn,
+    address: &str,
 ) -> Option<Cookie<'static>> {
     let ttl = state.config.session_ttl.as_secs();
-    let session = Session {
+    let sid = random_base64url(32).ok()?;
+    let claims = SessionClaims {
         iss: state.config.issuer.as_str().to_owned(),
-        sub: user.to_owned(),
-        exp: auth_time + ttl,
-        auth_time,
-        generation,
+        sub: who.subject.clone(),
+        exp: who.auth_time + ttl,
+        auth_time: who.auth_time,
+        generation: who.generation,
+        sid,
+        method: who.method,
     };
-    let token = state.keys.sign_typed(&session, SESSION_TYP).ok()?;
+    let record = SessionRecord::new(
+        token_hash(&claims.sid),
+        &who.subject,
+        who.method,
+        who.auth_time,
+        claims.exp,
+    )
+    .address(address);
+    if let Err(e) = state.storage.insert_session(record).await {
+        tracing::error!(error = %e, "could not store a session");
+        return None;
+    }
+    let token = state.keys.sign_typed(&claims, SESSION_TYP).ok()?;
     Some(
         Cookie::build(super::cookies::name(state, SESSION_COOKIE), token)
             .path("/")
@@ -57,35 +63,38 @@ pub(super) fn start(
     )
 }
 
-/// The valid session of this request, if any, whose user still exists.
-pub(super) async fn current(state: &AuthServer, req: &HttpRequest) -> Option<Session> {
+/// The signed claims of this request's session cookie, if its signature
+/// holds and it has not expired (storage not consulted).
+fn claims(state: &AuthServer, req: &HttpRequest) -> Option<SessionClaims> {
     let cookie = req.cookie(&super::cookies::name(state, SESSION_COOKIE))?;
     let t = state.now();
-    let key = mcp_oauth_core::secret::token_hash(cookie.value());
-    let session = match state.sessions.get(&key) {
-        Some((sub, exp, auth_time, generation)) => Session {
-            iss: state.config.issuer.as_str().to_owned(),
-            sub,
-            exp,
-            auth_time,
-            generation,
-        },
+    let key = token_hash(cookie.value());
+    let claims = match state.sessions.get(&key) {
+        Some(c) => c,
         None => {
-            let s: Session =
+            let c: SessionClaims =
                 state
                     .keys
                     .verify_typed(cookie.value(), SESSION_TYP, &["exp", "iss", "sub"])?;
-            state.sessions.insert(
-                key,
-                (s.sub.clone(), s.exp, s.auth_time, s.generation),
-                s.sub.len() + 32,
-                s.exp,
-                t,
-            );
-            s
+            let bytes = c.sub.len() + c.sid.len() + 64;
+            state.sessions.insert(key, c.clone(), bytes, c.exp, t);
+            c
         }
     };
-    if session.exp <= t {
+    (claims.exp > t).then_some(claims)
+}
+
+/// The valid session of this request, if any: signed by us, unexpired,
+/// still kept in storage (not signed out or ended), of the subject's
+/// current generation, whose person still exists.
+pub(super) async fn current(state: &AuthServer, req: &HttpRequest) -> Option<SessionClaims> {
+    let session = claims(state, req)?;
+    let stored = state
+        .storage
+        .session(&token_hash(&session.sid))
+        .await
+        .ok()??;
+    if stored.subject != session.sub || stored.expires_at <= state.now() {
         return None;
     }
     let current = state.storage.subject(&session.sub).await.ok()?;
@@ -105,4 +114,31 @@ pub(super) async fn current(state: &AuthServer, req: &HttpRequest) -> Option<Ses
         }
     }
     Some(session)
+}
+
+/// Ends this request's session, if it has one (sign-out), and records it.
+/// Returns the cookie that clears it in the browser either way.
+pub(super) async fn end(state: &AuthServer, req: &HttpRequest, address: &str) -> Cookie<'static> {
+    if let Some(session) = claims(state, req) {
+        match state
+            .storage
+            .delete_session(&token_hash(&session.sid))
+            .await
+        {
+            Ok(true) => {
+                let entry = AuditKind::Logout.entry().user(&session.sub);
+                state.audit().record(entry.address(address)).await;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "could not end a session"),
+        }
+    }
+    let mut gone = Cookie::build(super::cookies::name(state, SESSION_COOKIE), "")
+        .path("/")
+        .http_only(true)
+        .secure(state.config.issuer.is_https())
+        .same_site(SameSite::Lax)
+        .finish();
+    gone.make_removal();
+    gone
 }

@@ -13,9 +13,11 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{DeviceCode, token_hash};
 
 use crate::config::ServerConfig;
+use crate::oauth::audit::AuditKind;
 use crate::oauth::error::{OAuthError, OAuthResult};
 use crate::oauth::grants::issue::{resource_allowed, scope_allowed};
-use crate::storage::{ClientRecord, DeviceRecord, DeviceState, Storage, StorageError};
+use crate::oauth::login::SignedIn;
+use crate::storage::{ClientRecord, DeviceRecord, DeviceState, GrantRecord, Storage, StorageError};
 
 /// Typed user codes one address may look up per [`LOOKUP_WINDOW`].
 const LOOKUPS_PER_ADDRESS: u32 = 20;
@@ -44,6 +46,7 @@ pub(crate) enum Lookup {
 pub(crate) struct DeviceAuthorization<'a> {
     pub(crate) storage: &'a dyn Storage,
     pub(crate) config: &'a ServerConfig,
+    pub(crate) audit: &'a crate::oauth::audit::Auditor,
 }
 
 impl DeviceAuthorization<'_> {
@@ -181,14 +184,54 @@ impl DeviceAuthorization<'_> {
         Ok(None)
     }
 
-    /// Records the person's decision on the request of `user_code`
-    /// (canonical); whether it was still open.
+    /// Records `who`'s decision on `record` (allowed or denied) at `now`,
+    /// from `address`; whether it was still open. An approval records the
+    /// grant (through the device flow); both go to the audit trail.
     pub(crate) async fn decide(
         &self,
-        user_code: &str,
-        decision: DeviceState,
+        record: &DeviceRecord,
+        who: &SignedIn,
+        allowed: bool,
+        address: &str,
         now: u64,
     ) -> Result<bool, StorageError> {
-        self.storage.decide_device(user_code, decision, now).await
+        let decision = if allowed {
+            DeviceState::Approved {
+                subject: who.subject.clone(),
+                generation: who.generation,
+                auth_time: who.auth_time,
+                approved_at: now,
+            }
+        } else {
+            DeviceState::Denied
+        };
+        if !self
+            .storage
+            .decide_device(&record.user_code, decision, now)
+            .await?
+        {
+            return Ok(false);
+        }
+        let kind = if allowed {
+            let grant = GrantRecord::new(
+                &who.subject,
+                &record.client_id,
+                record.resource.as_deref(),
+                &record.scope,
+                who.method,
+                now,
+            );
+            self.storage.record_grant(grant.through_device()).await?;
+            AuditKind::DeviceApproved
+        } else {
+            AuditKind::DeviceDenied
+        };
+        let entry = kind.entry().user(&who.subject).client(&record.client_id);
+        let entry = entry
+            .address(address)
+            .detail("scope", record.scope.as_str())
+            .detail("resource", record.resource.as_deref().unwrap_or_default());
+        self.audit.record(entry).await;
+        Ok(true)
     }
 }

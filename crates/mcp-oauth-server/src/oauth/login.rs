@@ -5,9 +5,55 @@
 //! settles the reservation.
 
 use crate::metrics::Metrics;
+use crate::oauth::audit::{AuditKind, Auditor};
 use crate::password::{HashersBusy, dummy_hash, verify_password_bounded};
 use crate::ratelimit::{Attempt, ThrottleLimits};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{SignInMethod, Storage, StorageError};
+
+/// A person who has signed in: who, in which generation of their grants,
+/// since when and how. Approvals and sessions are made from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedIn {
+    /// The subject (a local user, or `provider:subject`).
+    pub(crate) subject: String,
+    /// Their subject generation at sign-in.
+    pub(crate) generation: u64,
+    /// When they signed in.
+    pub(crate) auth_time: u64,
+    /// How.
+    pub(crate) method: SignInMethod,
+}
+
+/// What a session cookie holds (a JWT the server signed, `typ:
+/// mcp-oauth-session+jwt`): the person, and the session's identifier,
+/// whose record in storage keeps it valid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SessionClaims {
+    pub(crate) iss: String,
+    /// The person.
+    pub(crate) sub: String,
+    pub(crate) exp: u64,
+    /// When they signed in.
+    pub(crate) auth_time: u64,
+    /// Their subject generation at sign-in.
+    pub(crate) generation: u64,
+    /// The session identifier (storage keeps only its hash).
+    pub(crate) sid: String,
+    /// How they signed in.
+    pub(crate) method: SignInMethod,
+}
+
+impl SessionClaims {
+    /// The person signed in to this session.
+    pub(crate) fn person(&self) -> SignedIn {
+        SignedIn {
+            subject: self.sub.clone(),
+            generation: self.generation,
+            auth_time: self.auth_time,
+            method: self.method,
+        }
+    }
+}
 
 /// How a password sign-in ended.
 #[derive(Debug)]
@@ -28,6 +74,7 @@ pub(crate) struct PasswordLogin<'a> {
     pub(crate) storage: &'a dyn Storage,
     pub(crate) limits: ThrottleLimits,
     pub(crate) metrics: &'a Metrics,
+    pub(crate) audit: &'a Auditor,
 }
 
 impl PasswordLogin<'_> {
@@ -51,8 +98,12 @@ impl PasswordLogin<'_> {
             .await?
         {
             Attempt::Allowed(r) => r,
-            Attempt::Throttled { retry_after } => {
+            Attempt::Throttled { retry_after, first } => {
                 tracing::warn!(%address, "login throttled");
+                if first {
+                    let entry = AuditKind::LoginThrottled.entry().address(address);
+                    self.audit.record(entry.user(username)).await;
+                }
                 return Ok(SignIn::Throttled { retry_after });
             }
         };
@@ -68,12 +119,16 @@ impl PasswordLogin<'_> {
         if !matched {
             self.limits.failed(reservation);
             self.metrics.login_failures.inc();
+            let entry = AuditKind::LoginFailed.entry().address(address);
+            self.audit.record(entry.user(username)).await;
             return Ok(SignIn::Refused);
         }
         if let Err(e) = self.limits.succeeded(self.storage, reservation).await {
             tracing::error!(error = %e, "could not clear login attempts");
         }
         let generation = self.storage.subject(username).await?.generation;
+        let entry = AuditKind::LoginSucceeded.entry().address(address);
+        self.audit.record(entry.user(username)).await;
         Ok(SignIn::Accepted { generation })
     }
 

@@ -13,9 +13,14 @@
 //! - [`login`]: password sign-in with its throttling;
 //! - [`registration`]: dynamic client registration and its limits;
 //! - [`access_tokens`]: verifying the access tokens this server issued;
+//! - [`accounts`]: grants and sessions listed and revoked, the audit
+//!   trail read;
+//! - [`audit`]: the audit trail's writer;
 //! - [`error`]: the one error type the services answer with.
 
 pub(crate) mod access_tokens;
+pub(crate) mod accounts;
+pub(crate) mod audit;
 pub(crate) mod clients;
 pub(crate) mod device;
 pub(crate) mod error;

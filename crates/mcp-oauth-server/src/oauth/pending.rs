@@ -3,15 +3,18 @@
 //! as a short-lived JWT signed by the server (`typ:
 //! mcp-oauth-request+jwt`), so any instance can finish what another
 //! started and nothing is stored before the person has decided. Approving
-//! it stores the authorization code (and, when asked, the consent).
+//! it records the grant and stores the authorization code (and, when
+//! asked, the consent).
 
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeyError, KeyManager};
+use crate::oauth::audit::{AuditKind, Auditor};
 use crate::oauth::error::{OAuthError, OAuthResult};
-use crate::storage::{CodeRecord, Storage};
+use crate::oauth::login::SignedIn;
+use crate::storage::{CodeRecord, GrantRecord, Storage};
 
 /// The JWT `typ` of a pending request handle.
 const REQUEST_TYP: &str = "mcp-oauth-request+jwt";
@@ -51,32 +54,35 @@ impl Pending {
         keys.verify_typed(handle, REQUEST_TYP, &["exp", "iss"])
     }
 
-    /// The person `subject` (of `generation`, signed in at `auth_time`)
-    /// approved the request at `now`: stores an authorization code valid for
-    /// `code_ttl` seconds and, with `remember`, the consent for this client
-    /// and resource. Returns the code for the redirect.
-    #[allow(clippy::too_many_arguments)]
+    /// The person `who` approved the request at `now`: records the grant
+    /// (and, with `remember`, the consent) for this client and resource,
+    /// stores an authorization code valid for `code_ttl` seconds, and
+    /// writes both to the audit trail. Returns the code for the redirect.
     pub(crate) async fn approve(
         &self,
         storage: &dyn Storage,
+        audit: &Auditor,
         code_ttl: u64,
-        subject: &str,
-        generation: u64,
-        auth_time: u64,
+        who: &SignedIn,
         remember: bool,
         now: u64,
     ) -> OAuthResult<AuthorizationCode> {
+        let resource = self.resource.as_deref().unwrap_or_default();
         if remember {
             storage
-                .save_consent(
-                    subject,
-                    &self.client_id,
-                    self.resource.as_deref().unwrap_or_default(),
-                    &self.scope,
-                    now,
-                )
+                .save_consent(&who.subject, &self.client_id, resource, &self.scope, now)
                 .await?;
         }
+        storage
+            .record_grant(GrantRecord::new(
+                &who.subject,
+                &self.client_id,
+                self.resource.as_deref(),
+                &self.scope,
+                who.method,
+                now,
+            ))
+            .await?;
         let code = AuthorizationCode::generate()
             .map_err(|e| OAuthError::from(ErrorResponse::server_error(e.to_string())))?;
         let record = CodeRecord {
@@ -87,13 +93,24 @@ impl Pending {
             code_challenge: self.code_challenge.clone(),
             resource: self.resource.clone(),
             scope: self.scope.clone(),
-            subject: subject.to_owned(),
-            subject_generation: generation,
-            auth_time,
+            subject: who.subject.clone(),
+            subject_generation: who.generation,
+            auth_time: who.auth_time,
             expires_at: now + code_ttl,
         };
         storage.insert_code(record).await?;
-        tracing::info!(client_id = ?self.client_id, subject = ?subject, "authorization granted");
+        tracing::info!(client_id = ?self.client_id, subject = ?who.subject, "authorization granted");
+        let consent = AuditKind::ConsentGranted
+            .entry()
+            .user(&who.subject)
+            .client(&self.client_id)
+            .detail("resource", resource)
+            .detail("scope", self.scope.as_str())
+            .detail("method", who.method.as_str())
+            .detail("remembered", remember);
+        audit.record(consent).await;
+        let issued = AuditKind::CodeIssued.entry().user(&who.subject);
+        audit.record(issued.client(&self.client_id)).await;
         Ok(code)
     }
 }

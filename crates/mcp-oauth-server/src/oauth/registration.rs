@@ -13,6 +13,7 @@ use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, t
 
 use crate::config::{RegistrationPolicy, ServerConfig};
 use crate::metrics::Metrics;
+use crate::oauth::audit::AuditKind;
 use crate::oauth::error::{OAuthError, OAuthResult};
 use crate::storage::{ClientRecord, Storage, StorageError};
 
@@ -26,6 +27,7 @@ pub(crate) struct Registration<'a> {
     pub(crate) storage: &'a dyn Storage,
     pub(crate) config: &'a ServerConfig,
     pub(crate) metrics: &'a Metrics,
+    pub(crate) audit: &'a crate::oauth::audit::Auditor,
 }
 
 impl Registration<'_> {
@@ -45,6 +47,11 @@ impl Registration<'_> {
         let flood_key = format!("register:{address}");
         let (count, _) = self.storage.bump_counter(&flood_key, now, 3600).await?;
         if count > self.config.registrations_per_hour {
+            // Once a window: the moment the limit is crossed.
+            if count == self.config.registrations_per_hour.saturating_add(1) {
+                let entry = AuditKind::RegistrationThrottled.entry().address(address);
+                self.audit.record(entry).await;
+            }
             return Err(OAuthError::too_many_requests(
                 "too many registrations from this address; try again later",
             ));
@@ -160,6 +167,10 @@ impl Registration<'_> {
         }
         self.metrics.registrations.inc();
         tracing::info!(client_id = ?client_id, method = ?method.to_string(), "client registered");
+        let entry = AuditKind::ClientRegistered.entry().subject(&client_id);
+        let name = metadata.client_name.as_deref().unwrap_or_default();
+        let entry = entry.address(address).detail("client_name", name);
+        self.audit.record(entry).await;
         Ok(ClientInformation {
             client_id,
             client_secret_expires_at: secret.as_ref().map(|_| 0),

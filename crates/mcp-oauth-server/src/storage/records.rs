@@ -290,6 +290,10 @@ pub enum DeviceState {
         generation: u64,
         /// When they signed in.
         auth_time: u64,
+        /// When they approved (a revocation of the grant after it ends
+        /// the approval too).
+        #[serde(default)]
+        approved_at: u64,
     },
     /// A person denied it.
     Denied,

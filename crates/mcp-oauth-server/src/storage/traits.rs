@@ -297,9 +297,11 @@ pub trait AccountStore: Send + Sync {
         now: u64,
     ) -> Result<Vec<GrantRecord>, StorageError>;
 
-    /// When the grant of (`subject`, `client_id`, `resource`) was last
-    /// revoked (0: never). Access tokens issued at or before it are
-    /// inactive.
+    /// When the grant of (`subject`, `client_id`, `resource`), or the
+    /// grant of `subject` to `client_id` that named no resource (whose
+    /// tokens carry the server's default audience), was last revoked,
+    /// whichever is later (0: never). Access tokens for that audience
+    /// issued at or before it are inactive.
     async fn grant_revoked_at(
         &self,
         subject: &str,

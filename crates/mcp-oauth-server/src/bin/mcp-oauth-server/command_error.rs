@@ -70,6 +70,15 @@ pub(crate) enum CommandError {
     /// The token is not one this server issued (or it expired).
     #[error("unknown token (not issued by this server, or expired)")]
     UnknownToken,
+    /// `grant revoke` without `--user` or `--client`.
+    #[error("name a user (--user) or a client (--client): revoking every grant is refused")]
+    GrantTooBroad,
+    /// A revocation failed otherwise.
+    #[error("{0}")]
+    Account(String),
+    /// `--since` is neither epoch seconds nor an age.
+    #[error("--since {0}: give seconds since the epoch, or an age such as 30m, 12h or 7d")]
+    Since(String),
     /// A client could not be shown as JSON.
     #[error(transparent)]
     Json(#[from] serde_json::Error),

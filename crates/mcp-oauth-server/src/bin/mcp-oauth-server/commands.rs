@@ -36,6 +36,15 @@ pub(crate) enum Command {
     /// Manage issued tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// See and revoke what people allowed clients to do.
+    #[command(subcommand)]
+    Grant(crate::accounts::GrantCommand),
+    /// See and end people's browser sessions.
+    #[command(subcommand)]
+    Session(crate::accounts::SessionCommand),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(crate::accounts::AuditCommand),
 }
 
 /// `user` subcommands.

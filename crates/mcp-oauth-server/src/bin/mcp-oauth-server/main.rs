@@ -1,6 +1,7 @@
 //! `mcp-oauth-server`: the authorization server binary and its admin
 //! subcommands. Run `mcp-oauth-server --help`.
 
+mod accounts;
 mod cli;
 mod command_error;
 mod commands;
@@ -232,10 +233,16 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             Ok(())
         }
         Command::Token(cmd) => {
-            let issuer = admin_issuer(&settings);
-            let config = settings.config_template.build(&issuer)?;
-            let state = AuthServer::new(config, storage).await?;
-            Ok(commands::token(cmd, state).await?)
+            Ok(commands::token(cmd, admin_server(&settings, storage).await?).await?)
+        }
+        Command::Grant(cmd) => {
+            Ok(accounts::grant(cmd, &*admin_server(&settings, storage).await?).await?)
+        }
+        Command::Session(cmd) => {
+            Ok(accounts::session(cmd, &*admin_server(&settings, storage).await?).await?)
+        }
+        Command::Audit(cmd) => {
+            Ok(accounts::audit(cmd, &*admin_server(&settings, storage).await?).await?)
         }
     }
 }
@@ -249,6 +256,17 @@ fn raise_descriptor_limit() {
         Ok(limit) => tracing::debug!(limit, "file-descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the file-descriptor limit"),
     }
+}
+
+/// The server an admin command acts through (for its audit trail, and the
+/// issuer tokens are verified against), on `storage`.
+async fn admin_server(
+    settings: &cli::Settings,
+    storage: std::sync::Arc<dyn storage::Storage>,
+) -> Result<std::sync::Arc<AuthServer>, RunError> {
+    let issuer = admin_issuer(settings);
+    let config = settings.config_template.build(&issuer)?;
+    Ok(AuthServer::new(config, storage).await?)
 }
 
 /// The issuer admin commands verify tokens against: the configured one, or

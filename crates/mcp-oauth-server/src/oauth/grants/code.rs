@@ -14,7 +14,8 @@ use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Approval, person_tokens, random_id};
-use super::{GrantContext, federated_claims, subject_live};
+use super::{GrantContext, federated_claims, grant_live, subject_live};
+use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode};
 
@@ -90,6 +91,18 @@ pub(crate) async fn redeem(
         _ => {}
     }
     subject_live(state, &record.subject, record.subject_generation).await?;
+    // A code is issued the moment its person approves.
+    let approved_at = record
+        .expires_at
+        .saturating_sub(state.config.code_ttl.as_secs());
+    grant_live(
+        state,
+        &record.subject,
+        &client.client_id,
+        record.resource.as_deref(),
+        approved_at,
+    )
+    .await?;
     let extra = federated_claims(state, &record.subject).await?;
     let refreshes = client
         .metadata
@@ -112,6 +125,16 @@ pub(crate) async fn redeem(
             return Err(ErrorResponse::invalid_grant("unknown authorization code").into());
         }
     }
+    state
+        .audit
+        .record(
+            AuditKind::CodeRedeemed
+                .entry()
+                .client(&client.client_id)
+                .subject(&record.subject)
+                .detail("refresh_family", family.is_some()),
+        )
+        .await;
     person_tokens(
         state,
         client,
@@ -148,5 +171,9 @@ async fn revoke_issued(
     }
     state.metrics.code_replays.inc();
     tracing::warn!(client_id = ?client.client_id, "authorization code replayed; its tokens are revoked");
+    state
+        .audit
+        .record(AuditKind::CodeReplayed.entry().client(&client.client_id))
+        .await;
     Ok(())
 }

@@ -10,7 +10,7 @@ use mcp_oauth_core::secret::{DeviceCode, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Approval, person_tokens, random_id};
-use super::{GrantContext, federated_claims, subject_live};
+use super::{GrantContext, federated_claims, grant_live, subject_live};
 use crate::oauth::error::{OAuthError, OAuthResult};
 use crate::storage::policy::DevicePoll;
 use crate::storage::{ClientRecord, DeviceState};
@@ -60,11 +60,20 @@ pub(crate) async fn poll(
         subject,
         generation,
         auth_time,
+        approved_at,
     } = &record.state
     else {
         return Err(ErrorResponse::server_error("approved record without a person").into());
     };
     subject_live(state, subject, *generation).await?;
+    grant_live(
+        state,
+        subject,
+        &client.client_id,
+        record.resource.as_deref(),
+        *approved_at,
+    )
+    .await?;
     let extra = federated_claims(state, subject).await?;
     let refreshes = client
         .metadata

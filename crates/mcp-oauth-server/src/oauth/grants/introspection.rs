@@ -11,7 +11,8 @@ use crate::storage::{Storage, StorageError};
 /// What a resource server serving `serves` learns of a token whose
 /// verified claims (when it is an access token this server issued) are
 /// `verified`: inactive unless the token is for one of its resources, not
-/// revoked, and issued after its person's grants were last ended.
+/// revoked, and issued after its person's grants, and its grant, were
+/// last ended.
 pub(crate) async fn introspect(
     storage: &dyn Storage,
     verified: Option<AccessTokenClaims>,
@@ -30,6 +31,15 @@ pub(crate) async fn introspect(
     // A person whose grants were ended (password change, removal, `user
     // revoke`) loses the access tokens issued before that too.
     if storage.subject(&claims.sub).await?.revoked_at >= claims.iat {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    // And a grant revoked by its person or an operator loses the access
+    // tokens issued under it before that.
+    let audience = claims.aud.values().first().map_or("", String::as_str);
+    let revoked = storage
+        .grant_revoked_at(&claims.sub, &claims.client_id, audience)
+        .await?;
+    if revoked >= claims.iat {
         return Ok(IntrospectionResponse::inactive());
     }
     Ok(IntrospectionResponse::from_claims(&claims))

@@ -33,6 +33,7 @@ pub(crate) struct GrantContext<'a> {
     pub(crate) federation: &'a Federation,
     pub(crate) metrics: &'a Metrics,
     pub(crate) clock: &'a dyn Clock,
+    pub(crate) audit: &'a crate::oauth::audit::Auditor,
 }
 
 /// Whether the person of a grant still holds it: a local user must still
@@ -53,6 +54,28 @@ pub(crate) async fn subject_live(
     }
     if !subject.contains(':') && state.storage.user(subject).await?.is_none() {
         return Err(ErrorResponse::invalid_grant("the user no longer exists").into());
+    }
+    Ok(())
+}
+
+/// Whether the grant an approval made at `approved_at` belongs to was
+/// revoked since (by its person on their account page, or an operator).
+pub(crate) async fn grant_live(
+    state: &GrantContext<'_>,
+    subject: &str,
+    client_id: &str,
+    resource: Option<&str>,
+    approved_at: u64,
+) -> OAuthResult<()> {
+    let revoked = state
+        .storage
+        .grant_revoked_at(subject, client_id, resource.unwrap_or_default())
+        .await?;
+    if revoked >= approved_at {
+        return Err(ErrorResponse::invalid_grant(
+            "the grant was revoked; the user must approve again",
+        )
+        .into());
     }
     Ok(())
 }

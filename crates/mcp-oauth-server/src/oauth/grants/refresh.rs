@@ -11,6 +11,7 @@ use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
 use super::{GrantContext, federated_claims, subject_live};
+use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
 use crate::refresh_seal;
 use crate::storage::{ClientRecord, RefreshRotation};
@@ -73,7 +74,11 @@ pub(crate) async fn refresh(
         .rotate_refresh(&hash, successor.record, sealed, t, grace)
         .await?
     {
-        RefreshRotation::Rotated(_) => successor.token,
+        RefreshRotation::Rotated(_) => {
+            let entry = AuditKind::RefreshRotated.entry().client(&client.client_id);
+            state.audit.record(entry.subject(&current.subject)).await;
+            successor.token
+        }
         RefreshRotation::Repeated {
             sealed_successor, ..
         } => refresh_seal::open(&sealed_successor, presented.secret())
@@ -82,6 +87,8 @@ pub(crate) async fn refresh(
         RefreshRotation::Reused(r) => {
             state.metrics.refresh_reuse.inc();
             tracing::warn!(client_id = ?r.client_id, "refresh token reuse; family revoked");
+            let entry = AuditKind::RefreshReuseDetected.entry().client(&r.client_id);
+            state.audit.record(entry.subject(&r.subject)).await;
             return Err(ErrorResponse::invalid_grant(
                 "refresh token was already used; the grant is revoked",
             )

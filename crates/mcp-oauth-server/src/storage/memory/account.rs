@@ -111,12 +111,16 @@ impl AccountStore for MemoryStorage {
         client_id: &str,
         resource: &str,
     ) -> Result<u64, StorageError> {
-        let key = (
-            subject.to_owned(),
-            client_id.to_owned(),
-            resource.to_owned(),
-        );
-        Ok(self.inner.lock().grants.get(&key).map_or(0, |(_, r)| *r))
+        let g = self.inner.lock();
+        let at = |resource: &str| {
+            let key = (
+                subject.to_owned(),
+                client_id.to_owned(),
+                resource.to_owned(),
+            );
+            g.grants.get(&key).map_or(0, |(_, r)| *r)
+        };
+        Ok(at(resource).max(at("")))
     }
 
     async fn insert_session(&self, session: SessionRecord) -> Result<(), StorageError> {

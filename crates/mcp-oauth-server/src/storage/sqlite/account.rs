@@ -155,13 +155,11 @@ impl AccountStore for SqliteStorage {
         );
         self.with(move |c| {
             c.prepare_cached(
-                "SELECT revoked_at FROM grants WHERE subject = ?1 AND client_id = ?2 AND resource = ?3",
+                "SELECT coalesce(max(revoked_at), 0) FROM grants
+                 WHERE subject = ?1 AND client_id = ?2 AND resource IN (?3, '')",
             )
-            .and_then(|mut s| {
-                s.query_row(params![key.0, key.1, key.2], |r| r.get::<_, i64>(0))
-                    .optional()
-            })
-            .map(|v| v.map(u).unwrap_or(0))
+            .and_then(|mut s| s.query_row(params![key.0, key.1, key.2], |r| r.get::<_, i64>(0)))
+            .map(u)
             .map_err(StorageError::from)
         })
         .await

@@ -174,6 +174,26 @@ pub(super) async fn grants(s: &dyn Storage) {
         .await
         .unwrap();
     assert!(s.family_revoked("fold").await.unwrap());
+    // Revoking the grant that named no resource reaches the tokens of
+    // every audience of that client (they carry the default audience).
+    s.record_grant(GrantRecord::new(
+        "ivy",
+        "legacy",
+        None,
+        "mcp",
+        SignInMethod::Password,
+        now,
+    ))
+    .await
+    .unwrap();
+    s.revoke_grants(&GrantFilter::subject("ivy").resource(""), now + 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.grant_revoked_at("ivy", "legacy", A).await.unwrap(),
+        now + 40
+    );
+    assert_eq!(s.grant_revoked_at("ivy", "other", A).await.unwrap(), 0);
     // Deleting a client deletes its grants.
     s.insert_client(client("gclient", 1)).await.unwrap();
     s.record_grant(GrantRecord::new(

@@ -25,6 +25,7 @@ fn approved() -> DeviceState {
         subject: "alice".into(),
         generation: 3,
         auth_time: 90,
+        approved_at: 95,
     }
 }
 
