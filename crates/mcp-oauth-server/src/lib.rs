@@ -32,6 +32,7 @@
 //! ```
 
 pub mod admin;
+pub mod admin_api;
 mod app;
 mod cache;
 pub mod cimd;
@@ -53,8 +54,11 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
+pub use admin_api::{AdminAuthError, AdminCaller, record_admin_call};
 pub use app::{AuthServer, StartError};
-pub use config::{ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
+pub use config::{
+    ADMIN_SCOPE, AdminApi, ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig,
+};
 pub use http::{configure, serve};
 pub use mcp_oauth_core as core;
 pub use oauth::clients::ClientLookupError;

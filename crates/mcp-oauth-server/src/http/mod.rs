@@ -1,6 +1,7 @@
 //! The HTTP endpoints, one file each, and the client authentication they
 //! share.
 
+mod admin;
 mod authorize;
 mod client_address;
 mod consent;
@@ -36,7 +37,12 @@ use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flow: bool) {
+pub(crate) fn routes(
+    cfg: &mut web::ServiceConfig,
+    issuer_path: &str,
+    device_flow: bool,
+    admin_api: bool,
+) {
     use actix_web::middleware::{ErrorHandlers, from_fn};
     let too_large = || {
         ErrorHandlers::new().handler(
@@ -104,6 +110,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flo
             plain_route(p("/device"), web::get().to(device::page))
                 .route(web::post().to(device::submit)),
         );
+    }
+    if admin_api {
+        admin::routes(cfg, issuer_path);
     }
 }
 

@@ -1,0 +1,195 @@
+//! Who may call the admin HTTP API (`/admin/v1/…`), and the record of every
+//! call. This sits beside [`AuthServer`] (it verifies access tokens and
+//! looks clients up through it); the actix handlers in `http/admin` call
+//! it, and the operations themselves are in [`crate::admin`].
+//!
+//! Two kinds of caller are let in, and only when the operator turned the
+//! API on ([`crate::AdminApi`]):
+//! - the static bootstrap token, compared in constant time;
+//! - an access token this server issued by the `client_credentials` grant
+//!   to a trusted client (subject = client id, so no person), not revoked,
+//!   for the audience [`ServerConfig::admin_audience`](crate::ServerConfig::admin_audience)
+//!   and carrying the scope [`ADMIN_SCOPE`].
+
+use std::fmt;
+
+use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::secret::{constant_time_eq, token_hash};
+use mcp_oauth_core::token::AccessTokenClaims;
+
+use crate::app::AuthServer;
+use crate::config::ADMIN_SCOPE;
+use crate::storage::{ClientRecord, StorageError};
+
+/// Who called the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminCaller {
+    /// The static bootstrap token of the configuration.
+    StaticToken,
+    /// A trusted client, with an access token holding the `admin` scope.
+    Client {
+        /// The client id.
+        client_id: String,
+        /// The token's `jti`, to tie the call to the token.
+        jti: String,
+    },
+}
+
+impl fmt::Display for AdminCaller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StaticToken => f.write_str("static-token"),
+            Self::Client { client_id, .. } => write!(f, "client:{client_id}"),
+        }
+    }
+}
+
+/// A call to the admin API is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminAuthError {
+    /// The admin API is off (answer 404, as for any unknown path).
+    #[error("the admin API is off")]
+    Disabled,
+    /// No bearer token was presented (401, RFC 6750 §3.1: no error code).
+    #[error("a bearer token is required")]
+    MissingToken,
+    /// The token is not a valid admin token: unknown, expired, revoked,
+    /// for another audience, not from `client_credentials`, or of a client
+    /// that is not trusted (401 `invalid_token`).
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// A valid admin-audience token without the `admin` scope (403
+    /// `insufficient_scope`).
+    #[error("the token lacks the {ADMIN_SCOPE} scope")]
+    InsufficientScope,
+    /// Storage failed while checking the token (500).
+    #[error("checking the token failed")]
+    Storage(#[from] StorageError),
+}
+
+impl AdminAuthError {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Disabled => 404,
+            Self::MissingToken | Self::InvalidToken(_) => 401,
+            Self::InsufficientScope => 403,
+            Self::Storage(_) => 500,
+        }
+    }
+}
+
+/// The verdict on the verified claims of an access token and the client it
+/// names (`None`: unknown): the caller, or why not.
+pub fn admin_token_verdict(
+    audience: &str,
+    claims: &AccessTokenClaims,
+    client: Option<&ClientRecord>,
+) -> Result<AdminCaller, AdminAuthError> {
+    let for_admin = ResourceUri::parse(audience).is_ok_and(|a| claims.aud.contains_resource(&a));
+    if !for_admin {
+        return Err(AdminAuthError::InvalidToken(
+            "the token is not for the admin API (audience)",
+        ));
+    }
+    if claims.sub != claims.client_id {
+        return Err(AdminAuthError::InvalidToken(
+            "the token was issued for a person; the admin API takes client_credentials tokens",
+        ));
+    }
+    match client {
+        Some(c) if c.is_trusted() && c.client_id == claims.client_id => {}
+        _ => {
+            return Err(AdminAuthError::InvalidToken(
+                "the token's client is not one the operator created",
+            ));
+        }
+    }
+    if !claims
+        .scope
+        .as_ref()
+        .is_some_and(|s| s.contains(ADMIN_SCOPE))
+    {
+        return Err(AdminAuthError::InsufficientScope);
+    }
+    Ok(AdminCaller::Client {
+        client_id: claims.client_id.clone(),
+        jti: claims.jti.clone(),
+    })
+}
+
+impl AuthServer {
+    /// Decides who presents `bearer` (the value after `Bearer `, `None` if
+    /// no bearer token came) to the admin API.
+    pub async fn authenticate_admin(
+        &self,
+        bearer: Option<&str>,
+    ) -> Result<AdminCaller, AdminAuthError> {
+        let admin = &self.config.admin;
+        if !admin.enabled() {
+            return Err(AdminAuthError::Disabled);
+        }
+        let Some(token) = bearer.filter(|t| !t.is_empty()) else {
+            return Err(AdminAuthError::MissingToken);
+        };
+        if let Some(expected) = &admin.token
+            && constant_time_eq(
+                token_hash(token).as_bytes(),
+                token_hash(expected.secret()).as_bytes(),
+            )
+        {
+            return Ok(AdminCaller::StaticToken);
+        }
+        let invalid = AdminAuthError::InvalidToken("the token is invalid, expired or revoked");
+        if !admin.bearer_tokens {
+            return Err(invalid);
+        }
+        let Some(claims) = self.verify_access_token(token).await else {
+            return Err(invalid);
+        };
+        if self.storage.jti_revoked(&claims.jti).await? {
+            return Err(invalid);
+        }
+        let client = match self.clients().configured(&claims.client_id) {
+            Some(c) => Some(c),
+            None => self.storage.client(&claims.client_id).await?,
+        };
+        admin_token_verdict(&self.config.admin_audience(), &claims, client.as_ref())
+    }
+}
+
+/// Records one admin API call: who, what, and the answer's status, never
+/// a secret or a request body. For now a `tracing` event with target
+/// `mcp_oauth_server::audit`; the durable audit trail takes it over.
+pub fn record_admin_call(
+    server: &AuthServer,
+    caller: &AdminCaller,
+    method: &str,
+    path: &str,
+    status: u16,
+) {
+    tracing::info!(
+        target: "mcp_oauth_server::audit",
+        issuer = server.config.issuer.as_str(),
+        caller = %caller,
+        method,
+        path,
+        status,
+        "admin API call"
+    );
+}
+
+/// Records an admin API call that was refused before reaching an
+/// operation (no token, a wrong one, too little scope).
+pub fn record_admin_refusal(server: &AuthServer, method: &str, path: &str, status: u16) {
+    tracing::warn!(
+        target: "mcp_oauth_server::audit",
+        issuer = server.config.issuer.as_str(),
+        method,
+        path,
+        status,
+        "admin API call refused"
+    );
+}
