@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
+mod admin;
 mod attacks;
 mod browser;
 mod cimd;

@@ -167,8 +167,14 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Decodes a JSON request body, or answers `invalid_request` saying why.
+/// Decodes a JSON object request body, or answers `invalid_request` saying
+/// why (an array is refused, though serde would read it as a struct).
 pub(super) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    let malformed =
+        |e: serde_json::Error| ApiError::bad_request(format!("malformed JSON body: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(malformed)?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(malformed)
 }
