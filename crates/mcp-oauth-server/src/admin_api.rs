@@ -193,3 +193,58 @@ pub fn record_admin_refusal(server: &AuthServer, method: &str, path: &str, statu
         "admin API call refused"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use mcp_oauth_core::scope::ScopeSet;
+    use mcp_oauth_core::token::Audience;
+
+    use super::*;
+    use crate::operator::OperatorClient;
+
+    const AUD: &str = "https://as.example.com/admin/v1";
+
+    fn claims(sub: &str, aud: &str, scope: &str) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://as.example.com".into(),
+            sub: sub.into(),
+            aud: Audience::single(aud.to_owned()),
+            client_id: "ops".into(),
+            exp: 2,
+            iat: 1,
+            jti: "j".into(),
+            nbf: None,
+            scope: Some(ScopeSet::parse_lossy(scope)),
+            auth_time: Some(1),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_a_trusted_clients_own_admin_token_passes() {
+        let trusted = OperatorClient::service("ops", "0123456789abcdef").to_record(0);
+        let mut registered = trusted.clone();
+        registered.policy.trusted = false;
+        let ok = admin_token_verdict(AUD, &claims("ops", AUD, "admin"), Some(&trusted));
+        assert!(matches!(ok, Ok(AdminCaller::Client { ref client_id, .. }) if client_id == "ops"));
+        let refused = [
+            (claims("ops", AUD, "admin"), Some(&registered)),
+            (claims("ops", AUD, "admin"), None),
+            (claims("alice", AUD, "admin"), Some(&trusted)),
+            (
+                claims("ops", "https://mcp.example.com/mcp", "admin"),
+                Some(&trusted),
+            ),
+        ];
+        for (c, client) in refused {
+            assert!(matches!(
+                admin_token_verdict(AUD, &c, client),
+                Err(AdminAuthError::InvalidToken(_))
+            ));
+        }
+        assert!(matches!(
+            admin_token_verdict(AUD, &claims("ops", AUD, "mcp"), Some(&trusted)),
+            Err(AdminAuthError::InsufficientScope)
+        ));
+    }
+}
