@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
 mod accounts;
+mod admin;
 mod attacks;
 mod browser;
 mod cimd;

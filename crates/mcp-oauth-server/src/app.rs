@@ -139,6 +139,17 @@ impl AuthServer {
         let keys =
             KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now)
                 .await?;
+        if config
+            .admin
+            .token
+            .as_ref()
+            .is_some_and(|t| t.secret().chars().count() < crate::config::AdminApi::MIN_TOKEN_LEN)
+        {
+            return Err(StartError::Config(format!(
+                "the admin token must have at least {} characters",
+                crate::config::AdminApi::MIN_TOKEN_LEN
+            )));
+        }
         ensure_superuser(&config, storage.as_ref(), now).await?;
         check_auto_approve(&config, storage.as_ref()).await?;
         if !config.local_login && config.upstreams.is_empty() {
@@ -300,6 +311,20 @@ impl AuthServer {
                 self.config.access_token_ttl.as_secs(),
                 self.now(),
                 token,
+            )
+            .await
+    }
+
+    /// Generates a new signing key, which this instance signs with at once;
+    /// the previous one is retired but stays published until its tokens
+    /// expire. Other instances sign with it after a restart. Returns its
+    /// `kid`.
+    pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
+        self.keys
+            .rotate(
+                self.storage.as_ref(),
+                self.config.access_token_ttl.as_secs(),
+                self.now(),
             )
             .await
     }

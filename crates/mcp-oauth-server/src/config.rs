@@ -134,6 +134,9 @@ pub struct ServerConfig {
     pub proxy_header: ProxyHeader,
     /// The bearer token `/metrics` asks for; `None` turns `/metrics` off.
     pub metrics_token: Option<mcp_oauth_core::secret::ClientSecret>,
+    /// The admin HTTP API (`/admin/v1/…`): off unless a static token is set
+    /// or bearer access tokens are accepted.
+    pub admin: AdminApi,
     /// Client ID Metadata Document fetching.
     pub cimd: crate::cimd::CimdPolicy,
     /// Origins that browser clients may call the metadata, registration,
@@ -186,6 +189,7 @@ impl ServerConfig {
             cimd: crate::cimd::CimdPolicy::default(),
             clients: Vec::new(),
             metrics_token: None,
+            admin: AdminApi::default(),
             limits: ConnectionLimits::default(),
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::XForwardedFor,
@@ -228,10 +232,16 @@ impl ServerConfig {
         self
     }
 
-    /// Sets the supported scopes; the default scope becomes all of them.
+    /// Sets the supported scopes; the default scope becomes all of them
+    /// but [`ADMIN_SCOPE`], which is never granted unasked.
     pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
         self.scopes_supported = scopes.into_iter().map(Into::into).collect();
-        self.default_scope = self.scopes_supported.iter().cloned().collect();
+        self.default_scope = self
+            .scopes_supported
+            .iter()
+            .filter(|s| *s != ADMIN_SCOPE)
+            .cloned()
+            .collect();
         self
     }
 
@@ -253,6 +263,28 @@ impl ServerConfig {
         self
     }
 
+    /// Turns the admin API on with this static bootstrap token (at least
+    /// [`AdminApi::MIN_TOKEN_LEN`] characters; [`crate::AuthServer::new`]
+    /// refuses a shorter one).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin.token = Some(mcp_oauth_core::secret::ClientSecret::new(token.into()));
+        self
+    }
+
+    /// Turns the admin API on for bearer access tokens: tokens of trusted
+    /// clients, from the `client_credentials` grant, with scope
+    /// [`ADMIN_SCOPE`] and the audience [`ServerConfig::admin_audience`].
+    pub fn admin_bearer_tokens(mut self, enabled: bool) -> Self {
+        self.admin.bearer_tokens = enabled;
+        self
+    }
+
+    /// The audience (RFC 8707 resource) of access tokens for the admin API:
+    /// `{issuer}/admin/v1`.
+    pub fn admin_audience(&self) -> String {
+        self.issuer.endpoint(AdminApi::PATH)
+    }
+
     /// Adds an upstream identity provider.
     pub fn upstream(mut self, upstream: crate::federation::UpstreamConfig) -> Self {
         self.upstreams.push(upstream);
@@ -263,6 +295,38 @@ impl ServerConfig {
     pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
         self.registration = policy;
         self
+    }
+}
+
+/// The scope an access token needs for the admin API. It is granted only
+/// by the `client_credentials` grant to trusted clients that list it in
+/// their scopes, never to a person's grant.
+pub const ADMIN_SCOPE: &str = "admin";
+
+/// The admin HTTP API's switches: off (both unset) by default, and then
+/// `/admin/v1/…` answers 404.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AdminApi {
+    /// A static bearer token for bootstrap (the operator's own scripts
+    /// before any admin client exists). Compared in constant time, never
+    /// logged.
+    pub token: Option<mcp_oauth_core::secret::ClientSecret>,
+    /// Accept access tokens this server issued by `client_credentials` to a
+    /// trusted client, with scope [`ADMIN_SCOPE`] and the audience
+    /// [`ServerConfig::admin_audience`].
+    pub bearer_tokens: bool,
+}
+
+impl AdminApi {
+    /// The path of the API under the issuer, and of its token audience.
+    pub const PATH: &'static str = "/admin/v1";
+    /// The shortest static token accepted.
+    pub const MIN_TOKEN_LEN: usize = 32;
+
+    /// Whether the API is served.
+    pub fn enabled(&self) -> bool {
+        self.bearer_tokens || self.token.is_some()
     }
 }
 

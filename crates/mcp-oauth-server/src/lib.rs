@@ -32,6 +32,7 @@
 //! ```
 
 pub mod admin;
+pub mod admin_api;
 mod app;
 mod cache;
 pub mod cimd;
@@ -53,12 +54,16 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
+pub use admin_api::{AdminAuthError, AdminCaller, record_admin_call};
 pub use app::{AuthServer, StartError};
-pub use config::{AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy, ServerConfig};
+pub use config::{
+    ADMIN_SCOPE, AdminApi, AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy,
+    ServerConfig,
+};
 pub use http::{configure, serve};
 pub use mcp_oauth_core as core;
-pub use oauth::accounts::{AccountError, Accounts, Actor};
-pub use oauth::audit::{AuditEntry, AuditKind, Auditor};
+pub use oauth::accounts::{AccountError, Accounts};
+pub use oauth::audit::{Actor, AuditEntry, AuditKind, Auditor};
 pub use oauth::clients::ClientLookupError;
 pub use oauth::error::{OAuthError, OAuthResult};
 pub use oauth::grants::revoke::Revoked;

@@ -14,7 +14,7 @@ use super::account_pages::{self, Shown};
 use super::redirect::csrf_ok;
 use super::{client_address, pages, session};
 use crate::app::AuthServer;
-use crate::oauth::accounts::Actor;
+use crate::oauth::audit::Actor;
 use crate::oauth::login::{SignIn, SignedIn};
 use crate::storage::{GrantFilter, SignInMethod};
 

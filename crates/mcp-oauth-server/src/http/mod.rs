@@ -3,6 +3,7 @@
 
 mod account;
 mod account_pages;
+mod admin;
 mod authorize;
 mod client_address;
 mod consent;
@@ -38,7 +39,12 @@ use crate::oauth::error::OAuthResult;
 use crate::storage::ClientRecord;
 
 /// Registers every route under the issuer's path.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flow: bool) {
+pub(crate) fn routes(
+    cfg: &mut web::ServiceConfig,
+    issuer_path: &str,
+    device_flow: bool,
+    admin_api: bool,
+) {
     use actix_web::middleware::{ErrorHandlers, from_fn};
     let too_large = || {
         ErrorHandlers::new().handler(
@@ -111,6 +117,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str, device_flo
             plain_route(p("/device"), web::get().to(device::page))
                 .route(web::post().to(device::submit)),
         );
+    }
+    if admin_api {
+        admin::routes(cfg, issuer_path);
     }
 }
 

@@ -4,51 +4,10 @@
 //! audit trail. Every change is audited with who made it.
 
 use crate::clock::Clock;
-use crate::oauth::audit::{AuditEntry, AuditKind, Auditor};
+use crate::oauth::audit::{Actor, AuditKind, Auditor};
 use crate::storage::{
     AuditEvent, AuditQuery, Grant, GrantFilter, GrantRecord, SessionRecord, Storage, StorageError,
 };
-
-/// Who asks for a change (recorded in the audit trail).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Actor {
-    /// The operator, on the command line.
-    Operator,
-    /// A caller of the admin API: the trusted client it authenticated as,
-    /// or `None` for the static bootstrap token; and its address.
-    Admin {
-        /// The admin client, if one.
-        client_id: Option<String>,
-        /// Where the call came from.
-        address: String,
-    },
-    /// The person themselves, on their account page.
-    Person {
-        /// Who.
-        subject: String,
-        /// Where from.
-        address: String,
-    },
-}
-
-impl Actor {
-    fn stamp(&self, entry: AuditEntry) -> AuditEntry {
-        match self {
-            Self::Operator => entry.detail("by", "operator"),
-            Self::Admin { client_id, address } => {
-                let entry = entry.detail("by", "admin").address(address);
-                match client_id {
-                    Some(c) => entry.client(c),
-                    None => entry,
-                }
-            }
-            Self::Person { subject, address } => {
-                entry.detail("by", "self").user(subject).address(address)
-            }
-        }
-    }
-}
 
 /// A revocation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +80,7 @@ impl Accounts<'_> {
                 .detail("client_id", g.client_id.as_str())
                 .detail("resource", g.resource.as_str())
                 .detail("scope", g.scope.as_str());
-            self.audit.record(actor.stamp(entry)).await;
+            self.audit.record(entry.by(actor)).await;
         }
         Ok(ended)
     }
@@ -141,7 +100,7 @@ impl Accounts<'_> {
         let n = self.storage.delete_sessions(subject).await?;
         let entry = AuditKind::SessionsRevoked.entry().subject(subject);
         self.audit
-            .record(actor.stamp(entry.detail("sessions", n)))
+            .record(entry.detail("sessions", n).by(actor))
             .await;
         Ok(n)
     }

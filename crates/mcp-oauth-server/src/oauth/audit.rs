@@ -186,6 +186,50 @@ impl AuditEntry {
     }
 }
 
+/// Who asks for a change (recorded in the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Actor {
+    /// The operator, on the command line.
+    Operator,
+    /// A caller of the admin API: the trusted client it authenticated as,
+    /// or `None` for the static bootstrap token; and its address.
+    Admin {
+        /// The admin client, if one.
+        client_id: Option<String>,
+        /// Where the call came from.
+        address: String,
+    },
+    /// The person themselves, on their account page.
+    Person {
+        /// Who.
+        subject: String,
+        /// Where from.
+        address: String,
+    },
+}
+
+impl AuditEntry {
+    /// Names who made the change: `details.by` is `operator`, `admin` or
+    /// `self`, with the admin client or the person and their address.
+    pub fn by(self, actor: &Actor) -> Self {
+        let entry = self;
+        match actor {
+            Actor::Operator => entry.detail("by", "operator"),
+            Actor::Admin { client_id, address } => {
+                let entry = entry.detail("by", "admin").address(address);
+                match client_id {
+                    Some(c) => entry.client(c),
+                    None => entry,
+                }
+            }
+            Actor::Person { subject, address } => {
+                entry.detail("by", "self").user(subject).address(address)
+            }
+        }
+    }
+}
+
 /// Names and details come from requests (a failed login's username is
 /// whatever a stranger typed): each is cut to 256 characters, so an event
 /// stays small whatever was sent.
@@ -222,8 +266,10 @@ impl std::fmt::Debug for Auditor {
 
 impl Auditor {
     /// An auditor writing to `storage` (and `log`), stamping events with
-    /// `clock`. Opening the log file can fail.
-    pub(crate) fn new(
+    /// `clock`. Opening the log file can fail. A server has one
+    /// ([`crate::AuthServer::audit`]); tools that change storage without a
+    /// server (the admin subcommands) make their own.
+    pub fn new(
         storage: Arc<dyn Storage>,
         clock: Arc<dyn Clock>,
         log: Option<&AuditLog>,

@@ -8,14 +8,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use mcp_oauth_core::registration::{ClientAuthMethod, GrantType};
-use mcp_oauth_core::secret::{ClientSecret, random_base64url, token_hash};
+use mcp_oauth_core::registration::ClientAuthMethod;
+use mcp_oauth_core::secret::ClientSecret;
 use mcp_oauth_server::AuthServer;
-use mcp_oauth_server::OperatorClient;
 use mcp_oauth_server::Revoked;
-use mcp_oauth_server::admin::{remove_user, revoke_subject, set_password};
+use mcp_oauth_server::admin::clients::{
+    ClientAdminError, NewClient, create_client, describe_client, list_clients, remove_client,
+    rotate_secret,
+};
+use mcp_oauth_server::admin::{
+    generate_password, list_users, remove_user, revoke_subject, set_password,
+};
 use mcp_oauth_server::clock::{Clock, SystemClock};
-use mcp_oauth_server::storage::{ClientRecord, Storage, StorageError};
+use mcp_oauth_server::storage::Storage;
 
 use crate::command_error::CommandError;
 
@@ -212,7 +217,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             };
             let (password, generated) = match password {
                 Some(p) => (p, false),
-                None => (random_base64url(18)?, true),
+                None => (generate_password()?.into_secret(), true),
             };
             let existed = set_password(storage, &username, &password, SystemClock.now()).await?;
             let what = if existed {
@@ -245,38 +250,26 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
             Ok(())
         }
         UserCommand::List => {
-            for u in storage.users().await? {
-                say(&u.username);
+            for u in list_users(storage).await? {
+                say(&u);
             }
             Ok(())
         }
     }
 }
 
-fn grant(name: &str) -> Result<GrantType, CommandError> {
-    match name {
-        "device_code" => Ok(GrantType::DeviceCode),
-        "authorization_code" | "refresh_token" | "client_credentials" => name
-            .parse()
-            .map_err(|_| CommandError::Grant(name.to_owned())),
-        other => Err(CommandError::Grant(other.to_owned())),
+/// The CLI's own words for the library's refusals.
+fn client_error(e: ClientAdminError) -> CommandError {
+    match e {
+        ClientAdminError::Grant(g) => CommandError::Grant(g),
+        ClientAdminError::Invalid(why) => CommandError::InvalidClient(why),
+        ClientAdminError::Exists(id) => CommandError::ClientExists(id),
+        ClientAdminError::NotFound(id) => CommandError::NoClient(id),
+        ClientAdminError::NoSecretToRotate(id) => CommandError::NoSecretToRotate(id),
+        ClientAdminError::Randomness(e) => CommandError::Randomness(e),
+        ClientAdminError::Storage(e) => CommandError::Storage(e),
+        other => CommandError::InvalidClient(other.to_string()),
     }
-}
-
-fn describe(c: &ClientRecord) -> serde_json::Value {
-    serde_json::json!({
-        "client_id": c.client_id,
-        "client_name": c.metadata.client_name,
-        "trusted": c.policy.trusted,
-        "token_endpoint_auth_method": c.metadata.effective_auth_method().to_string(),
-        "grant_types": c.metadata.effective_grant_types().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "redirect_uris": c.metadata.redirect_uris(),
-        "scope": c.metadata.scope.as_ref().map(ToString::to_string),
-        "resources": c.policy.resources,
-        "resource_server": c.policy.resource_server,
-        "headless_login": c.policy.headless_login,
-        "issued_at": c.issued_at,
-    })
 }
 
 async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), CommandError> {
@@ -288,16 +281,6 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), Comman
         (Some(AuthArg::ClientSecretBasic), _) | (None, false) => {
             ClientAuthMethod::ClientSecretBasic
         }
-    };
-    let id = match args.id {
-        Some(id) => id,
-        None => random_base64url(16)?,
-    };
-    let secret = match auth {
-        ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
-            Some(random_base64url(32)?)
-        }
-        _ => None,
     };
     let jwks = match &args.jwks_file {
         Some(path) => Some(
@@ -314,35 +297,22 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), Comman
         ),
         None => None,
     };
-    let grants = if args.grants.is_empty() {
-        None
-    } else {
-        Some(
-            args.grants
-                .iter()
-                .map(|g| grant(g))
-                .collect::<Result<Vec<_>, _>>()?,
-        )
-    };
-    let mut client = OperatorClient::public(&id, args.redirect_uris);
-    client.name = Some(args.name);
-    client.auth = auth;
-    client.secret = secret.clone().map(ClientSecret::new);
-    client.jwks = jwks;
-    client.jwks_uri = args.jwks_uri;
-    client.grant_types = grants;
-    client.scopes = (!args.scopes.is_empty()).then_some(args.scopes);
-    client.resources = args.resources;
-    client.resource_server = args.resource_server;
-    client.headless_login = args.headless_login;
-    client.validate().map_err(CommandError::InvalidClient)?;
-    storage
-        .insert_client(client.to_record(SystemClock.now()))
+    let mut request = NewClient::named(args.name);
+    request.client_id = args.id;
+    request.token_endpoint_auth_method = Some(auth);
+    request.redirect_uris = args.redirect_uris;
+    request.grant_types = args.grants;
+    request.scopes = args.scopes;
+    request.resources = args.resources;
+    request.resource_server = args.resource_server;
+    request.headless_login = args.headless_login;
+    request.jwks = jwks;
+    request.jwks_uri = args.jwks_uri;
+    let created = create_client(storage, request, SystemClock.now())
         .await
-        .map_err(|e| match e {
-            StorageError::Conflict => CommandError::ClientExists(id.clone()),
-            other => other.into(),
-        })?;
+        .map_err(client_error)?;
+    let id = created.client_id;
+    let secret = created.client_secret.map(ClientSecret::into_secret);
     if args.json {
         say(&serde_json::json!({"client_id": id, "client_secret": secret}).to_string());
     } else {
@@ -361,55 +331,43 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
     match cmd {
         ClientCommand::Add(args) => add_client(args, storage).await,
         ClientCommand::List { json } => {
-            for c in storage.clients().await? {
+            for c in list_clients(storage).await? {
                 if json {
-                    say(&describe(&c).to_string());
+                    say(&serde_json::to_value(&c)?.to_string());
                 } else {
                     say(&format!(
                         "{}\t{}\t{}\t{}\t{}",
                         c.client_id,
-                        c.metadata.client_name.as_deref().unwrap_or("-"),
-                        if c.is_trusted() {
-                            "trusted"
-                        } else {
-                            "registered"
-                        },
-                        c.metadata.effective_auth_method(),
-                        c.metadata.redirect_uris().join(" ")
+                        c.client_name.as_deref().unwrap_or("-"),
+                        if c.trusted { "trusted" } else { "registered" },
+                        c.token_endpoint_auth_method,
+                        c.redirect_uris.join(" ")
                     ));
                 }
             }
             Ok(())
         }
         ClientCommand::Show { client_id } => {
-            let c = storage
-                .client(&client_id)
-                .await?
-                .ok_or_else(|| CommandError::NoClient(client_id.clone()))?;
-            say(&serde_json::to_string_pretty(&describe(&c))?);
+            let c = describe_client(storage, &client_id)
+                .await
+                .map_err(client_error)?;
+            say(&serde_json::to_string_pretty(&serde_json::to_value(&c)?)?);
             Ok(())
         }
         ClientCommand::Remove { client_id } => {
-            if storage.delete_client(&client_id).await? {
-                say(&format!("client {client_id} removed"));
-                Ok(())
-            } else {
-                Err(CommandError::NoClient(client_id))
-            }
+            remove_client(storage, &client_id)
+                .await
+                .map_err(client_error)?;
+            say(&format!("client {client_id} removed"));
+            Ok(())
         }
         ClientCommand::RotateSecret { client_id } => {
-            let mut c = storage
-                .client(&client_id)
-                .await?
-                .ok_or_else(|| CommandError::NoClient(client_id.clone()))?;
-            if !c.is_trusted() || c.secret_hash.is_none() {
-                return Err(CommandError::NoSecretToRotate(client_id));
-            }
-            let secret = random_base64url(32)?;
-            c.secret_hash = Some(token_hash(&secret));
-            storage.update_client(c).await?;
+            let rotated = rotate_secret(storage, &client_id)
+                .await
+                .map_err(client_error)?;
             say(&format!(
-                "client {client_id}: new secret: {secret}\n(shown once; the old one no longer works)"
+                "client {client_id}: new secret: {}\n(shown once; the old one no longer works)",
+                rotated.client_secret.secret()
             ));
             Ok(())
         }

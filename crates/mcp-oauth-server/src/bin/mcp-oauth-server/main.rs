@@ -16,7 +16,7 @@ use cli::{Cli, ConfigError, LogFormat};
 use command_error::CommandError;
 use commands::{Command, KeyCommand, say};
 use mcp_oauth_core::secret::{RandomnessError, random_base64url};
-use mcp_oauth_server::clock::{Clock, SystemClock};
+use mcp_oauth_server::admin::keys::list_keys;
 use mcp_oauth_server::keys::KeyError;
 use mcp_oauth_server::storage::{self, StorageError};
 use mcp_oauth_server::{AuthServer, StartError, serve};
@@ -206,20 +206,16 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
         Command::Key(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
-            let max_life = config.access_token_ttl.as_secs();
             let state = AuthServer::new(config, storage.clone()).await?;
             match cmd {
                 KeyCommand::Rotate => {
-                    let kid = state
-                        .keys()
-                        .rotate(storage.as_ref(), max_life, SystemClock.now())
-                        .await?;
+                    let kid = state.rotate_signing_key().await?;
                     say(&format!(
                         "new signing key {kid}; restart running servers to sign with it"
                     ));
                 }
                 KeyCommand::List => {
-                    for k in storage.signing_keys().await? {
+                    for k in list_keys(storage.as_ref()).await? {
                         let status = k
                             .retired_at
                             .map_or("active".to_owned(), |t| format!("retired at {t}"));

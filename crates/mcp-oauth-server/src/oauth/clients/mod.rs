@@ -120,6 +120,11 @@ impl Clients {
         Ok(self.storage.client(client_id).await?)
     }
 
+    /// A client of the configuration, by id (trusted; never fetched).
+    pub(crate) fn configured(&self, client_id: &str) -> Option<ClientRecord> {
+        self.configured.get(client_id).cloned()
+    }
+
     /// [`Clients::get`] for a request from `address` that nobody has
     /// vouched for yet: a metadata document not already cached costs the
     /// address one of its new-document fetches

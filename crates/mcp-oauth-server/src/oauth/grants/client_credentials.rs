@@ -65,6 +65,7 @@ pub(crate) async fn issue(
             resource: resource.as_deref(),
             auth_time: t,
             extra: BTreeMap::new(),
+            person: false,
         },
         &random_id()?,
         t,

@@ -11,7 +11,7 @@ use mcp_oauth_core::secret::{AccessToken, RefreshToken, random_base64url, token_
 use mcp_oauth_core::token::{AccessTokenClaims, Audience, TokenResponse};
 
 use super::GrantContext;
-use crate::config::ServerConfig;
+use crate::config::{ADMIN_SCOPE, ServerConfig};
 use crate::oauth::error::OAuthResult;
 use crate::storage::{ClientRecord, RefreshRecord};
 
@@ -29,16 +29,22 @@ pub(crate) struct Grant<'a> {
     pub(crate) auth_time: u64,
     /// Further claims (a federated person's e-mail, name, groups).
     pub(crate) extra: BTreeMap<String, serde_json::Value>,
+    /// Whether a person approved it (false only for `client_credentials`).
+    pub(crate) person: bool,
 }
 
-/// Whether tokens may name `resource`: the server must serve it (its
-/// allow-list, when configured) and, for a client the operator limited to
-/// some resources, it must be one of them.
+/// Whether tokens a person approves may name `resource`: the server must
+/// serve it (its allow-list, when configured) and, for a client the
+/// operator limited to some resources, it must be one of them. The admin
+/// API's audience is never one (see [`admin_resource_allowed`]).
 pub(crate) fn resource_allowed(
     config: &ServerConfig,
     client: &ClientRecord,
     resource: &ResourceUri,
 ) -> bool {
+    if resource.matches(&config.admin_audience()) {
+        return false;
+    }
     let served = config
         .allowed_resources
         .as_ref()
@@ -47,13 +53,33 @@ pub(crate) fn resource_allowed(
     served && (limits.is_empty() || limits.iter().any(|r| resource.matches(r)))
 }
 
-/// Whether `client` may ask for `scope`: within what it registered, or
-/// else what the server supports; the message names what is not.
+/// Whether a token without a person may name the admin API's audience:
+/// only with bearer access to the admin API on, for a trusted client, and
+/// within the resources the operator limited the client to, if any.
+fn admin_resource_allowed(config: &ServerConfig, client: &ClientRecord) -> bool {
+    let audience = config.admin_audience();
+    let limits = &client.policy.resources;
+    config.admin.bearer_tokens
+        && client.is_trusted()
+        && (limits.is_empty()
+            || limits
+                .iter()
+                .any(|r| ResourceUri::parse(r).is_ok_and(|r| r.matches(&audience))))
+}
+
+/// Whether `client` may ask for `scope` in a grant a person approves:
+/// within what it registered, or else what the server supports, and never
+/// [`ADMIN_SCOPE`]; the message names what is not.
 pub(crate) fn scope_allowed(
     config: &ServerConfig,
     client: &ClientRecord,
     scope: &ScopeSet,
 ) -> Result<(), String> {
+    if scope.contains(ADMIN_SCOPE) {
+        return Err(format!(
+            "the {ADMIN_SCOPE} scope is only for the operator's own clients (client_credentials)"
+        ));
+    }
     let supported: ScopeSet = config.scopes_supported.iter().cloned().collect();
     let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
     let extra = scope.difference(allowed);
@@ -83,11 +109,23 @@ pub(crate) fn access_token(
         .transpose()
         .ok()
         .flatten()
-        && !resource_allowed(state.config, grant.client, &r)
     {
-        return Err(ErrorResponse::invalid_target(
-            "this resource is not served by this authorization server for this client",
-        )
+        let allowed = if r.matches(&state.config.admin_audience()) {
+            !grant.person && admin_resource_allowed(state.config, grant.client)
+        } else {
+            resource_allowed(state.config, grant.client, &r)
+        };
+        if !allowed {
+            return Err(ErrorResponse::invalid_target(
+                "this resource is not served by this authorization server for this client",
+            )
+            .into());
+        }
+    }
+    if grant.person && grant.scope.contains(ADMIN_SCOPE) {
+        return Err(ErrorResponse::invalid_scope(format!(
+            "the {ADMIN_SCOPE} scope is only for the operator's own clients (client_credentials)"
+        ))
         .into());
     }
     let ttl = state.config.access_token_ttl.as_secs();
@@ -191,6 +229,7 @@ pub(crate) async fn person_tokens(
             resource: approval.resource,
             auth_time: approval.auth_time,
             extra,
+            person: true,
         },
         jti,
         t,

@@ -105,6 +105,7 @@ pub(crate) async fn refresh(
             resource: current.resource.as_deref(),
             auth_time: current.auth_time,
             extra,
+            person: true,
         },
         &random_id()?,
         t,

@@ -53,4 +53,7 @@ pub(crate) struct SecretFiles {
     /// The `/metrics` token, from this file.
     #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// The admin API's static token, from this file.
+    #[arg(long, env = "MCP_OAUTH_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }

@@ -85,6 +85,16 @@ pub(crate) struct Options {
     /// `/metrics` is off).
     #[arg(long, env = "MCP_OAUTH_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Serve the admin API (`/admin/v1/…`) to callers presenting this
+    /// static bearer token, at least 32 characters (default: no static
+    /// token). For bootstrap; prefer `--admin-token-file`.
+    #[arg(long, env = "MCP_OAUTH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Serve the admin API to access tokens of trusted clients holding the
+    /// `admin` scope (client credentials, resource `{issuer}/admin/v1`).
+    #[arg(long, env = "MCP_OAUTH_ADMIN_BEARER_TOKENS")]
+    #[serde(default)]
+    pub admin_bearer_tokens: bool,
     /// Longest a grant lives, in seconds from the user's sign-in; refreshes
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]

@@ -47,6 +47,9 @@ pub(crate) enum ConfigError {
     /// The `/metrics` token is too short to resist guessing.
     #[error("--metrics-token: use at least 16 characters")]
     ShortMetricsToken,
+    /// The admin token is too short to resist guessing.
+    #[error("--admin-token: use at least 32 characters")]
+    ShortAdminToken,
     /// A trusted proxy is neither a CIDR nor an address.
     #[error("--trusted-proxies: {value:?} is not a CIDR or an address")]
     TrustedProxy {
@@ -168,6 +171,13 @@ impl ServerConfigParts {
             }
             c = c.metrics_token(token.clone());
         }
+        if let Some(token) = &o.admin_token {
+            if token.chars().count() < mcp_oauth_server::AdminApi::MIN_TOKEN_LEN {
+                return Err(ConfigError::ShortAdminToken);
+            }
+            c = c.admin_token(token.clone());
+        }
+        c = c.admin_bearer_tokens(o.admin_bearer_tokens);
         if let Some(v) = o.grant_max_lifetime {
             c.grant_max_lifetime = secs(v.max(1));
         }

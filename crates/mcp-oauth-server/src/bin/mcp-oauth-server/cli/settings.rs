@@ -96,6 +96,9 @@ impl Cli {
         if let Some(t) = from_file(&files.metrics_token_file, "metrics token file")? {
             o.metrics_token = Some(t);
         }
+        if let Some(t) = from_file(&files.admin_token_file, "admin token file")? {
+            o.admin_token = Some(t);
+        }
         let mut storage = o.storage.take().unwrap_or_else(|| DEFAULT_STORAGE.into());
         if let Some(password) = from_file(&files.storage_password_file, "storage password file")? {
             storage = crate::secret_files::with_password(&storage, &password)?;

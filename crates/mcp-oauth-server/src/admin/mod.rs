@@ -1,7 +1,13 @@
-//! Operator actions shared by the endpoints, the command-line admin
-//! subcommands and embedders: users (whose password change or removal ends
-//! everything they hold) and subjects' grants. Revoking one token is
+//! Operator actions shared by the admin HTTP API (`/admin/v1/…`), the
+//! command-line admin subcommands and embedders: users (whose password
+//! change or removal ends everything they hold) and subjects' grants here,
+//! [`clients`] and [`keys`] beside. Revoking one token is
 //! [`AuthServer::revoke_token`](crate::AuthServer::revoke_token).
+
+pub mod clients;
+pub mod keys;
+
+use mcp_oauth_core::secret::{Password, RandomnessError, random_base64url};
 
 use crate::password::{PasswordHashError, hash_password};
 use crate::storage::{Storage, StorageError, SubjectState, UserRecord};
@@ -70,6 +76,22 @@ pub async fn revoke_subject(
     now: u64,
 ) -> Result<SubjectState, StorageError> {
     storage.revoke_subject(subject, now).await
+}
+
+/// A password for a user when the operator gives none: 144 random bits,
+/// base64url (24 characters).
+pub fn generate_password() -> Result<Password, RandomnessError> {
+    random_base64url(18).map(Password::new)
+}
+
+/// Every local user's name.
+pub async fn list_users(storage: &dyn Storage) -> Result<Vec<String>, StorageError> {
+    Ok(storage
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect())
 }
 
 /// Checks a local username: 1 to 128 characters, no control characters,

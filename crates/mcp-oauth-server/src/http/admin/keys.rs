@@ -1,0 +1,46 @@
+//! `/admin/v1/keys`: list and rotate the signing keys.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use crate::admin::keys::{KeyView, list_keys};
+use crate::app::AuthServer;
+use crate::oauth::audit::AuditKind;
+
+/// The signing keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct KeyList {
+    /// Every key, the retired ones included.
+    keys: Vec<KeyView>,
+}
+
+/// A key just made.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RotatedKey {
+    /// Its `kid`; this instance signs with it at once.
+    kid: String,
+}
+
+/// Lists the signing keys (never their private parts).
+#[utoipa::path(get, path = "/admin/v1/keys", tag = "keys",
+    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn list(state: web::Data<AuthServer>) -> Result<HttpResponse, ApiError> {
+    let keys = list_keys(state.storage()).await?;
+    Ok(HttpResponse::Ok().json(KeyList { keys }))
+}
+
+/// Generates a new signing key; the previous one is retired and stays
+/// published until its tokens expire. Other instances sign with the new key
+/// after a restart.
+#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys",
+    responses((status = 201, body = RotatedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn rotate(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let kid = state.rotate_signing_key().await?;
+    super::audit(&state, &req, AuditKind::KeyRotated.entry().subject(&kid)).await;
+    Ok(HttpResponse::Created().json(RotatedKey { kid }))
+}
