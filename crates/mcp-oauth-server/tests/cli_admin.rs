@@ -299,3 +299,230 @@ async fn clients_and_users_are_administered_while_the_server_runs() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Signs `user` in on the login page for `client_id` (a browser: a
+/// session); returns the session cookie.
+async fn browser_sign_in(s: &Server, client_id: &str, user: &str, password: &str) -> String {
+    let verifier = PkceVerifier::generate().unwrap();
+    let page = http()
+        .get(format!("{}/authorize", s.base))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", AGENT_REDIRECT),
+            ("code_challenge", PkceChallenge::s256(&verifier).as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf_cookie = cookie(&page, "mcp_oauth_csrf");
+    let html = page.text().await.unwrap();
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    };
+    let r = http()
+        .post(format!("{}/login", s.base))
+        .header("cookie", csrf_cookie)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("request", &field("request")),
+            ("csrf", &field("csrf")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    cookie(&r, "mcp_oauth_session")
+}
+
+fn cookie(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn grants_sessions_and_the_audit_trail_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-grants-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("as.db");
+    let s = serve(&db).await;
+    let add = |name: &str, id: &str| {
+        let (ok, _, err) = admin(
+            &db,
+            &[
+                "client",
+                "add",
+                name,
+                "--id",
+                id,
+                "--public",
+                "--redirect-uri",
+                AGENT_REDIRECT,
+                "--headless-login",
+            ],
+        );
+        assert!(ok, "{err}");
+    };
+    add("Agent One", "agent-one");
+    add("Agent Two", "agent-two");
+    assert!(
+        admin(
+            &db,
+            &["user", "add", "carol", "--password", "carol password 1"]
+        )
+        .0
+    );
+    let one = headless_tokens(&s, "agent-one", "carol", "carol password 1").await;
+    let two = headless_tokens(&s, "agent-two", "carol", "carol password 1").await;
+    let session = browser_sign_in(&s, "agent-two", "carol", "carol password 1").await;
+
+    // Who can act as carol: both agents, for the resource.
+    let (ok, out, err) = admin(&db, &["grant", "list", "--user", "carol", "--json"]);
+    assert!(ok, "{err}");
+    let grants: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(grants.len(), 2, "{out}");
+    assert!(grants.iter().all(|g| g["resource"] == RESOURCE));
+    assert!(
+        grants
+            .iter()
+            .any(|g| g["client_id"] == "agent-one" && g["method"] == "headless")
+    );
+    assert!(
+        grants
+            .iter()
+            .any(|g| g["client_id"] == "agent-two" && g["remembered"] == true)
+    );
+    let (ok, out, _) = admin(&db, &["grant", "list", "--client", "agent-one"]);
+    assert!(ok);
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().starts_with("USER"), "{out}");
+    assert!(lines.next().unwrap().contains("agent-one"), "{out}");
+    assert!(lines.next().is_none(), "{out}");
+
+    // A revocation must name someone.
+    let (ok, _, err) = admin(&db, &["grant", "revoke"]);
+    assert!(!ok && err.contains("name a user"), "{err}");
+    // carol's grant to agent-one ends; agent-two's stays.
+    let (ok, out, err) = admin(
+        &db,
+        &[
+            "grant",
+            "revoke",
+            "--user",
+            "carol",
+            "--client",
+            "agent-one",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("1 grant(s) revoked"), "{out}");
+    assert_eq!(
+        refresh(&s, "agent-one", one["refresh_token"].as_str().unwrap()).await,
+        400
+    );
+    assert_eq!(
+        refresh(&s, "agent-two", two["refresh_token"].as_str().unwrap()).await,
+        200
+    );
+    let (_, out, _) = admin(&db, &["grant", "list", "--user", "carol", "--json"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+
+    // Sessions: carol's browser session, listed, then ended.
+    let (ok, out, _) = admin(&db, &["session", "list", "--user", "carol", "--json"]);
+    assert!(ok);
+    let sessions: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{out}");
+    assert_eq!(sessions[0]["method"], "password");
+    assert_eq!(sessions[0]["address"], "127.0.0.1");
+    let account = |cookie: String| {
+        http()
+            .get(format!("{}/account", s.base))
+            .header("cookie", cookie)
+            .send()
+    };
+    let page = account(session.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Signed in as"), "{page}");
+    let (ok, out, _) = admin(&db, &["session", "revoke", "--user", "carol"]);
+    assert!(ok && out.contains("1 session(s)"), "{out}");
+    let page = account(session).await.unwrap().text().await.unwrap();
+    assert!(
+        !page.contains("Signed in as"),
+        "the running server sees it at once"
+    );
+
+    // The audit trail: what happened, by whom, filtered.
+    let (ok, out, err) = admin(&db, &["audit", "list", "--user", "carol", "--json"]);
+    assert!(ok, "{err}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for kind in [
+        "user_added",
+        "login_succeeded",
+        "consent_granted",
+        "grant_revoked",
+        "sessions_revoked",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing: {kinds:?}");
+    }
+    let revoked = events
+        .iter()
+        .find(|e| e["kind"] == "grant_revoked")
+        .unwrap();
+    assert_eq!(revoked["details"]["by"], "operator");
+    let (ok, out, _) = admin(
+        &db,
+        &["audit", "list", "--type", "client_created", "--since", "1h"],
+    );
+    assert!(ok);
+    assert_eq!(out.lines().count(), 3, "a header and two clients: {out}");
+    let (ok, _, err) = admin(&db, &["audit", "list", "--since", "yesterday"]);
+    assert!(!ok && err.contains("--since yesterday"), "{err}");
+    // Paging: one at a time, after the last seen.
+    let (_, out, _) = admin(&db, &["audit", "list", "--json", "--limit", "1"]);
+    let first: Value = serde_json::from_str(out.trim()).unwrap();
+    let after = first["id"].to_string();
+    let (_, out, _) = admin(
+        &db,
+        &["audit", "list", "--json", "--limit", "1", "--after", &after],
+    );
+    let second: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(second["id"].as_i64().unwrap() > first["id"].as_i64().unwrap());
+    // No secret in the whole trail.
+    let (_, all, _) = admin(&db, &["audit", "list", "--json", "--limit", "1000"]);
+    for secret in [
+        "carol password 1",
+        one["access_token"].as_str().unwrap(),
+        one["refresh_token"].as_str().unwrap(),
+        two["refresh_token"].as_str().unwrap(),
+    ] {
+        assert!(!all.contains(secret), "a secret is in the audit trail");
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

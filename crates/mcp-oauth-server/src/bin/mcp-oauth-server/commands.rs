@@ -21,6 +21,7 @@ use mcp_oauth_server::admin::{
 };
 use mcp_oauth_server::clock::{Clock, SystemClock};
 use mcp_oauth_server::storage::Storage;
+use mcp_oauth_server::{Actor, AuditKind, Auditor};
 
 use crate::command_error::CommandError;
 
@@ -204,7 +205,18 @@ pub(crate) fn say(line: &str) {
 }
 
 /// Runs a `user` subcommand.
-pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), CommandError> {
+/// Records an operator's change in the audit trail.
+async fn audited(audit: &Auditor, kind: AuditKind, subject: &str) {
+    audit
+        .record(kind.entry().subject(subject).by(&Actor::Operator))
+        .await;
+}
+
+pub(crate) async fn user(
+    cmd: UserCommand,
+    storage: &dyn Storage,
+    audit: &Auditor,
+) -> Result<(), CommandError> {
     match cmd {
         UserCommand::Add {
             username,
@@ -220,6 +232,12 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
                 None => (generate_password()?.into_secret(), true),
             };
             let existed = set_password(storage, &username, &password, SystemClock.now()).await?;
+            let kind = if existed {
+                AuditKind::PasswordChanged
+            } else {
+                AuditKind::UserAdded
+            };
+            audited(audit, kind, &username).await;
             let what = if existed {
                 "password changed; their sessions and grants are ended"
             } else {
@@ -234,6 +252,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
         }
         UserCommand::Remove { username } => {
             if remove_user(storage, &username, SystemClock.now()).await? {
+                audited(audit, AuditKind::UserRemoved, &username).await;
                 say(&format!(
                     "user {username} removed; their sessions and grants are ended"
                 ));
@@ -244,6 +263,7 @@ pub(crate) async fn user(cmd: UserCommand, storage: &dyn Storage) -> Result<(), 
         }
         UserCommand::Revoke { subject } => {
             revoke_subject(storage, &subject, SystemClock.now()).await?;
+            audited(audit, AuditKind::SubjectRevoked, &subject).await;
             say(&format!(
                 "{subject}: sessions and grants ended; they must sign in again"
             ));
@@ -272,7 +292,11 @@ fn client_error(e: ClientAdminError) -> CommandError {
     }
 }
 
-async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), CommandError> {
+async fn add_client(
+    args: ClientAdd,
+    storage: &dyn Storage,
+    audit: &Auditor,
+) -> Result<(), CommandError> {
     let auth = match (args.auth, args.public) {
         (Some(AuthArg::None), _) | (None, true) => ClientAuthMethod::None,
         (Some(_), true) => return Err(CommandError::PublicWithAuth),
@@ -312,6 +336,7 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), Comman
         .await
         .map_err(client_error)?;
     let id = created.client_id;
+    audited(audit, AuditKind::ClientCreated, &id).await;
     let secret = created.client_secret.map(ClientSecret::into_secret);
     if args.json {
         say(&serde_json::json!({"client_id": id, "client_secret": secret}).to_string());
@@ -327,9 +352,13 @@ async fn add_client(args: ClientAdd, storage: &dyn Storage) -> Result<(), Comman
 }
 
 /// Runs a `client` subcommand.
-pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<(), CommandError> {
+pub(crate) async fn client(
+    cmd: ClientCommand,
+    storage: &dyn Storage,
+    audit: &Auditor,
+) -> Result<(), CommandError> {
     match cmd {
-        ClientCommand::Add(args) => add_client(args, storage).await,
+        ClientCommand::Add(args) => add_client(args, storage, audit).await,
         ClientCommand::List { json } => {
             for c in list_clients(storage).await? {
                 if json {
@@ -358,6 +387,7 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
             remove_client(storage, &client_id)
                 .await
                 .map_err(client_error)?;
+            audited(audit, AuditKind::ClientRemoved, &client_id).await;
             say(&format!("client {client_id} removed"));
             Ok(())
         }
@@ -365,6 +395,7 @@ pub(crate) async fn client(cmd: ClientCommand, storage: &dyn Storage) -> Result<
             let rotated = rotate_secret(storage, &client_id)
                 .await
                 .map_err(client_error)?;
+            audited(audit, AuditKind::ClientSecretRotated, &client_id).await;
             say(&format!(
                 "client {client_id}: new secret: {}\n(shown once; the old one no longer works)",
                 rotated.client_secret.secret()
@@ -386,7 +417,12 @@ pub(crate) async fn token(cmd: TokenCommand, state: Arc<AuthServer>) -> Result<(
     } else {
         token
     };
-    match state.revoke_token(&token, None).await? {
+    let revoked = state.revoke_token(&token, None).await?;
+    if let Revoked::AccessToken { client_id } | Revoked::RefreshFamily { client_id } = &revoked {
+        let entry = AuditKind::TokenRevoked.entry().client(client_id);
+        state.audit().record(entry.by(&Actor::Operator)).await;
+    }
+    match revoked {
         Revoked::AccessToken { client_id } => say(&format!("access token of {client_id} revoked")),
         Revoked::RefreshFamily { client_id } => {
             say(&format!("refresh token family of {client_id} revoked"))

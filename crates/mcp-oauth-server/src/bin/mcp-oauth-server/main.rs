@@ -19,7 +19,7 @@ use mcp_oauth_core::secret::{RandomnessError, random_base64url};
 use mcp_oauth_server::admin::keys::list_keys;
 use mcp_oauth_server::keys::KeyError;
 use mcp_oauth_server::storage::{self, StorageError};
-use mcp_oauth_server::{AuthServer, StartError, serve};
+use mcp_oauth_server::{Actor, AuditKind, AuditLog, Auditor, AuthServer, StartError, serve};
 
 /// The server or an admin subcommand failed.
 #[derive(Debug, thiserror::Error)]
@@ -201,8 +201,14 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             tracing::info!("authorization server stopped");
             result
         }
-        Command::User(cmd) => Ok(commands::user(cmd, storage.as_ref()).await?),
-        Command::Client(cmd) => Ok(commands::client(cmd, storage.as_ref()).await?),
+        Command::User(cmd) => {
+            let audit = admin_auditor(&settings, &storage)?;
+            Ok(commands::user(cmd, storage.as_ref(), &audit).await?)
+        }
+        Command::Client(cmd) => {
+            let audit = admin_auditor(&settings, &storage)?;
+            Ok(commands::client(cmd, storage.as_ref(), &audit).await?)
+        }
         Command::Key(cmd) => {
             let issuer = admin_issuer(&settings);
             let config = settings.config_template.build(&issuer)?;
@@ -210,6 +216,8 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             match cmd {
                 KeyCommand::Rotate => {
                     let kid = state.rotate_signing_key().await?;
+                    let entry = AuditKind::KeyRotated.entry().subject(&kid);
+                    state.audit().record(entry.by(&Actor::Operator)).await;
                     say(&format!(
                         "new signing key {kid}; restart running servers to sign with it"
                     ));
@@ -252,6 +260,29 @@ fn raise_descriptor_limit() {
         Ok(limit) => tracing::debug!(limit, "file-descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the file-descriptor limit"),
     }
+}
+
+/// The audit trail writer of the admin commands that act on storage
+/// directly (their changes are recorded as the operator's).
+fn admin_auditor(
+    settings: &cli::Settings,
+    storage: &std::sync::Arc<dyn storage::Storage>,
+) -> Result<Auditor, RunError> {
+    let config = settings.config_template.build(&admin_issuer(settings))?;
+    Auditor::new(
+        storage.clone(),
+        std::sync::Arc::new(mcp_oauth_server::clock::SystemClock),
+        config.audit_log.as_ref(),
+    )
+    .map_err(|source| {
+        RunError::Start(StartError::AuditLog {
+            path: match &config.audit_log {
+                Some(AuditLog::File(path)) => path.clone(),
+                _ => "stdout".into(),
+            },
+            source,
+        })
+    })
 }
 
 /// The server an admin command acts through (for its audit trail, and the

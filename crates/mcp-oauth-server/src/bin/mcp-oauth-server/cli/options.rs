@@ -95,6 +95,13 @@ pub(crate) struct Options {
     #[arg(long, env = "MCP_OAUTH_ADMIN_BEARER_TOKENS")]
     #[serde(default)]
     pub admin_bearer_tokens: bool,
+    /// Also write every audit event as a JSON line to `stdout` or to this
+    /// file (created 0600), for log shippers (default: storage only).
+    #[arg(long, env = "MCP_OAUTH_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+    /// Days audit events are kept (default 90).
+    #[arg(long, env = "MCP_OAUTH_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u64>,
     /// Longest a grant lives, in seconds from the user's sign-in; refreshes
     /// never extend it (default 7776000, 90 days).
     #[arg(long, env = "MCP_OAUTH_GRANT_MAX_LIFETIME")]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use mcp_oauth_core::issuer::{Issuer, IssuerError};
 use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::secret::Password;
-use mcp_oauth_server::{OperatorClient, RegistrationPolicy, ServerConfig};
+use mcp_oauth_server::{AuditLog, OperatorClient, RegistrationPolicy, ServerConfig};
 
 use super::options::{Options, Registration};
 
@@ -178,6 +178,13 @@ impl ServerConfigParts {
             c = c.admin_token(token.clone());
         }
         c = c.admin_bearer_tokens(o.admin_bearer_tokens);
+        c.audit_log = o.audit_log.as_deref().map(|to| match to {
+            "stdout" | "-" => AuditLog::Stdout,
+            path => AuditLog::File(path.into()),
+        });
+        if let Some(days) = o.audit_retention_days {
+            c.audit_retention = secs(days.max(1).saturating_mul(86_400));
+        }
         if let Some(v) = o.grant_max_lifetime {
             c.grant_max_lifetime = secs(v.max(1));
         }
