@@ -112,6 +112,16 @@ fn field(html: &str, name: &str) -> String {
 
 /// A code for `client_id`, the login done on the login page at `at`.
 async fn code_at(at: &Instance, client_id: &str, verifier: &PkceVerifier) -> String {
+    code_and_session_at(at, client_id, verifier).await.0
+}
+
+/// A code for `client_id` and the browser's session cookie, the login done
+/// on the login page at `at`.
+async fn code_and_session_at(
+    at: &Instance,
+    client_id: &str,
+    verifier: &PkceVerifier,
+) -> (String, String) {
     let page = http()
         .get(format!("{}/authorize", at.base))
         .query(&[
@@ -140,12 +150,15 @@ async fn code_at(at: &Instance, client_id: &str, verifier: &PkceVerifier) -> Str
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
+    let session = cookie_of(&r, "mcp_oauth_session");
     let loc = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    loc.query_pairs()
+    let code = loc
+        .query_pairs()
         .find(|(k, _)| k == "code")
         .unwrap()
         .1
-        .into_owned()
+        .into_owned();
+    (code, session)
 }
 
 async fn redeem(
@@ -447,6 +460,86 @@ async fn a_device_started_at_one_instance_is_redeemed_once_across_both() {
     let mut statuses = [x, y];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 400]);
+    drop((a, b));
+    db.drop_now().await;
+}
+
+/// `GET /account` at `at` with `session`: the page, and the CSRF cookie and
+/// field its forms need.
+async fn account_at(at: &Instance, session: &str) -> (String, String, String) {
+    let r = http()
+        .get(format!("{}/account", at.base))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csrf_cookie = cookie_of(&r, "mcp_oauth_csrf");
+    let html = r.text().await.unwrap();
+    let csrf = field(&html, "csrf");
+    (html, csrf_cookie, csrf)
+}
+
+#[tokio::test]
+async fn a_grant_revoked_and_a_session_ended_at_one_instance_hold_at_the_other() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{pa}");
+    let a = start(&db.url, &issuer, pa).await;
+    let b = start(&db.url, &issuer, pb).await;
+    let client = register(&a, json!({"client_name": "Shared Agent", "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}))
+    .await;
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let rs = (RS.0.to_owned(), RS.1.to_owned());
+    let verifier = PkceVerifier::generate().unwrap();
+    let (code, session) = code_and_session_at(&a, &id, &verifier).await;
+    let r = redeem(&a, &id, &code, &verifier).await;
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+
+    // The session started at A works at B, and B lists the grant made at A.
+    let (html, csrf_cookie, csrf) = account_at(&b, &session).await;
+    assert!(
+        html.contains("Signed in as") && html.contains("Shared Agent"),
+        "{html}"
+    );
+    // The person takes it back at B: A refuses the refresh and reports the
+    // access token inactive at once.
+    let r = http()
+        .post(format!("{}/account", b.base))
+        .header("cookie", format!("{session}; {csrf_cookie}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("step", "revoke"),
+            ("client_id", id.as_str()),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Access removed"));
+    let r = refresh(&a, &id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 400);
+    assert!(!active_at(&a, &rs, access).await);
+    assert!(!active_at(&b, &rs, access).await);
+
+    // Signing out at A ends the session at B too.
+    let (_, csrf_cookie, csrf) = account_at(&a, &session).await;
+    let r = http()
+        .post(format!("{}/logout", a.base))
+        .header("cookie", format!("{session}; {csrf_cookie}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (html, _, _) = account_at(&b, &session).await;
+    assert!(!html.contains("Signed in as"), "{html}");
     drop((a, b));
     db.drop_now().await;
 }
