@@ -21,7 +21,7 @@ use crate::verifier::{as_server, jwt_verifier, start_rs};
 /// WebDriver's code for the Enter key.
 const ENTER: &str = "\u{E007}";
 
-fn webdriver() -> Option<String> {
+pub(crate) fn webdriver() -> Option<String> {
     match std::env::var("MCP_OAUTH_TEST_WEBDRIVER") {
         Ok(url) => Some(url),
         Err(_) if std::env::var_os("CI").is_some() => {
@@ -36,7 +36,7 @@ fn webdriver() -> Option<String> {
 
 /// A fresh headless Chromium session (own profile, no JavaScript), and
 /// that profile's directory, for [`close`].
-async fn chromium(webdriver: &str) -> (Client, std::path::PathBuf) {
+pub(crate) async fn chromium(webdriver: &str) -> (Client, std::path::PathBuf) {
     let profile = std::env::temp_dir().join(format!(
         "mcp-oauth-chromium-{}-{}",
         std::process::id(),
@@ -62,7 +62,7 @@ async fn chromium(webdriver: &str) -> (Client, std::path::PathBuf) {
 }
 
 /// Ends the session and removes its profile.
-async fn close(c: Client, profile: std::path::PathBuf) {
+pub(crate) async fn close(c: Client, profile: std::path::PathBuf) {
     let _ = c.close().await;
     let _ = std::fs::remove_dir_all(profile);
 }
@@ -72,7 +72,7 @@ fn rand_suffix() -> String {
 }
 
 /// A loopback listener standing in for a client's redirect URI.
-async fn callback_listener() -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn callback_listener() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let redirect = format!("http://{}/callback", listener.local_addr().unwrap());
     let app = axum::Router::new().route(
@@ -86,7 +86,7 @@ async fn callback_listener() -> (String, tokio::task::JoinHandle<()>) {
 }
 
 /// Waits until the browser is at a URL that starts with `prefix`.
-async fn wait_for_url_prefix(c: &Client, prefix: &str) -> url::Url {
+pub(crate) async fn wait_for_url_prefix(c: &Client, prefix: &str) -> url::Url {
     for _ in 0..100 {
         let at = c.current_url().await.unwrap();
         if at.as_str().starts_with(prefix) {
@@ -97,7 +97,7 @@ async fn wait_for_url_prefix(c: &Client, prefix: &str) -> url::Url {
     panic!("the browser never reached {prefix}");
 }
 
-async fn fill(c: &Client, username: &str, password: &str) {
+pub(crate) async fn fill(c: &Client, username: &str, password: &str) {
     let user = c.find(Locator::Id("username")).await.unwrap();
     user.clear().await.unwrap();
     user.send_keys(username).await.unwrap();

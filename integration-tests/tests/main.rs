@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod attacks;
 mod browser;
+mod browser_account;
 mod cimd;
 mod client;
 mod client_assertion;
