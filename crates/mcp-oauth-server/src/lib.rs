@@ -49,13 +49,14 @@ pub mod password;
 mod quick;
 pub mod ratelimit;
 mod refresh_seal;
+mod startup;
 pub mod storage;
 #[cfg(feature = "postgres")]
 #[doc(hidden)]
 pub mod testing;
 
 pub use admin_api::{AdminAuthError, AdminCaller, record_admin_call};
-pub use app::{AuthServer, StartError};
+pub use app::AuthServer;
 pub use config::{
     ADMIN_SCOPE, AdminApi, AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy,
     ServerConfig,
@@ -69,3 +70,4 @@ pub use oauth::error::{OAuthError, OAuthResult};
 pub use oauth::grants::revoke::Revoked;
 pub use operator::OperatorClient;
 pub use quick::{QuickServer, RunningServer};
+pub use startup::StartError;

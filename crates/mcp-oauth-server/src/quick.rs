@@ -6,9 +6,10 @@ use std::sync::Arc;
 use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::secret::Password;
 
-use crate::app::{AuthServer, StartError};
+use crate::app::AuthServer;
 use crate::config::ServerConfig;
 use crate::http::serve;
+use crate::startup::StartError;
 use crate::storage::{self, Storage};
 
 /// An authorization server with defaults, for the common case; see the

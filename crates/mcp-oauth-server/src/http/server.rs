@@ -7,7 +7,8 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::app::{AuthServer, StartError};
+use crate::app::AuthServer;
+use crate::startup::StartError;
 
 /// Mounts the authorization server's routes into an actix-web app. The
 /// paths are relative to the issuer's path, so mount this at the scope

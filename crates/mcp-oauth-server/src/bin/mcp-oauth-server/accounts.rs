@@ -8,7 +8,7 @@ use mcp_oauth_server::storage::{AuditQuery, GrantFilter};
 use mcp_oauth_server::{AccountError, Actor, AuthServer};
 
 use crate::command_error::CommandError;
-use crate::commands::say;
+use crate::output::{say, table};
 
 /// `grant` subcommands.
 #[derive(Debug, Subcommand)]
@@ -90,27 +90,6 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// Prints `rows` under `head`, columns padded to their widest cell.
-fn table(head: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let text: Vec<String> = cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        say(text.join("  ").trim_end());
-    };
-    line(&mut head.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(String::as_str));
-    }
 }
 
 fn or_dash(s: &str) -> String {

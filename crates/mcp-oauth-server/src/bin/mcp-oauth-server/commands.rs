@@ -3,7 +3,6 @@
 //! PostgreSQL database), and what it changes takes effect on every running
 //! instance at their next storage read.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +23,7 @@ use mcp_oauth_server::storage::Storage;
 use mcp_oauth_server::{Actor, AuditKind, Auditor};
 
 use crate::command_error::CommandError;
+pub(crate) use crate::output::say;
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -197,11 +197,6 @@ pub(crate) enum TokenCommand {
         /// of the process list and shell history).
         token: String,
     },
-}
-
-pub(crate) fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
 }
 
 /// Runs a `user` subcommand.

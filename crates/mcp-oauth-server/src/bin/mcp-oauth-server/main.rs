@@ -5,6 +5,7 @@ mod accounts;
 mod cli;
 mod command_error;
 mod commands;
+mod output;
 mod secret_files;
 
 use std::error::Error;
