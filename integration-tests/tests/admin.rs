@@ -918,3 +918,35 @@ async fn admin_grants_sessions_and_audit() {
     assert!(!text.contains(&secret) && !text.contains(&bearer) && !text.contains(ADMIN_TOKEN));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_adds_of_one_user_make_one_user() {
+    let s = start().await;
+    let mut adds = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let url = s.url("/admin/v1/users");
+        adds.spawn(async move {
+            http()
+                .post(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&json!({"username": "racer", "password": format!("password number {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = adds.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    s.stop().await;
+}

@@ -22,9 +22,32 @@ pub enum UserError {
     /// The password could not be hashed.
     #[error(transparent)]
     Hash(#[from] PasswordHashError),
+    /// A user of that name exists.
+    #[error("a user {0} already exists")]
+    Exists(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Creates a new user; [`UserError::Exists`] when the name is taken,
+/// decided atomically in storage (of two concurrent adds of one name, one
+/// fails).
+pub async fn add_user(
+    storage: &dyn Storage,
+    username: &str,
+    password: &str,
+) -> Result<(), UserError> {
+    check_username(username).map_err(UserError::InvalidName)?;
+    let password_hash = hash_password(password)?;
+    let user = UserRecord {
+        username: username.to_owned(),
+        password_hash,
+    };
+    match storage.insert_user(user).await {
+        Err(StorageError::Conflict) => Err(UserError::Exists(username.to_owned())),
+        other => Ok(other?),
+    }
 }
 
 /// Creates a user or sets a user's password. Changing an existing user's

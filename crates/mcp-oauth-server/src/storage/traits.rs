@@ -171,6 +171,11 @@ pub trait UserStore: Send + Sync {
     /// Creates or replaces a user.
     async fn upsert_user(&self, user: UserRecord) -> Result<(), StorageError>;
 
+    /// Creates a user; [`StorageError::Conflict`] if the name is taken
+    /// (one atomic write: two concurrent adds of one name cannot both
+    /// succeed).
+    async fn insert_user(&self, user: UserRecord) -> Result<(), StorageError>;
+
     /// Looks a user up.
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError>;
 

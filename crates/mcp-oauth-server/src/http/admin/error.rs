@@ -125,6 +125,7 @@ impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match &e {
             UserError::InvalidName(why) => Self::bad_request(*why),
+            UserError::Exists(_) => Self::exists(e.to_string()),
             _ => Self::internal(&e),
         }
     }

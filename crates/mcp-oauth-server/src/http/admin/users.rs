@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, decode_json};
-use crate::admin::{check_username, generate_password, list_users, remove_user, set_password};
+use crate::admin::{
+    add_user, check_username, generate_password, list_users, remove_user, set_password,
+};
 use crate::app::AuthServer;
 use crate::oauth::audit::AuditKind;
 
@@ -86,20 +88,8 @@ pub(super) async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let req: NewUser = decode_json(&body)?;
     check_username(&req.username).map_err(ApiError::bad_request)?;
-    if state.storage().user(&req.username).await?.is_some() {
-        return Err(ApiError::exists(format!(
-            "a user {} already exists",
-            req.username
-        )));
-    }
     let (password, generated) = password_or_generated(req.password)?;
-    set_password(
-        state.storage(),
-        &req.username,
-        password.secret(),
-        state.now(),
-    )
-    .await?;
+    add_user(state.storage(), &req.username, password.secret()).await?;
     let entry = AuditKind::UserAdded.entry().subject(&req.username);
     super::audit(&state, &req_http, entry).await;
     Ok(HttpResponse::Created().json(SavedUser {

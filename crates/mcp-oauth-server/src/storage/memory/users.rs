@@ -12,6 +12,15 @@ impl UserStore for MemoryStorage {
         Ok(())
     }
 
+    async fn insert_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        let mut g = self.inner.lock();
+        if g.users.contains_key(&user.username) {
+            return Err(StorageError::Conflict);
+        }
+        g.users.insert(user.username.clone(), user);
+        Ok(())
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         Ok(self.inner.lock().users.get(username).cloned())
     }

@@ -19,6 +19,21 @@ impl UserStore for PostgresStorage {
         Ok(())
     }
 
+    async fn insert_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "INSERT INTO users (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&user.username, &user.password_hash],
+            )
+            .await?;
+        if n == 0 {
+            Err(StorageError::Conflict)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query_opt(

@@ -21,6 +21,21 @@ impl UserStore for SqliteStorage {
         .await
     }
 
+    async fn insert_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO users (username, password_hash) VALUES (?1, ?2)",
+                params![user.username, user.password_hash],
+            )?;
+            if n == 0 {
+                Err(StorageError::Conflict)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         let name = username.to_owned();
         self.with(move |c| {

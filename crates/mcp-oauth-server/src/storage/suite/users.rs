@@ -21,6 +21,14 @@ pub(super) async fn users(s: &dyn Storage) {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["amy", "bob"]);
+    // Insert-only: a taken name is a conflict and changes nothing.
+    assert!(matches!(
+        s.insert_user(user("bob", "h9")).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(s.user("bob").await.unwrap(), Some(user("bob", "h2")));
+    s.insert_user(user("cal", "h4")).await.unwrap();
+    assert!(s.delete_user("cal").await.unwrap());
     assert!(s.delete_user("amy").await.unwrap());
     assert_eq!(s.user("amy").await.unwrap(), None);
 }
