@@ -707,6 +707,7 @@ async fn admin_openapi_document_names_every_route() {
         ("/admin/v1/clients/{client_id}/secret", "post"),
         ("/admin/v1/keys", "get"),
         ("/admin/v1/keys/rotate", "post"),
+        ("/admin/v1/keys/{kid}/retire", "post"),
         ("/admin/v1/grants", "get"),
         ("/admin/v1/grants", "delete"),
         ("/admin/v1/users/{username}/sessions", "get"),
@@ -948,5 +949,98 @@ async fn concurrent_adds_of_one_user_make_one_user() {
         7,
         "{statuses:?}"
     );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn admin_retires_a_key_and_its_tokens_stop_verifying() {
+    let s = start().await;
+    // A token signed by the first key.
+    let (id, secret) = create_service(&s, "ops-keys", &["admin"]).await;
+    let old_token = admin_access_token(&s, &id, &secret).await;
+    let first = ok(
+        call(&s, reqwest::Method::GET, "/keys", Some(ADMIN_TOKEN), None).await,
+        200,
+    )
+    .await["keys"][0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The active key cannot be withdrawn; an unknown one is 404.
+    let r = call(
+        &s,
+        reqwest::Method::POST,
+        &format!("/keys/{first}/retire"),
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let r = call(
+        &s,
+        reqwest::Method::POST,
+        "/keys/nope/retire",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    // Rotate: the old token still works (its key is published, retired).
+    ok(
+        call(
+            &s,
+            reqwest::Method::POST,
+            "/keys/rotate",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await,
+        201,
+    )
+    .await;
+    ok(
+        call(&s, reqwest::Method::GET, "/keys", Some(&old_token), None).await,
+        200,
+    )
+    .await;
+    // Withdraw it: gone from /jwks, and its token no longer lets anyone in,
+    // though it was verified (and cached) a moment ago.
+    let r = ok(
+        call(
+            &s,
+            reqwest::Method::POST,
+            &format!("/keys/{first}/retire"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(r["kid"], first.as_str());
+    let jwks: Value = http()
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!jwks.to_string().contains(&first), "{jwks}");
+    let r = call(&s, reqwest::Method::GET, "/keys", Some(&old_token), None).await;
+    assert_eq!(r.status(), 401);
+    let retired = ok(
+        call(
+            &s,
+            reqwest::Method::GET,
+            "/audit?type=key_retired",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(retired["events"][0]["subject"], first.as_str());
     s.stop().await;
 }

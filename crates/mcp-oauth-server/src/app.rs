@@ -15,7 +15,7 @@ use crate::cimd::CimdResolver;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::federation::Federation;
-use crate::keys::{KeyError, KeyManager};
+use crate::keys::{KeyError, KeyManager, Withdrawal};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::accounts::Accounts;
@@ -287,6 +287,16 @@ impl AuthServer {
                 self.config.access_token_ttl.as_secs(),
                 self.now(),
             )
+            .await
+    }
+
+    /// Withdraws the retired signing key `kid`: published no more, its
+    /// tokens no longer verify here at once, at other instances within a
+    /// minute ([`KeyManager::withdraw`]).
+    pub async fn retire_signing_key(&self, kid: &str) -> Result<Withdrawal, KeyError> {
+        let max_life = self.config.access_token_ttl.as_secs();
+        self.keys
+            .withdraw(self.storage.as_ref(), kid, max_life, self.now())
             .await
     }
 

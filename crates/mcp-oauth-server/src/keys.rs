@@ -17,6 +17,18 @@ use serde_json::{Value, json};
 
 use crate::storage::{SigningKeyRecord, Storage, StorageError};
 
+/// What [`KeyManager::withdraw`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Withdrawal {
+    /// The key is gone: no longer published, its tokens no longer verify.
+    Withdrawn,
+    /// The key signs now; rotate first.
+    Active,
+    /// No such key.
+    Unknown,
+}
+
 /// A key could not be made, loaded or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -151,6 +163,32 @@ impl KeyManager {
         let records = storage.signing_keys().await?;
         *self.loaded.write() = load(&records, max_token_life, now)?;
         Ok(kid)
+    }
+
+    /// Withdraws the retired key `kid` (one that no longer signs) from
+    /// storage and from this instance at once: it is published no more,
+    /// and the tokens it signed no longer verify. Other instances drop it
+    /// at their next reload (within a minute). The active key cannot be
+    /// withdrawn: rotate first.
+    pub async fn withdraw(
+        &self,
+        storage: &dyn Storage,
+        kid: &str,
+        max_token_life: u64,
+        now: u64,
+    ) -> Result<Withdrawal, KeyError> {
+        let records = storage.signing_keys().await?;
+        let Some(record) = records.iter().find(|r| r.kid == kid) else {
+            return Ok(Withdrawal::Unknown);
+        };
+        if record.retired_at.is_none() {
+            return Ok(Withdrawal::Active);
+        }
+        if !storage.delete_retired_key(kid).await? {
+            return Ok(Withdrawal::Unknown);
+        }
+        self.reload(storage, max_token_life, now).await?;
+        Ok(Withdrawal::Withdrawn)
     }
 
     /// Reloads the keys from storage (another instance may have rotated

@@ -523,6 +523,26 @@ async fn grants_sessions_and_the_audit_trail_from_the_command_line() {
     ] {
         assert!(!all.contains(secret), "a secret is in the audit trail");
     }
+    // Keys: the active one cannot be withdrawn; after a rotation, the old
+    // one can, and the withdrawal is audited.
+    let (_, out, _) = admin(&db, &["key", "list"]);
+    let first = out
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = admin(&db, &["key", "retire", &first]);
+    assert!(!ok && err.contains("active signing key"), "{err}");
+    assert!(admin(&db, &["key", "rotate"]).0);
+    let (ok, out, err) = admin(&db, &["key", "retire", &first]);
+    assert!(ok && out.contains("withdrawn"), "{err}");
+    let (_, out, _) = admin(&db, &["key", "list"]);
+    assert!(!out.contains(&first), "{out}");
+    let (_, out, _) = admin(&db, &["audit", "list", "--type", "key_retired", "--json"]);
+    assert_eq!(json_line(&out)["subject"], first.as_str());
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -61,9 +61,11 @@ async fn overview(
     };
     let mut shown = Vec::with_capacity(grants.len());
     for grant in grants {
+        // Names only as far as they are known: the page never makes the
+        // server fetch a metadata document.
         let client = state
             .clients()
-            .get(&grant.record.client_id)
+            .known(&grant.record.client_id)
             .await
             .ok()
             .flatten();

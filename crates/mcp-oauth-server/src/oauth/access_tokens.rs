@@ -17,10 +17,12 @@ const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Access tokens verified once, and the throttle on key reloads.
 pub(crate) struct AccessTokens {
-    /// Access tokens verified, by SHA-256, until they expire: checking a
-    /// token again costs a hash and a lookup instead of a signature
-    /// verification. Revocation is checked by the callers every time.
-    verified: Expiring<AccessTokenClaims>,
+    /// Access tokens verified, by SHA-256, with the `kid` of their key,
+    /// until they expire: checking a token again costs a hash and a lookup
+    /// instead of a signature verification, as long as its key is still
+    /// loaded (a withdrawn key's tokens stop verifying at once).
+    /// Revocation is checked by the callers every time.
+    verified: Expiring<(AccessTokenClaims, String)>,
     /// How often a token signed by a key this instance has not loaded may
     /// make it reload the keys from storage (the shared key-set refetch
     /// interval).
@@ -55,15 +57,19 @@ impl AccessTokens {
         token: &str,
     ) -> Option<AccessTokenClaims> {
         let key = token_hash(token);
-        if let Some(claims) = self.verified.get(&key).filter(|c| c.exp > now) {
-            return Some(claims);
-        }
-        if let Some(claims) = keys.verify(token) {
-            self.verified
-                .insert(key, claims.clone(), 2 * token.len(), claims.exp, now);
+        if let Some((claims, kid)) = self.verified.get(&key)
+            && claims.exp > now
+            && keys.knows(&kid)
+        {
             return Some(claims);
         }
         let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        if let Some(claims) = keys.verify(token) {
+            let value = (claims.clone(), kid);
+            self.verified
+                .insert(key, value, 2 * token.len(), claims.exp, now);
+            return Some(claims);
+        }
         if keys.knows(&kid) {
             return None;
         }

@@ -58,6 +58,8 @@ pub enum AuditKind {
     ClientSecretRotated,
     /// A signing key was created and made active.
     KeyRotated,
+    /// A retired signing key was withdrawn from publication.
+    KeyRetired,
     /// A user was added.
     UserAdded,
     /// A user's password was changed (their grants and sessions end).
@@ -99,6 +101,7 @@ impl AuditKind {
             Self::ClientRemoved => "client_removed",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::KeyRotated => "key_rotated",
+            Self::KeyRetired => "key_retired",
             Self::UserAdded => "user_added",
             Self::PasswordChanged => "password_changed",
             Self::UserRemoved => "user_removed",

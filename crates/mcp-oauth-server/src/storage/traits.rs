@@ -160,6 +160,11 @@ pub trait KeyStore: Send + Sync {
 
     /// Stores a new signing key and retires the previous active one at `now`.
     async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError>;
+
+    /// Deletes a key that no longer signs (retired), so it is published no
+    /// more; returns whether one was deleted. The active key is never
+    /// deleted (the condition is part of the one write).
+    async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError>;
 }
 
 /// The people who sign in: local users (with their password hashes) and

@@ -70,6 +70,12 @@ pub(crate) enum CommandError {
     /// The token is not one this server issued (or it expired).
     #[error("unknown token (not issued by this server, or expired)")]
     UnknownToken,
+    /// `key retire` of the active key.
+    #[error("{0} is the active signing key: run `key rotate` first, then retire it")]
+    ActiveKey(String),
+    /// `key retire` of an unknown key.
+    #[error("no signing key {0}")]
+    NoKey(String),
     /// `grant revoke` without `--user` or `--client`.
     #[error("name a user (--user) or a client (--client): revoking every grant is refused")]
     GrantTooBroad,

@@ -186,6 +186,14 @@ pub(crate) enum KeyCommand {
     Rotate,
     /// List signing keys.
     List,
+    /// Withdraw a retired key (one that no longer signs) from `/jwks` at
+    /// once: the tokens it signed stop verifying. For a key you no longer
+    /// trust; the active key cannot be withdrawn (rotate first). Other
+    /// running servers drop it within a minute.
+    Retire {
+        /// The key's `kid`.
+        kid: String,
+    },
 }
 
 /// `token` subcommands.

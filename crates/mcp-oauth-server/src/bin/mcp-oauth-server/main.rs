@@ -18,7 +18,7 @@ use command_error::CommandError;
 use commands::{Command, KeyCommand, say};
 use mcp_oauth_core::secret::{RandomnessError, random_base64url};
 use mcp_oauth_server::admin::keys::list_keys;
-use mcp_oauth_server::keys::KeyError;
+use mcp_oauth_server::keys::{KeyError, Withdrawal};
 use mcp_oauth_server::storage::{self, StorageError};
 use mcp_oauth_server::{Actor, AuditKind, AuditLog, Auditor, AuthServer, StartError, serve};
 
@@ -223,6 +223,17 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
                         "new signing key {kid}; restart running servers to sign with it"
                     ));
                 }
+                KeyCommand::Retire { kid } => match state.retire_signing_key(&kid).await? {
+                    Withdrawal::Withdrawn => {
+                        let entry = AuditKind::KeyRetired.entry().subject(&kid);
+                        state.audit().record(entry.by(&Actor::Operator)).await;
+                        say(&format!(
+                            "key {kid} withdrawn: no longer published; the tokens it signed no longer verify"
+                        ));
+                    }
+                    Withdrawal::Active => return Err(CommandError::ActiveKey(kid).into()),
+                    _ => return Err(CommandError::NoKey(kid).into()),
+                },
                 KeyCommand::List => {
                     for k in list_keys(storage.as_ref()).await? {
                         let status = k

@@ -18,8 +18,8 @@ use mcp_oauth_core::secret::RandomnessError;
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorBody {
     /// A code: `invalid_request`, `invalid_client_metadata`, `not_found`,
-    /// `already_exists`, `invalid_token`, `insufficient_scope`,
-    /// `server_error`.
+    /// `already_exists`, `active_key`, `invalid_token`,
+    /// `insufficient_scope`, `server_error`.
     error: &'static str,
     /// What went wrong, for a person.
     error_description: String,

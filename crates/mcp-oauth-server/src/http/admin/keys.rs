@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use crate::admin::keys::{KeyView, list_keys};
 use crate::app::AuthServer;
+use crate::keys::Withdrawal;
 use crate::oauth::audit::AuditKind;
 
 /// The signing keys.
@@ -43,4 +44,40 @@ pub(super) async fn rotate(
     let kid = state.rotate_signing_key().await?;
     super::audit(&state, &req, AuditKind::KeyRotated.entry().subject(&kid)).await;
     Ok(HttpResponse::Created().json(RotatedKey { kid }))
+}
+
+/// A key withdrawn.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RetiredKey {
+    /// Its `kid`: no longer in `/jwks`; the tokens it signed no longer
+    /// verify (here at once, at other instances within a minute).
+    kid: String,
+}
+
+/// Withdraws a retired key (one that no longer signs) from publication at
+/// once, for a key no longer trusted. The active key is refused (409):
+/// rotate first.
+#[utoipa::path(post, path = "/admin/v1/keys/{kid}/retire", tag = "keys",
+    params(("kid" = String, Path, description = "the key's kid")),
+    responses((status = 200, body = RetiredKey), (status = 404, body = ErrorBody),
+        (status = 409, description = "the active key", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn retire(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+    kid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let kid = kid.into_inner();
+    match state.retire_signing_key(&kid).await? {
+        Withdrawal::Withdrawn => {
+            super::audit(&state, &req, AuditKind::KeyRetired.entry().subject(&kid)).await;
+            Ok(HttpResponse::Ok().json(RetiredKey { kid }))
+        }
+        Withdrawal::Active => Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "active_key",
+            "this key signs now: rotate first, then retire it",
+        )),
+        _ => Err(ApiError::not_found(format!("no signing key {kid}"))),
+    }
 }

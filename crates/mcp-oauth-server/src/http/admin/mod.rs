@@ -60,6 +60,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
         .route("/audit", web::get().to(accounts::audit))
         .route("/keys", web::get().to(keys::list))
         .route("/keys/rotate", web::post().to(keys::rotate))
+        .route("/keys/{kid}/retire", web::post().to(keys::retire))
         .default_service(web::to(not_found));
     cfg.service(scope);
 }

@@ -28,7 +28,7 @@ use crate::app::AuthServer;
         document,
         users::list, users::add, users::set, users::remove,
         clients::list, clients::create, clients::show, clients::rotate, clients::remove,
-        keys::list, keys::rotate,
+        keys::list, keys::rotate, keys::retire,
         accounts::list_grants, accounts::revoke_grants,
         accounts::list_sessions, accounts::revoke_sessions, accounts::audit,
     ),

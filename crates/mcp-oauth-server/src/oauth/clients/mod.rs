@@ -120,6 +120,26 @@ impl Clients {
         Ok(self.storage.client(client_id).await?)
     }
 
+    /// The client a `client_id` names, as far as the server knows it
+    /// without fetching anything: the configuration's, a registered one,
+    /// or one whose metadata document is cached. For pages that show
+    /// names (the account page), which must not set off outbound fetches.
+    pub(crate) async fn known(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, ClientLookupError> {
+        if let Some(c) = self.configured.get(client_id) {
+            return Ok(Some(c.clone()));
+        }
+        if self.cimd.is_document_url(client_id) {
+            if !self.cimd.is_cached(client_id) {
+                return Ok(None);
+            }
+            return Ok(Some(self.cimd.resolve(client_id, self.clock.now()).await?));
+        }
+        Ok(self.storage.client(client_id).await?)
+    }
+
     /// A client of the configuration, by id (trusted; never fetched).
     pub(crate) fn configured(&self, client_id: &str) -> Option<ClientRecord> {
         self.configured.get(client_id).cloned()

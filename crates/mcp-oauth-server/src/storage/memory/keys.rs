@@ -21,4 +21,11 @@ impl KeyStore for MemoryStorage {
         g.keys.push(key);
         Ok(())
     }
+
+    async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
+        let mut g = self.inner.lock();
+        let before = g.keys.len();
+        g.keys.retain(|k| k.kid != kid || k.retired_at.is_none());
+        Ok(g.keys.len() < before)
+    }
 }

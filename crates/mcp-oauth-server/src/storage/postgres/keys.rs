@@ -41,4 +41,15 @@ impl KeyStore for PostgresStorage {
         .await?;
         tx.commit().await.map_err(StorageError::from)
     }
+
+    async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "DELETE FROM signing_keys WHERE kid = $1 AND retired_at IS NOT NULL",
+                &[&kid],
+            )
+            .await?;
+        Ok(n > 0)
+    }
 }

@@ -40,4 +40,16 @@ impl KeyStore for SqliteStorage {
         })
         .await
     }
+
+    async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
+        let kid = kid.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "DELETE FROM signing_keys WHERE kid = ?1 AND retired_at IS NOT NULL",
+                [kid],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
 }

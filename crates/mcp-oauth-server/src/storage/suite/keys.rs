@@ -18,4 +18,17 @@ pub(super) async fn run(s: &dyn Storage) {
     assert_eq!(keys[0].kid, "k-new");
     assert_eq!(keys[0].retired_at, None);
     assert_eq!(keys[1].retired_at, Some(2));
+    // Only a retired key can be withdrawn.
+    assert!(!s.delete_retired_key("k-new").await.unwrap());
+    assert!(!s.delete_retired_key("k-none").await.unwrap());
+    s.add_signing_key(key("k-third", 3), 3).await.unwrap();
+    assert!(s.delete_retired_key("k-old").await.unwrap());
+    let kids: Vec<String> = s
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k-third", "k-new"]);
 }
