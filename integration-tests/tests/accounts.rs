@@ -374,3 +374,110 @@ async fn the_audit_trail_follows_a_flow_and_a_reuse_and_holds_no_secret() {
     }
     s.stop().await;
 }
+
+/// A fresh directory for a test's files.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-{name}-{}-{}",
+        std::process::id(),
+        &PkceVerifier::generate().unwrap().secret()[..8]
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn revocations_and_sessions_survive_a_restart_on_sqlite() {
+    use mcp_oauth_server::storage::SqliteStorage;
+    let dir = temp_dir("restart");
+    let db = dir.join("as.db");
+    let open = || std::sync::Arc::new(SqliteStorage::open(&db).unwrap());
+    let s = TestServer::start_with(open(), |c| c).await;
+    let port = s.port();
+    let first = register_named(&s, "Kept Agent").await;
+    let second = register_named(&s, "Revoked Agent").await;
+    let (kept, _) = tokens(&s, &first, RESOURCE).await;
+    let (revoked, session) = tokens(&s, &second, RESOURCE).await;
+    let (_, _, csrf_cookie, csrf) = account_page(&s, &session).await;
+    let r = post_form(
+        &s,
+        "/account",
+        &format!("{session}; {csrf_cookie}"),
+        &[
+            ("csrf", &csrf),
+            ("step", "revoke"),
+            ("client_id", &second),
+            ("resource", RESOURCE),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+
+    // The same file, the same issuer, a new process state.
+    let s = TestServer::start_on(port, open(), |c| c).await;
+    let rs = introspector(&s).await;
+    let r = refresh(&s, &second, revoked["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    assert_eq!(
+        introspect(&s, &rs, revoked["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    assert_eq!(
+        introspect(&s, &rs, kept["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    // The session is still there (kept in the file), showing what is left.
+    let (_, html, _, _) = account_page(&s, &session).await;
+    assert!(
+        html.contains("Kept Agent") && !html.contains("Revoked Agent"),
+        "{html}"
+    );
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_also_written_as_json_lines_to_a_private_file() {
+    let dir = temp_dir("audit-log");
+    let log = dir.join("audit.jsonl");
+    let path = log.clone();
+    let s = TestServer::start(move |c| {
+        let mut c = c;
+        c.audit_log = Some(mcp_oauth_server::AuditLog::File(path));
+        c
+    })
+    .await;
+    let client = register_named(&s, "Logged Agent").await;
+    let _ = sign_in_and_allow(&s, &client, RESOURCE).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "client_registered",
+            "login_succeeded",
+            "consent_granted",
+            "code_issued"
+        ]
+    );
+    // The same events as storage keeps, with their positions.
+    let stored = s
+        .storage
+        .audit_events(&AuditQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(lines[1]["id"], stored[1].id);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    s.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

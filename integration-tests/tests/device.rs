@@ -8,6 +8,8 @@ use mcp_oauth_client::{
     ClientError, DeviceCodePrompt, DevicePrompt, Login, MemoryStore, OAuthClient,
 };
 use mcp_oauth_examples::profile::WRITE_SCOPE;
+use mcp_oauth_server::clock::Clock;
+use mcp_oauth_server::storage::{GrantFilter, SignInMethod};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 
@@ -737,6 +739,58 @@ async fn hostile_device_requests_are_refused_or_shown_harmlessly() {
     assert_eq!(
         integration_tests::form_field(&page, "user_code").as_deref(),
         Some("")
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_approval_is_a_grant_and_revoking_it_before_the_poll_ends_it() {
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let client_id = register_device_client(&s).await;
+    let d = start(&s, &client_id).await;
+    let mut b = Browser::new();
+    let complete = d["verification_uri_complete"].as_str().unwrap();
+    let confirm = sign_in_and_confirm(&s, &mut b, complete).await;
+    assert_eq!(decide(&s, &mut b, &confirm, "allow").await.0, 200);
+    // The approval is a grant: through a device, by password.
+    let grants = s
+        .storage
+        .grants(&GrantFilter::subject(USER), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].record.device);
+    assert_eq!(grants[0].record.method, SignInMethod::Password);
+    assert_eq!(grants[0].record.client_id, client_id);
+    // Revoked before the device polls: the approval is void.
+    s.storage
+        .revoke_grants(&GrantFilter::subject(USER).client(&client_id), clock.now())
+        .await
+        .unwrap();
+    clock.advance(10);
+    let r = poll(&s, &client_id, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    // A new approval after the revocation works.
+    let d = start(&s, &client_id).await;
+    let complete = d["verification_uri_complete"].as_str().unwrap();
+    let confirm = sign_in_and_confirm(&s, &mut b, complete).await;
+    assert_eq!(decide(&s, &mut b, &confirm, "allow").await.0, 200);
+    clock.advance(10);
+    let r = poll(&s, &client_id, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    let kinds: Vec<String> = s
+        .storage
+        .audit_events(&mcp_oauth_server::storage::AuditQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "device_approved").count(),
+        2,
+        "{kinds:?}"
     );
     s.stop().await;
 }

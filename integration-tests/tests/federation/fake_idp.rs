@@ -610,3 +610,88 @@ async fn a_person_signs_in_upstream_at_the_device_page_and_allows_a_device() {
     s.stop().await;
     idp.stop().await;
 }
+
+/// The account page with an upstream provider: a person who signed in
+/// there for an application comes back to `/account` through the same
+/// provider, sees that grant (recorded as federated) and takes it back.
+#[tokio::test]
+async fn a_federated_person_signs_in_on_the_account_page_and_takes_a_grant_back() {
+    let idp = FakeIdp::start().await;
+    let up = idp.upstream();
+    let s = TestServer::start(|c| c.upstream(up)).await;
+    let (req, q) = sign_in(&s).await;
+    let (body, _) = redeem_answer(&s, &req, &q).await;
+    let grants = s
+        .storage
+        .grants(
+            &mcp_oauth_server::storage::GrantFilter::subject("fake:u-1"),
+            integration_tests::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(
+        grants[0].record.method,
+        mcp_oauth_server::storage::SignInMethod::Federated
+    );
+
+    // A fresh browser: the account page offers the provider.
+    let browser = Browser::new();
+    let page = browser
+        .http
+        .get(s.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/federate/fake\""), "{page}");
+    let r = browser
+        .post(
+            url::Url::parse(&s.url("/federate/fake")).unwrap(),
+            &[
+                ("csrf", crate::flow::field(&page, "csrf").as_str()),
+                ("account", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let upstream = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let Stop::At(callback) = browser.follow(upstream, &s.url("/callback/")).await else {
+        panic!("the IdP did not send the browser back");
+    };
+    let (status, back) = browser.open(&callback).await;
+    assert_eq!(status, 303);
+    assert_eq!(back.unwrap().as_str(), s.url("/account"));
+    let page = browser
+        .http
+        .get(s.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("fake:u-1") && page.contains(&req.client_id),
+        "{page}"
+    );
+    let r = browser
+        .post(
+            url::Url::parse(&s.url("/account")).unwrap(),
+            &[
+                ("csrf", crate::flow::field(&page, "csrf").as_str()),
+                ("step", "revoke"),
+                ("client_id", req.client_id.as_str()),
+                ("resource", crate::flow::field(&page, "resource").as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Access removed"));
+    let r = refresh(&s, &req.client_id, body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
+    idp.stop().await;
+}
