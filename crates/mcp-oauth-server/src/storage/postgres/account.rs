@@ -148,13 +148,14 @@ impl AccountStore for PostgresStorage {
         resource: &str,
     ) -> Result<u64, StorageError> {
         let c = self.client_conn().await?;
-        Ok(c.query_opt(
-            "SELECT revoked_at FROM grants WHERE subject = $1 AND client_id = $2 AND resource = $3",
-            &[&subject, &client_id, &resource],
-        )
-        .await?
-        .map(|r| u(r.get(0)))
-        .unwrap_or(0))
+        let row = c
+            .query_one(
+                "SELECT coalesce(max(revoked_at), 0) FROM grants
+                 WHERE subject = $1 AND client_id = $2 AND resource IN ($3, '')",
+                &[&subject, &client_id, &resource],
+            )
+            .await?;
+        Ok(u(row.get(0)))
     }
 
     async fn insert_session(&self, s: SessionRecord) -> Result<(), StorageError> {
