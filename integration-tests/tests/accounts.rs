@@ -4,6 +4,7 @@
 
 use integration_tests::{ManualClock, PASSWORD, TestServer, USER, form_login, http, set_cookie};
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
+use mcp_oauth_server::clock::Clock;
 use mcp_oauth_server::storage::{AuditQuery, GrantFilter};
 use serde_json::{Value, json};
 
@@ -309,6 +310,10 @@ async fn the_audit_trail_follows_a_flow_and_a_reuse_and_holds_no_secret() {
     let (url, _) = authorize_url(&s, &client, REDIRECT, Some(RESOURCE));
     let wrong = "wrong horse battery staple";
     assert_eq!(form_login(&url, USER, wrong).await.status(), 401);
+    // A password typed into the name field is not kept either.
+    let (url, _) = authorize_url(&s, &client, REDIRECT, Some(RESOURCE));
+    let misplaced = "hunter2 typed as a name";
+    assert_eq!(form_login(&url, misplaced, "x").await.status(), 401);
     let (code, verifier, session) = sign_in_and_allow(&s, &client, RESOURCE).await;
     let r = redeem(&s, &client, &code, &verifier).await;
     assert_eq!(r.status(), 200);
@@ -347,8 +352,11 @@ async fn the_audit_trail_follows_a_flow_and_a_reuse_and_holds_no_secret() {
     assert_eq!(consent.actor_client.as_deref(), Some(client.as_str()));
     assert_eq!(consent.details["resource"], RESOURCE);
     assert_eq!(consent.details["remembered"], true);
-    let failed = events.iter().find(|e| e.kind == "login_failed").unwrap();
-    assert_eq!(failed.address.as_deref(), Some("127.0.0.1"));
+    let failed: Vec<_> = events.iter().filter(|e| e.kind == "login_failed").collect();
+    assert_eq!(failed[0].address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(failed[0].actor_user.as_deref(), Some(USER));
+    assert_eq!(failed[1].actor_user, None);
+    assert_eq!(failed[1].details["unknown_user"], true);
     let reuse = events
         .iter()
         .find(|e| e.kind == "refresh_reuse_detected")
@@ -369,6 +377,7 @@ async fn the_audit_trail_follows_a_flow_and_a_reuse_and_holds_no_secret() {
         second["refresh_token"].as_str().unwrap(),
         &client_secret,
         session_value,
+        misplaced,
     ] {
         assert!(!trail.contains(secret), "a secret is in the audit trail");
     }
@@ -480,4 +489,37 @@ async fn the_audit_trail_is_also_written_as_json_lines_to_a_private_file() {
     }
     s.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_refresh_family_stored_after_its_grant_was_revoked_cannot_refresh() {
+    use mcp_oauth_core::secret::token_hash;
+    use mcp_oauth_server::storage::RefreshRecord;
+    // A redemption that passed its checks just before the revocation may
+    // store its family just after it, out of reach of the revocation's
+    // sweep. Such a family, approved before the revocation, is refused.
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let client = register_named(&s, "Raced Agent").await;
+    let (t, _) = tokens(&s, &client, RESOURCE).await;
+    let approved = clock.now();
+    clock.advance(5);
+    s.storage
+        .revoke_grants(&GrantFilter::subject(USER).client(&client), clock.now())
+        .await
+        .unwrap();
+    let raced = "a-refresh-token-stored-after-the-revocation-0123456789";
+    let mut record: RefreshRecord = s
+        .storage
+        .refresh(&token_hash(t["refresh_token"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    record.token_hash = token_hash(raced);
+    record.family_id = "raced-family".into();
+    record.approved_at = approved;
+    s.storage.insert_refresh(record).await.unwrap();
+    let r = refresh(&s, &client, raced).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    s.stop().await;
 }

@@ -844,7 +844,22 @@ async fn admin_grants_sessions_and_audit() {
     let event = &page["events"][0];
     assert_eq!(event["details"]["by"], "admin");
     assert_eq!(event["actor_client"], id.as_str());
+    assert_eq!(event["client"], client.as_str());
     assert_eq!(event["subject"], "alice");
+    // Found by the revoked grant's client as well as by the admin client.
+    let by_client = ok(
+        call(
+            &s,
+            reqwest::Method::GET,
+            &format!("/audit?type=grant_revoked&client={client}"),
+            Some(&bearer),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(by_client["events"].as_array().unwrap().len(), 1);
     let calls = ok(
         call(
             &s,
@@ -1042,5 +1057,42 @@ async fn admin_retires_a_key_and_its_tokens_stop_verifying() {
     )
     .await;
     assert_eq!(retired["events"][0]["subject"], first.as_str());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_without_a_scope_list_never_gets_the_admin_scope() {
+    // Even when the operator lists `admin` among the supported scopes.
+    let s = TestServer::start(|c| {
+        c.admin_token(ADMIN_TOKEN)
+            .admin_bearer_tokens(true)
+            .scopes(["mcp", "admin"])
+    })
+    .await;
+    let created = ok(
+        call(
+            &s,
+            reqwest::Method::POST,
+            "/clients",
+            Some(ADMIN_TOKEN),
+            Some(json!({"client_name": "nightly", "client_id": "nightly"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let secret = created["client_secret"].as_str().unwrap();
+    let audience = admin_audience(&s);
+    let r = client_token(
+        &s,
+        "nightly",
+        secret,
+        &[("scope", "admin"), ("resource", &audience)],
+    )
+    .await;
+    assert_eq!(error_of(r, 400).await, "invalid_scope");
+    // Its other scopes are still every supported one.
+    let r = client_token(&s, "nightly", secret, &[("scope", "mcp")]).await;
+    assert_eq!(r.status(), 200);
     s.stop().await;
 }

@@ -108,6 +108,7 @@ fn refresh_record() -> RefreshRecord {
         scope: "mcp".into(),
         resource: None,
         auth_time: SystemClock.now(),
+        approved_at: 0,
         expires_at: SystemClock.now() + 3600,
         rotated_at: None,
     }

@@ -26,6 +26,10 @@ pub enum RegistrationPolicy {
 pub enum AuditLog {
     /// Standard output.
     Stdout,
+    /// Standard error (where the admin subcommands write what the
+    /// configuration sends to standard output, which carries their own
+    /// answers).
+    Stderr,
     /// Appended to this file (created private to its owner, 0600).
     File(std::path::PathBuf),
 }

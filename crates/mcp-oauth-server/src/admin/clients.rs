@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::operator::OperatorClient;
-use crate::storage::{ClientRecord, Storage, StorageError};
+use crate::storage::{ClientRecord, GrantFilter, Storage, StorageError};
 
 /// A client could not be created, found or changed.
 #[derive(Debug, thiserror::Error)]
@@ -282,8 +282,21 @@ pub async fn rotate_secret(
     })
 }
 
-/// Removes a client from storage.
-pub async fn remove_client(storage: &dyn Storage, client_id: &str) -> Result<(), ClientAdminError> {
+/// Removes a client from storage, ending first, at `now`, every grant
+/// people gave it (their refresh tokens stop; introspection reports the
+/// access tokens issued so far inactive), so that nothing it held outlives
+/// it, even if a client is created again under its id.
+pub async fn remove_client(
+    storage: &dyn Storage,
+    client_id: &str,
+    now: u64,
+) -> Result<(), ClientAdminError> {
+    if storage.client(client_id).await?.is_none() {
+        return Err(ClientAdminError::NotFound(client_id.to_owned()));
+    }
+    storage
+        .revoke_grants(&GrantFilter::all().client(client_id), now)
+        .await?;
     if storage.delete_client(client_id).await? {
         Ok(())
     } else {

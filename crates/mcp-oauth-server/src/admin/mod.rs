@@ -52,7 +52,10 @@ pub async fn add_user(
 
 /// Creates a user or sets a user's password. Changing an existing user's
 /// password ends their sessions and grants everywhere (see
-/// [`GrantStore::revoke_subject`](crate::storage::GrantStore::revoke_subject)). Returns whether the user existed.
+/// [`GrantStore::revoke_subject`](crate::storage::GrantStore::revoke_subject)).
+/// Each step is one atomic write, so a concurrent add or removal of the
+/// same name cannot leave a changed password with live grants. Returns
+/// whether the user existed.
 pub async fn set_password(
     storage: &dyn Storage,
     username: &str,
@@ -61,17 +64,45 @@ pub async fn set_password(
 ) -> Result<bool, UserError> {
     check_username(username).map_err(UserError::InvalidName)?;
     let password_hash = hash_password(password)?;
-    let existed = storage.user(username).await?.is_some();
-    storage
-        .upsert_user(UserRecord {
-            username: username.to_owned(),
-            password_hash,
-        })
-        .await?;
-    if existed {
-        storage.revoke_subject(username, now).await?;
+    let user = UserRecord {
+        username: username.to_owned(),
+        password_hash,
+    };
+    // Two rounds at most: a user removed between the failed insert and
+    // the update is created by the second insert.
+    for _ in 0..2 {
+        match storage.insert_user(user.clone()).await {
+            Ok(()) => return Ok(false),
+            Err(StorageError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if storage
+            .update_password(username, &user.password_hash)
+            .await?
+        {
+            storage.revoke_subject(username, now).await?;
+            return Ok(true);
+        }
     }
-    Ok(existed)
+    Err(UserError::Storage(StorageError::Conflict))
+}
+
+/// Sets an existing user's password, ending their sessions and grants;
+/// returns false (and changes nothing) when there is no such user, also
+/// when it was removed a moment before.
+pub async fn change_password(
+    storage: &dyn Storage,
+    username: &str,
+    password: &str,
+    now: u64,
+) -> Result<bool, UserError> {
+    check_username(username).map_err(UserError::InvalidName)?;
+    let password_hash = hash_password(password)?;
+    if !storage.update_password(username, &password_hash).await? {
+        return Ok(false);
+    }
+    storage.revoke_subject(username, now).await?;
+    Ok(true)
 }
 
 /// Removes a user and ends their sessions and grants, so that neither the

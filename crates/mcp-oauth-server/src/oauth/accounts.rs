@@ -77,6 +77,7 @@ impl Accounts<'_> {
             let entry = AuditKind::GrantRevoked
                 .entry()
                 .subject(&g.subject)
+                .about_client(&g.client_id)
                 .detail("client_id", g.client_id.as_str())
                 .detail("resource", g.resource.as_str())
                 .detail("scope", g.scope.as_str());

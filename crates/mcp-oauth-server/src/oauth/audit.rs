@@ -119,6 +119,7 @@ impl AuditKind {
             kind: self,
             actor_user: None,
             actor_client: None,
+            client: None,
             address: None,
             subject: None,
             details: Map::new(),
@@ -133,6 +134,7 @@ pub struct AuditEntry {
     kind: AuditKind,
     actor_user: Option<String>,
     actor_client: Option<String>,
+    client: Option<String>,
     address: Option<String>,
     subject: Option<String>,
     details: Map<String, Value>,
@@ -148,6 +150,12 @@ impl AuditEntry {
     /// The client that acted.
     pub fn client(mut self, client_id: &str) -> Self {
         self.actor_client = Some(bounded(client_id));
+        self
+    }
+
+    /// The client the event is about, when another one (or nobody) acted.
+    pub fn about_client(mut self, client_id: &str) -> Self {
+        self.client = Some(bounded(client_id));
         self
     }
 
@@ -178,6 +186,7 @@ impl AuditEntry {
         let mut event = AuditEvent::new(self.kind.as_str(), at);
         event.actor_user = self.actor_user;
         event.actor_client = self.actor_client;
+        event.client = self.client;
         event.address = self.address;
         event.subject = self.subject;
         event.details = if self.details.is_empty() {
@@ -246,6 +255,7 @@ fn bounded(s: &str) -> String {
 /// Where JSON lines go.
 enum Lines {
     Stdout,
+    Stderr,
     File(Mutex<std::fs::File>),
 }
 
@@ -280,6 +290,7 @@ impl Auditor {
         let lines = match log {
             None => None,
             Some(AuditLog::Stdout) => Some(Arc::new(Lines::Stdout)),
+            Some(AuditLog::Stderr) => Some(Arc::new(Lines::Stderr)),
             Some(AuditLog::File(path)) => {
                 Some(Arc::new(Lines::File(Mutex::new(open_private(path)?))))
             }
@@ -307,6 +318,7 @@ impl Auditor {
             line.push(b'\n');
             let written = match lines.as_ref() {
                 Lines::Stdout => std::io::stdout().lock().write_all(&line),
+                Lines::Stderr => std::io::stderr().lock().write_all(&line),
                 Lines::File(file) => file.lock().write_all(&line),
             };
             if let Err(e) = written {
@@ -316,7 +328,8 @@ impl Auditor {
     }
 }
 
-/// Opens `path` for appending, created with mode 0600.
+/// Opens `path` for appending, created with mode 0600; an existing file
+/// others could read is tightened to 0600.
 fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -325,5 +338,14 @@ fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), "the audit log was readable by others; restricting it to its owner (0600)");
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(file)
 }

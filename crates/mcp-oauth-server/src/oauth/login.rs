@@ -5,7 +5,7 @@
 //! settles the reservation.
 
 use crate::metrics::Metrics;
-use crate::oauth::audit::{AuditKind, Auditor};
+use crate::oauth::audit::{AuditEntry, AuditKind, Auditor};
 use crate::password::{HashersBusy, dummy_hash, verify_password_bounded};
 use crate::ratelimit::{Attempt, ThrottleLimits};
 use crate::storage::{SignInMethod, Storage, StorageError};
@@ -102,12 +102,13 @@ impl PasswordLogin<'_> {
                 tracing::warn!(%address, "login throttled");
                 if first {
                     let entry = AuditKind::LoginThrottled.entry().address(address);
-                    self.audit.record(entry.user(username)).await;
+                    let entry = self.name_if_known(entry, account).await;
+                    self.audit.record(entry).await;
                 }
                 return Ok(SignIn::Throttled { retry_after });
             }
         };
-        let matched = match self.check(account, password).await {
+        let (matched, known) = match self.check(account, password).await {
             Ok(m) => m,
             Err(busy) => {
                 if let Err(e) = self.limits.abandoned(self.storage, reservation).await {
@@ -119,8 +120,14 @@ impl PasswordLogin<'_> {
         if !matched {
             self.limits.failed(reservation);
             self.metrics.login_failures.inc();
+            // The typed name is kept only when it names a user: people
+            // sometimes type their password into the name field.
             let entry = AuditKind::LoginFailed.entry().address(address);
-            self.audit.record(entry.user(username)).await;
+            let entry = match (known, account) {
+                (true, Some(name)) => entry.user(name),
+                _ => entry.detail("unknown_user", true),
+            };
+            self.audit.record(entry).await;
             return Ok(SignIn::Refused);
         }
         if let Err(e) = self.limits.succeeded(self.storage, reservation).await {
@@ -132,12 +139,25 @@ impl PasswordLogin<'_> {
         Ok(SignIn::Accepted { generation })
     }
 
-    /// Whether the password is the user's. Unknown users cost one Argon2
-    /// verification too; a name that cannot exist (`None`) is refused
-    /// without one.
-    async fn check(&self, username: Option<&str>, password: &str) -> Result<bool, HashersBusy> {
+    /// `entry` naming `account` when it is a user (the typed name is not
+    /// kept otherwise: it may be a mistyped password).
+    async fn name_if_known(&self, entry: AuditEntry, account: Option<&str>) -> AuditEntry {
+        match account {
+            Some(name) if matches!(self.storage.user(name).await, Ok(Some(_))) => entry.user(name),
+            _ => entry.detail("unknown_user", true),
+        }
+    }
+
+    /// Whether the password is the user's, and whether the user exists.
+    /// Unknown users cost one Argon2 verification too; a name that cannot
+    /// exist (`None`) is refused without one.
+    async fn check(
+        &self,
+        username: Option<&str>,
+        password: &str,
+    ) -> Result<(bool, bool), HashersBusy> {
         let Some(username) = username else {
-            return Ok(false);
+            return Ok((false, false));
         };
         let stored = self.storage.user(username).await.ok().flatten();
         let hash = stored
@@ -145,6 +165,6 @@ impl PasswordLogin<'_> {
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| dummy_hash().to_owned());
         let matched = verify_password_bounded(password.to_owned(), hash).await?;
-        Ok(matched && stored.is_some())
+        Ok((matched && stored.is_some(), stored.is_some()))
     }
 }

@@ -219,6 +219,10 @@ pub struct AuditEvent {
     pub actor_user: Option<String>,
     /// The client that acted (or the operator's admin client).
     pub actor_client: Option<String>,
+    /// The client the event is about, when another one acted (the client
+    /// of a grant an administrator revoked).
+    #[serde(default)]
+    pub client: Option<String>,
     /// The address the request came from.
     pub address: Option<String>,
     /// Whom or what it was done to (a user, a client, a key id).
@@ -237,6 +241,7 @@ impl AuditEvent {
             kind: kind.into(),
             actor_user: None,
             actor_client: None,
+            client: None,
             address: None,
             subject: None,
             details: serde_json::Value::Null,
@@ -254,7 +259,8 @@ pub struct AuditQuery {
     /// Acting as or acted upon: this person (or any name in
     /// [`AuditEvent::actor_user`] or [`AuditEvent::subject`]).
     pub user: Option<String>,
-    /// This client, as actor or subject.
+    /// This client, as actor, as the client the event is about, or as
+    /// subject.
     pub client: Option<String>,
     /// This kind.
     pub kind: Option<String>,
@@ -274,7 +280,9 @@ impl AuditQuery {
             event.actor_user.as_deref() == Some(name) || event.subject.as_deref() == Some(name)
         };
         let client = |name: &str| {
-            event.actor_client.as_deref() == Some(name) || event.subject.as_deref() == Some(name)
+            event.actor_client.as_deref() == Some(name)
+                || event.client.as_deref() == Some(name)
+                || event.subject.as_deref() == Some(name)
         };
         self.since.is_none_or(|t| event.at >= t)
             && self.user.as_deref().is_none_or(named)

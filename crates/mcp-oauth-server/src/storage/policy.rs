@@ -17,6 +17,7 @@
 //!     scope: "mcp".into(),
 //!     resource: None,
 //!     auth_time: 0,
+//!     approved_at: 0,
 //!     expires_at: 1_000,
 //!     rotated_at: Some(100),
 //! };
@@ -81,6 +82,7 @@ mod tests {
             scope: "mcp".into(),
             resource: None,
             auth_time: 0,
+            approved_at: 0,
             expires_at,
             rotated_at,
         }

@@ -165,6 +165,11 @@ pub struct RefreshRecord {
     pub resource: Option<String>,
     /// When the user authenticated.
     pub auth_time: u64,
+    /// When the person approved the grant the family belongs to (0 for
+    /// families from before this was kept): a revocation of the grant at
+    /// or after it ends the family, also one that raced its creation.
+    #[serde(default)]
+    pub approved_at: u64,
     /// Expiry of this token.
     pub expires_at: u64,
     /// When this token was rotated (spent), if it was.

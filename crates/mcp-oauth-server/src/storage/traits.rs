@@ -23,7 +23,10 @@ pub trait ClientStore: Send + Sync {
     /// Looks a client up.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError>;
 
-    /// Removes a client; returns whether it existed.
+    /// Removes a client and its remembered consents; returns whether it
+    /// existed. Its grants' records stay, so that revoking them first
+    /// ([`AccountStore::revoke_grants`]) keeps their revocation times
+    /// until the tokens issued before have expired.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError>;
 
     /// All clients.
@@ -136,15 +139,18 @@ pub trait GrantStore: Send + Sync {
 
     /// Ends everything a subject holds: moves its generation on (so its
     /// codes, sessions and refresh families die), records `now` as its
-    /// revocation time, and revokes its refresh families. Returns the new
-    /// state.
+    /// revocation time, revokes its refresh families, deletes its sessions
+    /// and remembered consents and marks its grants revoked, in one write.
+    /// Returns the new state.
     async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError>;
 
     /// Deletes what has expired before `now`: refresh tokens (and the
     /// revocation marks of families none of whose tokens are left), revoked
-    /// `jti`s past their expiry, and codes more than `code_retention`
-    /// seconds past theirs (spent codes are kept that long so a late replay
-    /// still finds, and revokes, what the code produced).
+    /// `jti`s past their expiry, codes more than `code_retention` seconds
+    /// past theirs (spent codes are kept that long so a late replay still
+    /// finds, and revokes, what the code produced), and grants revoked
+    /// more than twice `code_retention` ago (everything issued before the
+    /// revocation has expired by then).
     async fn purge_expired_grants(&self, now: u64, code_retention: u64)
     -> Result<(), StorageError>;
 }
@@ -180,6 +186,15 @@ pub trait UserStore: Send + Sync {
     /// (one atomic write: two concurrent adds of one name cannot both
     /// succeed).
     async fn insert_user(&self, user: UserRecord) -> Result<(), StorageError>;
+
+    /// Replaces an existing user's password hash; returns whether the user
+    /// existed (one conditional write: a user removed meanwhile is not
+    /// brought back).
+    async fn update_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StorageError>;
 
     /// Looks a user up.
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError>;

@@ -387,7 +387,7 @@ pub(crate) async fn client(
             Ok(())
         }
         ClientCommand::Remove { client_id } => {
-            remove_client(storage, &client_id)
+            remove_client(storage, &client_id, SystemClock.now())
                 .await
                 .map_err(client_error)?;
             audited(audit, AuditKind::ClientRemoved, &client_id).await;

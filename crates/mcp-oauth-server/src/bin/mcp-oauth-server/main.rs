@@ -211,9 +211,7 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             Ok(commands::client(cmd, storage.as_ref(), &audit).await?)
         }
         Command::Key(cmd) => {
-            let issuer = admin_issuer(&settings);
-            let config = settings.config_template.build(&issuer)?;
-            let state = AuthServer::new(config, storage.clone()).await?;
+            let state = admin_server(&settings, storage.clone()).await?;
             match cmd {
                 KeyCommand::Rotate => {
                     let kid = state.rotate_signing_key().await?;
@@ -274,13 +272,25 @@ fn raise_descriptor_limit() {
     }
 }
 
+/// The configuration of an admin subcommand: the server's, except that
+/// audit lines meant for standard output go to standard error (standard
+/// output carries the subcommand's own answer: a secret, or JSON a script
+/// parses).
+fn admin_config(settings: &cli::Settings) -> Result<mcp_oauth_server::ServerConfig, RunError> {
+    let mut config = settings.config_template.build(&admin_issuer(settings))?;
+    if config.audit_log == Some(AuditLog::Stdout) {
+        config.audit_log = Some(AuditLog::Stderr);
+    }
+    Ok(config)
+}
+
 /// The audit trail writer of the admin commands that act on storage
 /// directly (their changes are recorded as the operator's).
 fn admin_auditor(
     settings: &cli::Settings,
     storage: &std::sync::Arc<dyn storage::Storage>,
 ) -> Result<Auditor, RunError> {
-    let config = settings.config_template.build(&admin_issuer(settings))?;
+    let config = admin_config(settings)?;
     Auditor::new(
         storage.clone(),
         std::sync::Arc::new(mcp_oauth_server::clock::SystemClock),
@@ -290,7 +300,7 @@ fn admin_auditor(
         RunError::Start(StartError::AuditLog {
             path: match &config.audit_log {
                 Some(AuditLog::File(path)) => path.clone(),
-                _ => "stdout".into(),
+                _ => "stderr".into(),
             },
             source,
         })
@@ -303,9 +313,7 @@ async fn admin_server(
     settings: &cli::Settings,
     storage: std::sync::Arc<dyn storage::Storage>,
 ) -> Result<std::sync::Arc<AuthServer>, RunError> {
-    let issuer = admin_issuer(settings);
-    let config = settings.config_template.build(&issuer)?;
-    Ok(AuthServer::new(config, storage).await?)
+    Ok(AuthServer::new(admin_config(settings)?, storage).await?)
 }
 
 /// The issuer admin commands verify tokens against: the configured one, or

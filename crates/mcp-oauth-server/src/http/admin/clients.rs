@@ -87,7 +87,7 @@ pub(super) async fn remove(
     req: HttpRequest,
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    remove_client(state.storage(), &client_id).await?;
+    remove_client(state.storage(), &client_id, state.now()).await?;
     let entry = AuditKind::ClientRemoved.entry().subject(&client_id);
     super::audit(&state, &req, entry).await;
     Ok(HttpResponse::NoContent().finish())

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, decode_json};
 use crate::admin::{
-    add_user, check_username, generate_password, list_users, remove_user, set_password,
+    add_user, change_password, check_username, generate_password, list_users, remove_user,
 };
 use crate::app::AuthServer;
 use crate::oauth::audit::AuditKind;
@@ -117,11 +117,10 @@ pub(super) async fn set(
     } else {
         decode_json(&body)?
     };
-    if state.storage().user(&username).await?.is_none() {
+    let (password, generated) = password_or_generated(req.password)?;
+    if !change_password(state.storage(), &username, password.secret(), state.now()).await? {
         return Err(ApiError::not_found(format!("no user {username}")));
     }
-    let (password, generated) = password_or_generated(req.password)?;
-    set_password(state.storage(), &username, password.secret(), state.now()).await?;
     let entry = AuditKind::PasswordChanged.entry().subject(&username);
     super::audit(&state, &req_http, entry).await;
     Ok(HttpResponse::Ok().json(SavedUser {

@@ -36,7 +36,16 @@ pub(crate) async fn issue(
     if !client.is_confidential() {
         return unauthorized("client_credentials needs a confidential client");
     }
-    let supported: ScopeSet = state.config.scopes_supported.iter().cloned().collect();
+    // A client without a scope list may have every supported scope but
+    // the admin API's: that one only a client the operator gave it
+    // explicitly.
+    let supported: ScopeSet = state
+        .config
+        .scopes_supported
+        .iter()
+        .filter(|s| s.as_str() != crate::config::ADMIN_SCOPE)
+        .cloned()
+        .collect();
     let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
     let scope = scope
         .filter(|s| !s.is_empty())

@@ -144,6 +144,7 @@ pub(crate) async fn redeem(
             scope: &record.scope,
             resource: record.resource.as_deref(),
             auth_time: record.auth_time,
+            approved_at,
         },
         extra,
         &jti,

@@ -90,6 +90,7 @@ pub(crate) async fn poll(
             scope: &record.scope,
             resource: record.resource.as_deref(),
             auth_time: *auth_time,
+            approved_at: *approved_at,
         },
         extra,
         &random_id()?,

@@ -205,6 +205,8 @@ pub(crate) struct Approval<'a> {
     pub(crate) resource: Option<&'a str>,
     /// When they signed in.
     pub(crate) auth_time: u64,
+    /// When they approved.
+    pub(crate) approved_at: u64,
 }
 
 /// The tokens of a person's grant to `client` at `t`: the access token
@@ -246,6 +248,7 @@ pub(crate) async fn person_tokens(
             scope: approval.scope.to_owned(),
             resource: approval.resource.map(str::to_owned),
             auth_time: approval.auth_time,
+            approved_at: approval.approved_at,
             expires_at,
             rotated_at: None,
         };

@@ -71,7 +71,9 @@ pub(crate) async fn grant_live(
         .storage
         .grant_revoked_at(subject, client_id, resource.unwrap_or_default())
         .await?;
-    if revoked >= approved_at {
+    // Never revoked (0) is live whatever the approval time (records from
+    // before approval times were kept read 0).
+    if revoked > 0 && revoked >= approved_at {
         return Err(ErrorResponse::invalid_grant(
             "the grant was revoked; the user must approve again",
         )

@@ -10,7 +10,7 @@ use mcp_oauth_core::secret::{RefreshToken, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
-use super::{GrantContext, federated_claims, subject_live};
+use super::{GrantContext, federated_claims, grant_live, subject_live};
 use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
 use crate::refresh_seal;
@@ -55,6 +55,17 @@ pub(crate) async fn refresh(
         );
     }
     subject_live(state, &current.subject, current.subject_generation).await?;
+    // A revocation of the grant ends the family even when it raced the
+    // family's creation (the family was stored after the revocation
+    // revoked the grant's families).
+    grant_live(
+        state,
+        &current.subject,
+        &current.client_id,
+        current.resource.as_deref(),
+        current.approved_at,
+    )
+    .await?;
     let extra = federated_claims(state, &current.subject).await?;
     let t = state.clock.now();
     let Some(expires_at) = refresh_expiry(state, current.auth_time, t) else {

@@ -26,7 +26,6 @@ impl ClientStore for MemoryStorage {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
         g.consents.retain(|(_, c, _), _| c != client_id);
-        g.grants.retain(|(_, c, _), _| c != client_id);
         g.unused_clients.remove(client_id);
         Ok(g.clients.remove(client_id).is_some())
     }

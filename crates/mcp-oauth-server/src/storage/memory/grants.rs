@@ -184,6 +184,14 @@ impl GrantStore for MemoryStorage {
             .collect();
         g.revoked_families.extend(families);
         g.sessions.retain(|_, s| s.subject != subject);
+        // Their grants end with everything else: no remembered consent lets
+        // a later session approve silently.
+        g.consents.retain(|(s, _, _), _| s != subject);
+        for ((s, _, _), (record, revoked_at)) in &mut g.grants {
+            if s == subject && *revoked_at < record.granted_at {
+                *revoked_at = now;
+            }
+        }
         Ok(state)
     }
 
@@ -203,6 +211,11 @@ impl GrantStore for MemoryStorage {
             .collect();
         g.revoked_families.retain(|f| live.contains(f));
         g.revoked_jtis.retain(|_, exp| *exp > now);
+        g.grants.retain(|_, (record, revoked_at)| {
+            *revoked_at == 0
+                || *revoked_at < record.granted_at
+                || revoked_at.saturating_add(code_retention.saturating_mul(2)) > now
+        });
         Ok(())
     }
 }

@@ -21,6 +21,20 @@ impl UserStore for MemoryStorage {
         Ok(())
     }
 
+    async fn update_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StorageError> {
+        Ok(match self.inner.lock().users.get_mut(username) {
+            Some(u) => {
+                u.password_hash = password_hash.to_owned();
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         Ok(self.inner.lock().users.get(username).cloned())
     }

@@ -6,25 +6,38 @@ use super::PostgresStorage;
 use crate::storage::codec::{from_json, i, to_json, u};
 use crate::storage::{AuditEvent, AuditQuery, AuditStore, StorageError};
 
+/// The advisory lock audit appends take turns on (any constant shared by
+/// all instances, distinct from the migration lock).
+const AUDIT_LOCK: i64 = 0x6d63_705f_6175_6469;
+
 #[async_trait]
 impl AuditStore for PostgresStorage {
     async fn append_audit(&self, e: AuditEvent) -> Result<i64, StorageError> {
-        let c = self.client_conn().await?;
-        let row = c
+        // Appends take turns (a transaction-scoped advisory lock), so
+        // positions become visible in order: a reader paging with `after`
+        // never passes a position that commits later, even across
+        // instances.
+        let mut c = self.client_conn().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            .await?;
+        let row = tx
             .query_one(
-                "INSERT INTO audit_events (at, kind, actor_user, actor_client, address, subject, details)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO audit_events (at, kind, actor_user, actor_client, client, address, subject, details)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                 &[
                     &i(e.at),
                     &e.kind,
                     &e.actor_user,
                     &e.actor_client,
+                    &e.client,
                     &e.address,
                     &e.subject,
                     &to_json(&e.details)?,
                 ],
             )
             .await?;
+        tx.commit().await?;
         Ok(row.get(0))
     }
 
@@ -33,11 +46,11 @@ impl AuditStore for PostgresStorage {
         let limit = i64::try_from(q.capped_limit()).unwrap_or(i64::MAX);
         let rows = c
             .query(
-                "SELECT id, at, kind, actor_user, actor_client, address, subject, details
+                "SELECT id, at, kind, actor_user, actor_client, client, address, subject, details
                  FROM audit_events
                  WHERE id > $1 AND ($2::BIGINT IS NULL OR at >= $2)
                  AND ($3::TEXT IS NULL OR actor_user = $3 OR subject = $3)
-                 AND ($4::TEXT IS NULL OR actor_client = $4 OR subject = $4)
+                 AND ($4::TEXT IS NULL OR actor_client = $4 OR client = $4 OR subject = $4)
                  AND ($5::TEXT IS NULL OR kind = $5)
                  ORDER BY id LIMIT $6",
                 &[
@@ -58,9 +71,10 @@ impl AuditStore for PostgresStorage {
                     kind: r.get(2),
                     actor_user: r.get(3),
                     actor_client: r.get(4),
-                    address: r.get(5),
-                    subject: r.get(6),
-                    details: from_json(r.get::<_, &str>(7))?,
+                    client: r.get(5),
+                    address: r.get(6),
+                    subject: r.get(7),
+                    details: from_json(r.get::<_, &str>(8))?,
                 })
             })
             .collect()

@@ -40,8 +40,6 @@ impl ClientStore for PostgresStorage {
         let tx = c.transaction().await?;
         tx.execute("DELETE FROM consents WHERE client_id = $1", &[&client_id])
             .await?;
-        tx.execute("DELETE FROM grants WHERE client_id = $1", &[&client_id])
-            .await?;
         let n = tx
             .execute("DELETE FROM clients WHERE client_id = $1", &[&client_id])
             .await?;

@@ -170,6 +170,15 @@ impl GrantStore for PostgresStorage {
         .await?;
         tx.execute("DELETE FROM sessions WHERE subject = $1", &[&subject])
             .await?;
+        // Their grants end with everything else: no remembered consent lets
+        // a later session approve silently.
+        tx.execute("DELETE FROM consents WHERE subject = $1", &[&subject])
+            .await?;
+        tx.execute(
+            "UPDATE grants SET revoked_at = $2 WHERE subject = $1 AND revoked_at < granted_at",
+            &[&subject, &i(now)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(subject_from(&row))
     }
@@ -199,6 +208,12 @@ impl GrantStore for PostgresStorage {
         .await?;
         tx.execute("DELETE FROM revoked_jtis WHERE exp <= $1", &[&i(now)])
             .await?;
+        tx.execute(
+            "DELETE FROM grants WHERE revoked_at > 0 AND revoked_at >= granted_at
+             AND revoked_at + 2 * $2::BIGINT <= $1::BIGINT",
+            &[&i(now), &i(code_retention)],
+        )
+        .await?;
         tx.commit().await.map_err(StorageError::from)
     }
 }

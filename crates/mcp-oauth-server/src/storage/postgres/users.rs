@@ -34,6 +34,21 @@ impl UserStore for PostgresStorage {
         }
     }
 
+    async fn update_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StorageError> {
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE username = $1",
+                &[&username, &password_hash],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query_opt(

@@ -12,14 +12,15 @@ impl AuditStore for SqliteStorage {
     async fn append_audit(&self, e: AuditEvent) -> Result<i64, StorageError> {
         self.with(move |c| {
             c.prepare_cached(
-                "INSERT INTO audit_events (at, kind, actor_user, actor_client, address, subject, details)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO audit_events (at, kind, actor_user, actor_client, client, address, subject, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 i(e.at),
                 e.kind,
                 e.actor_user,
                 e.actor_client,
+                e.client,
                 e.address,
                 e.subject,
                 to_json(&e.details)?
@@ -33,11 +34,11 @@ impl AuditStore for SqliteStorage {
         let q = q.clone();
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, at, kind, actor_user, actor_client, address, subject, details
+                "SELECT id, at, kind, actor_user, actor_client, client, address, subject, details
                  FROM audit_events
                  WHERE id > ?1 AND (?2 IS NULL OR at >= ?2)
                  AND (?3 IS NULL OR actor_user = ?3 OR subject = ?3)
-                 AND (?4 IS NULL OR actor_client = ?4 OR subject = ?4)
+                 AND (?4 IS NULL OR actor_client = ?4 OR client = ?4 OR subject = ?4)
                  AND (?5 IS NULL OR kind = ?5)
                  ORDER BY id LIMIT ?6",
             )?;
@@ -58,11 +59,12 @@ impl AuditStore for SqliteStorage {
                             kind: r.get(2)?,
                             actor_user: r.get(3)?,
                             actor_client: r.get(4)?,
-                            address: r.get(5)?,
-                            subject: r.get(6)?,
+                            client: r.get(5)?,
+                            address: r.get(6)?,
+                            subject: r.get(7)?,
                             details: serde_json::Value::Null,
                         },
-                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
                     ))
                 },
             )?;

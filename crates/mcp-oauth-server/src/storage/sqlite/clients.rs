@@ -39,7 +39,6 @@ impl ClientStore for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM consents WHERE client_id = ?1", [&id])?;
-            tx.execute("DELETE FROM grants WHERE client_id = ?1", [&id])?;
             let n = tx.execute("DELETE FROM clients WHERE client_id = ?1", [&id])?;
             tx.commit()?;
             Ok(n > 0)

@@ -195,6 +195,13 @@ impl GrantStore for SqliteStorage {
                 params![subject, i(now)],
             )?;
             tx.execute("DELETE FROM sessions WHERE subject = ?1", [&subject])?;
+            // Their grants end with everything else: no remembered consent
+            // lets a later session approve silently.
+            tx.execute("DELETE FROM consents WHERE subject = ?1", [&subject])?;
+            tx.execute(
+                "UPDATE grants SET revoked_at = ?2 WHERE subject = ?1 AND revoked_at < granted_at",
+                params![subject, i(now)],
+            )?;
             tx.commit()?;
             Ok(state)
         })
@@ -222,6 +229,11 @@ impl GrantStore for SqliteStorage {
                 [],
             )?;
             tx.execute("DELETE FROM revoked_jtis WHERE exp <= ?1", [i(now)])?;
+            tx.execute(
+                "DELETE FROM grants WHERE revoked_at > 0 AND revoked_at >= granted_at
+                 AND revoked_at + 2 * ?2 <= ?1",
+                params![i(now), i(code_retention)],
+            )?;
             tx.commit().map_err(StorageError::from)
         })
         .await

@@ -138,6 +138,7 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         actor_user TEXT,
         actor_client TEXT,
+        client TEXT,
         address TEXT,
         subject TEXT,
         details TEXT NOT NULL

@@ -36,6 +36,22 @@ impl UserStore for SqliteStorage {
         .await
     }
 
+    async fn update_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StorageError> {
+        let (name, hash) = (username.to_owned(), password_hash.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                params![name, hash],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         let name = username.to_owned();
         self.with(move |c| {

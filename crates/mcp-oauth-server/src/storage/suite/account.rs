@@ -19,6 +19,7 @@ fn token(
         scope: "mcp".into(),
         resource: resource.map(Into::into),
         auth_time: 1,
+        approved_at: 0,
         expires_at: 10_000,
         rotated_at: None,
     }
@@ -194,7 +195,8 @@ pub(super) async fn grants(s: &dyn Storage) {
         now + 40
     );
     assert_eq!(s.grant_revoked_at("ivy", "other", A).await.unwrap(), 0);
-    // Deleting a client deletes its grants.
+    // Revoking a client's grants, then deleting the client, keeps their
+    // revocation time until the purge (twice the retention later).
     s.insert_client(client("gclient", 1)).await.unwrap();
     s.record_grant(GrantRecord::new(
         "gina",
@@ -206,20 +208,41 @@ pub(super) async fn grants(s: &dyn Storage) {
     ))
     .await
     .unwrap();
-    assert_eq!(
-        s.grants(&GrantFilter::all().client("gclient"), now)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    s.revoke_grants(&GrantFilter::all().client("gclient"), now + 50)
+        .await
+        .unwrap();
     assert!(s.delete_client("gclient").await.unwrap());
-    assert!(
-        s.grants(&GrantFilter::all().client("gclient"), now)
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        s.grant_revoked_at("gina", "gclient", "").await.unwrap(),
+        now + 50
     );
+    s.record_grant(GrantRecord::new(
+        "gina",
+        "kept",
+        None,
+        "mcp",
+        SignInMethod::Password,
+        now,
+    ))
+    .await
+    .unwrap();
+    s.purge_expired_grants(now + 50 + 2 * 1_000 - 1, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.grant_revoked_at("gina", "gclient", "").await.unwrap(),
+        now + 50
+    );
+    s.purge_expired_grants(now + 50 + 2 * 1_000, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(s.grant_revoked_at("gina", "gclient", "").await.unwrap(), 0);
+    // A live grant is never purged.
+    let kept = s
+        .grants(&GrantFilter::all().client("kept"), now)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
 }
 
 /// Sessions: stored, listed live, ended one or all, ended with the
@@ -262,8 +285,28 @@ pub(super) async fn sessions(s: &dyn Storage) {
     assert!(!s.delete_session("s1").await.unwrap());
     assert_eq!(s.delete_sessions("jane").await.unwrap(), 1);
     assert!(s.sessions("jane", 0).await.unwrap().is_empty());
+    // Ending a subject ends its sessions, consents and grants too.
+    s.save_consent("kim", "agent", A, "mcp", 30).await.unwrap();
+    s.record_grant(GrantRecord::new(
+        "kim",
+        "agent",
+        Some(A),
+        "mcp",
+        SignInMethod::Password,
+        30,
+    ))
+    .await
+    .unwrap();
     s.revoke_subject("kim", 35).await.unwrap();
     assert!(s.session("s3").await.unwrap().is_none());
+    assert!(s.consent("kim", "agent", A).await.unwrap().is_none());
+    assert!(
+        s.grants(&GrantFilter::subject("kim"), 35)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.grant_revoked_at("kim", "agent", A).await.unwrap(), 35);
     s.insert_session(SessionRecord::new(
         "s4",
         "lee",
@@ -289,8 +332,10 @@ pub(super) async fn audit(s: &dyn Storage) {
     second.actor_client = Some("agent".into());
     second.details = serde_json::json!({"scope": "mcp", "resource": A});
     let b = s.append_audit(second).await.unwrap();
-    let mut third = AuditEvent::new("client_removed", 200);
-    third.subject = Some("agent".into());
+    let mut third = AuditEvent::new("grant_revoked", 200);
+    third.subject = Some("mia".into());
+    third.actor_client = Some("ops".into());
+    third.client = Some("agent".into());
     let c = s.append_audit(third).await.unwrap();
     assert!(a < b && b < c);
 
@@ -306,17 +351,23 @@ pub(super) async fn audit(s: &dyn Storage) {
         .audit_events(&q(&|q| q.user = Some("mia".into())))
         .await
         .unwrap();
-    assert_eq!(mia.len(), 2);
+    assert_eq!(mia.len(), 3, "as actor, and as the subject of a revocation");
     let agent = s
         .audit_events(&q(&|q| q.client = Some("agent".into())))
         .await
         .unwrap();
     assert_eq!(agent.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, c]);
     let kind = s
-        .audit_events(&q(&|q| q.kind = Some("client_removed".into())))
+        .audit_events(&q(&|q| q.kind = Some("grant_revoked".into())))
         .await
         .unwrap();
     assert_eq!(kind.len(), 1);
+    assert_eq!(kind[0].client.as_deref(), Some("agent"));
+    let ops = s
+        .audit_events(&q(&|q| q.client = Some("ops".into())))
+        .await
+        .unwrap();
+    assert_eq!(ops.iter().map(|e| e.id).collect::<Vec<_>>(), vec![c]);
     let since = s.audit_events(&q(&|q| q.since = Some(101))).await.unwrap();
     assert_eq!(since.len(), 2);
     let page = s

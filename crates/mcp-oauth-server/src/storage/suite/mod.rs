@@ -54,6 +54,7 @@ pub(super) fn refresh(hash: &str, family: &str, expires_at: u64) -> RefreshRecor
         scope: "mcp".into(),
         resource: None,
         auth_time: 1,
+        approved_at: 0,
         expires_at,
         rotated_at: None,
     }

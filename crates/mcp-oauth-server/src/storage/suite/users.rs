@@ -28,6 +28,10 @@ pub(super) async fn users(s: &dyn Storage) {
     ));
     assert_eq!(s.user("bob").await.unwrap(), Some(user("bob", "h2")));
     s.insert_user(user("cal", "h4")).await.unwrap();
+    assert!(s.update_password("cal", "h5").await.unwrap());
+    assert_eq!(s.user("cal").await.unwrap(), Some(user("cal", "h5")));
+    assert!(!s.update_password("nobody", "h6").await.unwrap());
+    assert_eq!(s.user("nobody").await.unwrap(), None);
     assert!(s.delete_user("cal").await.unwrap());
     assert!(s.delete_user("amy").await.unwrap());
     assert_eq!(s.user("amy").await.unwrap(), None);
