@@ -739,3 +739,66 @@ async fn codes_expire_on_the_servers_clock() {
     assert_eq!(r.status(), 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn authorize_also_takes_the_request_as_a_form_post() {
+    let s = TestServer::start(|c| c).await;
+    let client_id = register_public(&s).await;
+    let verifier = PkceVerifier::generate().unwrap();
+    let challenge = PkceChallenge::s256(&verifier);
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "posted"),
+        ("resource", RESOURCE),
+    ];
+    let r = http()
+        .post(s.url("/authorize"))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csrf_cookie = cookie_of(&r, "mcp_oauth_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Sign in to continue"), "{html}");
+    // The page's form finishes it as for a GET.
+    let r = http()
+        .post(s.url("/login"))
+        .header("cookie", csrf_cookie)
+        .form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("request", &field(&html, "request")),
+            ("csrf", &field(&html, "csrf")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let q = redirect_query(&r);
+    assert_eq!(get(&q, "state"), Some("posted"));
+    let r = redeem(&s, &client_id, get(&q, "code").unwrap(), &verifier).await;
+    assert_eq!(r.status(), 200);
+    // Only a form; a malformed one is refused on a page, never redirected.
+    let r = http()
+        .post(s.url("/authorize"))
+        .json(&json!({"client_id": client_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    let r = http()
+        .post(s.url("/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("client_id=%ZZ&&&")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    s.stop().await;
+}

@@ -1,4 +1,5 @@
-//! `GET /authorize`: validate the authorization request, then, depending on
+//! `GET /authorize` (or `POST`, the same request as a form): validate the
+//! authorization request, then, depending on
 //! who is asking: a headless agent gets the pending request as JSON to post
 //! credentials with (`POST /login`); a browser without a session gets the
 //! login page; a signed-in user gets the consent page, or, with consent
@@ -30,11 +31,43 @@ use crate::oauth::pending::{PENDING_TTL, Pending};
 use crate::storage::ClientRecord;
 use crate::storage::SignInMethod;
 
+/// `GET /authorize`: the request in the query.
 pub(super) async fn authorize(state: web::Data<AuthServer>, req: HttpRequest) -> HttpResponse {
-    let query: AuthorizationRequest = match serde_urlencoded::from_str(req.query_string()) {
-        Ok(q) => q,
-        Err(e) => return pages::error(&format!("The authorization request is malformed: {e}.")),
-    };
+    match serde_urlencoded::from_str::<AuthorizationRequest>(req.query_string()) {
+        Ok(query) => handle(state, req, query).await,
+        Err(e) => pages::error(&format!("The authorization request is malformed: {e}.")),
+    }
+}
+
+/// `POST /authorize` (OAuth 2.1 §4.1.1 allows it): the same request as a
+/// form body. A cross-site post carries no session cookie (SameSite=Lax),
+/// so it can only ever reach the login page.
+pub(super) async fn authorize_post(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return pages::error(
+            "The authorization request must be a form (application/x-www-form-urlencoded).",
+        );
+    }
+    match serde_urlencoded::from_bytes::<AuthorizationRequest>(&body) {
+        Ok(query) => handle(state, req, query).await,
+        Err(e) => pages::error(&format!("The authorization request is malformed: {e}.")),
+    }
+}
+
+async fn handle(
+    state: web::Data<AuthServer>,
+    req: HttpRequest,
+    query: AuthorizationRequest,
+) -> HttpResponse {
     // Client and redirect URI first: until both are trusted, errors are
     // shown here and never redirected (no open redirector).
     let address = super::client_address::of(&state, &req);

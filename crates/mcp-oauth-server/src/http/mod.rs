@@ -83,10 +83,10 @@ pub(crate) fn routes(
         ))
         .service(cors_route(p("/token"), web::post().to(token::token)))
         .service(cors_route(p("/revoke"), web::post().to(revoke::revoke)))
-        .service(plain_route(
-            p("/authorize"),
-            web::get().to(authorize::authorize),
-        ))
+        .service(
+            plain_route(p("/authorize"), web::get().to(authorize::authorize))
+                .route(web::post().to(authorize::authorize_post)),
+        )
         .service(plain_route(p("/login"), web::post().to(login::login)))
         .service(plain_route(p("/consent"), web::post().to(consent::consent)))
         .service(plain_route(
