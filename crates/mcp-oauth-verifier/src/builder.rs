@@ -368,13 +368,20 @@ fn build(c: Settings, mode: ModeChoice) -> Result<Verifier, BuildError> {
                 leeway: jwt.leeway,
             }
         }
-        ModeChoice::Introspection(i) => Mode::Introspection(Introspector::new(
-            i.client_id,
-            i.secret,
-            i.endpoint,
-            i.validate_resource,
-            i.cache_ttl,
-        )),
+        ModeChoice::Introspection(i) => {
+            if let Some(endpoint) = &i.endpoint
+                && !crate::introspection::secure_endpoint(endpoint)
+            {
+                return Err(BuildError::InsecureIntrospectionEndpoint(endpoint.clone()));
+            }
+            Mode::Introspection(Introspector::new(
+                i.client_id,
+                i.secret,
+                i.endpoint,
+                i.validate_resource,
+                i.cache_ttl,
+            ))
+        }
     };
     Ok(Verifier::from_inner(Inner {
         resource,

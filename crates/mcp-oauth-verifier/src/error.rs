@@ -77,4 +77,9 @@ pub enum BuildError {
         /// How many authorization servers were configured.
         issuers: usize,
     },
+    /// The introspection endpoint is neither https nor a plain-http
+    /// loopback address: the verifier's credentials and every caller's
+    /// token would cross the network in the clear. It carries the URL.
+    #[error("introspection endpoint {0:?}: use https (plain http only to a loopback address)")]
+    InsecureIntrospectionEndpoint(String),
 }

@@ -30,6 +30,17 @@ use crate::unavailable::Unavailable;
 
 /// Most introspection calls in flight at once.
 pub(crate) const MAX_IN_FLIGHT: usize = 4096;
+
+/// Whether the verifier may send its credentials and the caller's token to
+/// `endpoint`: over https, or plain http to a loopback address only (a
+/// development server on the same machine).
+pub(crate) fn secure_endpoint(endpoint: &str) -> bool {
+    match url::Url::parse(endpoint) {
+        Ok(u) if u.scheme() == "https" => true,
+        Ok(u) => mcp_oauth_core::redirect::is_loopback(&u),
+        Err(_) => false,
+    }
+}
 /// How long an inactive answer is kept.
 const INACTIVE_TTL: Duration = Duration::from_secs(10);
 

@@ -411,6 +411,14 @@ impl Verifier {
         for d in &self.inner.discoveries {
             let endpoints = d.endpoints(&self.inner.http, &self.inner.counters).await?;
             if let Some(e) = &endpoints.introspection_endpoint {
+                // The metadata may name any URL; the credentials go only
+                // over https (or to this machine).
+                if !crate::introspection::secure_endpoint(e) {
+                    tracing::error!(endpoint = %e, "refusing a plain-http introspection endpoint off loopback");
+                    return Err(Rejection::Unavailable(Unavailable::new(
+                        "the authorization server's introspection endpoint is plain http off loopback",
+                    )));
+                }
                 return Ok(e.clone());
             }
         }

@@ -147,3 +147,40 @@ async fn introspected_tokens_of_another_type_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_plain_http_introspection_endpoint_off_loopback_gets_no_credentials() {
+    // The metadata of an authorization server (on loopback) names an
+    // introspection endpoint in plain http elsewhere: the verifier must not
+    // send its credentials and the caller's token there.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let metadata = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "introspection_endpoint": "http://192.0.2.1:9/introspect",
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    let app = axum::Router::new().route(
+        "/.well-known/oauth-authorization-server",
+        axum::routing::get(move || async move { axum::Json(metadata) }),
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+        .authorization_server(issuer)
+        .required_scopes(["mcp"])
+        .introspection("rs", "rs-secret")
+        .build()
+        .unwrap();
+    let outcome = verifier.verify_token("some-token").await;
+    assert!(
+        matches!(outcome, Err(mcp_oauth_verifier::Rejection::Unavailable(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(verifier.stats().introspections, 0, "nothing was sent");
+    server.abort();
+}

@@ -111,3 +111,32 @@ fn errors_keep_the_input_and_its_parse_error() {
     assert!(matches!(&err, BuildError::Scope { input, .. } if input == "admin \"x\""));
     assert!(err.source().is_some());
 }
+
+#[test]
+fn an_introspection_endpoint_is_https_or_on_this_machine() {
+    let with = |endpoint: &str| {
+        builder()
+            .introspection("rs", "s")
+            .introspection_endpoint(endpoint)
+            .build()
+    };
+    for bad in [
+        "http://auth.example.com/introspect",
+        "http://10.0.0.5/introspect",
+        "ftp://auth.example.com/introspect",
+        "not a url",
+    ] {
+        assert!(
+            matches!(with(bad), Err(BuildError::InsecureIntrospectionEndpoint(ref e)) if e == bad),
+            "{bad}"
+        );
+    }
+    for good in [
+        "https://auth.example.com/introspect",
+        "http://127.0.0.1:9000/introspect",
+        "http://[::1]:9000/introspect",
+        "http://localhost:9000/introspect",
+    ] {
+        assert!(with(good).is_ok(), "{good}");
+    }
+}
