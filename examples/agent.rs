@@ -100,11 +100,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .into(),
         );
     }
-    let store: Arc<dyn TokenStore> =
-        match FileStore::encrypted_from_env("agent-tokens.bin", "MCP_OAUTH_TOKEN_KEY") {
-            Ok(store) => store,
-            Err(_) => MemoryStore::new(),
-        };
+    // With a key, tokens and the registration are kept across runs (one
+    // registration, not one per run); without one, for this run only.
+    let store: Arc<dyn TokenStore> = if std::env::var_os("MCP_OAUTH_TOKEN_KEY").is_some() {
+        FileStore::encrypted_from_env("agent-tokens.bin", "MCP_OAUTH_TOKEN_KEY")?
+    } else {
+        eprintln!(
+            "tokens and the registration are kept for this run only; to keep them, \
+             export MCP_OAUTH_TOKEN_KEY=$(cargo run -q -p mcp-oauth-examples --example store_key)"
+        );
+        MemoryStore::new()
+    };
     let mut builder = OAuthClient::builder("mcp-oauth-example-agent")
         .login(login)
         .token_store(store);

@@ -794,3 +794,39 @@ async fn a_device_approval_is_a_grant_and_revoking_it_before_the_poll_ends_it() 
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_example_agent_says_how_to_make_a_store_key() {
+    let Some(bin) = agent_binary() else { return };
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-agent-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A key that is not one: refused, with the way to make one; nothing
+    // falls back silently to a store that forgets.
+    let out = tokio::process::Command::new(&bin)
+        .args(["--mcp-url", "http://127.0.0.1:9/mcp"])
+        .env("MCP_OAUTH_TOKEN_KEY", "not a key")
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MCP_OAUTH_TOKEN_KEY") && err.contains("generate_key_base64"),
+        "{err}"
+    );
+    // A fresh key from the library is accepted.
+    let out = tokio::process::Command::new(&bin)
+        .args(["--mcp-url", "http://127.0.0.1:9/mcp"])
+        .env(
+            "MCP_OAUTH_TOKEN_KEY",
+            mcp_oauth_client::store::generate_key_base64(),
+        )
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("token store key"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,7 +43,7 @@ mod error;
 mod fetch;
 mod login;
 mod session;
-mod store;
+pub mod store;
 #[cfg(feature = "rmcp")]
 mod transport;
 

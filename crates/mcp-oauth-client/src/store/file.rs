@@ -61,6 +61,37 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
+/// A new random key for [`FileStore::encrypted`]: 32 bytes from the
+/// operating system's generator.
+///
+/// ```
+/// use mcp_oauth_client::FileStore;
+/// use mcp_oauth_client::store::generate_key;
+///
+/// let (a, b) = (generate_key(), generate_key());
+/// assert_ne!(a, b);
+/// let store = FileStore::encrypted("tokens.bin", a);
+/// # let _ = store;
+/// ```
+pub fn generate_key() -> [u8; 32] {
+    XChaCha20Poly1305::generate_key(&mut OsRng).into()
+}
+
+/// A new random key, base64-encoded as [`FileStore::encrypted_from_env`]
+/// reads it: `export MCP_OAUTH_TOKEN_KEY=$(cargo run -q -p
+/// mcp-oauth-examples --example store_key)` prints one into the variable
+/// the example agent reads.
+///
+/// ```
+/// use mcp_oauth_client::store::generate_key_base64;
+///
+/// let key = generate_key_base64();
+/// assert_eq!(key.len(), 44); // 32 bytes, padded base64
+/// ```
+pub fn generate_key_base64() -> String {
+    Base64::encode_string(&generate_key())
+}
+
 impl FileStore {
     /// A store in `path`, encrypted with this 32-byte key. Nothing is read
     /// or written until the store is used.

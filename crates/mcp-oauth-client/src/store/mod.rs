@@ -23,7 +23,7 @@ use mcp_oauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use file::FileStore;
+pub use file::{FileStore, generate_key, generate_key_base64};
 pub use memory::MemoryStore;
 
 /// A client identity at one authorization server; the secret never shows
@@ -117,7 +117,10 @@ pub enum StoreError {
     Decrypt(PathBuf),
     /// The key in the environment variable is missing, not base64, or not
     /// 32 bytes.
-    #[error("token store key {var}: {problem}")]
+    #[error(
+        "token store key {var}: {problem} (it holds 32 random bytes in base64: make one with \
+         `mcp_oauth_client::store::generate_key_base64()`, or `openssl rand -base64 32`)"
+    )]
     Key {
         /// The environment variable.
         var: String,
