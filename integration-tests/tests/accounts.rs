@@ -523,3 +523,24 @@ async fn a_refresh_family_stored_after_its_grant_was_revoked_cannot_refresh() {
     assert_eq!(error_of(r, 400).await, "invalid_grant");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn signing_in_again_right_after_everything_was_ended_works() {
+    // `user revoke` (or a password change) and a new sign-in in the same
+    // second: the new approval is not mistaken for one made before.
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), |c| c).await;
+    let client = register_named(&s, "Returning Agent").await;
+    let (old, session) = tokens(&s, &client, RESOURCE).await;
+    s.storage.revoke_subject(USER, clock.now()).await.unwrap();
+    let r = refresh(&s, &client, old["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
+    // The remembered consent went with it: the old session is gone, and a
+    // new sign-in asks again and works at once.
+    let r = authorize_with(&s, &client, RESOURCE, &session).await;
+    assert_eq!(r.status(), 200, "no silent approval");
+    let (new, _) = tokens(&s, &client, RESOURCE).await;
+    let r = refresh(&s, &client, new["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}

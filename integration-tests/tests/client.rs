@@ -321,3 +321,61 @@ async fn agents_sharing_a_file_store_use_each_others_refresh() {
     let _ = std::fs::remove_file(path.with_extension("bin.lock"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_listens_on_the_redirect_it_chose_and_registers_it() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    // A port free now, chosen as the agent's fixed callback.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let chosen = format!("http://127.0.0.1:{port}/oauth/done");
+    let expected = chosen.clone();
+    let opener: mcp_oauth_client::BrowserOpener = Arc::new(move |url: &str| {
+        let asked = url::Url::parse(url).unwrap();
+        let redirect = asked
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(redirect.as_deref(), Some(expected.as_str()));
+        tokio::spawn(person_at_browser(url.to_owned()));
+        Ok(())
+    });
+    let client = OAuthClient::builder("fixed-callback-agent")
+        .login(Login::BrowserWith(opener))
+        .redirect_uri(chosen.clone())
+        .login_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    // Registered with exactly that redirect URI.
+    let registered = s
+        .storage
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.metadata.client_name.as_deref() == Some("fixed-callback-agent"))
+        .unwrap();
+    assert_eq!(registered.metadata.redirect_uris(), [chosen]);
+    // A browser login cannot listen on a URI it cannot bind.
+    for bad in [
+        "https://app.example/cb",
+        "http://localhost:8765/cb",
+        "http://127.0.0.1/cb",
+        "http://127.0.0.1:0/cb",
+    ] {
+        assert!(
+            OAuthClient::builder("x")
+                .login(Login::Browser)
+                .redirect_uri(bad)
+                .build()
+                .is_err(),
+            "{bad}"
+        );
+    }
+    s.stop().await;
+}

@@ -231,6 +231,41 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// The redirect URI to register and ask for, for clients whose
+    /// callbacks are fixed (registered out of band, or allowed by a
+    /// firewall): a browser login listens on it (`http://127.0.0.1:PORT/…`
+    /// or `[::1]`), a [`Login::Callback`] receives whatever it is (https, a
+    /// private-use scheme). Default: a loopback listener on an ephemeral
+    /// port, registered as `http://127.0.0.1/callback`.
+    ///
+    /// ```
+    /// use mcp_oauth_client::{Login, OAuthClient};
+    ///
+    /// let client = OAuthClient::builder("my-agent")
+    ///     .redirect_uri("http://127.0.0.1:8765/oauth/done")
+    ///     .build()?;
+    /// # let _ = client;
+    /// // A browser must be able to reach a browser login's listener:
+    /// assert!(OAuthClient::builder("my-agent").redirect_uri("https://app.example/cb").build().is_err());
+    /// # Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.config.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// A fixed loopback port for the browser login:
+    /// `http://127.0.0.1:{port}/callback` (see
+    /// [`redirect_uri`](Self::redirect_uri)).
+    ///
+    /// ```
+    /// let client = mcp_oauth_client::OAuthClient::builder("my-agent").redirect_port(8765).build()?;
+    /// # let _ = client; Ok::<(), mcp_oauth_client::ClientError>(())
+    /// ```
+    pub fn redirect_port(self, port: u16) -> Self {
+        self.redirect_uri(format!("http://127.0.0.1:{port}/callback"))
+    }
+
     /// Time allowed for one login (default 5 minutes).
     ///
     /// ```
@@ -340,6 +375,7 @@ impl OAuthClient {
                 scope: None,
                 login_timeout: DEFAULT_LOGIN_TIMEOUT,
                 assertion_key: None,
+                redirect_uri: None,
             },
             http: None,
         }

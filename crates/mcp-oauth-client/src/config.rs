@@ -28,6 +28,9 @@ pub(crate) struct Config {
     pub(crate) scope: Option<ScopeSet>,
     pub(crate) login_timeout: Duration,
     pub(crate) assertion_key: Option<AssertionKey>,
+    /// The redirect URI the agent registers and asks for, when it chose
+    /// one (else a loopback one on an ephemeral port).
+    pub(crate) redirect_uri: Option<String>,
 }
 
 /// A private key the pre-registered client signs `private_key_jwt`
@@ -77,6 +80,9 @@ impl Config {
                 });
             }
         }
+        if let Some(uri) = &self.redirect_uri {
+            check_redirect(&self.login, uri)?;
+        }
         if matches!(self.login, Login::ClientCredentials)
             && self.assertion_key.is_none()
             && self
@@ -90,6 +96,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A redirect URI the agent chose must be one an authorization server
+/// accepts (https, a private-use scheme, or http on loopback); a browser
+/// login listens on it, so it must be `http` on a loopback address literal
+/// with its port (RFC 8252 §7.3, §8.3).
+fn check_redirect(login: &Login, uri: &str) -> Result<(), ClientError> {
+    use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
+    let refuse = |why: &str| ClientError::Config(format!("redirect URI {uri:?}: {why}"));
+    let kind = validate_redirect_uri(uri).map_err(|e| refuse(&e.to_string()))?;
+    if matches!(login, Login::Browser | Login::BrowserWith(_)) {
+        let url = url::Url::parse(uri).map_err(|e| refuse(&e.to_string()))?;
+        let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+        if kind != RedirectUriKind::Loopback || !literal || url.port().is_none_or(|p| p == 0) {
+            return Err(refuse(
+                "a browser login listens on it: use http://127.0.0.1:PORT/… (or [::1])",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether two issuer identifiers name the same server: equal once parsed

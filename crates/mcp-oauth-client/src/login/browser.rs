@@ -1,6 +1,7 @@
 //! The browser login's loopback listener (RFC 8252 §7.3). Any local
 //! process, or a web page that finds the port, can connect to it, so it
-//! ends the login only on `GET /callback` with this attempt's `state`;
+//! ends the login only on a `GET` of the redirect URI's path (`/callback`
+//! unless the agent chose another) with this attempt's `state`;
 //! everything else gets a 400 or 404 and the listener keeps waiting. Each
 //! connection is served on its own task with a read deadline, so a silent
 //! connection cannot hold up the real redirect.
@@ -51,7 +52,11 @@ pub(super) async fn browser(
     attempt: &Attempt<'_>,
     opener: &BrowserOpener,
 ) -> Result<url::Url, ClientError> {
-    let base: Arc<str> = redirect_uri.trim_end_matches("/callback").into();
+    let url = url::Url::parse(redirect_uri)
+        .map_err(|e| ClientError::invalid_url("redirect URI", redirect_uri, e))?;
+    // The origin the browser comes back to, and the one path it must ask.
+    let base: Arc<str> = url.origin().ascii_serialization().into();
+    let path: Arc<str> = url.path().into();
     let state: Arc<str> = attempt.state.into();
     opener(attempt.authorize_url.as_str()).map_err(|source| ClientError::Local {
         what: "cannot open a browser",
@@ -66,7 +71,8 @@ pub(super) async fn browser(
             Some(back) = rx.recv() => return Ok(back),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) if connections.len() < MAX_CONNECTIONS => {
-                    connections.spawn(serve(stream, base.clone(), state.clone(), tx.clone()));
+                    let expected = Expected { base: base.clone(), path: path.clone(), state: state.clone() };
+                    connections.spawn(serve(stream, expected, tx.clone()));
                 }
                 Ok(_) => {} // too many at once: this one is closed
                 Err(e) => {
@@ -78,13 +84,23 @@ pub(super) async fn browser(
     }
 }
 
+/// What the redirect of this attempt looks like.
+struct Expected {
+    /// The redirect URI's origin.
+    base: Arc<str>,
+    /// Its path.
+    path: Arc<str>,
+    /// The attempt's `state`.
+    state: Arc<str>,
+}
+
 /// Serves one connection: reads its request head (within the deadline),
 /// answers, and hands the redirect over if it is ours.
-async fn serve(mut stream: TcpStream, base: Arc<str>, state: Arc<str>, tx: mpsc::Sender<url::Url>) {
+async fn serve(mut stream: TcpStream, expected: Expected, tx: mpsc::Sender<url::Url>) {
     let Ok(Some(head)) = tokio::time::timeout(IO_TIMEOUT, read_head(&mut stream)).await else {
         return; // silent, too slow or too large: dropped
     };
-    let verdict = judge(&head, &state);
+    let verdict = judge(&head, &expected.path, &expected.state);
     let response = verdict.response();
     // Answer first: once the redirect is handed over, the login returns and
     // this task is ended.
@@ -94,7 +110,7 @@ async fn serve(mut stream: TcpStream, base: Arc<str>, state: Arc<str>, tx: mpsc:
     })
     .await;
     if let Verdict::Ours { target, .. } = verdict {
-        match url::Url::parse(&format!("{base}{target}")) {
+        match url::Url::parse(&format!("{}{target}", expected.base)) {
             Ok(back) => {
                 let _ = tx.try_send(back);
             }
@@ -126,7 +142,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 /// What the listener makes of one request.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    /// Not `GET /callback`: 404.
+    /// Not a `GET` of the redirect path: 404.
     NotFound,
     /// `/callback` without this attempt's `state` (or with several): 400.
     NotOurs,
@@ -139,13 +155,13 @@ enum Verdict {
     },
 }
 
-fn judge(head: &str, state: &str) -> Verdict {
+fn judge(head: &str, expected_path: &str, state: &str) -> Verdict {
     let mut parts = head.lines().next().unwrap_or_default().split(' ');
     let (Some("GET"), Some(target)) = (parts.next(), parts.next()) else {
         return Verdict::NotFound;
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path != "/callback" {
+    if path != expected_path {
         return Verdict::NotFound;
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
@@ -229,7 +245,7 @@ mod tests {
 
     #[test]
     fn only_this_attempts_callback_ends_the_login() {
-        let ours = judge(&get("/callback?code=c&state=s1&iss=x"), "s1");
+        let ours = judge(&get("/callback?code=c&state=s1&iss=x"), "/callback", "s1");
         assert_eq!(
             ours,
             Verdict::Ours {
@@ -245,13 +261,21 @@ mod tests {
             "/",
             "*",
         ] {
-            assert_eq!(judge(&get(other), "s1"), Verdict::NotFound, "{other}");
+            assert_eq!(
+                judge(&get(other), "/callback", "s1"),
+                Verdict::NotFound,
+                "{other}"
+            );
         }
         assert_eq!(
-            judge("POST /callback?code=c&state=s1 HTTP/1.1\r\n\r\n", "s1"),
+            judge(
+                "POST /callback?code=c&state=s1 HTTP/1.1\r\n\r\n",
+                "/callback",
+                "s1"
+            ),
             Verdict::NotFound
         );
-        assert_eq!(judge("garbage", "s1"), Verdict::NotFound);
+        assert_eq!(judge("garbage", "/callback", "s1"), Verdict::NotFound);
         for wrong in [
             "/callback?code=c",
             "/callback?code=c&state=s2",
@@ -259,18 +283,33 @@ mod tests {
             "/callback?code=c&state=",
             "/callback?code=c&state=s1&state=s1",
         ] {
-            assert_eq!(judge(&get(wrong), "s1"), Verdict::NotOurs, "{wrong}");
+            assert_eq!(
+                judge(&get(wrong), "/callback", "s1"),
+                Verdict::NotOurs,
+                "{wrong}"
+            );
         }
     }
 
     #[test]
+    fn a_chosen_path_is_the_only_one_answered() {
+        let ours = judge(&get("/oauth/done?code=c&state=s1"), "/oauth/done", "s1");
+        assert!(matches!(ours, Verdict::Ours { error: None, .. }));
+        assert_eq!(
+            judge(&get("/callback?code=c&state=s1"), "/oauth/done", "s1"),
+            Verdict::NotFound
+        );
+    }
+
+    #[test]
     fn the_page_says_signed_in_only_with_a_code_and_escapes_errors() {
-        let ok = judge(&get("/callback?code=c&state=s"), "s").response();
+        let ok = judge(&get("/callback?code=c&state=s"), "/callback", "s").response();
         assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("You are signed in"));
         let denied = judge(
             &get(
                 "/callback?error=access_denied&error_description=%3Cscript%3Ex%3C%2Fscript%3E&state=s",
             ),
+            "/callback",
             "s",
         );
         assert!(matches!(denied, Verdict::Ours { error: Some(_), .. }));
@@ -280,15 +319,15 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
-        let nothing = judge(&get("/callback?state=s"), "s").response();
+        let nothing = judge(&get("/callback?state=s"), "/callback", "s").response();
         assert!(nothing.contains("did not complete: no code"));
         assert!(
-            judge(&get("/nope"), "s")
+            judge(&get("/nope"), "/callback", "s")
                 .response()
                 .starts_with("HTTP/1.1 404")
         );
         assert!(
-            judge(&get("/callback?state=t"), "s")
+            judge(&get("/callback?state=t"), "/callback", "s")
                 .response()
                 .starts_with("HTTP/1.1 400")
         );

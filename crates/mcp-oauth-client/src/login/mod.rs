@@ -196,13 +196,25 @@ pub(crate) enum Redirect {
 }
 
 impl Redirect {
-    pub(crate) async fn prepare(login: &Login) -> Result<Self, ClientError> {
+    /// The redirect of `login`: on `chosen` when the agent chose one (a
+    /// browser login listens on its address), else on an ephemeral
+    /// loopback port.
+    pub(crate) async fn prepare(login: &Login, chosen: Option<&str>) -> Result<Self, ClientError> {
         match login {
             Login::Browser | Login::BrowserWith(_) => {
                 let local = |source| ClientError::Local {
                     what: "cannot listen on loopback",
                     source,
                 };
+                if let Some(uri) = chosen {
+                    // Checked at build: http, a loopback address literal,
+                    // a port.
+                    let url = url::Url::parse(uri)
+                        .map_err(|e| ClientError::invalid_url("redirect URI", uri, e))?;
+                    let addrs = url.socket_addrs(|| None).map_err(local)?;
+                    let listener = TcpListener::bind(&addrs[..]).await.map_err(local)?;
+                    return Ok(Self::Listener(listener, uri.to_owned()));
+                }
                 let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
                 let port = listener.local_addr().map_err(local)?.port();
                 Ok(Self::Listener(
@@ -210,7 +222,9 @@ impl Redirect {
                     format!("http://127.0.0.1:{port}/callback"),
                 ))
             }
-            _ => Ok(Self::Virtual(LOOPBACK_REDIRECT.to_owned())),
+            _ => Ok(Self::Virtual(
+                chosen.unwrap_or(LOOPBACK_REDIRECT).to_owned(),
+            )),
         }
     }
 

@@ -56,7 +56,7 @@ pub(super) async fn user_login(
     require_secure("authorization endpoint", endpoint)?;
     let verifier = PkceVerifier::generate()?;
     let state = random_base64url(16)?;
-    let redirect = Redirect::prepare(&config.login).await?;
+    let redirect = Redirect::prepare(&config.login, config.redirect_uri.as_deref()).await?;
     let redirect_uri = redirect.uri().to_owned();
     let url = AuthorizationRequest::new(
         &reg.client_id,

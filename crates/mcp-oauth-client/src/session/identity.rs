@@ -30,12 +30,16 @@ pub(super) async fn identity(
         return Ok(Registration {
             client_id: url.clone(),
             client_secret: None,
-            redirect_uris: vec![login::LOOPBACK_REDIRECT.to_owned()],
+            redirect_uris: vec![redirect_uri(config)],
         });
     }
     let store = config.store.as_ref();
     let key = RegistrationKey::new(config.client_name.clone(), d.issuer.clone());
-    if let Some(r) = store.load_registration(&key)? {
+    // A registration made for another redirect URI (the agent chose a
+    // new one since) is replaced by a new one.
+    if let Some(r) = store.load_registration(&key)?
+        && r.redirect_uris.contains(&redirect_uri(config))
+    {
         return Ok(r);
     }
     let endpoint = d.metadata.registration_endpoint.as_deref().ok_or_else(|| {
@@ -47,7 +51,7 @@ pub(super) async fn identity(
     let target = require_secure("registration endpoint", endpoint)?;
     let request = ClientMetadata {
         client_name: Some(config.client_name.clone()),
-        redirect_uris: Some(vec![login::LOOPBACK_REDIRECT.to_owned()]),
+        redirect_uris: Some(vec![redirect_uri(config)]),
         grant_types: Some(if matches!(config.login, crate::Login::Device(_)) {
             vec![
                 GrantType::AuthorizationCode,
@@ -85,4 +89,13 @@ pub(super) async fn identity(
     };
     store.save_registration(&key, &reg)?;
     Ok(reg)
+}
+
+/// The redirect URI the agent registers: its chosen one, else the loopback
+/// one (any port at run time, RFC 8252 §7.3).
+fn redirect_uri(config: &Config) -> String {
+    config
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| login::LOOPBACK_REDIRECT.to_owned())
 }

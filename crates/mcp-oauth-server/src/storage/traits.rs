@@ -139,8 +139,8 @@ pub trait GrantStore: Send + Sync {
 
     /// Ends everything a subject holds: moves its generation on (so its
     /// codes, sessions and refresh families die), records `now` as its
-    /// revocation time, revokes its refresh families, deletes its sessions
-    /// and remembered consents and marks its grants revoked, in one write.
+    /// revocation time, revokes its refresh families, deletes its sessions,
+    /// remembered consents and grant records, in one write.
     /// Returns the new state.
     async fn revoke_subject(&self, subject: &str, now: u64) -> Result<SubjectState, StorageError>;
 

@@ -185,13 +185,12 @@ impl GrantStore for MemoryStorage {
         g.revoked_families.extend(families);
         g.sessions.retain(|_, s| s.subject != subject);
         // Their grants end with everything else: no remembered consent lets
-        // a later session approve silently.
+        // a later session approve silently. The records go too: the new
+        // generation and revocation time above already end what the grants
+        // issued, and a new approval, even in this same second, starts
+        // afresh.
         g.consents.retain(|(s, _, _), _| s != subject);
-        for ((s, _, _), (record, revoked_at)) in &mut g.grants {
-            if s == subject && *revoked_at < record.granted_at {
-                *revoked_at = now;
-            }
-        }
+        g.grants.retain(|(s, _, _), _| s != subject);
         Ok(state)
     }
 

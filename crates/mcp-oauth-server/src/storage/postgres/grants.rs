@@ -171,14 +171,14 @@ impl GrantStore for PostgresStorage {
         tx.execute("DELETE FROM sessions WHERE subject = $1", &[&subject])
             .await?;
         // Their grants end with everything else: no remembered consent lets
-        // a later session approve silently.
+        // a later session approve silently. The records go too: the new
+        // generation and revocation time above already end what the grants
+        // issued, and a new approval, even in this same second, starts
+        // afresh.
         tx.execute("DELETE FROM consents WHERE subject = $1", &[&subject])
             .await?;
-        tx.execute(
-            "UPDATE grants SET revoked_at = $2 WHERE subject = $1 AND revoked_at < granted_at",
-            &[&subject, &i(now)],
-        )
-        .await?;
+        tx.execute("DELETE FROM grants WHERE subject = $1", &[&subject])
+            .await?;
         tx.commit().await?;
         Ok(subject_from(&row))
     }

@@ -196,12 +196,12 @@ impl GrantStore for SqliteStorage {
             )?;
             tx.execute("DELETE FROM sessions WHERE subject = ?1", [&subject])?;
             // Their grants end with everything else: no remembered consent
-            // lets a later session approve silently.
+            // lets a later session approve silently. The records go too:
+            // the new generation and revocation time above already end
+            // what the grants issued, and a new approval, even in this
+            // same second, starts afresh.
             tx.execute("DELETE FROM consents WHERE subject = ?1", [&subject])?;
-            tx.execute(
-                "UPDATE grants SET revoked_at = ?2 WHERE subject = ?1 AND revoked_at < granted_at",
-                params![subject, i(now)],
-            )?;
+            tx.execute("DELETE FROM grants WHERE subject = ?1", [&subject])?;
             tx.commit()?;
             Ok(state)
         })
