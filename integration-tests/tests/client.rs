@@ -379,3 +379,39 @@ async fn the_agent_listens_on_the_redirect_it_chose_and_registers_it() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn forgetting_a_server_revokes_its_refresh_token_and_clears_the_store() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let store = MemoryStore::new();
+    let client = agent(&s.base, store.clone());
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 1);
+    let key = mcp_oauth_client::SessionKey::new("test-agent", rs.resource.as_str());
+    let index = store.load_session(&key).unwrap().expect("a session");
+    let refresh = store
+        .load_tokens(&key.tokens_key(&index))
+        .unwrap()
+        .and_then(|t| t.refresh_token)
+        .expect("a refresh token");
+
+    let gone = client.forget(&rs.resource).await.unwrap();
+    assert!(gone.had_tokens && gone.revoked_at_server, "{gone:?}");
+    assert!(store.load_session(&key).unwrap().is_none());
+    assert!(
+        store
+            .load_tokens(&key.tokens_key(&index))
+            .unwrap()
+            .is_none()
+    );
+    // Revoked at the AS: the refresh token no longer works there.
+    let r = crate::flow::refresh(&s, AGENT_ID, refresh.secret()).await;
+    assert_eq!(crate::flow::error_of(r, 400).await, "invalid_grant");
+    // Forgetting again finds nothing; the next use logs in anew.
+    let again = client.forget(&rs.resource).await.unwrap();
+    assert!(!again.had_tokens && !again.revoked_at_server);
+    assert_eq!(tool_names(&client, &rs.resource).await.len(), 2);
+    assert_eq!(logins(&s).await, 2);
+    s.stop().await;
+}

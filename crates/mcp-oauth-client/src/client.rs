@@ -15,7 +15,7 @@ use crate::config::{AssertionKey, Config};
 use crate::error::ClientError;
 use crate::fetch::{default_http, require_secure};
 use crate::login::Login;
-use crate::session::{DEFAULT_LOGIN_TIMEOUT, Session};
+use crate::session::{DEFAULT_LOGIN_TIMEOUT, Forgotten, Session};
 use crate::store::{MemoryStore, Registration, TokenStore};
 #[cfg(feature = "rmcp")]
 use crate::transport::AuthorizedClient;
@@ -399,6 +399,27 @@ impl OAuthClient {
                 ))
             })
             .clone())
+    }
+
+    /// Forgets the MCP server at `mcp_url`: revokes its refresh token at
+    /// the authorization server (RFC 7009) when that offers revocation,
+    /// then removes its tokens, its session record and the dynamic
+    /// registration at that authorization server from the store. The next
+    /// request to it logs in (and registers) anew.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth_client::OAuthClient) -> Result<(), mcp_oauth_client::ClientError> {
+    /// let gone = client.forget("https://mcp.example.com/mcp").await?;
+    /// if gone.had_tokens && !gone.revoked_at_server {
+    ///     eprintln!("forgotten here; the server kept the grant until it expires");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn forget(&self, mcp_url: &str) -> Result<Forgotten, ClientError> {
+        let session = self.session(mcp_url)?;
+        let forgotten = session.forget().await?;
+        self.sessions.lock().remove(session.url());
+        Ok(forgotten)
     }
 
     /// An access token for the MCP server at `mcp_url`: the stored one,

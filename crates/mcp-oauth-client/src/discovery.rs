@@ -362,7 +362,7 @@ pub(crate) async fn discover_for_login(
 
 /// RFC 8414 / OIDC metadata of `issuer`; the inner error says which other
 /// issuer a document named, if one did.
-async fn fetch_as_metadata(
+pub(crate) async fn fetch_as_metadata(
     http: &reqwest::Client,
     issuer: &str,
 ) -> Result<Result<AuthorizationServerMetadata, Option<String>>, ClientError> {

@@ -53,6 +53,7 @@ pub use error::{CallbackError, ClientError, FetchError, UrlError};
 pub use login::device::{DeviceCodePrompt, DevicePrompt};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
+pub use session::Forgotten;
 pub use store::{
     FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
     TokenStore, Tokens, TokensKey,

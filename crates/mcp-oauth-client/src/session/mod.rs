@@ -6,6 +6,7 @@
 //! use each other's refreshes instead of replaying a spent refresh token.
 
 mod device;
+mod forget;
 mod grant;
 mod identity;
 
@@ -19,6 +20,7 @@ use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::AccessToken;
 use mcp_oauth_core::token::TokenRequest;
 
+pub use self::forget::Forgotten;
 use self::grant::now;
 use crate::config::{Config, same_issuer};
 use crate::discovery::{Discovered, discover_for_login, is_own_resource};
@@ -58,6 +60,11 @@ impl Session {
             http,
             state: tokio::sync::Mutex::new(State::default()),
         }
+    }
+
+    /// The MCP server's canonical URL.
+    pub(crate) fn url(&self) -> &str {
+        self.mcp_url.as_str()
     }
 
     fn session_key(&self) -> SessionKey {

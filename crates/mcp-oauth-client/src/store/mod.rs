@@ -371,6 +371,10 @@ pub trait TokenStore: Send + Sync + 'static {
     fn remove_tokens(&self, key: &TokensKey) -> Result<(), StoreError> {
         self.remove(&key.entry())
     }
+    /// Forgets the session record of an MCP server.
+    fn remove_session(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.remove(&key.entry())
+    }
     /// The dynamic registration under `key`, if any.
     fn load_registration(&self, key: &RegistrationKey) -> Result<Option<Registration>, StoreError> {
         read(self, &key.entry())
@@ -382,6 +386,10 @@ pub trait TokenStore: Send + Sync + 'static {
         registration: &Registration,
     ) -> Result<(), StoreError> {
         write(self, &key.entry(), registration)
+    }
+    /// Forgets the dynamic registration under `key`.
+    fn remove_registration(&self, key: &RegistrationKey) -> Result<(), StoreError> {
+        self.remove(&key.entry())
     }
 }
 
