@@ -415,3 +415,42 @@ async fn the_actix_glue_protects_the_same_server() {
     handle.stop(true).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_broader_scope_satisfies_a_narrower_one_through_the_hierarchy() {
+    use mcp_oauth_core::scope_hierarchy::ScopeHierarchy;
+    let s = TestServer::start(|c| c.scopes(["mcp", "profile", WRITE_SCOPE])).await;
+    let issuer = s.base.clone();
+    let rs = start_rs(move |resource| {
+        Verifier::builder(resource)
+            .authorization_server(issuer)
+            .required_scopes(["mcp"])
+            .scopes_supported(["mcp", "profile", WRITE_SCOPE])
+            .tool_scope("set_user_profile", WRITE_SCOPE)
+            // `profile` covers `profile:write` by the separator rule.
+            .scope_hierarchy(ScopeHierarchy::new().separator(':'))
+            .build()
+            .unwrap()
+    })
+    .await;
+    let call = rpc(
+        3,
+        "tools/call",
+        json!({"name": "set_user_profile", "arguments": {"profile": "x"}}),
+    );
+    // The broader scope passes the verifier's per-tool check.
+    let broad = token_for(&s, &rs.resource, "mcp profile").await;
+    let session = open_session(&rs, &broad).await;
+    let r = post(&rs.mcp(), Some(&broad), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 200, "the layer lets it through");
+    // A token with neither still gets 403 naming the narrowest scopes.
+    let narrow = token_for(&s, &rs.resource, "mcp").await;
+    let session = open_session(&rs, &narrow).await;
+    let r = post(&rs.mcp(), Some(&narrow), session.as_deref(), &call).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        challenge_of(&r).scope.unwrap().to_sorted_string(),
+        "mcp profile:write"
+    );
+    s.stop().await;
+}

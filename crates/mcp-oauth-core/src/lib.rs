@@ -112,6 +112,7 @@ pub mod redirect;
 pub mod registration;
 pub mod resource;
 pub mod scope;
+pub mod scope_hierarchy;
 pub mod secret;
 pub mod token;
 

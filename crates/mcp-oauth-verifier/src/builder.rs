@@ -2,6 +2,7 @@
 //! `build`. The settings every mode shares are here; the mode states and
 //! their own settings are in `mode`.
 
+use mcp_oauth_core::scope_hierarchy::ScopeHierarchy;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ struct Settings {
     cache_max_bytes: u64,
     allowed_origins: Vec<String>,
     timeout: Duration,
+    hierarchy: ScopeHierarchy,
 }
 
 /// The mode `build` was called in.
@@ -143,6 +145,7 @@ impl Verifier {
                 cache_max_bytes: DEFAULT_CACHE_BYTES,
                 allowed_origins: Vec::new(),
                 timeout: Duration::from_secs(5),
+                hierarchy: ScopeHierarchy::new(),
             },
             mode: AnyMode,
             _issuer: PhantomData,
@@ -157,6 +160,40 @@ impl<S, M> VerifierBuilder<S, M> {
         scopes: I,
     ) -> Self {
         self.settings.required = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Which scopes imply which (MCP 2026-07-28: a broader scope implies
+    /// narrower ones). Every sufficiency check uses it: the required
+    /// scopes, per-tool scopes, and the 403 challenge, which still names
+    /// the narrowest scopes that would suffice.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Claims, Verifier};
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    /// use mcp_oauth_verifier::core::scope_hierarchy::ScopeHierarchy;
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .required_scopes(["files:read"])
+    ///     .scope_hierarchy(ScopeHierarchy::new().imply("files:write", ["files:read"]).separator(':'))
+    ///     .build()?;
+    /// let with = |scope: &str| Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: None,
+    ///     scopes: ScopeSet::parse(scope).unwrap(),
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     audience: vec!["https://mcp.example.com/mcp".into()],
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert!(verifier.authorize(&with("files:write"), None).is_ok());
+    /// assert!(verifier.authorize(&with("files"), None).is_ok());
+    /// assert!(verifier.authorize(&with("filesystem"), None).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scope_hierarchy(mut self, hierarchy: ScopeHierarchy) -> Self {
+        self.settings.hierarchy = hierarchy;
         self
     }
 
@@ -396,5 +433,6 @@ fn build(c: Settings, mode: ModeChoice) -> Result<Verifier, BuildError> {
         discoveries,
         counters: Arc::default(),
         origins: AllowedOrigins::new(origins),
+        hierarchy: c.hierarchy,
     }))
 }

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) discoveries: Vec<Arc<Discovery>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) origins: AllowedOrigins,
+    /// Which scopes imply which.
+    pub(crate) hierarchy: mcp_oauth_core::scope_hierarchy::ScopeHierarchy,
 }
 
 /// Verifies bearer tokens for one MCP resource; cheap to clone.
@@ -305,8 +307,9 @@ impl Verifier {
     /// ```
     pub fn authorize(&self, claims: &Claims, extra: Option<&ScopeSet>) -> Result<(), Rejection> {
         let required = &self.inner.required;
-        let ok =
-            required.is_subset(&claims.scopes) && extra.is_none_or(|e| e.is_subset(&claims.scopes));
+        let h = &self.inner.hierarchy;
+        let ok = h.satisfies(&claims.scopes, required)
+            && extra.is_none_or(|e| h.satisfies(&claims.scopes, e));
         if ok {
             Ok(())
         } else {
@@ -316,6 +319,36 @@ impl Verifier {
             };
             Err(Rejection::InsufficientScope { required: needed })
         }
+    }
+
+    /// Whether `claims` cover `scope` under this verifier's
+    /// [scope hierarchy](crate::VerifierBuilder::scope_hierarchy): for a
+    /// tool that checks a scope itself, so it agrees with the layer
+    /// ([`Claims::has_scope`] compares exactly).
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::{Claims, Verifier};
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    /// use mcp_oauth_verifier::core::scope_hierarchy::ScopeHierarchy;
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .scope_hierarchy(ScopeHierarchy::new().separator(':'))
+    ///     .build()?;
+    /// let claims = Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: None,
+    ///     scopes: ScopeSet::parse("files")?,
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     audience: vec!["https://mcp.example.com/mcp".into()],
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert!(verifier.covers(&claims, "files:write") && !claims.has_scope("files:write"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn covers(&self, claims: &Claims, scope: &str) -> bool {
+        self.inner.hierarchy.covers(&claims.scopes, scope)
     }
 
     /// Verifies the token (signature or introspection, issuer, audience,
