@@ -1067,7 +1067,29 @@ async fn a_registration_flood_is_cut_off() {
         .send()
         .await
         .unwrap();
-    assert_eq!(error_of(r, 429).await, "too_many_requests");
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    // The answer says how not to run into it: keep one registration.
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("keep its registration"),
+        "{body}"
+    );
+    // The moment the limit engaged is audited once, not per refusal.
+    for _ in 0..3 {
+        let _ = http()
+            .post(s.url("/register"))
+            .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut q = mcp_oauth_server::storage::AuditQuery::default();
+    q.kind = Some("registration_throttled".into());
+    assert_eq!(s.storage.audit_events(&q).await.unwrap().len(), 1);
     s.stop().await;
 }
 

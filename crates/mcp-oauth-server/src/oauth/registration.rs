@@ -53,7 +53,10 @@ impl Registration<'_> {
                 self.audit.record(entry).await;
             }
             return Err(OAuthError::too_many_requests(
-                "too many registrations from this address; try again later",
+                "too many registrations from this address; try again later. An agent should \
+                 register once and keep its registration (a persistent token store such as an \
+                 encrypted file, or a client id the operator created) instead of registering \
+                 on every run",
             ));
         }
         let metadata: ClientMetadata = serde_json::from_slice(body).map_err(|e| {
