@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! use mcp_oauth_client::{FileStore, Login, OAuthClient};
-//! use rmcp::ServiceExt;
+//! use mcp_oauth_client::rmcp::ServiceExt; // the rmcp this crate is built with
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = OAuthClient::builder("my-agent")
@@ -58,5 +58,11 @@ pub use store::{
     FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
     TokenStore, Tokens, TokensKey,
 };
+/// The rmcp this crate is built with (3.11, with its `client` and
+/// streamable-HTTP client features): use it through this path
+/// (`mcp_oauth_client::rmcp::ServiceExt`, …) and the versions always agree.
+/// A program that needs more of rmcp depends on the same version itself.
+#[cfg(feature = "rmcp")]
+pub use rmcp;
 #[cfg(feature = "rmcp")]
 pub use transport::AuthorizedClient;

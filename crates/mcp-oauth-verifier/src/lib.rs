@@ -63,6 +63,13 @@ pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
 pub use error::BuildError;
 pub use mcp_oauth_core as core;
+/// The rmcp this crate is built with, under the `rmcp` feature (3.11): the
+/// claims of a request reach tools through it (`Claims::from_parts`). A
+/// server depends on the same version itself for its server features
+/// (`server`, `transport-streamable-http-server`, `macros`); cargo then
+/// builds one rmcp with all of them.
+#[cfg(feature = "rmcp")]
+pub use rmcp;
 pub use stats::VerifierStats;
 pub use unavailable::Unavailable;
 pub use verifier::Verifier;
