@@ -454,3 +454,70 @@ async fn a_broader_scope_satisfies_a_narrower_one_through_the_hierarchy() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn mcp_method_and_name_headers_refuse_early_and_must_agree_with_the_body() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let token = token_for(&s, &rs.resource, "mcp").await;
+    let session = open_session(&rs, &token).await;
+    let send = |method: &'static str, name: Option<&'static str>, body: Value| {
+        let mut b = http()
+            .post(rs.mcp())
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("mcp-method", method)
+            .bearer_auth(&token)
+            .json(&body);
+        if let Some(n) = name {
+            b = b.header("mcp-name", n);
+        }
+        if let Some(sid) = &session {
+            b = b.header("mcp-session-id", sid);
+        }
+        b.send()
+    };
+    let call = |tool: &str| {
+        rpc(
+            7,
+            "tools/call",
+            json!({"name": tool, "arguments": {"profile": "x"}}),
+        )
+    };
+    // The headers name a tool the token may not call: 403, as the body would.
+    let r = send(
+        "tools/call",
+        Some("set_user_profile"),
+        call("set_user_profile"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        challenge_of(&r).scope.unwrap().to_sorted_string(),
+        "mcp profile:write"
+    );
+    // Headers that hide the real call: refused, whatever they say.
+    let r = send(
+        "tools/call",
+        Some("get_user_profile"),
+        call("set_user_profile"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = send("tools/list", None, call("set_user_profile"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Headers that agree with an allowed call: through.
+    let r = send(
+        "tools/call",
+        Some("get_user_profile"),
+        call("get_user_profile"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}

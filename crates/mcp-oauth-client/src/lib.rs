@@ -53,16 +53,16 @@ pub use error::{CallbackError, ClientError, FetchError, UrlError};
 pub use login::device::{DeviceCodePrompt, DevicePrompt};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
-pub use session::Forgotten;
-pub use store::{
-    FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
-    TokenStore, Tokens, TokensKey,
-};
 /// The rmcp this crate is built with (3.11, with its `client` and
 /// streamable-HTTP client features): use it through this path
 /// (`mcp_oauth_client::rmcp::ServiceExt`, …) and the versions always agree.
 /// A program that needs more of rmcp depends on the same version itself.
 #[cfg(feature = "rmcp")]
 pub use rmcp;
+pub use session::Forgotten;
+pub use store::{
+    FileStore, MemoryStore, Registration, RegistrationKey, SessionKey, SessionRecord, StoreError,
+    TokenStore, Tokens, TokensKey,
+};
 #[cfg(feature = "rmcp")]
 pub use transport::AuthorizedClient;

@@ -48,6 +48,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, web};
 
 use crate::claims::{Claims, Rejection};
+use crate::mcp_headers::{MCP_METHOD, MCP_NAME};
 use crate::verifier::Verifier;
 
 /// Largest request body inspected for `tools/call` scopes.
@@ -232,6 +233,20 @@ async fn check(
         Err(r) => return Err(refuse(req, r)),
     };
     let req = if verifier.has_tool_scopes() && req.method() == Method::POST {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (method, name) = (header(MCP_METHOD), header(MCP_NAME));
+        // The headers (MCP 2026-07-28) can refuse before the body is read;
+        // the body is checked all the same.
+        if let Some(extra) = verifier.header_tool_scopes(method.as_deref(), name.as_deref())
+            && let Err(r) = verifier.authorize(&claims, Some(&extra))
+        {
+            return Err(refuse(req, r));
+        }
         let (http_req, mut payload) = req.into_parts();
         let bytes = match web::Bytes::from_request(&http_req, &mut payload).await {
             Ok(b) if b.len() <= MAX_INSPECTED_BODY => b,
@@ -243,6 +258,12 @@ async fn check(
                 ));
             }
         };
+        if let Err(r) = verifier.check_mcp_headers(&bytes, method.as_deref(), name.as_deref()) {
+            return Err(ServiceResponse::new(
+                http_req,
+                rejection_response(verifier, &r),
+            ));
+        }
         if let Some(extra) = verifier.tool_call_scopes(&bytes)
             && let Err(r) = verifier.authorize(&claims, Some(&extra))
         {

@@ -48,6 +48,7 @@ mod fetch;
 mod introspection;
 mod jwks;
 mod jwt;
+mod mcp_headers;
 mod origin;
 mod stats;
 mod unavailable;
@@ -62,6 +63,7 @@ pub use builder::mode::{AnyMode, IntrospectionMode, JwtMode};
 pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
 pub use error::BuildError;
+pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use mcp_oauth_core as core;
 /// The rmcp this crate is built with, under the `rmcp` feature (3.11): the
 /// claims of a request reach tools through it (`Claims::from_parts`). A

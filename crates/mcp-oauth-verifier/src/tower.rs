@@ -33,6 +33,7 @@ pub use tower::Layer;
 use tower::Service;
 
 use crate::claims::{Claims, Rejection};
+use crate::mcp_headers::{MCP_METHOD, MCP_NAME};
 use crate::verifier::Verifier;
 
 /// Largest request body inspected for `tools/call` scopes.
@@ -218,12 +219,27 @@ where
                 Err(r) => return Ok(rejection_response(&verifier, &r)),
             };
             let body = if verifier.has_tool_scopes() && parts.method == Method::POST {
+                let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                let (method, name) = (header(MCP_METHOD), header(MCP_NAME));
+                // The headers (MCP 2026-07-28) can refuse before the body
+                // is read; the body is checked all the same.
+                if let Some(extra) = verifier.header_tool_scopes(method, name)
+                    && let Err(r) = verifier.authorize(&claims, Some(&extra))
+                {
+                    return Ok(rejection_response(&verifier, &r));
+                }
+                let (method, name) = (method.map(str::to_owned), name.map(str::to_owned));
                 let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_INSPECTED_BODY).await
                 else {
                     let r =
                         Rejection::InvalidRequest("request body unreadable or too large".into());
                     return Ok(rejection_response(&verifier, &r));
                 };
+                if let Err(r) =
+                    verifier.check_mcp_headers(&bytes, method.as_deref(), name.as_deref())
+                {
+                    return Ok(rejection_response(&verifier, &r));
+                }
                 if let Some(extra) = verifier.tool_call_scopes(&bytes)
                     && let Err(r) = verifier.authorize(&claims, Some(&extra))
                 {
