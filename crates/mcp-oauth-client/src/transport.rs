@@ -53,6 +53,36 @@ impl std::fmt::Debug for AuthorizedClient {
     }
 }
 
+/// `custom` plus the MCP 2026-07-28 request headers of `message`:
+/// `Mcp-Method` (its JSON-RPC method) and, for `tools/call`, `Mcp-Name`
+/// (the tool), unless already set. Servers of earlier revisions ignore
+/// them; a value that cannot be a header is left out.
+fn with_mcp_headers(
+    custom: &HashMap<HeaderName, HeaderValue>,
+    message: &ClientJsonRpcMessage,
+) -> HashMap<HeaderName, HeaderValue> {
+    let mut headers = custom.clone();
+    let Ok(value) = serde_json::to_value(message) else {
+        return headers;
+    };
+    let method = value.get("method").and_then(|m| m.as_str());
+    let name = match method {
+        Some("tools/call") => value
+            .get("params")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str()),
+        _ => None,
+    };
+    for (header, text) in [("mcp-method", method), ("mcp-name", name)] {
+        if let Some(text) = text
+            && let Ok(v) = HeaderValue::from_str(text)
+        {
+            headers.entry(HeaderName::from_static(header)).or_insert(v);
+        }
+    }
+    headers
+}
+
 fn flow_error(e: ClientError) -> HttpError {
     StreamableHttpError::Io(std::io::Error::other(e))
 }
@@ -111,6 +141,7 @@ impl StreamableHttpClient for AuthorizedClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
+        let custom_headers = with_mcp_headers(&custom_headers, &message);
         self.authorized(|token| {
             self.http.post_message(
                 uri.clone(),
@@ -132,6 +163,7 @@ impl StreamableHttpClient for AuthorizedClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
+        let custom_headers = with_mcp_headers(&custom_headers, &message);
         self.authorized(|token| {
             self.http.post_message_with_max_sse_event_size(
                 uri.clone(),
@@ -154,6 +186,7 @@ impl StreamableHttpClient for AuthorizedClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
+        let custom_headers = with_mcp_headers(&custom_headers, &message);
         self.authorized(|token| {
             self.http.post_message_with_response_limits(
                 uri.clone(),
@@ -231,5 +264,42 @@ impl StreamableHttpClient for AuthorizedClient {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(h: &'a HashMap<HeaderName, HeaderValue>, name: &'static str) -> &'a str {
+        h.get(&HeaderName::from_static(name))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn requests_name_their_method_and_tool_in_headers() {
+        let call: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "delete_file", "arguments": {}}
+        }))
+        .unwrap();
+        let h = with_mcp_headers(&HashMap::new(), &call);
+        assert_eq!(get(&h, "mcp-method"), "tools/call");
+        assert_eq!(get(&h, "mcp-name"), "delete_file");
+        let list: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/list"
+        }))
+        .unwrap();
+        let h = with_mcp_headers(&HashMap::new(), &list);
+        assert_eq!(get(&h, "mcp-method"), "tools/list");
+        assert!(!h.contains_key(&HeaderName::from_static("mcp-name")));
+        // A header the caller set is kept.
+        let mut custom = HashMap::new();
+        custom.insert(
+            HeaderName::from_static("mcp-method"),
+            HeaderValue::from_static("x"),
+        );
+        assert_eq!(get(&with_mcp_headers(&custom, &list), "mcp-method"), "x");
     }
 }
