@@ -54,8 +54,9 @@ impl std::fmt::Debug for AuthorizedClient {
 }
 
 /// `custom` plus the MCP 2026-07-28 request headers of `message`:
-/// `Mcp-Method` (its JSON-RPC method) and, for `tools/call`, `Mcp-Name`
-/// (the tool), unless already set. Servers of earlier revisions ignore
+/// `Mcp-Method` (its JSON-RPC method), for `tools/call` `Mcp-Name` (the
+/// tool), and for `initialize` `MCP-Protocol-Version` (the revision it
+/// proposes), unless already set. Servers of earlier revisions ignore
 /// them; a value that cannot be a header is left out.
 fn with_mcp_headers(
     custom: &HashMap<HeaderName, HeaderValue>,
@@ -66,14 +67,28 @@ fn with_mcp_headers(
         return headers;
     };
     let method = value.get("method").and_then(|m| m.as_str());
-    let name = match method {
-        Some("tools/call") => value
+    let param = |key: &str| {
+        value
             .get("params")
-            .and_then(|p| p.get("name"))
-            .and_then(|n| n.as_str()),
+            .and_then(|p| p.get(key))
+            .and_then(|n| n.as_str())
+    };
+    let name = match method {
+        Some("tools/call") => param("name"),
         _ => None,
     };
-    for (header, text) in [("mcp-method", method), ("mcp-name", name)] {
+    // `initialize` names the revision it proposes; 2026-07-28 servers want
+    // it as MCP-Protocol-Version on that very request too (rmcp sends the
+    // header only once a revision is negotiated).
+    let version = match method {
+        Some("initialize") => param("protocolVersion"),
+        _ => None,
+    };
+    for (header, text) in [
+        ("mcp-method", method),
+        ("mcp-name", name),
+        ("mcp-protocol-version", version),
+    ] {
         if let Some(text) = text
             && let Ok(v) = HeaderValue::from_str(text)
         {
