@@ -104,6 +104,17 @@ impl ServerHandler for ProfileServer {
 /// the verifier. `allowed_hosts` lists the `Host` values the MCP service
 /// accepts (rmcp's DNS-rebinding guard).
 pub fn app(verifier: &Verifier, profiles: Profiles, allowed_hosts: Vec<String>) -> Router {
+    app_with_layer(verifier, verifier.layer(), profiles, allowed_hosts)
+}
+
+/// [`app`] with the verifier's layer as given (for instance
+/// `verifier.layer().filter_tools_list(true)`).
+pub fn app_with_layer(
+    verifier: &Verifier,
+    layer: mcp_oauth_verifier::tower::VerifierLayer,
+    profiles: Profiles,
+    allowed_hosts: Vec<String>,
+) -> Router {
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
     let mcp = StreamableHttpService::new(
         move || Ok(ProfileServer::new(profiles.clone())),
@@ -112,7 +123,7 @@ pub fn app(verifier: &Verifier, profiles: Profiles, allowed_hosts: Vec<String>) 
     );
     Router::new()
         .merge(verifier.metadata_router())
-        .nest_service("/mcp", verifier.layer().layer(mcp))
+        .nest_service("/mcp", layer.layer(mcp))
 }
 
 /// The MCP service for actix-web (rmcp-actix-web), handing the verified

@@ -521,3 +521,49 @@ async fn mcp_method_and_name_headers_refuse_early_and_must_agree_with_the_body()
     assert_eq!(r.status(), 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn tools_list_can_be_filtered_to_what_the_token_may_call() {
+    let s = as_server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let verifier = jwt_verifier(&s.base)(resource.clone());
+    let app = mcp_oauth_examples::profile::app_with_layer(
+        &verifier,
+        verifier.layer().filter_tools_list(true),
+        Default::default(),
+        vec![format!("127.0.0.1:{port}")],
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let rs = Rs {
+        base: format!("http://127.0.0.1:{port}"),
+        resource,
+        task,
+    };
+    let list = rpc(2, "tools/list", json!({}));
+    let names = |v: Value| -> Vec<String> {
+        v["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Without profile:write, set_user_profile is not offered.
+    let narrow = token_for(&s, &rs.resource, "mcp").await;
+    let session = open_session(&rs, &narrow).await;
+    let r = post(&rs.mcp(), Some(&narrow), session.as_deref(), &list).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(names(result_of(r).await), ["get_user_profile"]);
+    // With it, both are.
+    let wide = token_for(&s, &rs.resource, "mcp profile:write").await;
+    let session = open_session(&rs, &wide).await;
+    let r = post(&rs.mcp(), Some(&wide), session.as_deref(), &list).await;
+    let mut all = names(result_of(r).await);
+    all.sort();
+    assert_eq!(all, ["get_user_profile", "set_user_profile"]);
+    s.stop().await;
+}

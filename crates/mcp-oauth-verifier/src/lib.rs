@@ -51,6 +51,8 @@ mod jwt;
 mod mcp_headers;
 mod origin;
 mod stats;
+#[cfg(feature = "tower")]
+mod tools_filter;
 mod unavailable;
 mod verifier;
 

@@ -27,6 +27,7 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::get;
+use futures_util::StreamExt;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 pub use tower::Layer;
@@ -34,6 +35,7 @@ use tower::Service;
 
 use crate::claims::{Claims, Rejection};
 use crate::mcp_headers::{MCP_METHOD, MCP_NAME};
+use crate::tools_filter::{SseFilter, filter_json, is_tools_list};
 use crate::verifier::Verifier;
 
 /// Largest request body inspected for `tools/call` scopes.
@@ -47,6 +49,7 @@ impl Verifier {
         VerifierLayer {
             verifier: self.clone(),
             strip_authorization: false,
+            filter_tools_list: false,
         }
     }
 
@@ -113,11 +116,52 @@ pub fn rejection_response(verifier: &Verifier, rejection: &Rejection) -> Respons
     response
 }
 
+/// `response` to a `tools/list`, with only the tools `claims` may call:
+/// an SSE stream filtered event by event as it flows, a JSON answer read
+/// whole (up to the inspection limit; beyond it, 502).
+async fn filtered(
+    response: Response<Body>,
+    verifier: Verifier,
+    claims: Arc<Claims>,
+) -> Response<Body> {
+    let sse = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let (mut parts, body) = response.into_parts();
+    // The length changes with the filtering.
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    if sse {
+        let filter = Arc::new(parking_lot::Mutex::new(SseFilter::new(verifier, claims)));
+        let tail = filter.clone();
+        let events = body
+            .into_data_stream()
+            .map(move |chunk| chunk.map(|b| Bytes::from(filter.lock().push(&b))))
+            .chain(futures_util::stream::once(async move {
+                Ok::<_, axum::Error>(Bytes::from(tail.lock().finish()))
+            }));
+        return Response::from_parts(parts, Body::from_stream(events));
+    }
+    match axum::body::to_bytes(body, MAX_INSPECTED_BODY).await {
+        Ok(bytes) => {
+            let out = filter_json(&verifier, &claims, &bytes);
+            Response::from_parts(parts, Body::from(out))
+        }
+        Err(_) => {
+            let mut r = Response::new(Body::from("tools/list answer too large to filter"));
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
+        }
+    }
+}
+
 /// The layer returned by [`Verifier::layer`].
 #[derive(Clone, Debug)]
 pub struct VerifierLayer {
     verifier: Verifier,
     strip_authorization: bool,
+    filter_tools_list: bool,
 }
 
 impl VerifierLayer {
@@ -128,6 +172,7 @@ impl VerifierLayer {
             inner,
             verifier: self.verifier.clone(),
             strip_authorization: self.strip_authorization,
+            filter_tools_list: self.filter_tools_list,
         }
     }
 
@@ -135,6 +180,15 @@ impl VerifierLayer {
     /// (default off), so the token cannot leak into logs or be passed on.
     pub fn strip_authorization(mut self, on: bool) -> Self {
         self.strip_authorization = on;
+        self
+    }
+
+    /// Answer `tools/list` with only the tools the caller's token may call
+    /// (default off): a tool with scopes of its own
+    /// ([`tool_scope`](crate::VerifierBuilder::tool_scope)) the token does
+    /// not cover is left out, in JSON answers and SSE streams alike.
+    pub fn filter_tools_list(mut self, on: bool) -> Self {
+        self.filter_tools_list = on;
         self
     }
 }
@@ -152,6 +206,7 @@ pub struct VerifierService<S> {
     inner: S,
     verifier: Verifier,
     strip_authorization: bool,
+    filter_tools_list: bool,
 }
 
 impl<S, B, RB> Service<Request<B>> for VerifierService<S>
@@ -177,6 +232,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let strip = self.strip_authorization;
+        let filter = self.filter_tools_list;
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let mut origins = parts.headers.get_all(ORIGIN).iter();
@@ -218,6 +274,7 @@ where
                 Ok(c) => c,
                 Err(r) => return Ok(rejection_response(&verifier, &r)),
             };
+            let mut tools_list = false;
             let body = if verifier.has_tool_scopes() && parts.method == Method::POST {
                 let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
                 let (method, name) = (header(MCP_METHOD), header(MCP_NAME));
@@ -245,6 +302,7 @@ where
                 {
                     return Ok(rejection_response(&verifier, &r));
                 }
+                tools_list = filter && is_tools_list(&bytes);
                 Body::from(bytes)
             } else {
                 Body::new(body)
@@ -252,9 +310,13 @@ where
             if strip {
                 parts.headers.remove(AUTHORIZATION);
             }
-            parts.extensions.insert(claims);
+            parts.extensions.insert(claims.clone());
             let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(response.map(Body::new))
+            let response = response.map(Body::new);
+            if !tools_list {
+                return Ok(response);
+            }
+            Ok(filtered(response, verifier, claims).await)
         })
     }
 }
