@@ -415,3 +415,31 @@ async fn forgetting_a_server_revokes_its_refresh_token_and_clears_the_store() {
     assert_eq!(logins(&s).await, 2);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_wrong_password_is_a_typed_denial_also_through_rmcp() {
+    let s = as_server().await;
+    let rs = start_rs(jwt_verifier(&s.base)).await;
+    let client = OAuthClient::builder("test-agent")
+        .authorization_server(&s.base)
+        .client_id(AGENT_ID)
+        .login(Login::password(USER, "not the password"))
+        .build()
+        .unwrap();
+    let err = client.access_token(&rs.resource).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Denied(e) if e.error == mcp_oauth_core::ErrorCode::AccessDenied),
+        "{err}"
+    );
+    // Through rmcp, the same error is found in the transport's error.
+    let failed = ().serve(client.transport(&rs.resource).unwrap()).await;
+    let Err(e) = failed else {
+        panic!("a wrong password must not connect")
+    };
+    let found = ClientError::find(&e);
+    assert!(
+        matches!(found, Some(ClientError::Denied(_))),
+        "{e} / {found:?}"
+    );
+    s.stop().await;
+}

@@ -249,6 +249,42 @@ pub enum UrlError {
 }
 
 impl ClientError {
+    /// The `ClientError` behind `error`, if there is one in its chain of
+    /// sources: how a program finds out why rmcp's transport failed (a
+    /// refused login is [`ClientError::Denied`], `access_denied` for a
+    /// wrong password).
+    ///
+    /// ```
+    /// use mcp_oauth_client::ClientError;
+    ///
+    /// let inner = ClientError::Timeout;
+    /// let wrapped = std::io::Error::other(inner); // as rmcp's transport wraps it
+    /// assert!(matches!(ClientError::find(&wrapped), Some(ClientError::Timeout)));
+    /// ```
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a ClientError> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(found) = e.downcast_ref::<ClientError>() {
+                return Some(found);
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && let Some(found) = io.get_ref().and_then(|i| i.downcast_ref::<ClientError>())
+            {
+                return Some(found);
+            }
+            next = e.source();
+            // rmcp's initialization error keeps the transport's error but
+            // does not name it as its source.
+            #[cfg(feature = "rmcp")]
+            if let Some(rmcp::service::ClientInitializeError::TransportError { error, .. }) =
+                e.downcast_ref::<rmcp::service::ClientInitializeError>()
+            {
+                next = Some(error);
+            }
+        }
+        None
+    }
+
     /// An [`InvalidUrl`](Self::InvalidUrl) error about `url`.
     pub(crate) fn invalid_url(
         what: &'static str,

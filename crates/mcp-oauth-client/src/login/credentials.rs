@@ -93,6 +93,14 @@ pub(super) async fn headless(
     if let Some(back) = redirected_to_us(&reply, redirect_uri) {
         return Ok(back);
     }
+    // A refusal in the OAuth error form (a wrong password is
+    // `access_denied`) is typed, so callers can tell it from a failure.
+    if reply.status.is_client_error()
+        && reply.is_json()
+        && let Ok(e) = reply.json::<mcp_oauth_core::error::ErrorResponse>()
+    {
+        return Err(ClientError::Denied(e));
+    }
     Err(ClientError::Authorization(format!(
         "login refused (HTTP {}): {}",
         reply.status,
