@@ -512,18 +512,24 @@ async fn an_agent_is_told_when_the_server_has_no_device_flow() {
 /// (`scripts/test` builds it first; `cargo test` builds examples as test
 /// harnesses, under other names).
 fn agent_binary() -> Option<std::path::PathBuf> {
+    example_binary("agent")
+}
+
+/// The example program `name`, built by `scripts/test` (`None`, skipping,
+/// outside CI when it is not built).
+fn example_binary(name: &str) -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?.parent()?.join("examples");
-    let bin = dir.join("agent");
+    let bin = dir.join(name);
     if bin.exists() {
         Some(bin)
     } else if std::env::var_os("CI").is_some() {
         panic!(
-            "CI is set but the agent example is not built at {}",
+            "CI is set but the {name} example is not built at {}",
             bin.display()
         );
     } else {
-        eprintln!("the agent example is not built (scripts/test builds it): skipping");
+        eprintln!("the {name} example is not built (scripts/test builds it): skipping");
         None
     }
 }
@@ -537,10 +543,22 @@ async fn run_agent_with_device(
     mcp_url: &str,
     decision: &'static str,
 ) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(["--mcp-url", mcp_url, "--device"])
+        .env_remove("MCP_OAUTH_TOKEN_KEY");
+    run_with_device(cmd, s, decision).await
+}
+
+/// Runs a program that logs in with the device flow; the person (this
+/// test) reads the code from its standard error and decides on the page.
+/// Returns whether it succeeded, and its output.
+async fn run_with_device(
+    mut cmd: tokio::process::Command,
+    s: &TestServer,
+    decision: &'static str,
+) -> (bool, String) {
     use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(bin)
-        .args(["--mcp-url", mcp_url, "--device"])
-        .env_remove("MCP_OAUTH_TOKEN_KEY")
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -829,4 +847,83 @@ async fn the_example_agent_says_how_to_make_a_store_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("token store key"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_minimal_server_and_agent_of_the_docs_work_together() {
+    let (Some(server), Some(agent)) = (
+        example_binary("minimal_server"),
+        example_binary("minimal_agent"),
+    ) else {
+        return;
+    };
+    let s = TestServer::start(|c| {
+        let mut c = c;
+        c.device_poll_interval = std::time::Duration::from_secs(1);
+        c
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut rs = tokio::process::Command::new(&server)
+        .args(["--issuer", &s.base, "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mcp_url = format!("http://127.0.0.1:{port}/mcp");
+    let metadata = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+    for _ in 0..100 {
+        if http().get(&metadata).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-minimal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = mcp_oauth_client::store::generate_key_base64();
+    let command = || {
+        let mut cmd = tokio::process::Command::new(&agent);
+        cmd.args(["--mcp-url", &mcp_url])
+            .env("MCP_OAUTH_TOKEN_KEY", &key)
+            .current_dir(&dir);
+        cmd
+    };
+    let (ok, out) = run_with_device(command(), &s, "allow").await;
+    assert!(ok, "{out}");
+    assert!(out.contains("whoami"), "{out}");
+    // Again: the stored tokens and registration are used; no new device
+    // code, no new registration.
+    let again = command().output().await.unwrap();
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success() && text.contains("whoami"), "{text}");
+    assert_eq!(
+        s.storage.client_count().await.unwrap(),
+        1,
+        "one registration for both runs"
+    );
+    let _ = rs.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    s.stop().await;
+}
+
+#[test]
+fn the_docs_show_the_minimal_programs_as_they_are() {
+    // The guides show these programs whole; they must not drift apart.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (doc, example) in [
+        ("docs/verifier.md", "examples/minimal_server.rs"),
+        ("docs/client.md", "examples/minimal_agent.rs"),
+    ] {
+        let doc = std::fs::read_to_string(root.join(doc)).unwrap();
+        let code = std::fs::read_to_string(root.join(example)).unwrap();
+        let body = &code[code.find("\nuse ").unwrap() + 1..];
+        assert!(
+            doc.contains(body.trim_end()),
+            "{example} differs from its guide"
+        );
+    }
 }
