@@ -54,9 +54,8 @@ impl std::fmt::Debug for AuthorizedClient {
 }
 
 /// `custom` plus the MCP 2026-07-28 request headers of `message`:
-/// `Mcp-Method` (its JSON-RPC method), for `tools/call` `Mcp-Name` (the
-/// tool), and for `initialize` `MCP-Protocol-Version` (the revision it
-/// proposes), unless already set. Servers of earlier revisions ignore
+/// `Mcp-Method` (its JSON-RPC method) and, for `tools/call`, `Mcp-Name`
+/// (the tool), unless already set. Servers of earlier revisions ignore
 /// them; a value that cannot be a header is left out.
 fn with_mcp_headers(
     custom: &HashMap<HeaderName, HeaderValue>,
@@ -77,18 +76,11 @@ fn with_mcp_headers(
         Some("tools/call") => param("name"),
         _ => None,
     };
-    // `initialize` names the revision it proposes; 2026-07-28 servers want
-    // it as MCP-Protocol-Version on that very request too (rmcp sends the
-    // header only once a revision is negotiated).
-    let version = match method {
-        Some("initialize") => param("protocolVersion"),
-        _ => None,
-    };
-    for (header, text) in [
-        ("mcp-method", method),
-        ("mcp-name", name),
-        ("mcp-protocol-version", version),
-    ] {
+    // Not MCP-Protocol-Version on `initialize`: a 2026-07-28 server that
+    // sees it there expects the per-request `_meta` envelope of that
+    // revision, which rmcp 3.11 does not write (the Python SDK 2.3 server
+    // then refuses every request).
+    for (header, text) in [("mcp-method", method), ("mcp-name", name)] {
         if let Some(text) = text
             && let Ok(v) = HeaderValue::from_str(text)
         {
