@@ -140,7 +140,9 @@ impl KeyManager {
             .iter()
             .any(|r| r.retired_at.is_none() && r.alg == ALG)
         {
-            storage.add_signing_key(generate_record(now)?, now).await?;
+            // One atomic decision: of instances starting together, one
+            // key wins, and each loads whichever did.
+            storage.add_first_signing_key(generate_record(now)?).await?;
             records = storage.signing_keys().await?;
         }
         Ok(Self {

@@ -167,6 +167,12 @@ pub trait KeyStore: Send + Sync {
     /// Stores a new signing key and retires the previous active one at `now`.
     async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError>;
 
+    /// Stores `key` as the first active key, unless an active key exists
+    /// already (one atomic decision, also across instances sharing one
+    /// database: of several instances starting together, one key wins and
+    /// every instance loads it). Returns whether `key` was stored.
+    async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError>;
+
     /// Deletes a key that no longer signs (retired), so it is published no
     /// more; returns whether one was deleted. The active key is never
     /// deleted (the condition is part of the one write).

@@ -22,6 +22,15 @@ impl KeyStore for MemoryStorage {
         Ok(())
     }
 
+    async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError> {
+        let mut g = self.inner.lock();
+        if g.keys.iter().any(|k| k.retired_at.is_none()) {
+            return Ok(false);
+        }
+        g.keys.push(key);
+        Ok(true)
+    }
+
     async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
         let before = g.keys.len();

@@ -42,6 +42,19 @@ impl KeyStore for PostgresStorage {
         tx.commit().await.map_err(StorageError::from)
     }
 
+    async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError> {
+        // The unique index on the active key decides between instances.
+        let c = self.client_conn().await?;
+        let n = c
+            .execute(
+                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at)
+                 VALUES ($1, $2, $3, $4, NULL) ON CONFLICT DO NOTHING",
+                &[&key.kid, &key.alg, &key.pkcs8, &i(key.created_at)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
         let c = self.client_conn().await?;
         let n = c

@@ -131,6 +131,13 @@ const MIGRATIONS: &[&str] = &["
         details TEXT NOT NULL
     );
     CREATE INDEX audit_events_at ON audit_events (at);
+", "
+    UPDATE signing_keys SET retired_at = created_at
+        WHERE retired_at IS NULL AND kid NOT IN
+        (SELECT kid FROM signing_keys WHERE retired_at IS NULL
+         ORDER BY created_at DESC, seq DESC LIMIT 1);
+    CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys ((retired_at IS NULL))
+        WHERE retired_at IS NULL;
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

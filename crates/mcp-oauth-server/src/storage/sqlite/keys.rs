@@ -41,6 +41,19 @@ impl KeyStore for SqliteStorage {
         .await
     }
 
+    async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError> {
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at)
+                 SELECT ?1, ?2, ?3, ?4, NULL
+                 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
+                params![key.kid, key.alg, key.pkcs8, i(key.created_at)],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn delete_retired_key(&self, kid: &str) -> Result<bool, StorageError> {
         let kid = kid.to_owned();
         self.with(move |c| {

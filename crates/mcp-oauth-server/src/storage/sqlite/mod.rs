@@ -145,6 +145,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_at ON audit_events(at);
 ",
+    // At most one active signing key: instances starting together agree on
+    // the first one (earlier races could leave several active: the newest
+    // stays active).
+    "
+    UPDATE signing_keys SET retired_at = created_at
+        WHERE retired_at IS NULL AND kid NOT IN
+        (SELECT kid FROM signing_keys WHERE retired_at IS NULL
+         ORDER BY created_at DESC, rowid DESC LIMIT 1);
+    CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys((retired_at IS NULL))
+        WHERE retired_at IS NULL;
+",
 ];
 
 /// A unit of work for the connection's thread.

@@ -31,4 +31,28 @@ pub(super) async fn run(s: &dyn Storage) {
         .map(|k| k.kid)
         .collect();
     assert_eq!(kids, ["k-third", "k-new"]);
+    // With an active key, a first key is not added.
+    assert!(!s.add_first_signing_key(key("k-late", 5)).await.unwrap());
+    assert_eq!(s.signing_keys().await.unwrap().len(), 2);
+}
+
+/// On empty storage, the first key is added once.
+pub(super) async fn first_key(s: &dyn Storage) {
+    let key = |kid: &str| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        pkcs8: "AAAA".into(),
+        created_at: 1,
+        retired_at: None,
+    };
+    assert!(s.add_first_signing_key(key("first")).await.unwrap());
+    assert!(!s.add_first_signing_key(key("second")).await.unwrap());
+    let kids: Vec<String> = s
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["first"]);
 }

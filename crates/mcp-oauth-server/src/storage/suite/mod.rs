@@ -82,6 +82,7 @@ pub(super) async fn run(s: &dyn Storage) {
 #[tokio::test]
 async fn memory_backend() {
     run(&MemoryStorage::new()).await;
+    keys::first_key(&MemoryStorage::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,6 +95,7 @@ async fn memory_redeems_a_device_code_once() {
 #[tokio::test]
 async fn sqlite_backend() {
     run(&SqliteStorage::in_memory().unwrap()).await;
+    keys::first_key(&SqliteStorage::in_memory().unwrap()).await;
 }
 
 #[cfg(feature = "sqlite")]

@@ -147,3 +147,25 @@ async fn postgres_over_tls_verifies_the_server() {
     );
     db.drop_now().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_agree_on_the_first_signing_key() {
+    for _ in 0..3 {
+        let Some(db) = TempDatabase::create().await else {
+            return;
+        };
+        {
+            let a = PostgresStorage::connect(&db.url, 4).await.unwrap();
+            let b = PostgresStorage::connect(&db.url, 4).await.unwrap();
+            let (x, y) = tokio::join!(
+                crate::keys::KeyManager::load_or_create(&a, "http://as", 900, 100),
+                crate::keys::KeyManager::load_or_create(&b, "http://as", 900, 100)
+            );
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert_eq!(x.jwks(), y.jwks(), "both publish the same key set");
+            assert_eq!(x.jwks()["keys"].as_array().unwrap().len(), 1);
+            assert_eq!(a.signing_keys().await.unwrap().len(), 1);
+        }
+        db.drop_now().await;
+    }
+}
