@@ -84,6 +84,8 @@ async fn account_page(s: &TestServer, cookies: &str) -> (u16, String, String, St
     let status = r.status().as_u16();
     assert_eq!(r.headers()["x-frame-options"], "DENY");
     assert_eq!(r.headers()["cache-control"], "no-store");
+    // A plain-http (loopback) issuer: no HSTS.
+    assert!(r.headers().get("strict-transport-security").is_none());
     let csrf_cookie = set_cookie(&r, "mcp_oauth_csrf").unwrap();
     let html = r.text().await.unwrap();
     let csrf = field(&html, "csrf");

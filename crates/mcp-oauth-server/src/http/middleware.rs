@@ -21,7 +21,7 @@ pub(super) async fn observe(
     let endpoint = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let res = next.call(req).await?;
+    let mut res = next.call(req).await?;
     if let Some(state) = state {
         state
             .metrics
@@ -31,6 +31,14 @@ pub(super) async fn observe(
                 status: res.status().as_u16(),
             })
             .inc();
+        // An https issuer: browsers are told to come back over https only
+        // (a year; not the operator's other subdomains).
+        if state.config.issuer.is_https() {
+            res.headers_mut().insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                header::HeaderValue::from_static("max-age=31536000"),
+            );
+        }
     }
     Ok(res)
 }

@@ -153,6 +153,11 @@ async fn a13_cookies_are_host_only_under_https() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    // An https issuer: HSTS on every answer.
+    assert_eq!(
+        page.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
     let cookies: Vec<String> = page
         .headers()
         .get_all("set-cookie")
