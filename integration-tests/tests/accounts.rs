@@ -546,3 +546,17 @@ async fn signing_in_again_right_after_everything_was_ended_works() {
     assert_eq!(r.status(), 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_hostile_client_name_is_shown_as_text_on_the_account_page() {
+    let s = TestServer::start(|c| c).await;
+    let hostile = "<script>alert(1)</script><a href=\"https://evil.example\">Official</a>";
+    let client = register_named(&s, hostile).await;
+    let (_, session) = tokens(&s, &client, RESOURCE).await;
+    let (_, html, _, _) = account_page(&s, &session).await;
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(!html.contains("<a href=\"https://evil.example\""), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+    assert!(html.contains("name not verified"), "{html}");
+    s.stop().await;
+}

@@ -929,6 +929,37 @@ async fn admin_grants_sessions_and_audit() {
     .await;
     let events = all["events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["details"]["status"] == 400));
+    // Hostile paging: a huge limit is capped, zero and negative positions
+    // are harmless, a non-number is a 400.
+    for (query, most) in [
+        ("limit=100000000", 1000),
+        ("limit=0", 1),
+        ("after=-5&limit=1", 1),
+    ] {
+        let page = ok(
+            call(
+                &s,
+                reqwest::Method::GET,
+                &format!("/audit?{query}"),
+                Some(ADMIN_TOKEN),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let n = page["events"].as_array().unwrap().len();
+        assert!((1..=most).contains(&n), "{query}: {n}");
+    }
+    let r = call(
+        &s,
+        reqwest::Method::GET,
+        "/audit?limit=many",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
     assert!(events.iter().all(|e| e["details"]["status"] != 401));
     let text = all.to_string();
     assert!(!text.contains(&secret) && !text.contains(&bearer) && !text.contains(ADMIN_TOKEN));

@@ -15,8 +15,7 @@ use super::redirect::csrf_ok;
 use super::{client_address, pages, session};
 use crate::app::AuthServer;
 use crate::oauth::audit::Actor;
-use crate::oauth::login::{SignIn, SignedIn};
-use crate::storage::{GrantFilter, SignInMethod};
+use crate::storage::GrantFilter;
 
 #[derive(Deserialize)]
 struct AccountForm {
@@ -146,38 +145,13 @@ async fn sign_in(
     let (Some(username), Some(password)) = (&form.username, &form.password) else {
         return pages::error("The sign-in form is malformed.");
     };
-    let t = state.now();
-    let generation = match state
-        .password_login()
-        .sign_in(username, password.secret(), address, t)
-        .await
+    let who = match session::password_sign_in(state, username, password.secret(), address, || {
+        account_pages::sign_in(state, csrf, Some("Invalid username or password."), 401)
+    })
+    .await
     {
-        Ok(SignIn::Accepted { generation }) => generation,
-        Ok(SignIn::Refused) => {
-            return account_pages::sign_in(state, csrf, Some("Invalid username or password."), 401);
-        }
-        Ok(SignIn::Throttled { retry_after }) => {
-            let r = pages::message(
-                429,
-                "Too many attempts",
-                "Too many sign-in attempts. Wait a few minutes and try again.",
-            );
-            return pages::with_retry_after(r, retry_after);
-        }
-        Ok(SignIn::Busy(_)) => {
-            let r = pages::message(503, "Busy", "The server is busy. Try again in a moment.");
-            return pages::with_retry_after(r, 1);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "storage failure");
-            return unavailable();
-        }
-    };
-    let who = SignedIn {
-        subject: username.clone(),
-        generation,
-        auth_time: t,
-        method: SignInMethod::Password,
+        Ok(who) => who,
+        Err(page) => return page,
     };
     // Post, redirect, get: a reload does not post the password again.
     let mut response = HttpResponse::SeeOther();

@@ -24,12 +24,6 @@ fn when(seconds: u64) -> String {
     format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())
 }
 
-fn respond(state: &AuthServer, status: u16, title: &str, csrf: &str, body: Markup) -> HttpResponse {
-    let mut r = pages::page(status, title, body);
-    let _ = r.add_cookie(&pages::csrf_cookie(state, csrf));
-    r
-}
-
 /// Sign in to see the account.
 pub(super) fn sign_in(
     state: &AuthServer,
@@ -60,7 +54,7 @@ pub(super) fn sign_in(
             }
         }
     };
-    respond(state, status, "Your account", csrf, body)
+    pages::with_csrf(state, status, "Your account", csrf, body)
 }
 
 fn grant_item(state: &AuthServer, csrf: &str, shown: &Shown) -> Markup {
@@ -123,5 +117,5 @@ pub(super) fn overview(
             button.secondary type="submit" { "Sign out" }
         }
     };
-    respond(state, 200, "Your account", csrf, body)
+    pages::with_csrf(state, 200, "Your account", csrf, body)
 }

@@ -14,9 +14,7 @@ use super::{authenticate_client, client_address, decode_form, device_pages, page
 use crate::app::AuthServer;
 use crate::oauth::device::Lookup;
 use crate::oauth::error::OAuthResult;
-use crate::oauth::login::SignIn;
 use crate::oauth::login::SignedIn;
-use crate::storage::SignInMethod;
 
 /// The device authorization request (RFC 8628 §3.1).
 #[derive(Deserialize)]
@@ -128,47 +126,24 @@ pub(super) async fn submit(
         let (Some(username), Some(password)) = (&form.username, &form.password) else {
             return pages::error("The sign-in form is malformed.");
         };
-        match state
-            .password_login()
-            .sign_in(username, password.secret(), &address, t)
+        let refused = || {
+            tracing::info!(%address, "failed login at the device page");
+            device_pages::sign_in(
+                &state,
+                &csrf,
+                &form.user_code,
+                Some("Invalid username or password."),
+                401,
+            )
+        };
+        match session::password_sign_in(&state, username, password.secret(), &address, refused)
             .await
         {
-            Ok(SignIn::Accepted { generation }) => {
-                let person = SignedIn {
-                    subject: username.clone(),
-                    generation,
-                    auth_time: t,
-                    method: SignInMethod::Password,
-                };
+            Ok(person) => {
                 cookie = session::start(&state, &person, &address).await;
                 person
             }
-            Ok(SignIn::Refused) => {
-                tracing::info!(%address, "failed login at the device page");
-                return device_pages::sign_in(
-                    &state,
-                    &csrf,
-                    &form.user_code,
-                    Some("Invalid username or password."),
-                    401,
-                );
-            }
-            Ok(SignIn::Throttled { retry_after }) => {
-                let r = pages::message(
-                    429,
-                    "Too many attempts",
-                    "Too many sign-in attempts. Wait a few minutes and try again.",
-                );
-                return pages::with_retry_after(r, retry_after);
-            }
-            Ok(SignIn::Busy(_)) => {
-                let r = pages::message(503, "Busy", "The server is busy. Try again in a moment.");
-                return pages::with_retry_after(r, 1);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "storage failure");
-                return unavailable();
-            }
+            Err(page) => return page,
         }
     } else {
         match session::current(&state, &req).await {

@@ -25,12 +25,6 @@ fn code_field(user_code: &str) -> Markup {
     }
 }
 
-fn respond(state: &AuthServer, status: u16, title: &str, csrf: &str, body: Markup) -> HttpResponse {
-    let mut r = pages::page(status, title, body);
-    let _ = r.add_cookie(&pages::csrf_cookie(state, csrf));
-    r
-}
-
 /// Sign in, with the code (prefilled when the device's link carried it).
 pub(super) fn sign_in(
     state: &AuthServer,
@@ -64,7 +58,7 @@ pub(super) fn sign_in(
             }
         }
     };
-    respond(state, status, "Connect a device", csrf, body)
+    pages::with_csrf(state, status, "Connect a device", csrf, body)
 }
 
 /// Type the code (signed in as `user`).
@@ -86,7 +80,7 @@ pub(super) fn enter_code(
             button.primary type="submit" { "Continue" }
         }
     };
-    respond(state, status, "Connect a device", csrf, body)
+    pages::with_csrf(state, status, "Connect a device", csrf, body)
 }
 
 /// What the device asks for, to allow or deny.
@@ -115,5 +109,5 @@ pub(super) fn confirm(
             button.secondary type="submit" name="decision" value="deny" { "Deny" }
         }
     };
-    respond(state, 200, "Allow this device?", csrf, body)
+    pages::with_csrf(state, 200, "Allow this device?", csrf, body)
 }

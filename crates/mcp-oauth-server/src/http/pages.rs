@@ -172,6 +172,19 @@ fn pending_summary(client: &ClientRecord, pending: &Pending) -> Markup {
     )
 }
 
+/// A page whose forms carry `csrf`, with its double-submit cookie.
+pub(super) fn with_csrf(
+    state: &AuthServer,
+    status: u16,
+    title: &str,
+    csrf: &str,
+    body: Markup,
+) -> HttpResponse {
+    let mut r = page(status, title, body);
+    let _ = r.add_cookie(&csrf_cookie(state, csrf));
+    r
+}
+
 /// The CSRF cookie of a form (double submit).
 pub(super) fn csrf_cookie(state: &AuthServer, csrf: &str) -> Cookie<'static> {
     Cookie::build(

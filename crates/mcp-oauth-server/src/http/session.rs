@@ -6,14 +6,15 @@
 //! session also carries the subject's generation and dies when it moves
 //! on). HttpOnly, SameSite=Lax, Secure under https.
 
-use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse};
 use mcp_oauth_core::secret::{random_base64url, token_hash};
 
+use super::pages;
 use crate::app::AuthServer;
 use crate::oauth::audit::AuditKind;
-use crate::oauth::login::{SessionClaims, SignedIn};
-use crate::storage::SessionRecord;
+use crate::oauth::login::{SessionClaims, SignIn, SignedIn};
+use crate::storage::{SessionRecord, SignInMethod};
 
 const SESSION_COOKIE: &str = "mcp_oauth_session";
 const SESSION_TYP: &str = "mcp-oauth-session+jwt";
@@ -61,6 +62,52 @@ pub(super) async fn start(
             ))
             .finish(),
     )
+}
+
+/// The password sign-in of a page (device, account): the person, or the
+/// page that answers instead: `refused` (the form again) for a wrong
+/// password, a message for a throttled, busy or failed attempt.
+pub(super) async fn password_sign_in(
+    state: &AuthServer,
+    username: &str,
+    password: &str,
+    address: &str,
+    refused: impl FnOnce() -> HttpResponse,
+) -> Result<SignedIn, HttpResponse> {
+    let t = state.now();
+    match state
+        .password_login()
+        .sign_in(username, password, address, t)
+        .await
+    {
+        Ok(SignIn::Accepted { generation }) => Ok(SignedIn {
+            subject: username.to_owned(),
+            generation,
+            auth_time: t,
+            method: SignInMethod::Password,
+        }),
+        Ok(SignIn::Refused) => Err(refused()),
+        Ok(SignIn::Throttled { retry_after }) => {
+            let r = pages::message(
+                429,
+                "Too many attempts",
+                "Too many sign-in attempts. Wait a few minutes and try again.",
+            );
+            Err(pages::with_retry_after(r, retry_after))
+        }
+        Ok(SignIn::Busy(_)) => {
+            let r = pages::message(503, "Busy", "The server is busy. Try again in a moment.");
+            Err(pages::with_retry_after(r, 1))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storage failure");
+            Err(pages::message(
+                503,
+                "Unavailable",
+                "The server is temporarily unavailable.",
+            ))
+        }
+    }
 }
 
 /// The signed claims of this request's session cookie, if its signature
