@@ -153,3 +153,13 @@ pub fn configure_actix(
 ) -> impl FnOnce(&mut actix_web::web::ServiceConfig) + use<> {
     mcp_oauth_verifier::actix::protect(verifier, mcp.clone().scope())
 }
+
+/// [`configure_actix`], with `tools/list` answers filtered to the tools the
+/// caller's token may call.
+pub fn configure_actix_filtered(
+    verifier: &Verifier,
+    mcp: &rmcp_actix_web::transport::StreamableHttpService<ProfileServer>,
+) -> impl FnOnce(&mut actix_web::web::ServiceConfig) + use<> {
+    let middleware = mcp_oauth_verifier::actix::middleware(verifier).filter_tools_list(true);
+    mcp_oauth_verifier::actix::protect_with(middleware, mcp.clone().scope())
+}

@@ -567,3 +567,64 @@ async fn tools_list_can_be_filtered_to_what_the_token_may_call() {
     assert_eq!(all, ["get_user_profile", "set_user_profile"]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn tools_list_can_be_filtered_under_actix_too() {
+    use actix_web::{App, HttpServer};
+    use mcp_oauth_examples::profile::{actix_mcp_service, configure_actix_filtered};
+
+    let s = as_server().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let resource = format!("{base}/mcp");
+    let verifier = jwt_verifier(&s.base)(resource.clone());
+    let mcp = actix_mcp_service(Default::default(), vec![format!("127.0.0.1:{port}")]);
+    let server =
+        HttpServer::new(move || App::new().configure(configure_actix_filtered(&verifier, &mcp)))
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let rs = Rs {
+        base,
+        resource: resource.clone(),
+        task: tokio::spawn(async {}),
+    };
+    let list = rpc(2, "tools/list", json!({}));
+    let names = |v: Value| -> Vec<String> {
+        v["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let narrow = token_for(&s, &resource, "mcp").await;
+    let session = open_session(&rs, &narrow).await;
+    let r = post(&rs.mcp(), Some(&narrow), session.as_deref(), &list).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(names(result_of(r).await), ["get_user_profile"]);
+    let wide = token_for(&s, &resource, "mcp profile:write").await;
+    let session = open_session(&rs, &wide).await;
+    let r = post(&rs.mcp(), Some(&wide), session.as_deref(), &list).await;
+    let mut all = names(result_of(r).await);
+    all.sort();
+    assert_eq!(all, ["get_user_profile", "set_user_profile"]);
+    // Other answers pass unchanged: a tool call still works.
+    let call = rpc(
+        3,
+        "tools/call",
+        json!({"name": "get_user_profile", "arguments": {}}),
+    );
+    let r = post(&rs.mcp(), Some(&narrow), None, &call).await;
+    assert!(
+        r.status() == 200 || r.status() == 400 || r.status() == 404,
+        "{}",
+        r.status()
+    );
+    handle.stop(true).await;
+    s.stop().await;
+}

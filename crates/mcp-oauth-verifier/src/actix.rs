@@ -90,7 +90,33 @@ pub fn protect<F>(verifier: &Verifier, mcp: F) -> impl FnOnce(&mut web::ServiceC
 where
     F: HttpServiceFactory + 'static,
 {
-    let verifier = verifier.clone();
+    protect_with(middleware(verifier), mcp)
+}
+
+/// [`protect`] with a middleware configured beforehand, e.g. one that
+/// filters `tools/list` ([`VerifierMiddleware::filter_tools_list`]).
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use mcp_oauth_verifier::{Verifier, actix};
+///
+/// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+///     .authorization_server("http://127.0.0.1:9000")
+///     .tool_scope("delete_file", "files:write")
+///     .build()?;
+/// let mcp = web::scope("").route("", web::post().to(HttpResponse::Ok));
+/// let filtering = actix::middleware(&verifier).filter_tools_list(true);
+/// let _app = App::new().configure(actix::protect_with(filtering, mcp));
+/// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+/// ```
+pub fn protect_with<F>(
+    middleware: VerifierMiddleware,
+    mcp: F,
+) -> impl FnOnce(&mut web::ServiceConfig) + use<F>
+where
+    F: HttpServiceFactory + 'static,
+{
+    let verifier = middleware.verifier.clone();
     let path = verifier
         .resource()
         .url()
@@ -99,7 +125,7 @@ where
         .to_owned();
     move |cfg: &mut web::ServiceConfig| {
         cfg.configure(metadata_routes(&verifier))
-            .service(web::scope(&path).wrap(middleware(&verifier)).service(mcp));
+            .service(web::scope(&path).wrap(middleware).service(mcp));
     }
 }
 
@@ -125,6 +151,7 @@ where
 pub fn middleware(verifier: &Verifier) -> VerifierMiddleware {
     VerifierMiddleware {
         verifier: verifier.clone(),
+        filter_tools_list: false,
     }
 }
 
@@ -132,6 +159,34 @@ pub fn middleware(verifier: &Verifier) -> VerifierMiddleware {
 #[derive(Clone, Debug)]
 pub struct VerifierMiddleware {
     verifier: Verifier,
+    filter_tools_list: bool,
+}
+
+impl VerifierMiddleware {
+    /// With `true`, a `tools/list` answer leaves out the tools the caller's
+    /// token may not call (per-tool scopes; JSON answers and event streams
+    /// alike), so a client is offered only what it may use. Off by
+    /// default; without per-tool scopes there is nothing to leave out.
+    ///
+    /// ```
+    /// use actix_web::{App, HttpResponse, web};
+    /// use mcp_oauth_verifier::{Verifier, actix};
+    ///
+    /// let verifier = Verifier::builder("http://127.0.0.1:8000/mcp")
+    ///     .authorization_server("http://127.0.0.1:9000")
+    ///     .tool_scope("delete_file", "files:write")
+    ///     .build()?;
+    /// let _app = App::new().service(
+    ///     web::scope("/mcp")
+    ///         .wrap(actix::middleware(&verifier).filter_tools_list(true))
+    ///         .route("", web::post().to(HttpResponse::Ok)),
+    /// );
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
+    pub fn filter_tools_list(mut self, on: bool) -> Self {
+        self.filter_tools_list = on;
+        self
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for VerifierMiddleware
@@ -149,6 +204,7 @@ where
         ready(Ok(VerifierMiddlewareService {
             service: Rc::new(service),
             verifier: self.verifier.clone(),
+            filter_tools_list: self.filter_tools_list,
         }))
     }
 }
@@ -158,6 +214,7 @@ where
 pub struct VerifierMiddlewareService<S> {
     service: Rc<S>,
     verifier: Verifier,
+    filter_tools_list: bool,
 }
 
 impl<S, B> Service<ServiceRequest> for VerifierMiddlewareService<S>
@@ -174,21 +231,28 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
         let verifier = self.verifier.clone();
+        let filter = self.filter_tools_list;
         Box::pin(async move {
-            match check(&verifier, req).await {
-                Ok(req) => Ok(service.call(req).await?.map_into_boxed_body()),
+            match check(&verifier, req, filter).await {
+                Ok((req, None)) => Ok(service.call(req).await?.map_into_boxed_body()),
+                Ok((req, Some(claims))) => {
+                    let response = service.call(req).await?;
+                    Ok(crate::actix_filter::filtered(response, verifier, claims).await)
+                }
                 Err(refused) => Ok(refused),
             }
         })
     }
 }
 
-/// Verifies one request: the request to pass on, with its claims inserted,
+/// Verifies one request: the request to pass on, with its claims inserted
+/// (and, for a `tools/list` to filter, the claims to filter its answer by),
 /// or the response refusing it.
 async fn check(
     verifier: &Verifier,
     req: ServiceRequest,
-) -> Result<ServiceRequest, ServiceResponse<BoxBody>> {
+    filter: bool,
+) -> Result<(ServiceRequest, Option<Arc<Claims>>), ServiceResponse<BoxBody>> {
     let refuse =
         |req: ServiceRequest, r: Rejection| req.into_response(rejection_response(verifier, &r));
     let mut origins = req.headers().get_all(header::ORIGIN);
@@ -232,6 +296,7 @@ async fn check(
         Ok(c) => c,
         Err(r) => return Err(refuse(req, r)),
     };
+    let mut tools_list = false;
     let req = if verifier.has_tool_scopes() && req.method() == Method::POST {
         let header = |name: &str| {
             req.headers()
@@ -272,12 +337,13 @@ async fn check(
                 rejection_response(verifier, &r),
             ));
         }
+        tools_list = filter && crate::tools_filter::is_tools_list(&bytes);
         ServiceRequest::from_parts(http_req, Payload::from(bytes))
     } else {
         req
     };
-    req.extensions_mut().insert(claims);
-    Ok(req)
+    req.extensions_mut().insert(claims.clone());
+    Ok((req, tools_list.then_some(claims)))
 }
 
 /// Registers the RFC 9728 document at the resource's path form and at the

@@ -52,13 +52,15 @@ mod jwt;
 mod mcp_headers;
 mod origin;
 mod stats;
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "actix"))]
 mod tools_filter;
 mod unavailable;
 mod verifier;
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "actix")]
+mod actix_filter;
 #[cfg(feature = "tower")]
 pub mod tower;
 
