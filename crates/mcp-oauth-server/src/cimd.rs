@@ -172,6 +172,8 @@ fn document(
             metadata,
             issued_at: now,
             policy: Default::default(),
+            registration_token_hash: None,
+            last_used_at: None,
         },
         size,
     ))

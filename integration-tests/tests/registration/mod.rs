@@ -1,5 +1,6 @@
 //! Registration hygiene: a client the server no longer knows is answered
-//! `invalid_client` (401) and our agent registers again
-//! ([`reregister`]).
+//! `invalid_client` (401) and our agent registers again ([`reregister`]);
+//! the RFC 7592 client configuration endpoint ([`management`]).
 
+mod management;
 mod reregister;

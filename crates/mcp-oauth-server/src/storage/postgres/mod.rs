@@ -138,6 +138,10 @@ const MIGRATIONS: &[&str] = &["
          ORDER BY created_at DESC, seq DESC LIMIT 1);
     CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys ((retired_at IS NULL))
         WHERE retired_at IS NULL;
+", "
+    ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
+    ALTER TABLE clients ADD COLUMN last_used_at BIGINT;
+    UPDATE clients SET last_used_at = extract(epoch from now())::BIGINT;
 "];
 
 /// A lock id for migrations (any constant shared by all instances).
