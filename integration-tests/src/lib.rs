@@ -50,6 +50,8 @@ pub struct TestServer {
     pub base: String,
     /// Its storage, for assertions and restarts.
     pub storage: Arc<dyn Storage>,
+    /// The server itself, for what tests run by hand (maintenance).
+    pub server: Arc<AuthServer>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -116,12 +118,13 @@ impl TestServer {
         let state = AuthServer::with_clock(config, storage.clone(), clock)
             .await
             .expect("state");
-        let server = serve(state, listener).expect("serve");
+        let server = serve(state.clone(), listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
         Self {
             base,
             storage,
+            server: state,
             handle,
         }
     }

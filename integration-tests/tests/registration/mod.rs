@@ -1,6 +1,8 @@
 //! Registration hygiene: a client the server no longer knows is answered
 //! `invalid_client` (401) and our agent registers again ([`reregister`]);
-//! the RFC 7592 client configuration endpoint ([`management`]).
+//! the RFC 7592 client configuration endpoint ([`management`]); idle
+//! registrations reaped ([`reaping`]).
 
 mod management;
+mod reaping;
 mod reregister;

@@ -64,6 +64,11 @@ pub(crate) struct Options {
     /// (default 24).
     #[arg(long, env = "MCP_OAUTH_UNUSED_CLIENT_HOURS")]
     pub unused_client_hours: Option<u64>,
+    /// Days a dynamically registered client may go without a token before
+    /// it is deleted with its grants (default 90; 0: never). The
+    /// operator's clients are never deleted.
+    #[arg(long, env = "MCP_OAUTH_DCR_IDLE_DAYS")]
+    pub dcr_idle_days: Option<u64>,
     /// Most registrations per hour from one address (default 60).
     #[arg(long, env = "MCP_OAUTH_REGISTRATIONS_PER_HOUR")]
     pub registrations_per_hour: Option<u32>,

@@ -150,6 +150,9 @@ impl ServerConfigParts {
         if let Some(h) = o.unused_client_hours {
             c.unused_client_ttl = Duration::from_secs(h.max(1).saturating_mul(3600));
         }
+        if let Some(days) = o.dcr_idle_days {
+            c.dcr_idle_days = days;
+        }
         if let Some(n) = o.max_clients {
             c.max_clients = n;
         }

@@ -206,3 +206,33 @@ fn bad_values_are_refused() {
             .is_err()
     );
 }
+
+#[test]
+fn idle_registration_days_layer_like_the_rest() {
+    let c = parse(&[])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(c.dcr_idle_days, 90, "default");
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    write_private(&file, "dcr_idle_days = 7\n");
+    let from_file = parse(&["--config", file.to_str().unwrap()])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(from_file.dcr_idle_days, 7);
+    let flag = parse(&["--config", file.to_str().unwrap(), "--dcr-idle-days", "0"])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(flag.dcr_idle_days, 0, "flag wins; 0 keeps them for good");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
