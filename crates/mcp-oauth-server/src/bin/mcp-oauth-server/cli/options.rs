@@ -139,6 +139,12 @@ pub(crate) struct Options {
     /// Connections served at once (default: from the file-descriptor limit).
     #[arg(long, env = "MCP_OAUTH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// The only hosts client metadata documents may come from,
+    /// comma-separated: exact hosts (`app.example.com`) or `*.example.com`
+    /// for any subdomain (default: any host). Others are refused before
+    /// anything is fetched.
+    #[arg(long, env = "MCP_OAUTH_CIMD_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub cimd_allowed_hosts: Option<Vec<String>>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     #[serde(default)]

@@ -236,3 +236,34 @@ fn idle_registration_days_layer_like_the_rest() {
     assert_eq!(flag.dcr_idle_days, 0, "flag wins; 0 keeps them for good");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn metadata_document_hosts_are_hosts_or_suffix_patterns() {
+    let build = |args: &[&str]| {
+        parse(args)
+            .settings()
+            .unwrap()
+            .config_template
+            .build("http://127.0.0.1:9000")
+    };
+    assert!(
+        build(&[]).unwrap().cimd.allowed_hosts.is_empty(),
+        "any host"
+    );
+    let c = build(&["--cimd-allowed-hosts", "app.example.com,*.tools.example"]).unwrap();
+    assert_eq!(c.cimd.allowed_hosts, ["app.example.com", "*.tools.example"]);
+    assert!(c.cimd.host_allowed("x.tools.example"));
+    for bad in [
+        "",
+        "*",
+        "*.",
+        "a.*.example",
+        "https://app.example",
+        "app.example/x",
+    ] {
+        assert!(
+            build(&["--cimd-allowed-hosts", bad]).is_err(),
+            "{bad:?} is refused"
+        );
+    }
+}
