@@ -15,7 +15,7 @@ use crate::cimd::CimdResolver;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::federation::Federation;
-use crate::keys::{KeyError, KeyManager, Withdrawal};
+use crate::keys::{KeyError, KeyManager, Rotation, Withdrawal};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::accounts::Accounts;
@@ -101,9 +101,14 @@ impl AuthServer {
     ) -> Result<Arc<Self>, StartError> {
         let now = clock.now();
         let max_life = config.access_token_ttl.as_secs();
-        let keys =
-            KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now)
-                .await?;
+        let keys = KeyManager::load_or_create(
+            storage.as_ref(),
+            config.issuer.as_str(),
+            config.keys.clone(),
+            max_life,
+            now,
+        )
+        .await?;
         if config
             .admin
             .token
@@ -203,7 +208,7 @@ impl AuthServer {
     }
 
     /// The current time of its clock, in seconds since the Unix epoch.
-    pub(crate) fn now(&self) -> u64 {
+    pub fn now(&self) -> u64 {
         self.clock.now()
     }
 
@@ -270,27 +275,19 @@ impl AuthServer {
     /// is not checked here.
     pub async fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         self.access_tokens
-            .verify(
-                &self.keys,
-                self.storage.as_ref(),
-                self.config.access_token_ttl.as_secs(),
-                self.now(),
-                token,
-            )
+            .verify(&self.keys, self.storage.as_ref(), self.now(), token)
             .await
     }
 
-    /// Generates a new signing key, which this instance signs with at once;
-    /// the previous one is retired but stays published until its tokens
-    /// expire. Other instances sign with it after a restart. Returns its
-    /// `kid`.
-    pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
+    /// Generates the next signing key, published at once. It signs after
+    /// the policy's `publish_ahead` (a day by default), or at once with
+    /// `immediate` (for a key no longer trusted), here and at every other
+    /// instance within a minute of that time; the previous key stops
+    /// signing then and stays published until its tokens expire
+    /// ([`KeyManager::rotate`]).
+    pub async fn rotate_signing_key(&self, immediate: bool) -> Result<Rotation, KeyError> {
         self.keys
-            .rotate(
-                self.storage.as_ref(),
-                self.config.access_token_ttl.as_secs(),
-                self.now(),
-            )
+            .rotate(self.storage.as_ref(), self.now(), immediate)
             .await
     }
 
@@ -298,9 +295,8 @@ impl AuthServer {
     /// tokens no longer verify here at once, at other instances within a
     /// minute ([`KeyManager::withdraw`]).
     pub async fn retire_signing_key(&self, kid: &str) -> Result<Withdrawal, KeyError> {
-        let max_life = self.config.access_token_ttl.as_secs();
         self.keys
-            .withdraw(self.storage.as_ref(), kid, max_life, self.now())
+            .withdraw(self.storage.as_ref(), kid, self.now())
             .await
     }
 
@@ -331,11 +327,8 @@ impl AuthServer {
     }
 
     /// Starts the background task that, every minute and off the request
-    /// path, deletes expired codes, refresh tokens, revocations,
-    /// registrations nobody used and registrations idle for
-    /// [`ServerConfig::dcr_idle_days`], and reloads the signing keys (another
-    /// instance may have rotated them). The task holds the server weakly
-    /// and ends once the server is dropped.
+    /// path, runs [`AuthServer::maintain`]. The task holds the server
+    /// weakly and ends once the server is dropped.
     pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let server = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -350,9 +343,15 @@ impl AuthServer {
         })
     }
 
-    /// One round of maintenance, as the task of
-    /// [`AuthServer::spawn_maintenance`] runs it every minute: for
-    /// embedders that schedule their own, and for tests.
+    /// One round of maintenance, as the background task runs it every
+    /// minute: deletes expired codes, refresh tokens, revocations, old
+    /// audit events, registrations nobody used and
+    /// registrations idle for [`ServerConfig::dcr_idle_days`]; publishes the next
+    /// signing key when the rotation schedule says so (one instance of
+    /// several does); reloads the signing keys (another instance may have
+    /// rotated them, or the next key's time to sign may have come). Hosts
+    /// with a scheduler of their own, and tests that move the clock, call
+    /// it directly.
     pub async fn maintain(&self) {
         let now = self.now();
         let retention = self.config.refresh_token_ttl.as_secs();
@@ -374,9 +373,14 @@ impl AuthServer {
             Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
         }
         self.reap_idle_clients(now).await;
-        let max_life = self.config.access_token_ttl.as_secs();
-        if let Err(e) = self.keys.reload(self.storage.as_ref(), max_life, now).await {
-            tracing::warn!(error = %e, "reloading signing keys failed");
+        match self.keys.maintain(self.storage.as_ref(), now).await {
+            Ok(Some(next)) => tracing::info!(
+                kid = %next.kid,
+                activates_at = next.activates_at,
+                "published the next signing key"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "signing-key upkeep failed"),
         }
     }
 

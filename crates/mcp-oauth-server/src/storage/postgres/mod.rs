@@ -139,6 +139,9 @@ const MIGRATIONS: &[&str] = &["
     CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys ((retired_at IS NULL))
         WHERE retired_at IS NULL;
 ", "
+    ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0;
+    UPDATE signing_keys SET activates_at = created_at;
+", "
     ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
     ALTER TABLE clients ADD COLUMN last_used_at BIGINT;
     UPDATE clients SET last_used_at = extract(epoch from now())::BIGINT;
