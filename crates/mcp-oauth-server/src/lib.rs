@@ -31,6 +31,7 @@
 //! server.stop().await;
 //! # Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;
 pub mod admin_api;
@@ -72,3 +73,8 @@ pub use oauth::grants::revoke::Revoked;
 pub use operator::OperatorClient;
 pub use quick::{QuickServer, RunningServer};
 pub use startup::StartError;
+
+/// This crate's README (published with it), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctest;
