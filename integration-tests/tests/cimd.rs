@@ -64,7 +64,7 @@ fn document_server() -> (String, actix_web::dev::ServerHandle) {
     (base, handle)
 }
 
-fn relaxed() -> CimdPolicy {
+pub(crate) fn relaxed() -> CimdPolicy {
     CimdPolicy {
         enabled: true,
         fetches_per_minute: 10_000,
@@ -75,6 +75,7 @@ fn relaxed() -> CimdPolicy {
             timeout: Duration::from_secs(1),
             ..FetchPolicy::default()
         },
+        ..CimdPolicy::default()
     }
 }
 

@@ -208,7 +208,7 @@ async fn an_authorization_server_without_s256_is_refused() {
 
 /// A stand-in for a person at a browser: loads the login page, fills in
 /// the form, and follows the redirect to the agent's loopback listener.
-async fn person_at_browser(url: String) {
+pub(crate) async fn person_at_browser(url: String) {
     let browser = http();
     let page = browser.get(&url).send().await.unwrap();
     let cookie = page

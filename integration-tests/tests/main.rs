@@ -16,5 +16,6 @@ mod federation;
 mod flow;
 mod keys;
 mod logs;
+mod registration;
 mod server_flow;
 mod verifier;

@@ -162,6 +162,22 @@ pub enum ClientError {
     /// Refreshing failed (the caller falls back to a new login).
     #[error("refresh failed: {0}")]
     Refresh(ErrorResponse),
+    /// The authorization server answered `invalid_client` for the client
+    /// id this agent was configured with
+    /// ([`OAuthClientBuilder::client_id`](crate::OAuthClientBuilder::client_id)):
+    /// its operator removed the client or changed its credentials. A
+    /// configured identity is never replaced by a registration of the
+    /// agent's own; the configuration has to change. (A dynamic
+    /// registration the server no longer knows is dropped and made again,
+    /// once, without this error.)
+    #[error("the authorization server refuses the configured client {client_id}: {error}")]
+    ClientRefused {
+        /// The configured client id.
+        client_id: String,
+        /// The server's answer.
+        #[source]
+        error: ErrorResponse,
+    },
     /// The token store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -19,7 +19,7 @@ use crate::keys::{KeyError, KeyManager, Rotation, Withdrawal};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::accounts::Accounts;
-use crate::oauth::audit::Auditor;
+use crate::oauth::audit::{AuditKind, Auditor};
 use crate::oauth::clients::{ClientLookupError, Clients};
 use crate::oauth::device::DeviceAuthorization;
 use crate::oauth::grants::GrantContext;
@@ -33,6 +33,10 @@ use crate::storage::{ClientRecord, Storage, StorageError};
 const SESSION_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// How often the maintenance task runs.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Most idle registrations one round of maintenance deletes (the rest go
+/// in the next rounds).
+const REAP_BATCH: usize = 500;
 
 /// The authorization server: its configuration, storage, keys and
 /// services, shared by every worker. Build it with [`AuthServer::new`],
@@ -341,7 +345,8 @@ impl AuthServer {
 
     /// One round of maintenance, as the background task runs it every
     /// minute: deletes expired codes, refresh tokens, revocations, old
-    /// audit events and registrations nobody used; publishes the next
+    /// audit events, registrations nobody used and
+    /// registrations idle for [`ServerConfig::dcr_idle_days`]; publishes the next
     /// signing key when the rotation schedule says so (one instance of
     /// several does); reloads the signing keys (another instance may have
     /// rotated them, or the next key's time to sign may have come). Hosts
@@ -367,6 +372,7 @@ impl AuthServer {
             Ok(n) => tracing::info!(clients = n, "deleted registrations nobody used"),
             Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
         }
+        self.reap_idle_clients(now).await;
         match self.keys.maintain(self.storage.as_ref(), now).await {
             Ok(Some(next)) => tracing::info!(
                 kid = %next.kid,
@@ -375,6 +381,33 @@ impl AuthServer {
             ),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "signing-key upkeep failed"),
+        }
+    }
+
+    /// Deletes, with their grants, the clients of dynamic registration no
+    /// token was issued to for [`ServerConfig::dcr_idle_days`] (never the
+    /// operator's; nothing when it is 0), a batch at a time.
+    async fn reap_idle_clients(&self, now: u64) {
+        let days = self.config.dcr_idle_days;
+        if days == 0 {
+            return;
+        }
+        let idle_before = now.saturating_sub(days.saturating_mul(86_400));
+        match self
+            .storage
+            .reap_idle_clients(idle_before, now, REAP_BATCH)
+            .await
+        {
+            Ok(ids) => {
+                if !ids.is_empty() {
+                    tracing::info!(clients = ids.len(), "deleted idle registrations");
+                }
+                for id in ids {
+                    let entry = AuditKind::ClientRemoved.entry().subject(&id);
+                    self.audit.record(entry.detail("by", "idle_reaping")).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reaping idle clients failed"),
         }
     }
 

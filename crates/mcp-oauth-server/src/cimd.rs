@@ -22,6 +22,46 @@ pub struct CimdPolicy {
     /// New (not yet cached) documents one client address may make the
     /// server fetch per minute.
     pub fetches_per_minute: u32,
+    /// The hosts documents may come from: each entry an exact host
+    /// (`app.example.com`) or a suffix pattern (`*.example.com`: any
+    /// subdomain of `example.com`, not `example.com` itself). Empty: any
+    /// host. Checked before anything is fetched
+    /// ([`CimdPolicy::host_allowed`]).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl CimdPolicy {
+    /// Whether a document may be fetched from `host` (compared without
+    /// regard to case and a trailing dot); see
+    /// [`CimdPolicy::allowed_hosts`].
+    ///
+    /// ```
+    /// use mcp_oauth_server::cimd::CimdPolicy;
+    ///
+    /// let mut policy = CimdPolicy::default();
+    /// assert!(policy.host_allowed("anything.example"));
+    /// policy.allowed_hosts = vec!["app.example.com".into(), "*.tools.example".into()];
+    /// assert!(policy.host_allowed("App.Example.com"));
+    /// assert!(policy.host_allowed("a.b.tools.example"));
+    /// assert!(!policy.host_allowed("tools.example"));
+    /// assert!(!policy.host_allowed("eviltools.example"));
+    /// assert!(!policy.host_allowed("app.example.com.evil.example"));
+    /// ```
+    pub fn host_allowed(&self, host: &str) -> bool {
+        if self.allowed_hosts.is_empty() {
+            return true;
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.allowed_hosts.iter().any(|entry| {
+            let entry = entry.trim_end_matches('.').to_ascii_lowercase();
+            match entry.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                None => host == entry,
+            }
+        })
+    }
 }
 
 impl Default for CimdPolicy {
@@ -32,6 +72,7 @@ impl Default for CimdPolicy {
             enabled: true,
             fetch: FetchPolicy::default(),
             fetches_per_minute: 30,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -46,6 +87,10 @@ pub enum CimdError {
     /// The URL is not an acceptable document URL.
     #[error("client_id is not a valid metadata document URL")]
     BadUrl,
+    /// The document's host is not one the operator allows
+    /// ([`CimdPolicy::allowed_hosts`]); nothing was fetched.
+    #[error("client metadata documents from {0} are not accepted by this server")]
+    HostNotAllowed(String),
     /// The fetch failed or was refused by the guard.
     #[error("client metadata document: {0}")]
     Fetch(#[from] FetchError),
@@ -73,6 +118,18 @@ impl CimdResolver {
     pub fn is_document_url(&self, client_id: &str) -> bool {
         client_id.starts_with("https://")
             || (self.policy.fetch.allow_http && client_id.starts_with("http://"))
+    }
+
+    /// Refuses a document URL whose host the policy does not allow
+    /// ([`CimdPolicy::allowed_hosts`]), before anything is fetched.
+    pub fn check_host(&self, raw: &str) -> Result<(), CimdError> {
+        let url = url::Url::parse(raw).map_err(|_| CimdError::BadUrl)?;
+        let host = url.host_str().ok_or(CimdError::BadUrl)?;
+        if self.policy.host_allowed(host) {
+            Ok(())
+        } else {
+            Err(CimdError::HostNotAllowed(host.to_owned()))
+        }
     }
 
     /// Its policy.
@@ -117,6 +174,7 @@ impl CimdResolver {
         if url.as_str() != raw || !scheme_allowed(&self.policy.fetch, &url) || url.path() == "/" {
             return Err(CimdError::BadUrl);
         }
+        self.check_host(raw)?;
         let allow_http = self.policy.fetch.allow_http;
         self.documents
             .get(&url, |body| document(raw, &body, allow_http, now))
@@ -172,6 +230,8 @@ fn document(
             metadata,
             issued_at: now,
             policy: Default::default(),
+            registration_token_hash: None,
+            last_used_at: None,
         },
         size,
     ))

@@ -110,6 +110,12 @@ pub struct ServerConfig {
     /// How long a registered client no person has consented to is kept
     /// (the hourly purge deletes it after that).
     pub unused_client_ttl: Duration,
+    /// Days a client of dynamic registration may go without a token
+    /// issued to it before the maintenance task deletes it, with its
+    /// grants (default 90; 0 keeps them for good). The operator's clients
+    /// are never deleted. An agent whose registration went is answered
+    /// `invalid_client` and registers again.
+    pub dcr_idle_days: u64,
     /// Registrations one client address may make per hour.
     pub registrations_per_hour: u32,
     /// The superuser created or updated at start.
@@ -190,6 +196,7 @@ impl ServerConfig {
             registration: RegistrationPolicy::Open,
             max_clients: 10_000,
             unused_client_ttl: Duration::from_secs(24 * 3600),
+            dcr_idle_days: 90,
             registrations_per_hour: 60,
             superuser: None,
             login_limits: crate::ratelimit::ThrottleLimits::default(),
@@ -219,6 +226,13 @@ impl ServerConfig {
     /// Sets the access-token lifetime.
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Sets how many days a dynamically registered client may stay idle
+    /// before it is reaped (0: never); see [`ServerConfig::dcr_idle_days`].
+    pub fn dcr_idle_days(mut self, days: u64) -> Self {
+        self.dcr_idle_days = days;
         self
     }
 

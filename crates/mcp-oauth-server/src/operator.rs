@@ -280,6 +280,8 @@ impl OperatorClient {
                 resource_server: self.resource_server,
                 headless_login: self.headless_login,
             },
+            registration_token_hash: None,
+            last_used_at: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The client identity at the discovered authorization server, in the
 //! spec's order: pre-registered, Client ID Metadata Document, dynamic
-//! registration (kept per issuer).
+//! registration (kept per issuer), and what to do when the server no
+//! longer knows it ([`Kind`], [`forget_dynamic`]).
 
 use mcp_oauth_core::registration::{
     ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata, GrantType, ResponseType,
@@ -89,6 +90,60 @@ pub(super) async fn identity(
     };
     store.save_registration(&key, &reg)?;
     Ok(reg)
+}
+
+/// Where a client identity comes from, as far as the answer to an
+/// `invalid_client` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Configured by the agent's author (`client_id`): never replaced.
+    Preregistered,
+    /// The agent's Client ID Metadata Document URL: nothing to drop.
+    MetadataDocument,
+    /// Made by dynamic registration: dropped and made again when the
+    /// server no longer knows it.
+    Dynamic,
+}
+
+/// What kind of identity `client_id` is for this agent.
+pub(super) fn kind(config: &Config, client_id: &str) -> Kind {
+    if config
+        .preregistered
+        .as_ref()
+        .is_some_and(|p| p.client_id == client_id)
+    {
+        Kind::Preregistered
+    } else if config.metadata_document_url.as_deref() == Some(client_id) {
+        Kind::MetadataDocument
+    } else {
+        Kind::Dynamic
+    }
+}
+
+/// The authorization server of `issuer` answered `invalid_client` for the
+/// dynamic registration `client_id` (an operator removed it, or it was
+/// reaped as idle): the stored registration is dropped, unless it is
+/// another one already (another agent sharing the store registered anew),
+/// so the next login registers again. Returns whether one was dropped.
+pub(super) fn forget_dynamic(
+    config: &Config,
+    issuer: &str,
+    client_id: &str,
+) -> Result<bool, ClientError> {
+    let store = config.store.as_ref();
+    let key = RegistrationKey::new(config.client_name.clone(), issuer.to_owned());
+    match store.load_registration(&key)? {
+        Some(r) if r.client_id == client_id => {
+            tracing::info!(
+                issuer,
+                client_id,
+                "the authorization server no longer knows this registration; registering again"
+            );
+            store.remove_registration(&key)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The redirect URI the agent registers: its chosen one, else the loopback

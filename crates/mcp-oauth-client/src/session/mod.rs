@@ -47,6 +47,15 @@ pub(crate) struct Session {
     state: tokio::sync::Mutex<State>,
 }
 
+/// How one authorization ended.
+enum Attempt {
+    /// With an access token (stored).
+    Done(AccessToken),
+    /// The token endpoint did not know the dynamic registration used; it
+    /// was dropped, and another authorization may register anew.
+    UnknownClient(ErrorResponse),
+}
+
 /// Whether the access token should be refreshed now.
 fn due(tokens: &Tokens) -> bool {
     tokens.refresh_at.is_some_and(|r| r <= now())
@@ -125,6 +134,7 @@ impl Session {
         if due(&tokens) {
             return match self.refresh(&mut st).await {
                 Ok(t) => Ok(Some(t)),
+                Err(e @ ClientError::ClientRefused { .. }) => Err(e),
                 Err(e) => {
                     tracing::info!(error = %e, "refresh before expiry failed; a new login will follow");
                     Ok(None)
@@ -151,6 +161,7 @@ impl Session {
         if sent.is_some() {
             match self.refresh(&mut st).await {
                 Ok(t) => return Ok(t),
+                Err(e @ ClientError::ClientRefused { .. }) => return Err(e),
                 Err(e) => tracing::info!(error = %e, "refresh failed; logging in again"),
             }
         }
@@ -209,13 +220,55 @@ impl Session {
         Ok(d)
     }
 
-    /// A full authorization: discovery, identity, login, token.
+    /// A full authorization: discovery, identity, login, token. When the
+    /// token endpoint answers `invalid_client` for a dynamic registration
+    /// (the server no longer knows it), the registration is dropped and
+    /// the whole authorization runs once more with a new one; never more.
     async fn authorize(
         &self,
         st: &mut State,
         challenge: Option<&BearerChallenge>,
         wanted: Option<ScopeSet>,
     ) -> Result<AccessToken, ClientError> {
+        match self.authorize_once(st, challenge, wanted.clone()).await? {
+            Attempt::Done(t) => Ok(t),
+            Attempt::UnknownClient(_) => match self.authorize_once(st, challenge, wanted).await? {
+                Attempt::Done(t) => Ok(t),
+                Attempt::UnknownClient(e) => Err(ClientError::Token(e)),
+            },
+        }
+    }
+
+    /// The server answered `invalid_client` for `client_id` at `issuer`:
+    /// for a configured identity that is [`ClientError::ClientRefused`];
+    /// a dynamic registration is dropped so the next login registers
+    /// again. Gives back the answer otherwise.
+    fn unknown_client(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        error: ErrorResponse,
+    ) -> Result<ErrorResponse, ClientError> {
+        match identity::kind(&self.config, client_id) {
+            identity::Kind::Preregistered => Err(ClientError::ClientRefused {
+                client_id: client_id.to_owned(),
+                error,
+            }),
+            identity::Kind::Dynamic => {
+                identity::forget_dynamic(&self.config, issuer, client_id)?;
+                Ok(error)
+            }
+            identity::Kind::MetadataDocument => Ok(error),
+        }
+    }
+
+    /// One authorization; see [`Session::authorize`].
+    async fn authorize_once(
+        &self,
+        st: &mut State,
+        challenge: Option<&BearerChallenge>,
+        wanted: Option<ScopeSet>,
+    ) -> Result<Attempt, ClientError> {
         let d = self.discovered(st, challenge).await?;
         let token_endpoint = d.metadata.token_endpoint.clone().ok_or_else(|| {
             ClientError::Discovery("authorization server has no token endpoint".into())
@@ -236,7 +289,7 @@ impl Session {
             && d.metadata.supports_token_auth_method(
                 &mcp_oauth_core::registration::ClientAuthMethod::ClientSecretBasic,
             );
-        let tokens = if let Login::Device(prompt) = &self.config.login {
+        let answer = if let Login::Device(prompt) = &self.config.login {
             device::DeviceLogin {
                 config: &self.config,
                 http: &self.http,
@@ -246,7 +299,7 @@ impl Session {
                 basic,
             }
             .run(&scope, prompt)
-            .await?
+            .await
         } else {
             let mut request = if matches!(self.config.login, Login::ClientCredentials) {
                 TokenRequest::client_credentials()
@@ -267,7 +320,18 @@ impl Session {
                 &mut request,
             )
             .await?
-            .map_err(ClientError::Token)?
+            .map_err(ClientError::Token)
+        };
+        let tokens = match answer {
+            Ok(tokens) => tokens,
+            Err(ClientError::Token(e)) if e.error == mcp_oauth_core::ErrorCode::InvalidClient => {
+                let e = self.unknown_client(&d.issuer, &reg.client_id, e)?;
+                if identity::kind(&self.config, &reg.client_id) == identity::Kind::Dynamic {
+                    return Ok(Attempt::UnknownClient(e));
+                }
+                return Err(ClientError::Token(e));
+            }
+            Err(e) => return Err(e),
         };
         let tokens = grant::to_tokens(tokens, &scope, now());
         let access = tokens.access_token.clone();
@@ -279,7 +343,7 @@ impl Session {
             basic,
         );
         self.save(st, index, tokens)?;
-        Ok(access)
+        Ok(Attempt::Done(access))
     }
 
     /// Refreshes the tokens. The store is read first: when another agent
@@ -343,9 +407,22 @@ impl Session {
                 Ok(access)
             }
             Err(e) => {
-                // A refused refresh token is dead: forget it, keep the rest
+                // A client the server no longer knows: a configured one is
+                // an error for the caller; a dynamic registration is
+                // dropped, and the login that follows registers again.
+                let e = if e.error == mcp_oauth_core::ErrorCode::InvalidClient {
+                    self.unknown_client(&index.issuer, &index.client_id, e)?
+                } else {
+                    e
+                };
+                // A refused refresh token (or one of a client the server
+                // no longer knows) is dead: forget it, keep the rest
                 // (unless another agent has stored newer tokens meanwhile).
-                if e.error == mcp_oauth_core::ErrorCode::InvalidGrant {
+                if matches!(
+                    e.error,
+                    mcp_oauth_core::ErrorCode::InvalidGrant
+                        | mcp_oauth_core::ErrorCode::InvalidClient
+                ) {
                     st.tokens = None;
                     let key = self.session_key().tokens_key(&index);
                     let stored = store.load_tokens(&key)?;

@@ -78,6 +78,13 @@ async fn handle(
                 "The application asking for access is not registered with this server.",
             );
         }
+        Err(ClientLookupError::Metadata(crate::cimd::CimdError::HostNotAllowed(host))) => {
+            tracing::info!(client_id = ?query.client_id, %host, "client metadata document host refused");
+            return pages::error(&format!(
+                "This server does not accept applications described by {host}. \
+                 Ask its operator to allow that site."
+            ));
+        }
         Err(ClientLookupError::Metadata(e)) => {
             // The details (addresses, fetch errors) stay in the log: shown
             // to the caller they would make this page a probe of the

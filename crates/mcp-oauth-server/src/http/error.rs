@@ -1,6 +1,7 @@
 //! [`OAuthError`] as an HTTP response: the RFC 6749 §5.2 JSON body with its
 //! status, `Cache-Control: no-store`, a `WWW-Authenticate` challenge on
-//! `invalid_client`, and `Retry-After` when the error carries one.
+//! `invalid_client` (Basic) and `invalid_token` (Bearer, RFC 6750 §3), and
+//! `Retry-After` when the error carries one.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -20,6 +21,12 @@ impl ResponseError for OAuthError {
             .insert_header((PRAGMA, "no-cache"));
         if self.code() == &ErrorCode::InvalidClient {
             r.insert_header((WWW_AUTHENTICATE, "Basic realm=\"mcp-oauth\""));
+        }
+        if self.code() == &ErrorCode::InvalidToken {
+            r.insert_header((
+                WWW_AUTHENTICATE,
+                "Bearer realm=\"mcp-oauth\", error=\"invalid_token\"",
+            ));
         }
         if let Some(seconds) = self.retry_after() {
             r.insert_header((RETRY_AFTER, seconds.to_string()));

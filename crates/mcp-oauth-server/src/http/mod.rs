@@ -81,6 +81,11 @@ pub(crate) fn routes(
             p("/register"),
             web::post().to(register::register),
         ))
+        .service(
+            cors_route(p("/register/{client_id}"), web::get().to(register::read))
+                .route(web::put().to(register::update))
+                .route(web::delete().to(register::delete)),
+        )
         .service(cors_route(p("/token"), web::post().to(token::token)))
         .service(cors_route(p("/revoke"), web::post().to(revoke::revoke)))
         .service(

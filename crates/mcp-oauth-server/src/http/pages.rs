@@ -107,11 +107,26 @@ fn provenance(client: &ClientRecord) -> Markup {
         .ok()
         .filter(|u| u.scheme() == "https" || u.scheme() == "http")
         .and_then(|u| u.host_str().map(str::to_owned));
+    // MCP 2026-07-28, localhost redirect URI risks: a document whose
+    // redirect URIs are all loopback proves nothing about who is asking,
+    // since anyone can name it and listen on a loopback port.
+    let uris = client.metadata.redirect_uris();
+    let loopback_only = !uris.is_empty()
+        && uris
+            .iter()
+            .all(|u| url::Url::parse(u).is_ok_and(|u| mcp_oauth_core::redirect::is_loopback(&u)));
     html! {
         @if let Some(host) = described_by {
             p.meta {
                 "This application is described by " strong { (host) }
                 "; its name is not verified by this server."
+            }
+            @if loopback_only {
+                p.error.loopback-warning role="alert" {
+                    "Be careful: this application runs on your own computer, and any program "
+                    "there could claim to be it. Continue only if you started it yourself just "
+                    "now and expected it to ask for access."
+                }
             }
         } @else {
             p.meta { "This application registered itself; its name is not verified by this server." }

@@ -79,6 +79,7 @@ pub(super) async fn token(
             return Err(ErrorResponse::new(mcp_oauth_core::ErrorCode::UnsupportedGrantType).into());
         }
     };
+    grants::record_use(&state.grants(), &client).await;
     state.metrics.issued(request.grant_type.as_str());
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))

@@ -52,8 +52,11 @@ pub enum AuditKind {
     RegistrationThrottled,
     /// The operator created a client.
     ClientCreated,
-    /// A client was removed.
+    /// A client was removed (by the operator, by itself through RFC 7592,
+    /// or reaped as idle).
     ClientRemoved,
+    /// A registered client replaced its metadata (RFC 7592).
+    ClientUpdated,
     /// A client's secret was replaced.
     ClientSecretRotated,
     /// A signing key was created and made active.
@@ -99,6 +102,7 @@ impl AuditKind {
             Self::RegistrationThrottled => "registration_throttled",
             Self::ClientCreated => "client_created",
             Self::ClientRemoved => "client_removed",
+            Self::ClientUpdated => "client_updated",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::KeyRotated => "key_rotated",
             Self::KeyRetired => "key_retired",

@@ -12,6 +12,8 @@
 //!   approval;
 //! - [`login`]: password sign-in with its throttling;
 //! - [`registration`]: dynamic client registration and its limits;
+//!   [`client_config`]: a registered client reading, replacing and
+//!   deleting its registration (RFC 7592);
 //! - [`access_tokens`]: verifying the access tokens this server issued;
 //! - [`accounts`]: grants and sessions listed and revoked, the audit
 //!   trail read;
@@ -21,6 +23,7 @@
 pub(crate) mod access_tokens;
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub(crate) mod client_config;
 pub(crate) mod clients;
 pub(crate) mod device;
 pub(crate) mod error;

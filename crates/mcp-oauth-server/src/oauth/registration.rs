@@ -2,14 +2,18 @@
 //! operator's policy, a per-address limit counted atomically before any
 //! work), what a registration may ask for (only grants that act for a
 //! person who signs in; bounded metadata, unknown members dropped), and the
-//! ceiling on stored clients (unused ones make room).
+//! ceiling on stored clients (unused ones make room). Each registration
+//! gets an RFC 7592 registration access token, stored only as a hash, for
+//! managing itself ([`super::client_config`]).
 
 use mcp_oauth_core::error::{ErrorCode, ErrorResponse};
 use mcp_oauth_core::redirect::{RedirectUriKind, validate_redirect_uri};
 use mcp_oauth_core::registration::{
     ApplicationType, ClientAuthMethod, ClientInformation, ClientMetadata, GrantType,
 };
-use mcp_oauth_core::secret::{ClientSecret, constant_time_eq, random_base64url, token_hash};
+use mcp_oauth_core::secret::{
+    ClientSecret, RegistrationAccessToken, constant_time_eq, random_base64url, token_hash,
+};
 
 use crate::config::{RegistrationPolicy, ServerConfig};
 use crate::metrics::Metrics;
@@ -59,6 +63,78 @@ impl Registration<'_> {
                  on every run",
             ));
         }
+        let metadata = self.checked_metadata(body)?;
+        let method = metadata.effective_auth_method();
+        if self.storage.client_count().await? >= self.config.max_clients
+            && self
+                .storage
+                .purge_unused_clients(
+                    now.saturating_sub(UNUSED_GRACE.min(self.config.unused_client_ttl.as_secs())),
+                    1,
+                )
+                .await?
+                == 0
+        {
+            return Err(ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
+                .with_description("the client registration limit is reached")
+                .into());
+        }
+        let metadata = with_defaults(metadata, method.clone());
+        let secret = if matches!(
+            method,
+            ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt
+        ) {
+            None
+        } else {
+            Some(ClientSecret::new(random(32)?))
+        };
+        let access_token = RegistrationAccessToken::new(random(32)?);
+        let issued_at = now;
+        let record = ClientRecord {
+            client_id: random(16)?,
+            secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),
+            metadata: metadata.clone(),
+            issued_at,
+            policy: Default::default(),
+            registration_token_hash: Some(token_hash(access_token.secret())),
+            last_used_at: None,
+        };
+        let client_id = record.client_id.clone();
+        match self.storage.insert_client(record).await {
+            Ok(()) => {}
+            Err(StorageError::Conflict) => {
+                return Err(ErrorResponse::server_error("client id collision; retry").into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.metrics.registrations.inc();
+        tracing::info!(client_id = ?client_id, method = ?method.to_string(), "client registered");
+        let entry = AuditKind::ClientRegistered.entry().subject(&client_id);
+        let name = metadata.client_name.as_deref().unwrap_or_default();
+        let entry = entry.address(address).detail("client_name", name);
+        self.audit.record(entry).await;
+        Ok(ClientInformation {
+            client_secret_expires_at: secret.as_ref().map(|_| 0),
+            client_secret: secret,
+            client_id_issued_at: Some(issued_at),
+            registration_access_token: Some(access_token),
+            registration_client_uri: Some(self.client_uri(&client_id)),
+            client_id,
+            metadata,
+        })
+    }
+
+    /// The RFC 7592 client configuration endpoint of `client_id`.
+    pub(crate) fn client_uri(&self, client_id: &str) -> String {
+        self.config
+            .issuer
+            .endpoint(&format!("/register/{client_id}"))
+    }
+
+    /// The metadata `body` describes, checked as a registration is (RFC
+    /// 7591, and this server's policy for registered clients), with the
+    /// members this server does not understand dropped.
+    pub(crate) fn checked_metadata(&self, body: &[u8]) -> OAuthResult<ClientMetadata> {
         let metadata: ClientMetadata = serde_json::from_slice(body).map_err(|e| {
             ErrorResponse::new(ErrorCode::InvalidClientMetadata)
                 .with_description(format!("invalid JSON: {e}"))
@@ -67,7 +143,7 @@ impl Registration<'_> {
         metadata.check_limits()?;
         // Members this server does not understand are not kept (RFC 7591 §2
         // lets it ignore them): a registration costs a few kilobytes at most.
-        let mut metadata = metadata.without_unknown_members();
+        let metadata = metadata.without_unknown_members();
         // Open registration is for clients that act for a person who signs in
         // and consents; grants without a person are for clients the operator
         // creates (`mcp-oauth-server client add`).
@@ -125,65 +201,25 @@ impl Registration<'_> {
                     .into());
             }
         }
-        if self.storage.client_count().await? >= self.config.max_clients
-            && self
-                .storage
-                .purge_unused_clients(
-                    now.saturating_sub(UNUSED_GRACE.min(self.config.unused_client_ttl.as_secs())),
-                    1,
-                )
-                .await?
-                == 0
-        {
-            return Err(ErrorResponse::new(ErrorCode::TemporarilyUnavailable)
-                .with_description("the client registration limit is reached")
-                .into());
-        }
-        metadata.token_endpoint_auth_method = Some(method.clone());
-        metadata.grant_types = Some(metadata.effective_grant_types());
-        metadata.response_types = Some(metadata.effective_response_types());
-        let random =
-            |n| random_base64url(n).map_err(|e| ErrorResponse::server_error(e.to_string()));
-        let secret = if matches!(
-            method,
-            ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt
-        ) {
-            None
-        } else {
-            Some(ClientSecret::new(random(32)?))
-        };
-        let issued_at = now;
-        let record = ClientRecord {
-            client_id: random(16)?,
-            secret_hash: secret.as_ref().map(|s| token_hash(s.secret())),
-            metadata: metadata.clone(),
-            issued_at,
-            policy: Default::default(),
-        };
-        let client_id = record.client_id.clone();
-        match self.storage.insert_client(record).await {
-            Ok(()) => {}
-            Err(StorageError::Conflict) => {
-                return Err(ErrorResponse::server_error("client id collision; retry").into());
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.metrics.registrations.inc();
-        tracing::info!(client_id = ?client_id, method = ?method.to_string(), "client registered");
-        let entry = AuditKind::ClientRegistered.entry().subject(&client_id);
-        let name = metadata.client_name.as_deref().unwrap_or_default();
-        let entry = entry.address(address).detail("client_name", name);
-        self.audit.record(entry).await;
-        Ok(ClientInformation {
-            client_id,
-            client_secret_expires_at: secret.as_ref().map(|_| 0),
-            client_secret: secret,
-            client_id_issued_at: Some(issued_at),
-            registration_access_token: None,
-            registration_client_uri: None,
-            metadata,
-        })
+        Ok(metadata)
     }
+}
+
+/// A random base64url string of `n` bytes, or a server error.
+fn random(n: usize) -> OAuthResult<String> {
+    random_base64url(n).map_err(|e| ErrorResponse::server_error(e.to_string()).into())
+}
+
+/// The metadata as stored: the authentication method, grants and response
+/// types spelled out.
+pub(crate) fn with_defaults(
+    mut metadata: ClientMetadata,
+    method: ClientAuthMethod,
+) -> ClientMetadata {
+    metadata.token_endpoint_auth_method = Some(method);
+    metadata.grant_types = Some(metadata.effective_grant_types());
+    metadata.response_types = Some(metadata.effective_response_types());
+    metadata
 }
 
 fn check_policy(policy: &RegistrationPolicy, initial_token: Option<&str>) -> OAuthResult<()> {

@@ -18,6 +18,18 @@ pub struct ClientRecord {
     /// consents; see [`ClientPolicy`].
     #[serde(default)]
     pub policy: ClientPolicy,
+    /// SHA-256 of the RFC 7592 registration access token: clients from
+    /// dynamic registration read, update and delete their registration
+    /// with it. `None` for every other client.
+    #[serde(default)]
+    pub registration_token_hash: Option<String>,
+    /// When a token was last issued to the client, as far as recorded
+    /// (at most about once a day, [`ClientStore::touch_client`](super::ClientStore::touch_client));
+    /// registered clients idle for long are reaped. Written by the store
+    /// only: [`ClientStore::update_client`](super::ClientStore::update_client)
+    /// leaves it as it is.
+    #[serde(default)]
+    pub last_used_at: Option<u64>,
 }
 
 /// Who vouches for a client, and what that lets it do.

@@ -50,6 +50,32 @@ pub trait ClientStore: Send + Sync {
         limit: usize,
     ) -> Result<usize, StorageError>;
 
+    /// Records that a token was issued to `client_id` at `now`, unless one
+    /// was recorded less than `every` seconds before (one conditional
+    /// write, so instances racing on one client write once). Returns
+    /// whether it wrote. Callers skip the call when the record they hold
+    /// says it was recorded recently ([`ClientRecord::last_used_at`]).
+    async fn touch_client(
+        &self,
+        client_id: &str,
+        now: u64,
+        every: u64,
+    ) -> Result<bool, StorageError>;
+
+    /// Deletes up to `limit` clients of dynamic registration (never one
+    /// the operator trusts) last used before `idle_before` (the last token
+    /// issued to them, else the first consent, else their registration),
+    /// oldest first, and ends at `now` what was issued to them as
+    /// [`AccountStore::revoke_grants`] does: grants marked revoked,
+    /// consents deleted, refresh families revoked; all in one write, so a
+    /// client used meanwhile is not deleted. Returns the ids deleted.
+    async fn reap_idle_clients(
+        &self,
+        idle_before: u64,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
+
     /// The scope `subject` has consented to for `client_id` and `resource`
     /// (the empty string when the request named none), if any.
     async fn consent(

@@ -43,6 +43,13 @@ impl From<ClientLookupError> for OAuthError {
     fn from(e: ClientLookupError) -> Self {
         match e {
             ClientLookupError::Storage(e) => e.into(),
+            ClientLookupError::Metadata(e @ crate::cimd::CimdError::HostNotAllowed(_)) => {
+                tracing::info!(error = ?e.to_string(), "client metadata document host refused");
+                Self::new(ErrorResponse::invalid_client(
+                    "this server does not accept client metadata documents from this host",
+                ))
+                .with_source(e)
+            }
             ClientLookupError::Metadata(e) => {
                 tracing::info!(error = ?e.to_string(), "client metadata document refused");
                 Self::new(ErrorResponse::invalid_client(
@@ -159,6 +166,9 @@ impl Clients {
             && !self.configured.contains_key(client_id)
             && !self.cimd.is_cached(client_id)
         {
+            // A host the operator does not allow costs no fetch and no
+            // count: it is refused before either.
+            self.cimd.check_host(client_id)?;
             let now = self.clock.now();
             let (count, start) = self
                 .storage

@@ -21,7 +21,39 @@ use crate::federation::{Federation, admit, token_claims};
 use crate::keys::KeyManager;
 use crate::metrics::Metrics;
 use crate::oauth::error::OAuthResult;
-use crate::storage::Storage;
+use crate::storage::{ClientRecord, Storage};
+
+/// How often the last use of a registered client is recorded at most
+/// (a day): idle reaping counts in days, so this keeps the writes to one
+/// per client per day.
+pub(crate) const USE_RECORDING_PERIOD: u64 = 86_400;
+
+/// Records that tokens were just issued to `client`, for reaping idle
+/// registrations ([`ServerConfig::dcr_idle_days`]): only for clients of
+/// dynamic registration, and only when the record says the last recording
+/// is a day old (the storage's conditional write settles races between
+/// instances). A failure is logged, never the token request's.
+pub(crate) async fn record_use(state: &GrantContext<'_>, client: &ClientRecord) {
+    // The operator's clients are never reaped; a metadata document's
+    // (its id is its URL) is not stored.
+    if client.is_trusted() || client.client_id.contains("://") {
+        return;
+    }
+    let now = state.clock.now();
+    if client
+        .last_used_at
+        .is_some_and(|t| t > now.saturating_sub(USE_RECORDING_PERIOD))
+    {
+        return;
+    }
+    if let Err(e) = state
+        .storage
+        .touch_client(&client.client_id, now, USE_RECORDING_PERIOD)
+        .await
+    {
+        tracing::warn!(error = %e, "recording the client's last use failed");
+    }
+}
 
 /// What the grants read and write: storage, the configuration's lifetimes
 /// and audiences, the signing keys, the upstream providers (to re-admit a

@@ -47,7 +47,10 @@ impl ClientStore for MemoryStorage {
         }
         match g.clients.get_mut(&client.client_id) {
             Some(slot) => {
-                *slot = client;
+                *slot = ClientRecord {
+                    last_used_at: slot.last_used_at,
+                    ..client
+                };
                 Ok(true)
             }
             None => Ok(false),
@@ -74,6 +77,62 @@ impl ClientStore for MemoryStorage {
             g.clients.remove(id);
         }
         Ok(stale.len())
+    }
+
+    async fn touch_client(
+        &self,
+        client_id: &str,
+        now: u64,
+        every: u64,
+    ) -> Result<bool, StorageError> {
+        let mut g = self.inner.lock();
+        match g.clients.get_mut(client_id) {
+            Some(c)
+                if c.last_used_at
+                    .is_none_or(|t| t <= now.saturating_sub(every)) =>
+            {
+                c.last_used_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn reap_idle_clients(
+        &self,
+        idle_before: u64,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut g = self.inner.lock();
+        let mut idle: Vec<(u64, String)> = g
+            .clients
+            .values()
+            .filter(|c| !c.policy.trusted)
+            .map(|c| (c.last_used_at.unwrap_or(c.issued_at), c.client_id.clone()))
+            .filter(|(at, _)| *at < idle_before)
+            .collect();
+        idle.sort();
+        idle.truncate(limit);
+        let ids: Vec<String> = idle.into_iter().map(|(_, id)| id).collect();
+        for ((_, c, _), (record, revoked_at)) in &mut g.grants {
+            if ids.contains(c) && *revoked_at < record.granted_at {
+                *revoked_at = now;
+            }
+        }
+        g.consents.retain(|(_, c, _), _| !ids.contains(c));
+        let families: Vec<String> = g
+            .refresh
+            .values()
+            .filter(|t| ids.contains(&t.record.client_id))
+            .map(|t| t.record.family_id.clone())
+            .collect();
+        g.revoked_families.extend(families);
+        for id in &ids {
+            g.unused_clients.remove(id);
+            g.clients.remove(id);
+        }
+        Ok(ids)
     }
 
     async fn consent(

@@ -141,6 +141,10 @@ const MIGRATIONS: &[&str] = &["
 ", "
     ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0;
     UPDATE signing_keys SET activates_at = created_at;
+", "
+    ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
+    ALTER TABLE clients ADD COLUMN last_used_at BIGINT;
+    UPDATE clients SET last_used_at = extract(epoch from now())::BIGINT;
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

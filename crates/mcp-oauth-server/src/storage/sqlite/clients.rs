@@ -13,8 +13,8 @@ impl ClientStore for SqliteStorage {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?, client.policy.trusted.then(|| i(client.issued_at))],
+                    "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, issued_at, policy, used_at, registration_token_hash, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![client.client_id, client.secret_hash, to_json(&client.metadata)?, i(client.issued_at), policy_json(&client.policy)?, client.policy.trusted.then(|| i(client.issued_at)), client.registration_token_hash, client.last_used_at.map(i)],
                 )?;
             if n == 0 { Err(StorageError::Conflict) } else { Ok(()) }
         })
@@ -69,14 +69,16 @@ impl ClientStore for SqliteStorage {
         self.with(move |c| {
             let n = c.execute(
                 "UPDATE clients SET secret_hash = ?2, metadata = ?3, policy = ?4,
-                     used_at = CASE WHEN ?5 THEN coalesce(used_at, issued_at) ELSE used_at END
+                     used_at = CASE WHEN ?5 THEN coalesce(used_at, issued_at) ELSE used_at END,
+                     registration_token_hash = ?6
                      WHERE client_id = ?1",
                 params![
                     client.client_id,
                     client.secret_hash,
                     to_json(&client.metadata)?,
                     policy_json(&client.policy)?,
-                    client.policy.trusted
+                    client.policy.trusted,
+                    client.registration_token_hash
                 ],
             )?;
             Ok(n > 0)
@@ -112,6 +114,63 @@ impl ClientStore for SqliteStorage {
             )?;
             tx.commit()?;
             Ok(n)
+        })
+        .await
+    }
+
+    async fn touch_client(
+        &self,
+        client_id: &str,
+        now: u64,
+        every: u64,
+    ) -> Result<bool, StorageError> {
+        let id = client_id.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE clients SET last_used_at = ?2
+                 WHERE client_id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
+                params![id, i(now), i(now.saturating_sub(every))],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn reap_idle_clients(
+        &self,
+        idle_before: u64,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let ids = {
+                let mut stmt = tx.prepare(
+                    "SELECT client_id FROM clients
+                     WHERE coalesce(json_extract(policy, '$.trusted'), 0) = 0
+                     AND coalesce(last_used_at, used_at, issued_at) < ?1
+                     ORDER BY coalesce(last_used_at, used_at, issued_at), client_id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![i(idle_before), limit], |r| r.get(0))?;
+                rows.collect::<Result<Vec<String>, _>>()?
+            };
+            for id in &ids {
+                tx.execute(
+                    "UPDATE grants SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at < granted_at",
+                    params![id, i(now)],
+                )?;
+                tx.execute("DELETE FROM consents WHERE client_id = ?1", [id])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO revoked_families (family_id, revoked_at)
+                     SELECT DISTINCT family_id, ?2 FROM refresh_tokens
+                     WHERE json_extract(record, '$.client_id') = ?1",
+                    params![id, i(now)],
+                )?;
+                tx.execute("DELETE FROM clients WHERE client_id = ?1", [id])?;
+            }
+            tx.commit()?;
+            Ok(ids)
         })
         .await
     }
@@ -172,7 +231,15 @@ impl ClientStore for SqliteStorage {
 }
 
 fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
 fn client_from(row: ClientRow) -> Result<ClientRecord, StorageError> {
@@ -182,9 +249,20 @@ fn client_from(row: ClientRow) -> Result<ClientRecord, StorageError> {
         metadata: from_json(&row.2)?,
         issued_at: u(row.3),
         policy: policy_from(row.4.as_deref())?,
+        registration_token_hash: row.5,
+        last_used_at: row.6.map(u),
     })
 }
 
-type ClientRow = (String, Option<String>, String, i64, Option<String>);
+type ClientRow = (
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
-const CLIENT_COLUMNS: &str = "client_id, secret_hash, metadata, issued_at, policy";
+const CLIENT_COLUMNS: &str =
+    "client_id, secret_hash, metadata, issued_at, policy, registration_token_hash, last_used_at";

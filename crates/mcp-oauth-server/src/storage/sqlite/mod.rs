@@ -161,6 +161,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
     UPDATE signing_keys SET activates_at = created_at;
 ",
+    // RFC 7592: the registration access token's hash. The last time a
+    // token was issued to a client, for reaping idle registrations; the
+    // clients that exist start their idle time now.
+    "
+    ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
+    ALTER TABLE clients ADD COLUMN last_used_at INTEGER;
+    UPDATE clients SET last_used_at = CAST(strftime('%s', 'now') AS INTEGER);
+",
 ];
 
 /// A unit of work for the connection's thread.

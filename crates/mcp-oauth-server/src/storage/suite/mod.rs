@@ -25,6 +25,8 @@ pub(super) fn client(id: &str, at: u64) -> ClientRecord {
         },
         issued_at: at,
         policy: ClientPolicy::default(),
+        registration_token_hash: Some(format!("registration-{id}")),
+        last_used_at: None,
     }
 }
 
@@ -77,6 +79,7 @@ pub(super) async fn run(s: &dyn Storage) {
     account::grants(s).await;
     account::sessions(s).await;
     account::audit(s).await;
+    clients::reap_idle(s).await;
 }
 
 #[tokio::test]

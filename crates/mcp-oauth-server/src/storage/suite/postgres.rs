@@ -13,7 +13,7 @@ async fn postgres_backend() {
         run(&s).await;
         // Migrations are idempotent: a second instance starts on the same schema.
         let again = PostgresStorage::connect(&db.url, 4).await.unwrap();
-        assert!(again.client("c1").await.unwrap().is_some());
+        assert!(again.client("operator").await.unwrap().is_some());
     }
     db.drop_now().await;
 }

@@ -77,6 +77,11 @@ pub(crate) struct Options {
     /// (default 24).
     #[arg(long, env = "MCP_OAUTH_UNUSED_CLIENT_HOURS")]
     pub unused_client_hours: Option<u64>,
+    /// Days a dynamically registered client may go without a token before
+    /// it is deleted with its grants (default 90; 0: never). The
+    /// operator's clients are never deleted.
+    #[arg(long, env = "MCP_OAUTH_DCR_IDLE_DAYS")]
+    pub dcr_idle_days: Option<u64>,
     /// Most registrations per hour from one address (default 60).
     #[arg(long, env = "MCP_OAUTH_REGISTRATIONS_PER_HOUR")]
     pub registrations_per_hour: Option<u32>,
@@ -147,6 +152,12 @@ pub(crate) struct Options {
     /// Connections served at once (default: from the file-descriptor limit).
     #[arg(long, env = "MCP_OAUTH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// The only hosts client metadata documents may come from,
+    /// comma-separated: exact hosts (`app.example.com`) or `*.example.com`
+    /// for any subdomain (default: any host). Others are refused before
+    /// anything is fetched.
+    #[arg(long, env = "MCP_OAUTH_CIMD_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub cimd_allowed_hosts: Option<Vec<String>>,
     /// Refuse URL client ids (Client ID Metadata Documents).
     #[arg(long, env = "MCP_OAUTH_DISABLE_CIMD")]
     #[serde(default)]

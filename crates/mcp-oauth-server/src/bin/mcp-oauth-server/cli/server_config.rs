@@ -27,6 +27,10 @@ pub(crate) enum ConfigError {
     /// A scope is not a valid scope token (RFC 6749 §3.3).
     #[error("--scopes: {0:?} is not a valid scope token")]
     Scope(String),
+    /// An allowed metadata-document host is neither a host nor a
+    /// `*.domain` pattern.
+    #[error("--cimd-allowed-hosts: {0:?} is neither a host nor a *.domain pattern")]
+    CimdHost(String),
     /// An allowed resource is not a valid resource URI.
     #[error("--allowed-resources: {value}")]
     AllowedResource {
@@ -177,6 +181,9 @@ impl ServerConfigParts {
         if let Some(h) = o.unused_client_hours {
             c.unused_client_ttl = Duration::from_secs(h.max(1).saturating_mul(3600));
         }
+        if let Some(days) = o.dcr_idle_days {
+            c.dcr_idle_days = days;
+        }
         if let Some(n) = o.max_clients {
             c.max_clients = n;
         }
@@ -248,6 +255,12 @@ impl ServerConfigParts {
         if let Some(n) = o.max_connections {
             c.limits.max_connections = Some(n.max(1));
         }
+        if let Some(hosts) = &o.cimd_allowed_hosts {
+            if let Some(bad) = hosts.iter().find(|h| !host_pattern_ok(h)) {
+                return Err(ConfigError::CimdHost(bad.clone()));
+            }
+            c.cimd.allowed_hosts = hosts.clone();
+        }
         c.cimd.fetch.allow_private_addresses = o.cimd_allow_private;
         c.cimd.fetch.allow_any_port = o.cimd_allow_private;
         c.dev_auto_approve = self.dev_auto_approve.clone();
@@ -283,4 +296,16 @@ fn resource_servers(credentials: &[String]) -> Result<Vec<OperatorClient>, Confi
         }
     }
     Ok(out)
+}
+
+/// Whether `entry` is a host name or address (`app.example.com`) or a
+/// suffix pattern (`*.example.com`).
+fn host_pattern_ok(entry: &str) -> bool {
+    let host = entry.strip_prefix("*.").unwrap_or(entry);
+    !host.is_empty()
+        && !host.contains('*')
+        && url::Host::parse(host).is_ok()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
 }

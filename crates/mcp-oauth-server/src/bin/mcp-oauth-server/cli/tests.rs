@@ -206,3 +206,64 @@ fn bad_values_are_refused() {
             .is_err()
     );
 }
+
+#[test]
+fn idle_registration_days_layer_like_the_rest() {
+    let c = parse(&[])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(c.dcr_idle_days, 90, "default");
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    write_private(&file, "dcr_idle_days = 7\n");
+    let from_file = parse(&["--config", file.to_str().unwrap()])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(from_file.dcr_idle_days, 7);
+    let flag = parse(&["--config", file.to_str().unwrap(), "--dcr-idle-days", "0"])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("http://127.0.0.1:9000")
+        .unwrap();
+    assert_eq!(flag.dcr_idle_days, 0, "flag wins; 0 keeps them for good");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn metadata_document_hosts_are_hosts_or_suffix_patterns() {
+    let build = |args: &[&str]| {
+        parse(args)
+            .settings()
+            .unwrap()
+            .config_template
+            .build("http://127.0.0.1:9000")
+    };
+    assert!(
+        build(&[]).unwrap().cimd.allowed_hosts.is_empty(),
+        "any host"
+    );
+    let c = build(&["--cimd-allowed-hosts", "app.example.com,*.tools.example"]).unwrap();
+    assert_eq!(c.cimd.allowed_hosts, ["app.example.com", "*.tools.example"]);
+    assert!(c.cimd.host_allowed("x.tools.example"));
+    for bad in [
+        "",
+        "*",
+        "*.",
+        "a.*.example",
+        "https://app.example",
+        "app.example/x",
+    ] {
+        assert!(
+            build(&["--cimd-allowed-hosts", bad]).is_err(),
+            "{bad:?} is refused"
+        );
+    }
+}
