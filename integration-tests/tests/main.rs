@@ -17,4 +17,5 @@ mod flow;
 mod keys;
 mod logs;
 mod server_flow;
+mod tls;
 mod verifier;
