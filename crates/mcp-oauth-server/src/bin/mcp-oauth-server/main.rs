@@ -191,9 +191,11 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             let config = settings.config_template.build(&issuer)?;
             let state = AuthServer::new(config, storage).await?;
             let auto_approve = state.config().dev_auto_approve.clone();
-            let (server, watchers) = match &tls {
-                Some(tls) => (serve_tls(state.clone(), listener, tls)?, watch(tls)?),
-                None => (serve(state.clone(), listener)?, Vec::new()),
+            // Watching first: a SIGHUP once the server answers must not end it.
+            let watchers = tls.as_ref().map(watch).transpose()?.unwrap_or_default();
+            let server = match &tls {
+                Some(tls) => serve_tls(state.clone(), listener, tls)?,
+                None => serve(state.clone(), listener)?,
             };
             let maintenance = state.spawn_maintenance();
             tracing::info!(%addr, %issuer, storage = %shown_storage, "authorization server listening");
