@@ -8,8 +8,10 @@ use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::secret::Password;
 use mcp_oauth_server::clock::{Clock, SystemClock};
+use mcp_oauth_server::tls::CertificateReloader;
 use mcp_oauth_server::{
-    AuthServer, OperatorClient, ServerConfig, serve, storage::MemoryStorage, storage::Storage,
+    AuthServer, OperatorClient, ServerConfig, serve, serve_tls, storage::MemoryStorage,
+    storage::Storage,
 };
 
 /// Superuser name of test servers.
@@ -46,7 +48,8 @@ pub fn test_resource_server() -> OperatorClient {
 
 /// A running authorization server.
 pub struct TestServer {
-    /// Its issuer / base URL, `http://127.0.0.1:PORT`.
+    /// Its issuer / base URL, `http://127.0.0.1:PORT` (`https` when it
+    /// serves TLS).
     pub base: String,
     /// Its storage, for assertions and restarts.
     pub storage: Arc<dyn Storage>,
@@ -88,7 +91,7 @@ impl TestServer {
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
-        Self::start_full(listener, Arc::new(MemoryStorage::new()), clock, tweak).await
+        Self::start_full(listener, Arc::new(MemoryStorage::new()), clock, None, tweak).await
     }
 
     /// Starts a server on `storage` and `clock`, which the test moves; a
@@ -100,7 +103,7 @@ impl TestServer {
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
-        Self::start_full(listener, storage, clock, tweak).await
+        Self::start_full(listener, storage, clock, None, tweak).await
     }
 
     /// Starts a server on a listener bound beforehand, for tests that must
@@ -110,17 +113,30 @@ impl TestServer {
         storage: Arc<dyn Storage>,
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
-        Self::start_full(listener, storage, Arc::new(SystemClock), tweak).await
+        Self::start_full(listener, storage, Arc::new(SystemClock), None, tweak).await
+    }
+
+    /// Starts a server with in-memory storage serving HTTPS with the
+    /// certificate `tls` holds; its issuer is `https://127.0.0.1:PORT`.
+    pub async fn start_tls(
+        tls: &Arc<CertificateReloader>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        let storage = Arc::new(MemoryStorage::new());
+        Self::start_full(listener, storage, Arc::new(SystemClock), Some(tls), tweak).await
     }
 
     async fn start_full(
         listener: TcpListener,
         storage: Arc<dyn Storage>,
         clock: Arc<dyn Clock>,
+        tls: Option<&Arc<CertificateReloader>>,
         tweak: impl FnOnce(ServerConfig) -> ServerConfig,
     ) -> Self {
         let port = listener.local_addr().expect("local addr").port();
-        let base = format!("http://127.0.0.1:{port}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://127.0.0.1:{port}");
         let config = tweak(
             ServerConfig::new(Issuer::parse(base.clone()).expect("issuer"))
                 .superuser(USER, Password::new(PASSWORD))
@@ -131,7 +147,10 @@ impl TestServer {
         let state = AuthServer::with_clock(config, storage.clone(), clock)
             .await
             .expect("state");
-        let server = serve(state.clone(), listener).expect("serve");
+        let server = match tls {
+            Some(tls) => serve_tls(state.clone(), listener, tls).expect("serve over TLS"),
+            None => serve(state.clone(), listener).expect("serve"),
+        };
         let handle = server.handle();
         tokio::spawn(server);
         Self {

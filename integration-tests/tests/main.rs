@@ -18,4 +18,5 @@ mod keys;
 mod logs;
 mod registration;
 mod server_flow;
+mod tls;
 mod verifier;

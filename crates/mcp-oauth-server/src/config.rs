@@ -139,7 +139,9 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed
     /// when they connect: the per-address limits then count the client
-    /// they report. Empty (the default): the TCP peer is the client.
+    /// they report, and the audit trail names it. Empty (the default): the
+    /// TCP peer is the client. No forwarded scheme (`X-Forwarded-Proto`)
+    /// is read: cookie flags and URLs follow the issuer.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The one header the trusted proxies write the client address into;
     /// the other is ignored, since a proxy passes on whatever a client sent

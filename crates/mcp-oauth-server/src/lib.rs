@@ -16,6 +16,9 @@
 //! [`storage::SqliteStorage`] and [`storage::PostgresStorage`] behind one
 //! [`storage::Storage`] trait.
 //!
+//! [`serve_tls`] serves HTTPS itself (HTTP/2 and HTTP/1.1) with a
+//! certificate that [`tls::CertificateReloader`] swaps without a restart.
+//!
 //! Features (all on by default): `sqlite` (the SQLite backend), `postgres`
 //! (the PostgreSQL backend, with TLS by rustls) and `mimalloc` (the
 //! binary's allocator). The memory backend is always there;
@@ -56,6 +59,7 @@ pub mod storage;
 #[cfg(feature = "postgres")]
 #[doc(hidden)]
 pub mod testing;
+pub mod tls;
 
 pub use admin_api::{AdminAuthError, AdminCaller, record_admin_call};
 pub use app::AuthServer;
@@ -63,7 +67,7 @@ pub use config::{
     ADMIN_SCOPE, AdminApi, AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy,
     ServerConfig,
 };
-pub use http::{configure, serve};
+pub use http::{configure, serve, serve_tls};
 pub use mcp_oauth_core as core;
 pub use oauth::accounts::{AccountError, Accounts};
 pub use oauth::audit::{Actor, AuditEntry, AuditKind, Auditor};

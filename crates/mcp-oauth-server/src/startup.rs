@@ -37,6 +37,9 @@ pub enum StartError {
     /// Binding or serving failed.
     #[error("could not serve")]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The audit log file could not be opened.
     #[error("could not open the audit log {path}")]
     AuditLog {

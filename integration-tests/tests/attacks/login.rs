@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use integration_tests::{PASSWORD, TestServer, USER, http};
 use mcp_oauth_server::ratelimit::ThrottleLimits;
-use mcp_oauth_server::storage::Storage;
+use mcp_oauth_server::storage::{AuditQuery, Storage};
+use mcp_oauth_server::{AuditKind, ProxyHeader};
 
 use crate::flow::{cookie_of, field, register_public};
 
@@ -223,12 +224,26 @@ async fn a_flood_of_logins_is_answered_busy_not_queued() {
     }
 }
 
+/// The addresses the audit trail names in the events of `kind`, oldest
+/// first.
+async fn audited(s: &TestServer, kind: AuditKind) -> Vec<String> {
+    let mut q = AuditQuery::default();
+    q.kind = Some(kind.as_str().to_owned());
+    q.limit = AuditQuery::MAX_LIMIT;
+    let events = s.storage.audit_events(&q).await.unwrap();
+    events
+        .into_iter()
+        .map(|e| e.address.unwrap_or_default())
+        .collect()
+}
+
 /// A3: behind a reverse proxy every client had the proxy's address, so
 /// twenty wrong passwords by anyone locked everyone out. From a proxy the
 /// operator trusts, the client it reports in the header it writes is
 /// counted; from anyone else, and in the other header (review 3: a client
 /// varied `Forwarded`, which an `X-Forwarded-For` proxy passes on), the
-/// headers are ignored.
+/// headers are ignored. The audit trail names the same address the limits
+/// count.
 #[tokio::test]
 async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
     let limits = ThrottleLimits {
@@ -280,6 +295,16 @@ async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
             .status(),
         429
     );
+    assert_eq!(
+        audited(&s, AuditKind::LoginFailed).await,
+        ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"]
+    );
+    let throttled = audited(&s, AuditKind::LoginThrottled).await;
+    assert!(!throttled.is_empty());
+    assert!(
+        throttled.iter().all(|a| a == "203.0.113.1"),
+        "{throttled:?}"
+    );
     s.stop().await;
     // Without trusted proxies the header is ignored: the peer is the client.
     let s = TestServer::start(|mut c| {
@@ -292,6 +317,62 @@ async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
         assert_eq!(guess(&s, &p, forwarded).await.unwrap().status(), 401);
     }
     assert_eq!(guess(&s, &p, "203.0.113.4").await.unwrap().status(), 429);
+    let failed = audited(&s, AuditKind::LoginFailed).await;
+    assert_eq!(failed.len(), 3);
+    assert!(failed.iter().all(|a| a == "127.0.0.1"), "{failed:?}");
+    s.stop().await;
+}
+
+/// The same behind proxies that write `Forwarded` (RFC 7239,
+/// `--proxy-header forwarded`): the rightmost `for=` that is not a
+/// trusted proxy is the client, an IPv6 client counts as its /64, and
+/// `X-Forwarded-For`, which such proxies pass on from the client, is
+/// ignored.
+#[tokio::test]
+async fn per_address_limits_follow_forwarded_when_the_proxies_write_it() {
+    let s = TestServer::start(|mut c| {
+        c.login_limits = ThrottleLimits {
+            per_account: 1000,
+            per_address: 2,
+            window: Duration::from_secs(900),
+        };
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.proxy_header = ProxyHeader::Forwarded;
+        c
+    })
+    .await;
+    let p = page(&s).await;
+    let client = http();
+    let guess = |forwarded: &'static str, spoofed: &'static str| {
+        client
+            .post(s.url("/login"))
+            .header("cookie", &p.0)
+            .header("forwarded", forwarded)
+            .header("x-forwarded-for", spoofed)
+            .form(&[
+                ("username", "nobody"),
+                ("password", "guess"),
+                ("request", p.1.as_str()),
+                ("csrf", p.2.as_str()),
+            ])
+            .send()
+    };
+    // A client behind two proxies: the inner one (127.0.0.1) is trusted.
+    let a = "for=203.0.113.7;proto=https, for=127.0.0.1";
+    for spoofed in ["198.51.100.1", "198.51.100.2"] {
+        assert_eq!(guess(a, spoofed).await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        guess(a, "198.51.100.3").await.unwrap().status(),
+        429,
+        "varying X-Forwarded-For does not help"
+    );
+    let b = "for=\"[2001:db8:0:1::5]:4711\"";
+    assert_eq!(guess(b, "203.0.113.7").await.unwrap().status(), 401);
+    assert_eq!(
+        audited(&s, AuditKind::LoginFailed).await,
+        ["203.0.113.7", "203.0.113.7", "2001:db8:0:1::/64"]
+    );
     s.stop().await;
 }
 

@@ -24,7 +24,7 @@ mod server;
 mod session;
 mod token;
 
-pub use server::{configure, serve};
+pub use server::{configure, serve, serve_tls};
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;

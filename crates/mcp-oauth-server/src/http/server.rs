@@ -1,5 +1,6 @@
 //! Serving an [`AuthServer`]: mounting its routes into an actix-web app,
-//! or running it on a listener with connection limits.
+//! or running it on a listener with connection limits, in plain HTTP or
+//! over TLS (HTTP/2 and HTTP/1.1).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::app::AuthServer;
 use crate::startup::StartError;
+use crate::tls::CertificateReloader;
 
 /// Mounts the authorization server's routes into an actix-web app. The
 /// paths are relative to the issuer's path, so mount this at the scope
@@ -34,6 +36,32 @@ pub fn configure(state: Arc<AuthServer>) -> impl FnOnce(&mut web::ServiceConfig)
 /// A configuration with `dev_auto_approve` is refused unless the listener
 /// is on a loopback address.
 pub fn serve(state: Arc<AuthServer>, listener: TcpListener) -> Result<Server, StartError> {
+    start(state, listener, None)
+}
+
+/// Starts the server on an already bound listener, over TLS: each new
+/// connection is offered the certificate `tls` holds at that moment (so a
+/// [`CertificateReloader::reload`] reaches new connections and leaves open
+/// ones alone), and ALPN offers `h2` then `http/1.1`. The reloader does
+/// not watch its files by itself: see
+/// [`CertificateReloader::watch_files`].
+///
+/// The issuer should be the `https://` URL clients reach this listener
+/// at; the server does not check it.
+pub fn serve_tls(
+    state: Arc<AuthServer>,
+    listener: TcpListener,
+    tls: &Arc<CertificateReloader>,
+) -> Result<Server, StartError> {
+    start(state, listener, Some(tls.server_config()?))
+}
+
+/// [`serve`] or [`serve_tls`].
+fn start(
+    state: Arc<AuthServer>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> Result<Server, StartError> {
     let addr = listener.local_addr()?;
     if state.config.dev_auto_approve.is_some() && !addr.ip().is_loopback() {
         return Err(StartError::Config(format!(
@@ -55,10 +83,12 @@ pub fn serve(state: Arc<AuthServer>, listener: TcpListener) -> Result<Server, St
         .keep_alive(limits.keep_alive)
         .max_connections(per_worker)
         .backlog(1024)
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
-    Ok(server)
+        .shutdown_timeout(10);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
 
 /// Connections the process can hold: its file-descriptor limit, less a

@@ -20,7 +20,12 @@ use mcp_oauth_core::secret::{RandomnessError, random_base64url};
 use mcp_oauth_server::admin::keys::list_keys;
 use mcp_oauth_server::keys::{KeyError, Withdrawal};
 use mcp_oauth_server::storage::{self, StorageError};
-use mcp_oauth_server::{Actor, AuditKind, AuditLog, Auditor, AuthServer, StartError, serve};
+use mcp_oauth_server::tls::{CertificateReloader, TlsError};
+use mcp_oauth_server::{
+    Actor, AuditKind, AuditLog, Auditor, AuthServer, StartError, serve, serve_tls,
+};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// The server or an admin subcommand failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +60,9 @@ enum RunError {
     /// A setting is refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The TLS certificate and key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The server could not start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -148,6 +156,13 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
         })?;
     match command {
         Command::Serve => {
+            // A pair that cannot be used stops the start before the socket
+            // opens.
+            let tls = settings
+                .tls
+                .clone()
+                .map(CertificateReloader::load)
+                .transpose()?;
             let listener =
                 TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|source| {
                     RunError::Listen {
@@ -160,7 +175,7 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             let issuer = match &settings.explicit_issuer {
                 Some(issuer) => issuer.clone(),
                 None if addr.ip().is_unspecified() => return Err(RunError::NeedsIssuer(addr)),
-                None => format!("http://{addr}"),
+                None => format!("{}://{addr}", scheme(&settings)),
             };
             raise_descriptor_limit();
             if !settings.config_template.has_superuser() && storage.users().await?.is_empty() {
@@ -176,18 +191,29 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             let config = settings.config_template.build(&issuer)?;
             let state = AuthServer::new(config, storage).await?;
             let auto_approve = state.config().dev_auto_approve.clone();
-            let server = serve(state.clone(), listener)?;
+            // Watching first: a SIGHUP once the server answers must not end it.
+            let watchers = tls.as_ref().map(watch).transpose()?.unwrap_or_default();
+            let server = match &tls {
+                Some(tls) => serve_tls(state.clone(), listener, tls)?,
+                None => serve(state.clone(), listener)?,
+            };
             let maintenance = state.spawn_maintenance();
             tracing::info!(%addr, %issuer, storage = %shown_storage, "authorization server listening");
             say(&format!(
                 "mcp-oauth-server: issuer {issuer}, listening on {addr}"
             ));
-            if !addr.ip().is_loopback() && issuer.starts_with("http://") {
+            if tls.is_some() && issuer.starts_with("http://") {
+                tracing::warn!(%addr, %issuer, "TLS listener with a plain-http issuer");
+                say(&format!(
+                    "WARNING: {addr} serves TLS but the issuer {issuer} is plain http: metadata \
+                     sends clients to http:// URLs and cookies are not Secure. Set --issuer https://…"
+                ));
+            } else if !addr.ip().is_loopback() && issuer.starts_with("http://") {
                 tracing::warn!(%addr, %issuer, "plain-http issuer on a non-loopback listener: passwords and tokens travel unencrypted");
                 say(&format!(
                     "WARNING: {addr} is reachable from other machines but the issuer {issuer} is plain \
                      http: passwords, codes and tokens travel unencrypted and cookies are not Secure. \
-                     Put TLS in front and set --issuer https://…"
+                     Serve TLS (--tls-cert, --tls-key) or put TLS in front and set --issuer https://…"
                 ));
             }
             if let Some(user) = &auto_approve {
@@ -199,6 +225,9 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
             }
             let result = server.await.map_err(RunError::from);
             maintenance.abort();
+            for w in watchers {
+                w.abort();
+            }
             tracing::info!("authorization server stopped");
             result
         }
@@ -273,6 +302,27 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
     }
 }
 
+/// How often the certificate files are checked for a renewal.
+const TLS_FILE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reloads the certificate when its files change and on SIGHUP.
+fn watch(tls: &Arc<CertificateReloader>) -> Result<Vec<JoinHandle<()>>, RunError> {
+    #[allow(unused_mut)] // pushed to on Unix
+    let mut watchers = vec![tls.watch_files(TLS_FILE_CHECK)];
+    #[cfg(unix)]
+    watchers.push(tls.reload_on_sighup()?);
+    Ok(watchers)
+}
+
+/// `https` when the server serves TLS itself, `http` otherwise.
+fn scheme(settings: &cli::Settings) -> &'static str {
+    if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
 /// Raises the soft file-descriptor limit to the hard one, so the server can
 /// hold as many connections as the system allows (the connection cap is
 /// derived from the limit, with room to spare).
@@ -334,5 +384,5 @@ fn admin_issuer(settings: &cli::Settings) -> String {
     settings
         .explicit_issuer
         .clone()
-        .unwrap_or_else(|| format!("http://{}:{}", settings.host, settings.port))
+        .unwrap_or_else(|| format!("{}://{}:{}", scheme(settings), settings.host, settings.port))
 }

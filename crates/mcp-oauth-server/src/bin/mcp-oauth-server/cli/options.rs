@@ -25,6 +25,15 @@ pub(crate) struct Options {
     /// Port to listen on (default 9000; 0 picks a free one).
     #[arg(long, env = "MCP_OAUTH_PORT")]
     pub port: Option<u16>,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain,
+    /// the server's certificate first; needs `--tls-key`. The default
+    /// issuer becomes `https://HOST:PORT`. Reread when the file changes
+    /// and on SIGHUP.
+    #[arg(long, env = "MCP_OAUTH_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "MCP_OAUTH_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Superuser name, created or updated at start.
     #[arg(long, env = "MCP_OAUTH_SUPERUSER")]
     pub superuser: Option<String>,

@@ -9,6 +9,7 @@ use figment::value::{Dict, Value};
 use mcp_oauth_core::secret::ClientSecret;
 use mcp_oauth_server::OperatorClient;
 use mcp_oauth_server::federation::UpstreamConfig;
+use mcp_oauth_server::tls::TlsFiles;
 
 use super::args::Cli;
 use super::options::{LogFormat, Options};
@@ -31,6 +32,9 @@ pub(crate) enum SettingsError {
     /// A superuser name without a password, or the other way round.
     #[error("--superuser and --superuser-password go together")]
     SuperuserAlone,
+    /// A TLS certificate without a key, or the other way round.
+    #[error("--tls-cert and --tls-key go together")]
+    TlsAlone,
 }
 
 impl From<figment::Error> for SettingsError {
@@ -70,6 +74,8 @@ pub(crate) struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub explicit_issuer: Option<String>,
+    /// The certificate and key to serve HTTPS with, if any.
+    pub tls: Option<TlsFiles>,
     pub config_template: ServerConfigParts,
 }
 
@@ -108,6 +114,11 @@ impl Cli {
             (None, None) => None,
             _ => return Err(SettingsError::SuperuserAlone),
         };
+        let tls = match (o.tls_cert.take(), o.tls_key.take()) {
+            (Some(cert), Some(key)) => Some(TlsFiles::new(cert, key)),
+            (None, None) => None,
+            _ => return Err(SettingsError::TlsAlone),
+        };
         o.upstreams = with_secrets(std::mem::take(&mut o.upstreams), |k| std::env::var(k).ok());
         o.clients = with_client_secrets(std::mem::take(&mut o.clients), |k| std::env::var(k).ok());
         Ok(Settings {
@@ -120,6 +131,7 @@ impl Cli {
                 .unwrap_or_else(|| DEFAULT_LOG_LEVEL.into()),
             log_format: o.log_format.unwrap_or(LogFormat::Text),
             explicit_issuer: o.issuer.take(),
+            tls,
             config_template: ServerConfigParts::new(o, superuser, self.dev_auto_approve.clone()),
         })
     }

@@ -266,4 +266,49 @@ fn metadata_document_hosts_are_hosts_or_suffix_patterns() {
             "{bad:?} is refused"
         );
     }
+
+fn tls_files_come_in_pairs_from_flags_or_the_file() {
+    use mcp_oauth_server::tls::TlsFiles;
+    let s = parse(&[
+        "--tls-cert",
+        "/etc/as/cert.pem",
+        "--tls-key",
+        "/etc/as/key.pem",
+    ])
+    .settings()
+    .unwrap();
+    assert_eq!(
+        s.tls,
+        Some(TlsFiles::new("/etc/as/cert.pem", "/etc/as/key.pem"))
+    );
+    assert_eq!(parse(&[]).settings().unwrap().tls, None);
+    for alone in [["--tls-cert", "/c.pem"], ["--tls-key", "/k.pem"]] {
+        let err = parse(&alone).settings().err().unwrap();
+        assert!(
+            matches!(err, super::settings::SettingsError::TlsAlone),
+            "{err}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    write_private(
+        &file,
+        "tls_cert = \"/file/cert.pem\"\ntls_key = \"/file/key.pem\"\n",
+    );
+    let config = file.to_str().unwrap();
+    let s = parse(&["--config", config]).settings().unwrap();
+    assert_eq!(
+        s.tls,
+        Some(TlsFiles::new("/file/cert.pem", "/file/key.pem"))
+    );
+    let s = parse(&["--config", config, "--tls-cert", "/flag/cert.pem"])
+        .settings()
+        .unwrap();
+    assert_eq!(
+        s.tls,
+        Some(TlsFiles::new("/flag/cert.pem", "/file/key.pem")),
+        "the flag wins, the file fills the rest"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
