@@ -15,5 +15,6 @@ mod device;
 mod federation;
 mod flow;
 mod logs;
+mod oidc;
 mod server_flow;
 mod verifier;

@@ -136,7 +136,7 @@ impl AuthServer {
         // blocking thread rather than by the first such login on a server
         // thread (where it would stall every request for an Argon2 hash).
         tokio::task::spawn_blocking(crate::password::dummy_hash).await?;
-        let metadata = build_metadata(&config);
+        let metadata = build_metadata(&config, keys.signing_alg());
         let audit = Auditor::new(storage.clone(), clock.clone(), config.audit_log.as_ref())
             .map_err(|source| StartError::AuditLog {
                 path: match &config.audit_log {

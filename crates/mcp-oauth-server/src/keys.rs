@@ -289,6 +289,10 @@ impl KeyManager {
     pub fn active_kid(&self) -> String {
         self.loaded.read().active_kid.clone()
     }
+
+    pub(crate) fn signing_alg(&self) -> jsonwebtoken::Algorithm {
+        jsonwebtoken::Algorithm::ES256
+    }
 }
 
 #[cfg(test)]

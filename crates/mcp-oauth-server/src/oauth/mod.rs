@@ -11,6 +11,7 @@
 //! - [`pending`]: the authorization request waiting for a person, and its
 //!   approval;
 //! - [`login`]: password sign-in with its throttling;
+//! - [`oidc`]: OpenID Connect: ID tokens, the person's claims, UserInfo;
 //! - [`registration`]: dynamic client registration and its limits;
 //! - [`access_tokens`]: verifying the access tokens this server issued;
 //! - [`accounts`]: grants and sessions listed and revoked, the audit
@@ -26,5 +27,6 @@ pub(crate) mod device;
 pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod login;
+pub(crate) mod oidc;
 pub(crate) mod pending;
 pub(crate) mod registration;

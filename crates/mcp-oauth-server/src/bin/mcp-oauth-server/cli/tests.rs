@@ -72,7 +72,7 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
     let file = dir.join("config.toml");
     write_private(
         &file,
-        "disable_local_login = true\n\
+        "disable_local_login = true\ndisable_oidc = true\n\
          [[upstreams]]\nid = \"corp-sso\"\nname = \"Corp\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n\
          allowed_email_domains = [\"example.com\"]\n",
     );
@@ -81,6 +81,7 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
         .unwrap();
     let c = s.config_template.build("https://as.example").unwrap();
     assert!(!c.local_login);
+    assert!(!c.oidc);
     assert_eq!(c.upstreams.len(), 1);
     let up = &c.upstreams[0];
     let filled = with_secrets(c.upstreams.clone(), |k| {
