@@ -281,6 +281,10 @@ async fn userinfo_refuses_per_rfc_6750() {
     let id_claims = payload(oidc["id_token"].as_str().unwrap());
     assert!(id_claims.get("preferred_username").is_none(), "{id_claims}");
     assert!(id_claims.get("nonce").is_none(), "{id_claims}");
+    // The ID token is no access token.
+    let r = userinfo(&s, oidc["id_token"].as_str()).await;
+    assert_eq!(r.status(), 401);
+    assert!(challenge_of(&r).contains("error=\"invalid_token\""));
     let r = userinfo(&s, Some(access)).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();

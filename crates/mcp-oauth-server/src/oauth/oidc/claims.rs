@@ -65,3 +65,66 @@ pub(crate) async fn person_claims(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{IdentityRecord, MemoryStorage, UserRecord, UserStore};
+
+    fn scope(s: &str) -> ScopeSet {
+        ScopeSet::parse_lossy(s)
+    }
+
+    #[tokio::test]
+    async fn a_local_user_has_a_username_and_no_address() {
+        let storage = MemoryStorage::new();
+        let user = UserRecord {
+            username: "alice".into(),
+            password_hash: "$argon2id$x".into(),
+        };
+        storage.insert_user(user).await.unwrap();
+        let all = person_claims(&storage, "alice", &scope("openid profile email"))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all["preferred_username"], "alice");
+        // Nothing without profile; nothing for a user who is gone.
+        let none = person_claims(&storage, "alice", &scope("openid email")).await;
+        assert!(none.unwrap().is_empty());
+        let gone = person_claims(&storage, "bob", &scope("openid profile")).await;
+        assert!(gone.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_federated_person_has_what_the_provider_gave_and_was_granted() {
+        let storage = MemoryStorage::new();
+        let mut who = IdentityRecord {
+            subject: "corp:42".into(),
+            provider: "corp".into(),
+            email: Some("ann@example.com".into()),
+            email_verified: Some(true),
+            name: Some("Ann".into()),
+            groups: Vec::new(),
+            updated_at: 1,
+        };
+        storage.save_identity(who.clone()).await.unwrap();
+        let all = person_claims(&storage, "corp:42", &scope("openid profile email"))
+            .await
+            .unwrap();
+        assert_eq!(all["name"], "Ann");
+        assert_eq!(all["email"], "ann@example.com");
+        assert_eq!(all["email_verified"], true);
+        assert!(!all.contains_key("preferred_username"));
+        let profile = person_claims(&storage, "corp:42", &scope("openid profile"))
+            .await
+            .unwrap();
+        assert_eq!(profile.keys().collect::<Vec<_>>(), ["name"]);
+        // Whether the address was verified is left out when not known.
+        who.email_verified = None;
+        storage.save_identity(who).await.unwrap();
+        let email = person_claims(&storage, "corp:42", &scope("openid email"))
+            .await
+            .unwrap();
+        assert_eq!(email.keys().collect::<Vec<_>>(), ["email"]);
+    }
+}
