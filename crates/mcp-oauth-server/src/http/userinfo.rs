@@ -49,7 +49,8 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 
 /// The RFC 6750 §3 answer to a refused request: no error code when no
 /// token was sent (§3.1), `invalid_token` (401) or `insufficient_scope`
-/// (403, naming the scope needed).
+/// (403, naming the scope needed). Storage failures never come here:
+/// the handler answers them as `temporarily_unavailable` (503).
 fn refusal(e: &UserinfoError) -> HttpResponse {
     let (status, challenge, error) = match e {
         UserinfoError::InsufficientScope => (
@@ -64,7 +65,7 @@ fn refusal(e: &UserinfoError) -> HttpResponse {
             format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{e}\""),
             Some("invalid_token"),
         ),
-        _ => (
+        UserinfoError::MissingToken | UserinfoError::Storage(_) => (
             StatusCode::UNAUTHORIZED,
             format!("Bearer realm=\"{REALM}\""),
             None,
