@@ -50,6 +50,9 @@ pub struct TestServer {
     pub base: String,
     /// Its storage, for assertions and restarts.
     pub storage: Arc<dyn Storage>,
+    /// The server itself, for what a test drives directly (maintenance
+    /// rounds, key rotation).
+    pub server: Arc<AuthServer>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -88,6 +91,18 @@ impl TestServer {
         Self::start_full(listener, Arc::new(MemoryStorage::new()), clock, tweak).await
     }
 
+    /// Starts a server on `storage` and `clock`, which the test moves; a
+    /// second instance started on the same storage and clock (with the
+    /// first one's issuer) stands for several instances behind one name.
+    pub async fn start_on_clock_with(
+        storage: Arc<dyn Storage>,
+        clock: Arc<ManualClock>,
+        tweak: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        Self::start_full(listener, storage, clock, tweak).await
+    }
+
     /// Starts a server on a listener bound beforehand, for tests that must
     /// know the address first (to register it somewhere).
     pub async fn start_listening(
@@ -116,12 +131,13 @@ impl TestServer {
         let state = AuthServer::with_clock(config, storage.clone(), clock)
             .await
             .expect("state");
-        let server = serve(state, listener).expect("serve");
+        let server = serve(state.clone(), listener).expect("serve");
         let handle = server.handle();
         tokio::spawn(server);
         Self {
             base,
             storage,
+            server: state,
             handle,
         }
     }

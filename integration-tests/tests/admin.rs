@@ -631,11 +631,47 @@ async fn admin_keys_list_and_rotate() {
     assert_eq!(keys.len(), 1);
     assert!(keys[0]["kid"].is_string() && keys[0]["retired_at"].is_null());
     assert!(!before.to_string().contains("pkcs8"), "no private key");
-    let rotated = ok(
+    // By default the next key is published a day before it signs.
+    let next = ok(
         call(
             &s,
             reqwest::Method::POST,
             "/keys/rotate",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert!(next["activates_at"].as_u64().unwrap() >= integration_tests::now() + 23 * 3600);
+    let listed = ok(
+        call(&s, reqwest::Method::GET, "/keys", Some(ADMIN_TOKEN), None).await,
+        200,
+    )
+    .await;
+    let statuses: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["next", "signing"], "{listed}");
+    let r = call(
+        &s,
+        reqwest::Method::POST,
+        "/keys/rotate?immediate=maybe",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    // At once, for a key no longer trusted.
+    let rotated = ok(
+        call(
+            &s,
+            reqwest::Method::POST,
+            "/keys/rotate?immediate=true",
             Some(ADMIN_TOKEN),
             None,
         )
@@ -650,14 +686,14 @@ async fn admin_keys_list_and_rotate() {
     )
     .await;
     let keys = after["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().any(|k| k["kid"] == kid.as_str()
+        && k["retired_at"].is_null()
+        && k["status"] == "signing"));
     assert!(
         keys.iter()
-            .any(|k| k["kid"] == kid.as_str() && k["retired_at"].is_null())
-    );
-    assert!(
-        keys.iter()
-            .any(|k| k["kid"] != kid.as_str() && k["retired_at"].is_number())
+            .filter(|k| k["kid"] != kid.as_str())
+            .all(|k| k["retired_at"].is_number() && k["status"] == "retired")
     );
     // New tokens are signed with the new key and still let the admin in.
     let (id, secret) = create_service(&s, "ops-bot", &["admin"]).await;
@@ -1036,7 +1072,7 @@ async fn admin_retires_a_key_and_its_tokens_stop_verifying() {
         call(
             &s,
             reqwest::Method::POST,
-            "/keys/rotate",
+            "/keys/rotate?immediate=true",
             Some(ADMIN_TOKEN),
             None,
         )

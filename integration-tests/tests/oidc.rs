@@ -49,7 +49,24 @@ fn payload(jwt: &str) -> Value {
 
 #[tokio::test]
 async fn openidconnect_relying_party_logs_in_verifies_refreshes_and_reads_userinfo() {
-    let s = TestServer::start(|c| c).await;
+    relying_party(TestServer::start(|c| c).await, "ES256").await;
+}
+
+/// With Ed25519 keys: the relying party verifies the EdDSA signature and
+/// the `at_hash` it computes with SHA-512.
+#[tokio::test]
+async fn openidconnect_relying_party_verifies_eddsa_id_tokens() {
+    let s = TestServer::start(|mut c| {
+        c.keys.algorithm = mcp_oauth_server::keys::SigningAlgorithm::EdDsa;
+        c
+    })
+    .await;
+    relying_party(s, "EdDSA").await;
+}
+
+/// The whole relying-party flow against `s`, whose ID tokens are signed
+/// with `alg`.
+async fn relying_party(s: TestServer, alg: &str) {
     let client_id = register_public(&s).await;
 
     // Discovery: the relying party accepts the document as an OpenID
@@ -61,7 +78,7 @@ async fn openidconnect_relying_party_logs_in_verifies_refreshes_and_reads_userin
     let algs = metadata.id_token_signing_alg_values_supported().clone();
     assert_eq!(
         serde_json::to_value(&algs).unwrap(),
-        serde_json::json!(["ES256"])
+        serde_json::json!([alg])
     );
     let client =
         CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.clone()), None)
@@ -132,6 +149,7 @@ async fn openidconnect_relying_party_logs_in_verifies_refreshes_and_reads_userin
     let header: Value =
         serde_json::from_slice(&Base64UrlUnpadded::decode_vec(header).unwrap()).unwrap();
     assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["alg"], alg);
 
     // UserInfo through the relying party, for the same subject.
     let info: CoreUserInfoClaims = client

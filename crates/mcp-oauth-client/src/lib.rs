@@ -35,6 +35,7 @@
 //! let tools = mcp.list_all_tools().await?;
 //! # let _ = tools; Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod config;
@@ -66,3 +67,8 @@ pub use store::{
 };
 #[cfg(feature = "rmcp")]
 pub use transport::AuthorizedClient;
+
+/// This crate's README (published with it), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctest;

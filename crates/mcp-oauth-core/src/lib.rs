@@ -122,6 +122,11 @@ pub use error::{ErrorCode, ErrorResponse};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctest;
+
+/// This crate's README (published with it), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctest;
 pub use issuer::Issuer;
 pub use resource::ResourceUri;
 pub use scope::ScopeSet;

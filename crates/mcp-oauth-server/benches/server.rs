@@ -49,6 +49,7 @@ fn tokens(c: &mut Criterion) {
         .block_on(KeyManager::load_or_create(
             &storage,
             ISSUER,
+            mcp_oauth_server::keys::KeyPolicy::default(),
             900,
             SystemClock.now(),
         ))

@@ -15,7 +15,7 @@ use crate::cimd::CimdResolver;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::federation::Federation;
-use crate::keys::{KeyError, KeyManager, Withdrawal};
+use crate::keys::{KeyError, KeyManager, Rotation, Withdrawal};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
 use crate::oauth::accounts::Accounts;
@@ -97,9 +97,14 @@ impl AuthServer {
     ) -> Result<Arc<Self>, StartError> {
         let now = clock.now();
         let max_life = config.access_token_ttl.as_secs();
-        let keys =
-            KeyManager::load_or_create(storage.as_ref(), config.issuer.as_str(), max_life, now)
-                .await?;
+        let keys = KeyManager::load_or_create(
+            storage.as_ref(),
+            config.issuer.as_str(),
+            config.keys.clone(),
+            max_life,
+            now,
+        )
+        .await?;
         if config
             .admin
             .token
@@ -136,7 +141,13 @@ impl AuthServer {
         // blocking thread rather than by the first such login on a server
         // thread (where it would stall every request for an Argon2 hash).
         tokio::task::spawn_blocking(crate::password::dummy_hash).await?;
-        let metadata = build_metadata(&config, keys.signing_alg());
+        // The ID token algorithms: those of the published keys (the signing
+        // one first) and the one the policy moves to, if it differs.
+        let mut id_algs = keys.published_algs();
+        if !id_algs.contains(&config.keys.algorithm) {
+            id_algs.push(config.keys.algorithm);
+        }
+        let metadata = build_metadata(&config, &id_algs);
         let audit = Auditor::new(storage.clone(), clock.clone(), config.audit_log.as_ref())
             .map_err(|source| StartError::AuditLog {
                 path: match &config.audit_log {
@@ -199,7 +210,7 @@ impl AuthServer {
     }
 
     /// The current time of its clock, in seconds since the Unix epoch.
-    pub(crate) fn now(&self) -> u64 {
+    pub fn now(&self) -> u64 {
         self.clock.now()
     }
 
@@ -266,27 +277,19 @@ impl AuthServer {
     /// is not checked here.
     pub async fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         self.access_tokens
-            .verify(
-                &self.keys,
-                self.storage.as_ref(),
-                self.config.access_token_ttl.as_secs(),
-                self.now(),
-                token,
-            )
+            .verify(&self.keys, self.storage.as_ref(), self.now(), token)
             .await
     }
 
-    /// Generates a new signing key, which this instance signs with at once;
-    /// the previous one is retired but stays published until its tokens
-    /// expire. Other instances sign with it after a restart. Returns its
-    /// `kid`.
-    pub async fn rotate_signing_key(&self) -> Result<String, KeyError> {
+    /// Generates the next signing key, published at once. It signs after
+    /// the policy's `publish_ahead` (a day by default), or at once with
+    /// `immediate` (for a key no longer trusted), here and at every other
+    /// instance within a minute of that time; the previous key stops
+    /// signing then and stays published until its tokens expire
+    /// ([`KeyManager::rotate`]).
+    pub async fn rotate_signing_key(&self, immediate: bool) -> Result<Rotation, KeyError> {
         self.keys
-            .rotate(
-                self.storage.as_ref(),
-                self.config.access_token_ttl.as_secs(),
-                self.now(),
-            )
+            .rotate(self.storage.as_ref(), self.now(), immediate)
             .await
     }
 
@@ -294,9 +297,8 @@ impl AuthServer {
     /// tokens no longer verify here at once, at other instances within a
     /// minute ([`KeyManager::withdraw`]).
     pub async fn retire_signing_key(&self, kid: &str) -> Result<Withdrawal, KeyError> {
-        let max_life = self.config.access_token_ttl.as_secs();
         self.keys
-            .withdraw(self.storage.as_ref(), kid, max_life, self.now())
+            .withdraw(self.storage.as_ref(), kid, self.now())
             .await
     }
 
@@ -327,10 +329,8 @@ impl AuthServer {
     }
 
     /// Starts the background task that, every minute and off the request
-    /// path, deletes expired codes, refresh tokens, revocations and
-    /// registrations nobody used, and reloads the signing keys (another
-    /// instance may have rotated them). The task holds the server weakly
-    /// and ends once the server is dropped.
+    /// path, runs [`AuthServer::maintain`]. The task holds the server
+    /// weakly and ends once the server is dropped.
     pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let server = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -345,8 +345,15 @@ impl AuthServer {
         })
     }
 
-    /// One round of maintenance.
-    async fn maintain(&self) {
+    /// One round of maintenance, as the background task runs it every
+    /// minute: deletes expired codes, refresh tokens, revocations, old
+    /// audit events and registrations nobody used; publishes the next
+    /// signing key when the rotation schedule says so (one instance of
+    /// several does); reloads the signing keys (another instance may have
+    /// rotated them, or the next key's time to sign may have come). Hosts
+    /// with a scheduler of their own, and tests that move the clock, call
+    /// it directly.
+    pub async fn maintain(&self) {
         let now = self.now();
         let retention = self.config.refresh_token_ttl.as_secs();
         if let Err(e) = self.storage.purge_expired(now, retention).await {
@@ -366,9 +373,14 @@ impl AuthServer {
             Ok(n) => tracing::info!(clients = n, "deleted registrations nobody used"),
             Err(e) => tracing::warn!(error = %e, "purging unused clients failed"),
         }
-        let max_life = self.config.access_token_ttl.as_secs();
-        if let Err(e) = self.keys.reload(self.storage.as_ref(), max_life, now).await {
-            tracing::warn!(error = %e, "reloading signing keys failed");
+        match self.keys.maintain(self.storage.as_ref(), now).await {
+            Ok(Some(next)) => tracing::info!(
+                kid = %next.kid,
+                activates_at = next.activates_at,
+                "published the next signing key"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "signing-key upkeep failed"),
         }
     }
 

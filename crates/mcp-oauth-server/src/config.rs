@@ -71,6 +71,9 @@ impl Default for ConnectionLimits {
 pub struct ServerConfig {
     /// The issuer identifier, emitted exactly as given.
     pub issuer: Issuer,
+    /// The signing keys: algorithm, rotation, publication ahead of use,
+    /// encryption at rest.
+    pub keys: crate::keys::KeyPolicy,
     /// Access-token lifetime.
     pub access_token_ttl: Duration,
     /// Refresh-token lifetime (each rotation starts a new one, within
@@ -179,6 +182,7 @@ impl ServerConfig {
     pub fn new(issuer: Issuer) -> Self {
         Self {
             issuer,
+            keys: crate::keys::KeyPolicy::default(),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             grant_max_lifetime: Duration::from_secs(90 * 24 * 3600),

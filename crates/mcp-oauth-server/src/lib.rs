@@ -5,8 +5,9 @@
 //! the two-line case, or [`AuthServer`] + [`configure`] to mount the server's
 //! routes into their own actix-web app.
 //!
-//! Endpoints: RFC 8414 metadata (and the OIDC alias), `/jwks` (ES256 keys
-//! kept in storage, rotatable), `/register` (RFC 7591), `/authorize` with an
+//! Endpoints: RFC 8414 metadata (and the OIDC alias), `/jwks` (ES256 or
+//! EdDSA keys kept in storage, optionally encrypted, rotating on a schedule
+//! and published ahead of use), `/register` (RFC 7591), `/authorize` with an
 //! HTML login page and a headless JSON login, `/token` (authorization code
 //! with PKCE S256; refresh-token rotation with reuse detection and a grace
 //! window; client credentials), `/introspect` (RFC 7662), `/revoke` (RFC
@@ -30,6 +31,7 @@
 //! server.stop().await;
 //! # Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;
 pub mod admin_api;
@@ -71,3 +73,8 @@ pub use oauth::grants::revoke::Revoked;
 pub use operator::OperatorClient;
 pub use quick::{QuickServer, RunningServer};
 pub use startup::StartError;
+
+/// This crate's README (published with it), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctest;

@@ -107,11 +107,12 @@ pub(crate) async fn check_auto_approve(
 /// well-known paths alike. With OpenID Connect on it also carries what
 /// OpenID Connect Discovery 1.0 §3 requires of a provider (RFC 8414 §2
 /// registers these names for OAuth metadata too): the UserInfo endpoint,
-/// `subject_types_supported`, the ID token signing algorithm (`id_alg`,
-/// the key manager's), the claims and the `openid` scopes.
+/// `subject_types_supported`, the ID token signing algorithms (`id_algs`,
+/// those the key manager may sign with), the claims and the `openid`
+/// scopes.
 pub(crate) fn build_metadata(
     config: &ServerConfig,
-    id_alg: jsonwebtoken::Algorithm,
+    id_algs: &[crate::keys::SigningAlgorithm],
 ) -> AuthorizationServerMetadata {
     let issuer = &config.issuer;
     let auth_methods = vec![
@@ -160,7 +161,9 @@ pub(crate) fn build_metadata(
         authorization_response_iss_parameter_supported: Some(true),
         userinfo_endpoint: config.oidc.then(|| issuer.endpoint("/userinfo")),
         subject_types_supported: config.oidc.then(|| vec!["public".to_owned()]),
-        id_token_signing_alg_values_supported: config.oidc.then(|| vec![format!("{id_alg:?}")]),
+        id_token_signing_alg_values_supported: config
+            .oidc
+            .then(|| id_algs.iter().map(|a| a.as_str().to_owned()).collect()),
         claims_supported: config.oidc.then(|| {
             crate::oauth::oidc::claims::CLAIMS_SUPPORTED
                 .iter()

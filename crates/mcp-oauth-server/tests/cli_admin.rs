@@ -536,7 +536,25 @@ async fn grants_sessions_and_the_audit_trail_from_the_command_line() {
         .to_owned();
     let (ok, _, err) = admin(&db, &["key", "retire", &first]);
     assert!(!ok && err.contains("active signing key"), "{err}");
-    assert!(admin(&db, &["key", "rotate"]).0);
+    // A rotation publishes the next key a day ahead: the first still signs.
+    let (ok, out, err) = admin(&db, &["key", "rotate"]);
+    assert!(ok && out.contains("published now; it signs from"), "{err}");
+    let (_, out, _) = admin(&db, &["key", "list"]);
+    let status = |out: &str, kid: &str| {
+        out.lines()
+            .find(|l| l.starts_with(kid))
+            .map(|l| l.split('\t').nth(2).unwrap().to_owned())
+    };
+    assert_eq!(status(&out, &first).as_deref(), Some("signing"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("\tnext\t")).count(), 1);
+    let (ok, _, err) = admin(&db, &["key", "retire", &first]);
+    assert!(!ok && err.contains("active signing key"), "{err}");
+    // At once, for a key no longer trusted.
+    let (ok, out, err) = admin(&db, &["key", "rotate", "--now"]);
+    assert!(ok && out.contains("it signs from now"), "{err}");
+    let (_, out, _) = admin(&db, &["key", "list"]);
+    assert_eq!(status(&out, &first).as_deref(), Some("retired"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("\tsigning\t")).count(), 1);
     let (ok, out, err) = admin(&db, &["key", "retire", &first]);
     assert!(ok && out.contains("withdrawn"), "{err}");
     let (_, out, _) = admin(&db, &["key", "list"]);

@@ -38,6 +38,7 @@
 //! );
 //! # Ok::<(), mcp_oauth_verifier::BuildError>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod cache;
@@ -85,3 +86,8 @@ pub(crate) fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// This crate's README (published with it), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctest;

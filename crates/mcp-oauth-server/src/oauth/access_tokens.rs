@@ -45,14 +45,12 @@ impl AccessTokens {
 
     /// The claims of `token` if `keys` verify it at `now`. A token signed
     /// with a key this instance has not loaded yet makes it reload the keys
-    /// from `storage` (keeping those that may still verify tokens of
-    /// `max_life` seconds), at most every
+    /// from `storage`, at most every
     /// [`DEFAULT_REFETCH_INTERVAL`](mcp_oauth_core::jose::DEFAULT_REFETCH_INTERVAL).
     pub(crate) async fn verify(
         &self,
         keys: &KeyManager,
         storage: &dyn Storage,
-        max_life: u64,
         now: u64,
         token: &str,
     ) -> Option<AccessTokenClaims> {
@@ -80,7 +78,7 @@ impl AccessTokens {
         {
             return None;
         }
-        if let Err(e) = keys.reload(storage, max_life, now).await {
+        if let Err(e) = keys.reload(storage, now).await {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
         keys.verify(token)

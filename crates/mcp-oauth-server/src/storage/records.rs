@@ -227,8 +227,13 @@ pub struct SigningKeyRecord {
     pub pkcs8: String,
     /// Creation time.
     pub created_at: u64,
-    /// When the key stopped signing (it stays in the JWKS until the tokens
-    /// it signed have expired).
+    /// When the key starts signing: published in the JWKS from
+    /// `created_at`, it signs from this time on (a rotation publishes the
+    /// next key ahead, so verifiers hold it before they meet a token).
+    pub activates_at: u64,
+    /// When the key stops (or stopped) signing: set when its successor is
+    /// stored, to the successor's `activates_at`. It stays in the JWKS
+    /// until the tokens it signed have expired.
     pub retired_at: Option<u64>,
 }
 

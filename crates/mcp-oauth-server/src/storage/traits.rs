@@ -157,15 +157,24 @@ pub trait GrantStore: Send + Sync {
 
 /// The signing keys, kept across restarts.
 ///
-/// [`KeyStore::add_signing_key`] retires the active key and stores the new
-/// one in a single write, so there is never more than one active key.
+/// [`KeyStore::add_signing_key`] retires the newest key and stores its
+/// successor in a single write, so there is never more than one key
+/// without a retirement time.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// All signing keys, newest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError>;
 
-    /// Stores a new signing key and retires the previous active one at `now`.
-    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError>;
+    /// Stores `key` as the successor of the newest key `replaces`, which
+    /// is retired at `key.activates_at`, in one write. Returns `false`
+    /// (storing nothing) when `replaces` is no longer the newest key:
+    /// another instance rotated first, so of several instances deciding
+    /// to rotate at once, exactly one key is added.
+    async fn add_signing_key(
+        &self,
+        key: SigningKeyRecord,
+        replaces: &str,
+    ) -> Result<bool, StorageError>;
 
     /// Stores `key` as the first active key, unless an active key exists
     /// already (one atomic decision, also across instances sharing one

@@ -181,9 +181,16 @@ pub(crate) struct ClientAdd {
 /// `key` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyCommand {
-    /// Generate a new signing key; the old one stays published until its
-    /// tokens expire. Running servers pick it up at restart.
-    Rotate,
+    /// Generate the next signing key. It is published at once and signs
+    /// after `--key-publish-ahead-hours` (a day by default), at every
+    /// running server within a minute of that time; the old key stops
+    /// signing then and stays published until its tokens expire.
+    Rotate {
+        /// Sign with the new key at once (for a key no longer trusted):
+        /// verifiers holding a cached JWKS must fetch it again.
+        #[arg(long)]
+        now: bool,
+    },
     /// List signing keys.
     List,
     /// Withdraw a retired key (one that no longer signs) from `/jwks` at

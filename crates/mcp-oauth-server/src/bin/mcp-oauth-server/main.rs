@@ -213,12 +213,19 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
         Command::Key(cmd) => {
             let state = admin_server(&settings, storage.clone()).await?;
             match cmd {
-                KeyCommand::Rotate => {
-                    let kid = state.rotate_signing_key().await?;
-                    let entry = AuditKind::KeyRotated.entry().subject(&kid);
+                KeyCommand::Rotate { now } => {
+                    let next = state.rotate_signing_key(now).await?;
+                    let entry = AuditKind::KeyRotated.entry().subject(&next.kid);
                     state.audit().record(entry.by(&Actor::Operator)).await;
+                    let wait = next.activates_at.saturating_sub(state.now());
                     say(&format!(
-                        "new signing key {kid}; restart running servers to sign with it"
+                        "new signing key {kid}, published now; it signs {when} (running servers switch within a minute of that)",
+                        kid = next.kid,
+                        when = if wait == 0 {
+                            "from now".to_owned()
+                        } else {
+                            format!("from {} (in {wait} s)", next.activates_at)
+                        },
                     ));
                 }
                 KeyCommand::Retire { kid } => match state.retire_signing_key(&kid).await? {
@@ -233,13 +240,18 @@ async fn run(command: Command, mut settings: cli::Settings) -> Result<(), RunErr
                     _ => return Err(CommandError::NoKey(kid).into()),
                 },
                 KeyCommand::List => {
-                    for k in list_keys(storage.as_ref()).await? {
-                        let status = k
+                    for k in list_keys(storage.as_ref(), state.now()).await? {
+                        let until = k
                             .retired_at
-                            .map_or("active".to_owned(), |t| format!("retired at {t}"));
+                            .map_or(String::new(), |t| format!("\tuntil {t}"));
                         say(&format!(
-                            "{}\t{}\tcreated {}\t{status}",
-                            k.kid, k.alg, k.created_at
+                            "{}\t{}\t{}\tcreated {}\tsigns from {}{until}{}",
+                            k.kid,
+                            k.alg,
+                            k.status.as_str(),
+                            k.created_at,
+                            k.activates_at,
+                            if k.encrypted { "\tencrypted" } else { "" },
                         ));
                     }
                 }

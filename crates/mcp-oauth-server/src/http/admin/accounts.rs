@@ -110,7 +110,7 @@ impl GrantQuery {
     }
 }
 
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("malformed query: {e}")))
 }

@@ -1,8 +1,8 @@
 //! `/admin/v1/keys`: list and rotate the signing keys.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use crate::admin::keys::{KeyView, list_keys};
@@ -20,30 +20,52 @@ pub(super) struct KeyList {
 /// A key just made.
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct RotatedKey {
-    /// Its `kid`; this instance signs with it at once.
+    /// Its `kid`, published at once.
     kid: String,
+    /// When it starts to sign (seconds since the epoch), at every instance
+    /// within a minute of that time.
+    activates_at: u64,
+}
+
+/// How to rotate.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RotateQuery {
+    /// Sign with the new key at once instead of after the publication
+    /// period (for a key no longer trusted; verifiers must fetch the JWKS
+    /// again on the unknown `kid`).
+    #[serde(default)]
+    immediate: bool,
 }
 
 /// Lists the signing keys (never their private parts).
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys",
     responses((status = 200, body = KeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn list(state: web::Data<AuthServer>) -> Result<HttpResponse, ApiError> {
-    let keys = list_keys(state.storage()).await?;
+    let keys = list_keys(state.storage(), state.now()).await?;
     Ok(HttpResponse::Ok().json(KeyList { keys }))
 }
 
-/// Generates a new signing key; the previous one is retired and stays
-/// published until its tokens expire. Other instances sign with the new key
-/// after a restart.
-#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys",
-    responses((status = 201, body = RotatedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Generates the next signing key, published at once; it signs after the
+/// publication period (`key_publish_ahead`, a day by default), or at once
+/// with `immediate=true`. The previous key stops signing then and stays
+/// published until its tokens expire.
+#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys", params(RotateQuery),
+    responses((status = 201, body = RotatedKey), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn rotate(
     state: web::Data<AuthServer>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let kid = state.rotate_signing_key().await?;
-    super::audit(&state, &req, AuditKind::KeyRotated.entry().subject(&kid)).await;
-    Ok(HttpResponse::Created().json(RotatedKey { kid }))
+    let q: RotateQuery = super::accounts::query(&req)?;
+    let next = state.rotate_signing_key(q.immediate).await?;
+    let entry = AuditKind::KeyRotated.entry().subject(&next.kid);
+    super::audit(&state, &req, entry).await;
+    Ok(HttpResponse::Created().json(RotatedKey {
+        kid: next.kid,
+        activates_at: next.activates_at,
+    }))
 }
 
 /// A key withdrawn.

@@ -1,6 +1,7 @@
 //! The ID token (OIDC Core 1.0 §2, §3.1.3.6): a JWT (`typ: JWT`) signed
-//! with the server's active key, issued beside the access token when the
-//! person granted `openid`, for the client (`aud` and `azp`) that asked.
+//! with the server's active key (ES256 or EdDSA), issued beside the
+//! access token when the person granted `openid`, for the client (`aud`
+//! and `azp`) that asked.
 //! It binds the access token it came with through `at_hash`, and the
 //! authorization request through `nonce`.
 
@@ -112,25 +113,37 @@ pub(crate) async fn attach(
     if !state.config.oidc || !grant.scope.contains(OPENID_SCOPE) {
         return Ok(());
     }
-    let alg = state.keys.signing_alg();
-    let at_hash = at_hash(alg, response.access_token.secret())
-        .map_err(|e| ErrorResponse::server_error(e.to_string()))?;
-    let claims = IdTokenClaims {
-        iss: state.config.issuer.as_str().to_owned(),
-        sub: grant.subject.to_owned(),
-        aud: grant.client_id.to_owned(),
-        exp: t + state.config.access_token_ttl.as_secs(),
-        iat: t,
-        auth_time: grant.auth_time,
-        nonce: grant.nonce.map(str::to_owned),
-        azp: grant.client_id.to_owned(),
-        at_hash,
-        person: person_claims(state.storage, grant.subject, grant.scope).await?,
-    };
-    let token = state
-        .keys
-        .sign_typed(&claims, ID_TOKEN_TYP)
-        .map_err(|e| ErrorResponse::server_error(e.to_string()))?;
+    let person = person_claims(state.storage, grant.subject, grant.scope).await?;
+    let sign_err = |e: &dyn std::fmt::Display| ErrorResponse::server_error(e.to_string());
+    // at_hash depends on the algorithm of the key that signs; should the
+    // active key change between reading its algorithm and signing (a
+    // scheduled rotation to another algorithm), sign once more.
+    let mut signed = None;
+    for _ in 0..2 {
+        let alg = state.keys.signing_alg().jwt();
+        let claims = IdTokenClaims {
+            iss: state.config.issuer.as_str().to_owned(),
+            sub: grant.subject.to_owned(),
+            aud: grant.client_id.to_owned(),
+            exp: t + state.config.access_token_ttl.as_secs(),
+            iat: t,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.map(str::to_owned),
+            azp: grant.client_id.to_owned(),
+            at_hash: at_hash(alg, response.access_token.secret()).map_err(|e| sign_err(&e))?,
+            person: person.clone(),
+        };
+        let token = state
+            .keys
+            .sign_typed(&claims, ID_TOKEN_TYP)
+            .map_err(|e| sign_err(&e))?;
+        if jsonwebtoken::decode_header(&token).is_ok_and(|h| h.alg == alg) {
+            signed = Some(token);
+            break;
+        }
+    }
+    let token = signed
+        .ok_or_else(|| ErrorResponse::server_error("the signing key changed while signing"))?;
     response
         .extra
         .insert("id_token".to_owned(), Value::String(token));

@@ -13,13 +13,22 @@ impl KeyStore for MemoryStorage {
         Ok(v)
     }
 
-    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+    async fn add_signing_key(
+        &self,
+        key: SigningKeyRecord,
+        replaces: &str,
+    ) -> Result<bool, StorageError> {
         let mut g = self.inner.lock();
-        for k in g.keys.iter_mut().filter(|k| k.retired_at.is_none()) {
-            k.retired_at = Some(now);
-        }
+        let Some(newest) = g
+            .keys
+            .iter_mut()
+            .find(|k| k.retired_at.is_none() && k.kid == replaces)
+        else {
+            return Ok(false);
+        };
+        newest.retired_at = Some(key.activates_at);
         g.keys.push(key);
-        Ok(())
+        Ok(true)
     }
 
     async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError> {

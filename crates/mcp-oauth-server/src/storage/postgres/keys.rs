@@ -11,7 +11,7 @@ impl KeyStore for PostgresStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
         let c = self.client_conn().await?;
         Ok(c.query(
-            "SELECT kid, alg, pkcs8, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, seq DESC",
+            "SELECT kid, alg, pkcs8, created_at, retired_at, activates_at FROM signing_keys ORDER BY created_at DESC, seq DESC",
             &[],
         )
         .await?
@@ -22,24 +22,43 @@ impl KeyStore for PostgresStorage {
             pkcs8: r.get(2),
             created_at: u(r.get(3)),
             retired_at: r.get::<_, Option<i64>>(4).map(u),
+            activates_at: u(r.get(5)),
         })
         .collect())
     }
 
-    async fn add_signing_key(&self, key: SigningKeyRecord, now: u64) -> Result<(), StorageError> {
+    async fn add_signing_key(
+        &self,
+        key: SigningKeyRecord,
+        replaces: &str,
+    ) -> Result<bool, StorageError> {
+        // The row lock taken by the UPDATE orders concurrent rotations: the
+        // second sees the key already retired and adds nothing.
         let mut c = self.client_conn().await?;
         let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid = $2",
+                &[&i(key.activates_at), &replaces],
+            )
+            .await?;
+        if n == 0 {
+            return Ok(false);
+        }
         tx.execute(
-            "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL",
-            &[&i(now)],
+            "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, activates_at, retired_at)
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+            &[
+                &key.kid,
+                &key.alg,
+                &key.pkcs8,
+                &i(key.created_at),
+                &i(key.activates_at),
+            ],
         )
         .await?;
-        tx.execute(
-            "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&key.kid, &key.alg, &key.pkcs8, &i(key.created_at), &key.retired_at.map(i)],
-        )
-        .await?;
-        tx.commit().await.map_err(StorageError::from)
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn add_first_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StorageError> {
@@ -47,9 +66,15 @@ impl KeyStore for PostgresStorage {
         let c = self.client_conn().await?;
         let n = c
             .execute(
-                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, retired_at)
-                 VALUES ($1, $2, $3, $4, NULL) ON CONFLICT DO NOTHING",
-                &[&key.kid, &key.alg, &key.pkcs8, &i(key.created_at)],
+                "INSERT INTO signing_keys (kid, alg, pkcs8, created_at, activates_at, retired_at)
+                 VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING",
+                &[
+                    &key.kid,
+                    &key.alg,
+                    &key.pkcs8,
+                    &i(key.created_at),
+                    &i(key.activates_at),
+                ],
             )
             .await?;
         Ok(n > 0)

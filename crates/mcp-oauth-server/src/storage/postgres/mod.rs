@@ -138,6 +138,9 @@ const MIGRATIONS: &[&str] = &["
          ORDER BY created_at DESC, seq DESC LIMIT 1);
     CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys ((retired_at IS NULL))
         WHERE retired_at IS NULL;
+", "
+    ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0;
+    UPDATE signing_keys SET activates_at = created_at;
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

@@ -156,6 +156,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys((retired_at IS NULL))
         WHERE retired_at IS NULL;
 ",
+    // Keys published ahead of signing: when each starts to sign.
+    "
+    ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE signing_keys SET activates_at = created_at;
+",
 ];
 
 /// A unit of work for the connection's thread.

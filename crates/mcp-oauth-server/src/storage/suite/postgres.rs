@@ -158,8 +158,20 @@ async fn instances_starting_together_agree_on_the_first_signing_key() {
             let a = PostgresStorage::connect(&db.url, 4).await.unwrap();
             let b = PostgresStorage::connect(&db.url, 4).await.unwrap();
             let (x, y) = tokio::join!(
-                crate::keys::KeyManager::load_or_create(&a, "http://as", 900, 100),
-                crate::keys::KeyManager::load_or_create(&b, "http://as", 900, 100)
+                crate::keys::KeyManager::load_or_create(
+                    &a,
+                    "http://as",
+                    Default::default(),
+                    900,
+                    100
+                ),
+                crate::keys::KeyManager::load_or_create(
+                    &b,
+                    "http://as",
+                    Default::default(),
+                    900,
+                    100
+                )
             );
             let (x, y) = (x.unwrap(), y.unwrap());
             assert_eq!(x.jwks(), y.jwks(), "both publish the same key set");
@@ -168,4 +180,33 @@ async fn instances_starting_together_agree_on_the_first_signing_key() {
         }
         db.drop_now().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_rotating_together_add_one_key() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    {
+        let a = PostgresStorage::connect(&db.url, 4).await.unwrap();
+        let b = PostgresStorage::connect(&db.url, 4).await.unwrap();
+        let t = 1_900_000_000;
+        let policy = crate::keys::KeyPolicy::default();
+        let x = crate::keys::KeyManager::load_or_create(&a, "http://as", policy.clone(), 900, t)
+            .await
+            .unwrap();
+        let y = crate::keys::KeyManager::load_or_create(&b, "http://as", policy, 900, t)
+            .await
+            .unwrap();
+        for round in 1..=3u64 {
+            // Each round both find the next key due at the same moment.
+            let due = t + round * 30 * 86_400;
+            let (p, q) = tokio::join!(x.maintain(&a, due), y.maintain(&b, due));
+            let added = [p.unwrap(), q.unwrap()];
+            assert_eq!(added.iter().flatten().count(), 1, "round {round}");
+            assert_eq!(a.signing_keys().await.unwrap().len() as u64, round + 1);
+            assert_eq!(x.jwks(), y.jwks(), "both publish the same key set");
+        }
+    }
+    db.drop_now().await;
 }

@@ -35,6 +35,19 @@ pub(crate) struct Options {
     /// Access-token lifetime in seconds (default 900).
     #[arg(long, env = "MCP_OAUTH_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<u64>,
+    /// Algorithm of new signing keys: `ES256` (default) or `EdDSA`
+    /// (Ed25519). A change is published a rotation period ahead
+    /// (`--key-publish-ahead-hours`); the JWKS carries both meanwhile.
+    #[arg(long, env = "MCP_OAUTH_SIGNING_ALG")]
+    pub signing_alg: Option<String>,
+    /// Days a signing key signs before the next one takes over (default
+    /// 30; 0: only on `key rotate`).
+    #[arg(long, env = "MCP_OAUTH_KEY_ROTATION_DAYS")]
+    pub key_rotation_days: Option<u64>,
+    /// Hours a new signing key is published before it signs (default 24:
+    /// longer than any verifier caches the JWKS).
+    #[arg(long, env = "MCP_OAUTH_KEY_PUBLISH_AHEAD_HOURS")]
+    pub key_publish_ahead_hours: Option<u64>,
     /// Refresh-token lifetime in seconds (default 2592000, 30 days).
     #[arg(long, env = "MCP_OAUTH_REFRESH_TOKEN_TTL")]
     pub refresh_token_ttl: Option<u64>,

@@ -7,7 +7,15 @@ use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::secret::Password;
 use mcp_oauth_server::{AuditLog, OperatorClient, RegistrationPolicy, ServerConfig};
 
+use mcp_oauth_server::keys::KeyEncryptionKey;
+
 use super::options::{Options, Registration};
+
+/// The variable holding the key that encrypts private signing keys at
+/// rest (base64 of 32 random bytes). Only from the environment: a flag
+/// would show it to every user of the machine, and the TOML file often
+/// sits beside the database it protects.
+pub(crate) const KEY_ENCRYPTION_KEY_VAR: &str = "MCP_OAUTH_KEY_ENCRYPTION_KEY";
 
 /// A setting the server configuration refuses; each names its flag (the
 /// TOML key is the same in snake_case).
@@ -63,6 +71,12 @@ pub(crate) enum ConfigError {
     /// which, as text).
     #[error("--proxy-header: {0}")]
     ProxyHeader(String),
+    /// The signing algorithm is not one the server signs with.
+    #[error("--signing-alg")]
+    SigningAlg(#[source] mcp_oauth_server::keys::UnknownAlgorithm),
+    /// The key-encryption key is not 32 bytes of base64.
+    #[error("MCP_OAUTH_KEY_ENCRYPTION_KEY")]
+    KeyEncryptionKey(#[source] mcp_oauth_server::keys::BadKeyEncryptionKey),
     /// A configured client or upstream is invalid (the library's check
     /// reports it as text).
     #[error("{0}")]
@@ -112,6 +126,19 @@ impl ServerConfigParts {
         let secs = Duration::from_secs;
         if let Some(v) = o.access_token_ttl {
             c.access_token_ttl = secs(v.max(1));
+        }
+        if let Some(alg) = &o.signing_alg {
+            c.keys.algorithm = alg.parse().map_err(ConfigError::SigningAlg)?;
+        }
+        if let Some(days) = o.key_rotation_days {
+            c.keys.rotation = (days > 0).then(|| secs(days.saturating_mul(86_400)));
+        }
+        if let Some(hours) = o.key_publish_ahead_hours {
+            c.keys.publish_ahead = secs(hours.saturating_mul(3600));
+        }
+        if let Ok(kek) = std::env::var(KEY_ENCRYPTION_KEY_VAR) {
+            c.keys.encryption_key =
+                Some(KeyEncryptionKey::from_base64(&kek).map_err(ConfigError::KeyEncryptionKey)?);
         }
         if let Some(v) = o.refresh_token_ttl {
             c.refresh_token_ttl = secs(v.max(1));
