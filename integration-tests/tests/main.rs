@@ -16,6 +16,7 @@ mod federation;
 mod flow;
 mod keys;
 mod logs;
+mod oidc;
 mod registration;
 mod server_flow;
 mod tls;

@@ -130,6 +130,17 @@ pub struct AuthorizationServerMetadata {
     /// OpenID Connect: userinfo endpoint (kept for OIDC documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
+    /// OpenID Connect Discovery: subject identifier types (`public`,
+    /// `pairwise`); REQUIRED in an OpenID Provider's document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_types_supported: Option<Vec<String>>,
+    /// OpenID Connect Discovery: JWS algorithms of ID tokens (`ES256`,
+    /// `EdDSA`, ...); REQUIRED in an OpenID Provider's document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signing_alg_values_supported: Option<Vec<String>>,
+    /// OpenID Connect Discovery: the claims the provider may supply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_supported: Option<Vec<String>>,
     /// Fields this type does not model.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -164,6 +175,34 @@ impl AuthorizationServerMetadata {
     /// Whether the server accepts Client ID Metadata Documents.
     pub fn supports_client_id_metadata_documents(&self) -> bool {
         self.client_id_metadata_document_supported == Some(true)
+    }
+
+    /// Whether the document describes an OpenID Provider: it carries the
+    /// fields OpenID Connect Discovery 1.0 §3 requires beside RFC 8414's
+    /// (`subject_types_supported`, `id_token_signing_alg_values_supported`)
+    /// and lists the `openid` scope.
+    ///
+    /// ```
+    /// use mcp_oauth_core::metadata::AuthorizationServerMetadata;
+    ///
+    /// let mut doc = AuthorizationServerMetadata {
+    ///     issuer: "https://as.example".into(),
+    ///     scopes_supported: Some(vec!["openid".into()]),
+    ///     ..Default::default()
+    /// };
+    /// assert!(!doc.is_openid_provider());
+    /// doc.subject_types_supported = Some(vec!["public".into()]);
+    /// doc.id_token_signing_alg_values_supported = Some(vec!["ES256".into()]);
+    /// assert!(doc.is_openid_provider());
+    /// ```
+    pub fn is_openid_provider(&self) -> bool {
+        let listed = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+        listed(&self.subject_types_supported)
+            && listed(&self.id_token_signing_alg_values_supported)
+            && self
+                .scopes_supported
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|s| s == "openid"))
     }
 
     /// Whether the server promises `iss` in authorization responses.

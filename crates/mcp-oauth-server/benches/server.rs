@@ -96,6 +96,7 @@ fn code(client_id: &str) -> CodeRecord {
         subject_generation: 0,
         auth_time: SystemClock.now(),
         expires_at: SystemClock.now() + 60,
+        nonce: None,
     }
 }
 

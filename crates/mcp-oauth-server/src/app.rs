@@ -145,7 +145,13 @@ impl AuthServer {
         // blocking thread rather than by the first such login on a server
         // thread (where it would stall every request for an Argon2 hash).
         tokio::task::spawn_blocking(crate::password::dummy_hash).await?;
-        let metadata = build_metadata(&config);
+        // The ID token algorithms: those of the published keys (the signing
+        // one first) and the one the policy moves to, if it differs.
+        let mut id_algs = keys.published_algs();
+        if !id_algs.contains(&config.keys.algorithm) {
+            id_algs.push(config.keys.algorithm);
+        }
+        let metadata = build_metadata(&config, &id_algs);
         let audit = Auditor::new(storage.clone(), clock.clone(), config.audit_log.as_ref())
             .map_err(|source| StartError::AuditLog {
                 path: match &config.audit_log {

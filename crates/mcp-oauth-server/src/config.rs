@@ -87,6 +87,13 @@ pub struct ServerConfig {
     /// The device authorization grant (RFC 8628): on by default; off, the
     /// endpoint, page and grant are not served or advertised.
     pub device_flow: bool,
+    /// OpenID Connect: on by default; then the scopes [`OIDC_SCOPES`] are
+    /// accepted (and advertised) beside `scopes_supported`, the
+    /// authorization code grant issues an ID token when `openid` was
+    /// granted, `/userinfo` is served and the discovery documents carry
+    /// the OpenID Connect Discovery fields. Off, `openid` is refused like
+    /// any unknown scope.
+    pub oidc: bool,
     /// How long a device authorization waits for the person.
     pub device_code_ttl: Duration,
     /// The polling interval asked of devices (each `slow_down` adds 5 s).
@@ -189,6 +196,7 @@ impl ServerConfig {
             grant_max_lifetime: Duration::from_secs(90 * 24 * 3600),
             code_ttl: Duration::from_secs(60),
             device_flow: true,
+            oidc: true,
             device_code_ttl: Duration::from_secs(600),
             device_poll_interval: Duration::from_secs(5),
             refresh_grace: Duration::from_secs(10),
@@ -248,6 +256,28 @@ impl ServerConfig {
     pub fn device_flow(mut self, enabled: bool) -> Self {
         self.device_flow = enabled;
         self
+    }
+
+    /// Serves OpenID Connect (ID tokens, `/userinfo`, the discovery
+    /// fields), or not.
+    pub fn oidc(mut self, enabled: bool) -> Self {
+        self.oidc = enabled;
+        self
+    }
+
+    /// The scopes a person may be asked to approve: `scopes_supported`,
+    /// and with OpenID Connect on, [`OIDC_SCOPES`] (those already listed
+    /// are not repeated). This is what the metadata advertises.
+    pub fn advertised_scopes(&self) -> Vec<String> {
+        let mut scopes = self.scopes_supported.clone();
+        if self.oidc {
+            for s in OIDC_SCOPES {
+                if !scopes.iter().any(|have| have == s) {
+                    scopes.push((*s).to_owned());
+                }
+            }
+        }
+        scopes
     }
 
     /// Sets the refresh grace window.
@@ -326,6 +356,11 @@ impl ServerConfig {
 /// by the `client_credentials` grant to trusted clients that list it in
 /// their scopes, never to a person's grant.
 pub const ADMIN_SCOPE: &str = "admin";
+
+/// The OpenID Connect scopes accepted when [`ServerConfig::oidc`] is on:
+/// `openid` asks for an ID token, `profile` and `email` for the claims of
+/// that name this server knows.
+pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email"];
 
 /// The admin HTTP API's switches: off (both unset) by default, and then
 /// `/admin/v1/…` answers 404.

@@ -64,8 +64,8 @@ pub mod tls;
 pub use admin_api::{AdminAuthError, AdminCaller, record_admin_call};
 pub use app::AuthServer;
 pub use config::{
-    ADMIN_SCOPE, AdminApi, AuditLog, ConnectionLimits, ProxyHeader, RegistrationPolicy,
-    ServerConfig,
+    ADMIN_SCOPE, AdminApi, AuditLog, ConnectionLimits, OIDC_SCOPES, ProxyHeader,
+    RegistrationPolicy, ServerConfig,
 };
 pub use http::{configure, serve, serve_tls};
 pub use mcp_oauth_core as core;

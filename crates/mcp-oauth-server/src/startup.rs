@@ -106,7 +106,17 @@ pub(crate) async fn check_auto_approve(
     Ok(())
 }
 
-pub(crate) fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetadata {
+/// The metadata document, served at the RFC 8414 and the OpenID Connect
+/// well-known paths alike. With OpenID Connect on it also carries what
+/// OpenID Connect Discovery 1.0 §3 requires of a provider (RFC 8414 §2
+/// registers these names for OAuth metadata too): the UserInfo endpoint,
+/// `subject_types_supported`, the ID token signing algorithms (`id_algs`,
+/// those the key manager may sign with), the claims and the `openid`
+/// scopes.
+pub(crate) fn build_metadata(
+    config: &ServerConfig,
+    id_algs: &[crate::keys::SigningAlgorithm],
+) -> AuthorizationServerMetadata {
     let issuer = &config.issuer;
     let auth_methods = vec![
         ClientAuthMethod::None,
@@ -131,7 +141,7 @@ pub(crate) fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetada
         token_endpoint: Some(issuer.endpoint("/token")),
         jwks_uri: Some(issuer.endpoint("/jwks")),
         registration_endpoint: Some(issuer.endpoint("/register")),
-        scopes_supported: Some(config.scopes_supported.clone()),
+        scopes_supported: Some(config.advertised_scopes()),
         response_types_supported: Some(vec![ResponseType::Code]),
         response_modes_supported: Some(vec!["query".to_owned()]),
         grant_types_supported: Some(grant_types),
@@ -152,6 +162,17 @@ pub(crate) fn build_metadata(config: &ServerConfig) -> AuthorizationServerMetada
         code_challenge_methods_supported: Some(vec!["S256".to_owned()]),
         client_id_metadata_document_supported: Some(config.cimd.enabled),
         authorization_response_iss_parameter_supported: Some(true),
+        userinfo_endpoint: config.oidc.then(|| issuer.endpoint("/userinfo")),
+        subject_types_supported: config.oidc.then(|| vec!["public".to_owned()]),
+        id_token_signing_alg_values_supported: config
+            .oidc
+            .then(|| id_algs.iter().map(|a| a.as_str().to_owned()).collect()),
+        claims_supported: config.oidc.then(|| {
+            crate::oauth::oidc::claims::CLAIMS_SUPPORTED
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect()
+        }),
         ..Default::default()
     }
 }

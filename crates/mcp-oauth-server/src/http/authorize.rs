@@ -12,7 +12,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use mcp_oauth_core::authorization::AuthorizationRequest;
+use mcp_oauth_core::authorization::{AuthorizationRequest, MAX_NONCE_LEN};
 use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::pkce::PkceChallenge;
 use mcp_oauth_core::redirect::redirect_uri_matches;
@@ -169,6 +169,18 @@ async fn handle(
     if let Err(msg) = scope_allowed(&state.config, &client, &scope) {
         return fail(ErrorCode::InvalidScope, &msg);
     }
+    // The nonce is OpenID Connect's; with it off, it is ignored as
+    // before.
+    let nonce = query.nonce.clone().filter(|_| state.config.oidc);
+    if nonce
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.chars().count() > MAX_NONCE_LEN)
+    {
+        return fail(
+            ErrorCode::InvalidRequest,
+            &format!("nonce must have 1 to {MAX_NONCE_LEN} characters"),
+        );
+    }
     let resource = match query
         .resource
         .as_deref()
@@ -196,6 +208,7 @@ async fn handle(
         code_challenge: challenge.as_str().to_owned(),
         scope: scope.to_string(),
         resource: resource.map(|r| r.as_str().to_owned()),
+        nonce,
     };
     if let Some(user) = &state.config.dev_auto_approve {
         tracing::warn!(client_id = ?pending.client_id, user = ?user,

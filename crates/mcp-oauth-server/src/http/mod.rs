@@ -23,6 +23,7 @@ mod revoke;
 mod server;
 mod session;
 mod token;
+mod userinfo;
 
 pub use server::{configure, serve, serve_tls};
 
@@ -44,6 +45,7 @@ pub(crate) fn routes(
     issuer_path: &str,
     device_flow: bool,
     admin_api: bool,
+    oidc: bool,
 ) {
     use actix_web::middleware::{ErrorHandlers, from_fn};
     let too_large = || {
@@ -121,6 +123,12 @@ pub(crate) fn routes(
         .service(
             plain_route(p("/device"), web::get().to(device::page))
                 .route(web::post().to(device::submit)),
+        );
+    }
+    if oidc {
+        cfg.service(
+            cors_route(p("/userinfo"), web::get().to(userinfo::userinfo))
+                .route(web::post().to(userinfo::userinfo)),
         );
     }
     if admin_api {

@@ -26,9 +26,10 @@ pub fn configure(state: Arc<AuthServer>) -> impl FnOnce(&mut web::ServiceConfig)
             .to_owned();
         let state_device_flow = state.config.device_flow;
         let admin_api = state.config.admin.enabled();
+        let oidc = state.config.oidc;
         cfg.app_data(web::Data::from(state))
             .app_data(web::PayloadConfig::new(super::middleware::MAX_BODY_BYTES));
-        super::routes(cfg, &issuer_path, state_device_flow, admin_api);
+        super::routes(cfg, &issuer_path, state_device_flow, admin_api, oidc);
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`pending`]: the authorization request waiting for a person, and its
 //!   approval;
 //! - [`login`]: password sign-in with its throttling;
+//! - [`oidc`]: OpenID Connect: ID tokens, the person's claims, UserInfo;
 //! - [`registration`]: dynamic client registration and its limits;
 //!   [`client_config`]: a registered client reading, replacing and
 //!   deleting its registration (RFC 7592);
@@ -29,5 +30,6 @@ pub(crate) mod device;
 pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod login;
+pub(crate) mod oidc;
 pub(crate) mod pending;
 pub(crate) mod registration;

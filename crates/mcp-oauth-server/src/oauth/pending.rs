@@ -39,6 +39,10 @@ pub(crate) struct Pending {
     pub(crate) code_challenge: String,
     pub(crate) scope: String,
     pub(crate) resource: Option<String>,
+    /// The OpenID Connect `nonce`, for the ID token (bounded by
+    /// [`MAX_NONCE_LEN`](mcp_oauth_core::authorization::MAX_NONCE_LEN)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nonce: Option<String>,
 }
 
 impl Pending {
@@ -97,6 +101,7 @@ impl Pending {
             subject_generation: who.generation,
             auth_time: who.auth_time,
             expires_at: now + code_ttl,
+            nonce: self.nonce.clone(),
         };
         storage.insert_code(record).await?;
         tracing::info!(client_id = ?self.client_id, subject = ?who.subject, "authorization granted");

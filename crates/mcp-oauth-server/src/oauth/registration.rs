@@ -191,7 +191,7 @@ impl Registration<'_> {
             }
         }
         if let Some(scope) = &metadata.scope {
-            let supported = self.config.scopes_supported.iter().cloned().collect();
+            let supported = self.config.advertised_scopes().into_iter().collect();
             if !scope.is_subset(&supported) {
                 return Err(ErrorResponse::new(ErrorCode::InvalidClientMetadata)
                     .with_description(format!(

@@ -113,6 +113,11 @@ pub struct CodeRecord {
     pub auth_time: u64,
     /// Expiry.
     pub expires_at: u64,
+    /// The OpenID Connect `nonce` of the authorization request, which the
+    /// ID token repeats. Kept inside the record's JSON, so every backend
+    /// stores it without a schema change (records from before read none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// A stored authorization code, as [`GrantStore::code`](super::GrantStore::code) reads it.

@@ -10,6 +10,7 @@ use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::resource::ResourceUri;
+use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::secret::{AuthorizationCode, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
@@ -17,6 +18,7 @@ use super::issue::{Approval, person_tokens, random_id};
 use super::{GrantContext, federated_claims, grant_live, subject_live};
 use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
+use crate::oauth::oidc::id_token::{self, IdTokenGrant};
 use crate::storage::{ClientRecord, CodeConsumption, IssuedFromCode};
 
 /// Redeems `code` for `client`.
@@ -135,7 +137,7 @@ pub(crate) async fn redeem(
                 .detail("refresh_family", family.is_some()),
         )
         .await;
-    person_tokens(
+    let mut response = person_tokens(
         state,
         client,
         Approval {
@@ -151,7 +153,17 @@ pub(crate) async fn redeem(
         family,
         t,
     )
-    .await
+    .await?;
+    let scope = ScopeSet::parse_lossy(&record.scope);
+    let grant = IdTokenGrant {
+        subject: &record.subject,
+        client_id: &client.client_id,
+        scope: &scope,
+        auth_time: record.auth_time,
+        nonce: record.nonce.as_deref(),
+    };
+    id_token::attach(state, grant, &mut response, t).await?;
+    Ok(response)
 }
 
 /// RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: a replayed code revokes what its

@@ -25,13 +25,26 @@ pub(crate) async fn introspect(
         .iter()
         .filter_map(|r| ResourceUri::parse(r).ok())
         .any(|r| claims.aud.contains_resource(&r));
-    if !ours || storage.jti_revoked(&claims.jti).await? {
+    if !ours || !live(storage, &claims).await? {
         return Ok(IntrospectionResponse::inactive());
+    }
+    Ok(IntrospectionResponse::from_claims(&claims))
+}
+
+/// Whether an access token whose signature and lifetime were verified is
+/// still live: not revoked, and issued after its person's grants, and its
+/// grant, were last ended. Introspection and `/userinfo` both ask.
+pub(crate) async fn live(
+    storage: &dyn Storage,
+    claims: &AccessTokenClaims,
+) -> Result<bool, StorageError> {
+    if storage.jti_revoked(&claims.jti).await? {
+        return Ok(false);
     }
     // A person whose grants were ended (password change, removal, `user
     // revoke`) loses the access tokens issued before that too.
     if storage.subject(&claims.sub).await?.revoked_at >= claims.iat {
-        return Ok(IntrospectionResponse::inactive());
+        return Ok(false);
     }
     // And a grant revoked by its person or an operator loses the access
     // tokens issued under it before that.
@@ -39,8 +52,5 @@ pub(crate) async fn introspect(
     let revoked = storage
         .grant_revoked_at(&claims.sub, &claims.client_id, audience)
         .await?;
-    if revoked >= claims.iat {
-        return Ok(IntrospectionResponse::inactive());
-    }
-    Ok(IntrospectionResponse::from_claims(&claims))
+    Ok(revoked < claims.iat)
 }

@@ -68,8 +68,9 @@ fn admin_resource_allowed(config: &ServerConfig, client: &ClientRecord) -> bool 
 }
 
 /// Whether `client` may ask for `scope` in a grant a person approves:
-/// within what it registered, or else what the server supports, and never
-/// [`ADMIN_SCOPE`]; the message names what is not.
+/// within what it registered, or else what the server supports (with
+/// OpenID Connect on, its scopes too), and never [`ADMIN_SCOPE`]; the
+/// message names what is not.
 pub(crate) fn scope_allowed(
     config: &ServerConfig,
     client: &ClientRecord,
@@ -80,7 +81,7 @@ pub(crate) fn scope_allowed(
             "the {ADMIN_SCOPE} scope is only for the operator's own clients (client_credentials)"
         ));
     }
-    let supported: ScopeSet = config.scopes_supported.iter().cloned().collect();
+    let supported: ScopeSet = config.advertised_scopes().into_iter().collect();
     let allowed = client.metadata.scope.as_ref().unwrap_or(&supported);
     let extra = scope.difference(allowed);
     if extra.is_empty() {

@@ -13,6 +13,7 @@ use super::issue::{Grant, access_token, new_refresh, random_id, refresh_expiry};
 use super::{GrantContext, federated_claims, grant_live, subject_live};
 use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
+use crate::oauth::oidc::id_token::{self, IdTokenGrant};
 use crate::refresh_seal;
 use crate::storage::{ClientRecord, RefreshRotation};
 
@@ -122,5 +123,15 @@ pub(crate) async fn refresh(
         t,
     )?;
     response.refresh_token = Some(refresh_token);
+    // OIDC Core 1.0 §12.2: a fresh ID token for the same person and
+    // client, with the original authentication time and no nonce.
+    let grant = IdTokenGrant {
+        subject: &current.subject,
+        client_id: &client.client_id,
+        scope: &scope,
+        auth_time: current.auth_time,
+        nonce: None,
+    };
+    id_token::attach(state, grant, &mut response, t).await?;
     Ok(response)
 }

@@ -43,6 +43,7 @@ pub(super) fn code(hash: &str, expires_at: u64) -> CodeRecord {
         subject_generation: 0,
         auth_time: 1,
         expires_at,
+        nonce: Some("n-0S6_WzA2Mj".into()),
     }
 }
 

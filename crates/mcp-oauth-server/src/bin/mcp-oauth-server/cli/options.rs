@@ -186,6 +186,12 @@ pub(crate) struct Options {
     #[arg(long, env = "MCP_OAUTH_DISABLE_DEVICE_FLOW")]
     #[serde(default)]
     pub disable_device_flow: bool,
+    /// Do not serve OpenID Connect: scope `openid` (and `profile`,
+    /// `email`) is refused, no ID tokens, no `/userinfo`, and the discovery
+    /// documents carry no OpenID Connect fields.
+    #[arg(long, env = "MCP_OAUTH_DISABLE_OIDC")]
+    #[serde(default)]
+    pub disable_oidc: bool,
     /// Log filter, e.g. `info` or `mcp_oauth_server=debug` (default `info`).
     #[arg(long, env = "MCP_OAUTH_LOG", global = true)]
     pub log_level: Option<String>,

@@ -266,6 +266,7 @@ impl ServerConfigParts {
         c.dev_auto_approve = self.dev_auto_approve.clone();
         c.local_login = !o.disable_local_login;
         c.device_flow = !o.disable_device_flow;
+        c.oidc = !o.disable_oidc;
         for u in &o.upstreams {
             u.validate().map_err(ConfigError::Invalid)?;
         }

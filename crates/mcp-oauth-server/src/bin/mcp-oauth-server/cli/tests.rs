@@ -72,7 +72,7 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
     let file = dir.join("config.toml");
     write_private(
         &file,
-        "disable_local_login = true\n\
+        "disable_local_login = true\ndisable_oidc = true\n\
          [[upstreams]]\nid = \"corp-sso\"\nname = \"Corp\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n\
          allowed_email_domains = [\"example.com\"]\n",
     );
@@ -81,6 +81,7 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
         .unwrap();
     let c = s.config_template.build("https://as.example").unwrap();
     assert!(!c.local_login);
+    assert!(!c.oidc);
     assert_eq!(c.upstreams.len(), 1);
     let up = &c.upstreams[0];
     let filled = with_secrets(c.upstreams.clone(), |k| {
@@ -266,7 +267,9 @@ fn metadata_document_hosts_are_hosts_or_suffix_patterns() {
             "{bad:?} is refused"
         );
     }
+}
 
+#[test]
 fn tls_files_come_in_pairs_from_flags_or_the_file() {
     use mcp_oauth_server::tls::TlsFiles;
     let s = parse(&[
