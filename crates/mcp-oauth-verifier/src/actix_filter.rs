@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, BoxBody, MessageBody, to_bytes_limited};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::Bytes;
 
 use crate::claims::Claims;
@@ -74,8 +74,18 @@ pub(crate) async fn filtered<B: MessageBody + 'static>(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+    let encoded = response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes() != b"identity");
     let (request, mut response) = response.into_parts();
+    if encoded {
+        // What cannot be read cannot be filtered: refused, not passed on.
+        let r = actix_web::HttpResponse::build(StatusCode::BAD_GATEWAY)
+            .body("tools/list answer encoded: cannot filter it");
+        return ServiceResponse::new(request, r);
+    }
     // The length changes with the filtering.
     response.headers_mut().remove(CONTENT_LENGTH);
     let (head, body) = response.into_parts();

@@ -12,17 +12,27 @@ use serde_json::Value;
 use crate::claims::Claims;
 use crate::verifier::Verifier;
 
-/// Whether a request body is one `tools/list` request.
+/// Whether a request body is a `tools/list` request, alone or in a
+/// JSON-RPC batch.
 pub(crate) fn is_tools_list(body: &[u8]) -> bool {
-    matches!(
-        serde_json::from_slice::<Value>(body),
-        Ok(Value::Object(m)) if m.get("method").and_then(Value::as_str) == Some("tools/list")
-    )
+    let lists = |m: &Value| m.get("method").and_then(Value::as_str) == Some("tools/list");
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => batch.iter().any(lists),
+        Ok(message) => lists(&message),
+        Err(_) => false,
+    }
 }
 
 /// Removes from a JSON-RPC message's `result.tools` the tools `claims` may
 /// not call; whether it changed anything.
 pub(crate) fn filter_message(verifier: &Verifier, claims: &Claims, message: &mut Value) -> bool {
+    if let Value::Array(batch) = message {
+        let mut changed = false;
+        for m in batch {
+            changed |= filter_message(verifier, claims, m);
+        }
+        return changed;
+    }
     let Some(tools) = message
         .get_mut("result")
         .and_then(|r| r.get_mut("tools"))
@@ -183,6 +193,14 @@ mod tests {
         assert!(!is_tools_list(
             br#"{"jsonrpc":"2.0","id":2,"method":"tools/call"}"#
         ));
+        // In a batch, too: the request is seen and each answer filtered.
+        assert!(is_tools_list(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]"#
+        ));
+        let batch = format!("[{ANSWER}]");
+        let narrow = filter_json(&v, &claims("mcp"), batch.as_bytes());
+        let narrow: Value = serde_json::from_slice(&narrow).unwrap();
+        assert_eq!(narrow[0]["result"]["tools"].as_array().unwrap().len(), 1);
     }
 
     #[test]

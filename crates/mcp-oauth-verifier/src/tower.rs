@@ -128,7 +128,17 @@ async fn filtered(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+    if response
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes() != b"identity")
+    {
+        // What cannot be read cannot be filtered: refused, not passed on.
+        let mut r = Response::new(Body::from("tools/list answer encoded: cannot filter it"));
+        *r.status_mut() = StatusCode::BAD_GATEWAY;
+        return r;
+    }
     let (mut parts, body) = response.into_parts();
     // The length changes with the filtering.
     parts.headers.remove(http::header::CONTENT_LENGTH);

@@ -92,6 +92,7 @@ async fn a_client_reads_replaces_and_deletes_its_registration() {
         &token,
         json!({"client_id": id, "client_name": "renamed agent",
                "redirect_uris": [REDIRECT, second],
+               "grant_types": ["authorization_code", "refresh_token"],
                "registration_access_token": "ignored", "client_id_issued_at": 1}),
     )
     .await;
@@ -103,6 +104,10 @@ async fn a_client_reads_replaces_and_deletes_its_registration() {
     assert_eq!(info["client_name"], "renamed agent");
     assert_eq!(info["redirect_uris"], json!([REDIRECT, second]));
     assert!(info.get("client_uri").is_none(), "not sent, so removed");
+    // New redirect addresses end what people allowed for the old ones: a
+    // stolen registration token cannot steer remembered consent elsewhere.
+    let r = refresh(&s, &id, &refresh_token).await;
+    assert_eq!(error_of(r, 400).await, "invalid_grant");
     // The token stays as it was.
     assert_eq!(
         s.storage

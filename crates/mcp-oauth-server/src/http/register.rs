@@ -60,7 +60,7 @@ pub(super) async fn update(
     let address = super::client_address::of(&state, &req);
     let info = state
         .registration()
-        .update(&address, &client_id, bearer(&req), &body)
+        .update(&address, &client_id, bearer(&req), &body, state.now())
         .await?;
     Ok(no_store(StatusCode::OK, &info))
 }

@@ -154,15 +154,29 @@ fn load(
     let mut keys = Vec::new();
     let mut signing = None;
     for r in &live {
-        let alg = r
+        let parsed = r
             .alg
             .parse::<SigningAlgorithm>()
-            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
-        let pair = KeyPair::from_pkcs8(alg, &private_key(r, policy)?)
-            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
-        let (jwk, dk) = pair
-            .public(&r.kid)
-            .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+            .map_err(|_| KeyError::Invalid(r.kid.clone()))
+            .and_then(|alg| {
+                let pair = KeyPair::from_pkcs8(alg, &private_key(r, policy)?)
+                    .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+                let (jwk, dk) = pair
+                    .public(&r.kid)
+                    .map_err(|_| KeyError::Invalid(r.kid.clone()))?;
+                Ok((alg, pair, jwk, dk))
+            });
+        // One unreadable key other than the signing one (added by an admin
+        // command with another key-encryption key, say) must not stop the
+        // instance from following the schedule: it is left out, loudly.
+        let (alg, pair, jwk, dk) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) if r.kid != signer => {
+                tracing::error!(kid = %r.kid, error = %e, "signing key left out of the key set");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         decoding.insert(r.kid.clone(), (alg.jwt(), dk));
         keys.push(jwk);
         if r.kid == signer {
@@ -284,7 +298,8 @@ impl KeyManager {
             return Ok(Withdrawal::Unknown);
         };
         let signs_now = schedule::signing(&records, now).is_some_and(|r| r.kid == kid);
-        if record.retired_at.is_none() || signs_now {
+        let waits = record.activates_at > now;
+        if record.retired_at.is_none() || signs_now || waits {
             return Ok(Withdrawal::Active);
         }
         if !storage.delete_retired_key(kid).await? {

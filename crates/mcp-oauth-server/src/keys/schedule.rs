@@ -20,12 +20,21 @@ pub(super) fn published(key: &SigningKeyRecord, now: u64, max_token_life: u64) -
 }
 
 /// The key that signs at `now`: of the keys whose signing window holds
-/// `now`, the one activated last; failing any (clocks a little apart),
-/// the newest.
+/// `now`, the one activated last; failing any (a key withdrawn from the
+/// middle of the schedule, or clocks a little apart), the one activated
+/// last before `now`, so that a key never signs before its time; failing
+/// that too, the newest.
 pub(super) fn signing(keys: &[SigningKeyRecord], now: u64) -> Option<&SigningKeyRecord> {
+    let activated = |k: &&SigningKeyRecord| k.activates_at <= now;
     keys.iter()
-        .filter(|k| k.activates_at <= now && k.retired_at.is_none_or(|t| now < t))
+        .filter(activated)
+        .filter(|k| k.retired_at.is_none_or(|t| now < t))
         .max_by_key(|k| (k.activates_at, k.created_at))
+        .or_else(|| {
+            keys.iter()
+                .filter(activated)
+                .max_by_key(|k| (k.activates_at, k.created_at))
+        })
         .or_else(|| keys.iter().find(|k| k.retired_at.is_none()))
 }
 
@@ -122,5 +131,14 @@ mod tests {
         ];
         assert_eq!(signing(&keys, 1500).unwrap().kid, "c");
         assert_eq!(signing(&keys, 2500).unwrap().kid, "c");
+    }
+
+    #[test]
+    fn a_gap_in_the_schedule_never_lets_a_key_sign_early() {
+        // b (waiting for 2000) was withdrawn; a retired at 1000, c signs
+        // from 3000: until then a signs on, not c.
+        let keys = [key("c", 3000, None), key("a", 100, Some(1000))];
+        assert_eq!(signing(&keys, 1500).unwrap().kid, "a");
+        assert_eq!(signing(&keys, 3000).unwrap().kid, "c");
     }
 }

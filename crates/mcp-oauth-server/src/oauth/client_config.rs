@@ -13,7 +13,7 @@ use super::audit::AuditKind;
 use super::error::{OAuthError, OAuthResult};
 use super::registration::{Registration, with_defaults};
 use crate::admin::clients::{ClientAdminError, remove_client};
-use crate::storage::ClientRecord;
+use crate::storage::{ClientRecord, GrantFilter};
 
 /// Members of a client information response that a replacement request
 /// must not carry (RFC 7592 §2.2); they are ignored, not stored.
@@ -98,6 +98,7 @@ impl Registration<'_> {
         client_id: &str,
         token: Option<&str>,
         body: &[u8],
+        now: u64,
     ) -> OAuthResult<ClientInformation> {
         let mut client = self.managed(client_id, token).await?;
         let mut object: serde_json::Map<String, serde_json::Value> =
@@ -141,9 +142,18 @@ impl Registration<'_> {
                  register a new client instead"
             )));
         }
+        let redirects_changed = metadata.redirect_uris != client.metadata.redirect_uris;
         client.metadata = with_defaults(metadata, method);
         if !self.storage.update_client(client.clone()).await? {
             return Err(invalid_token());
+        }
+        if redirects_changed {
+            // Consent was given to a client that returned to the old
+            // addresses: whoever holds the registration token must not
+            // redirect people's remembered consent somewhere new.
+            self.storage
+                .revoke_grants(&GrantFilter::all().client(client_id), now)
+                .await?;
         }
         tracing::info!(client_id = ?client_id, "client updated its registration");
         let entry = AuditKind::ClientUpdated.entry().subject(client_id);
