@@ -1,5 +1,5 @@
-//! The server serving HTTPS itself: a certificate made in the test, HTTP/2
-//! by ALPN, a renewal reaching new connections while open ones carry on,
+//! The server serving HTTPS itself: a certificate made in the test,
+//! HTTP/1.1 by ALPN, a renewal reaching new connections while open ones carry on,
 //! and a broken renewal refused while the old certificate serves.
 
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ fn cleanup(dir: &Path) {
 }
 
 #[tokio::test]
-async fn https_with_http2_for_clients_that_trust_the_certificate() {
+async fn https_for_clients_that_trust_the_certificate() {
     let (dir, files) = files("serve");
     let current = pair();
     write(&files, &current.cert_pem, &current.key_pem);
@@ -101,7 +101,9 @@ async fn https_with_http2_for_clients_that_trust_the_certificate() {
 
     let r = metadata(&trusting(&current), &s).await.unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(r.version, Version::HTTP_2, "h2 is chosen by ALPN");
+    // HTTP/1.1 only: HTTP/2 in actix-web 4 comes with h2 0.3, which has
+    // RUSTSEC-2026-0258 and no fixed 0.3 release.
+    assert_eq!(r.version, Version::HTTP_11, "no h2 offered by ALPN");
     assert_eq!(r.cert, current.der);
     assert_eq!(r.doc["issuer"], s.base.as_str());
     assert!(
@@ -141,7 +143,7 @@ async fn https_with_http2_for_clients_that_trust_the_certificate() {
 }
 
 /// A renewal written over the files reaches new connections (the reloader
-/// watches the files); an HTTP/2 connection opened before it carries on
+/// watches the files); a kept-alive connection opened before it carries on
 /// with the old certificate.
 #[tokio::test]
 async fn a_renewal_reaches_new_connections_and_spares_open_ones() {
@@ -157,7 +159,7 @@ async fn a_renewal_reaches_new_connections_and_spares_open_ones() {
     // One connection, opened before the renewal and kept by the pool.
     let open = trusting(&old);
     let r = metadata(&open, &s).await.unwrap();
-    assert_eq!((r.status, r.version), (200, Version::HTTP_2));
+    assert_eq!((r.status, r.version), (200, Version::HTTP_11));
     assert_eq!(r.cert, old.der);
 
     let watcher = tls.watch_files(Duration::from_millis(20));
@@ -183,7 +185,7 @@ async fn a_renewal_reaches_new_connections_and_spares_open_ones() {
     // old certificate: a new connection from this client (which trusts
     // only the old one) would have failed its handshake.
     let r = metadata(&open, &s).await.unwrap();
-    assert_eq!((r.status, r.version), (200, Version::HTTP_2));
+    assert_eq!((r.status, r.version), (200, Version::HTTP_11));
     assert_eq!(r.cert, old.der);
     let fresh = metadata(&trusting(&old), &s).await;
     assert!(fresh.is_err(), "new handshakes get the new certificate");

@@ -1,6 +1,6 @@
 //! Serving an [`AuthServer`]: mounting its routes into an actix-web app,
 //! or running it on a listener with connection limits, in plain HTTP or
-//! over TLS (HTTP/2 and HTTP/1.1).
+//! over TLS (HTTP/1.1).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -43,7 +43,9 @@ pub fn serve(state: Arc<AuthServer>, listener: TcpListener) -> Result<Server, St
 /// Starts the server on an already bound listener, over TLS: each new
 /// connection is offered the certificate `tls` holds at that moment (so a
 /// [`CertificateReloader::reload`] reaches new connections and leaves open
-/// ones alone), and ALPN offers `h2` then `http/1.1`. The reloader does
+/// ones alone), and ALPN offers `http/1.1` (HTTP/2 in
+/// actix-web 4 brings h2 0.3, which has RUSTSEC-2026-0258 and no fixed 0.3
+/// release). The reloader does
 /// not watch its files by itself: see
 /// [`CertificateReloader::watch_files`].
 ///

@@ -189,7 +189,7 @@ impl CertificateReloader {
 
     /// A `rustls` server configuration that offers this reloader's
     /// certificate: TLS 1.2 and 1.3, no client certificates. ALPN is left
-    /// to the server: actix-web offers `h2` and `http/1.1`.
+    /// to the server: actix-web offers `http/1.1`.
     pub fn server_config(self: &Arc<Self>) -> Result<rustls::ServerConfig, TlsError> {
         Ok(
             rustls::ServerConfig::builder_with_provider(self.provider.clone())
