@@ -5,7 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::keys::signing_kid;
+use crate::keys::{is_sealed, signing_kid};
 use crate::storage::{SigningKeyRecord, Storage, StorageError};
 
 /// Where a key is in its life.
@@ -68,7 +68,7 @@ impl KeyView {
             activates_at: k.activates_at,
             retired_at: k.retired_at,
             status,
-            encrypted: k.pkcs8.starts_with("sealed."),
+            encrypted: is_sealed(&k.pkcs8),
         }
     }
 }

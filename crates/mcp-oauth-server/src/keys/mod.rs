@@ -31,6 +31,7 @@ pub use policy::KeyPolicy;
 pub use seal::{BadKeyEncryptionKey, KeyEncryptionKey};
 
 use material::KeyPair;
+pub(crate) use seal::is_sealed;
 
 use crate::storage::{SigningKeyRecord, Storage, StorageError};
 
@@ -123,7 +124,7 @@ fn generate_record(
 
 /// The private key of a record, opened if sealed.
 fn private_key(r: &SigningKeyRecord, policy: &KeyPolicy) -> Result<Vec<u8>, KeyError> {
-    if seal::is_sealed(&r.pkcs8) {
+    if is_sealed(&r.pkcs8) {
         let kek = policy
             .encryption_key
             .as_ref()

@@ -61,7 +61,7 @@ impl fmt::Debug for KeyEncryptionKey {
 }
 
 /// Whether a stored private key is sealed.
-pub(super) fn is_sealed(stored: &str) -> bool {
+pub(crate) fn is_sealed(stored: &str) -> bool {
     stored.starts_with(PREFIX)
 }
 
