@@ -9,6 +9,7 @@
 //! | [`authorization`] | authorization request and response, `state` and RFC 9207 `iss` checks |
 //! | [`token`] | token request / response, RFC 9068 access-token claims, RFC 7009 revocation |
 //! | [`introspection`] | RFC 7662 request and response |
+//! | [`exchange`] | RFC 8693 token exchange, ID-JAG claims and checks (enterprise-managed authorization), `act` chains |
 //! | [`error`] | RFC 6749 / RFC 6750 / RFC 7591 error responses with typed codes |
 //! | [`pkce`] | RFC 7636 S256 verifier and challenge |
 //! | [`challenge`] | `WWW-Authenticate` builder and tolerant parser |
@@ -100,6 +101,7 @@ pub mod client_limits;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod exchange;
 pub mod html;
 pub mod introspection;
 pub mod issuer;

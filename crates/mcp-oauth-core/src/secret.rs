@@ -157,6 +157,11 @@ secret_type!(
     /// endpoint with.
     DeviceCode
 );
+secret_type!(
+    /// A security token presented to the token endpoint: an RFC 7523
+    /// `assertion`, or an RFC 8693 `subject_token` / `actor_token`.
+    SecurityToken
+);
 
 macro_rules! generated_secret {
     ($name:ident) => {

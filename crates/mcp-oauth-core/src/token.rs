@@ -30,17 +30,24 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, ErrorResponse};
+use crate::exchange::TokenTypeId;
 use crate::macros::open_enum;
 use crate::pkce::PkceVerifier;
 use crate::registration::GrantType;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
-use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken};
+use crate::secret::{
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken, SecurityToken,
+};
 use crate::serde_util::{opt_scope_lenient, opt_u64_lenient};
+
+mod claims;
+
+pub use claims::{AccessTokenClaims, Audience, TimeValidationError};
 
 /// The JOSE `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_JWT_TYPE: &str = "at+jwt";
@@ -59,6 +66,9 @@ open_enum! {
         Bearer => "Bearer",
         /// RFC 9449 DPoP-bound token.
         DPoP => "DPoP",
+        /// Not an access token (RFC 8693 §2.2.1): what a token exchange
+        /// answers with an identity assertion grant.
+        NotApplicable => "N_A",
     }
 }
 
@@ -129,6 +139,27 @@ pub struct TokenRequest {
     /// RFC 8707 resource indicator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// RFC 7523 §2.1: the JWT authorization grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<SecurityToken>,
+    /// RFC 8693: the token naming the party the new token is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_token: Option<SecurityToken>,
+    /// RFC 8693: the type of `subject_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_token_type: Option<TokenTypeId>,
+    /// RFC 8693: the token of the party acting for the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_token: Option<SecurityToken>,
+    /// RFC 8693: the type of `actor_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_token_type: Option<TokenTypeId>,
+    /// RFC 8693: the kind of token wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_token_type: Option<TokenTypeId>,
+    /// RFC 8693: where the new token will be used (an issuer, a name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// Client authentication in the body.
     #[serde(flatten)]
     pub client: ClientAuthParams,
@@ -171,6 +202,31 @@ pub enum TokenGrant<'a> {
         /// The device code.
         device_code: &'a DeviceCode,
     },
+    /// RFC 7523 §2.1: a JWT authorization grant (for MCP, an identity
+    /// assertion grant from an enterprise identity provider).
+    JwtBearer {
+        /// The signed JWT.
+        assertion: &'a SecurityToken,
+        /// A narrower scope, when asked.
+        scope: Option<ScopeSet>,
+    },
+    /// RFC 8693 §2.1 token exchange.
+    TokenExchange {
+        /// The subject's token.
+        subject_token: &'a SecurityToken,
+        /// Its type.
+        subject_token_type: &'a TokenTypeId,
+        /// The kind of token wanted (the server picks when absent).
+        requested_token_type: Option<&'a TokenTypeId>,
+        /// Where the new token will be used.
+        audience: Option<&'a str>,
+        /// The canonical resource, when sent.
+        resource: Option<ResourceUri>,
+        /// The scope asked.
+        scope: Option<ScopeSet>,
+        /// The actor's token and its type, when sent (both, or neither).
+        actor: Option<(&'a SecurityToken, &'a TokenTypeId)>,
+    },
 }
 
 impl TokenRequest {
@@ -184,6 +240,13 @@ impl TokenRequest {
             device_code: None,
             scope: None,
             resource: None,
+            assertion: None,
+            subject_token: None,
+            subject_token_type: None,
+            actor_token: None,
+            actor_token_type: None,
+            requested_token_type: None,
+            audience: None,
             client: ClientAuthParams::default(),
         }
     }
@@ -221,6 +284,43 @@ impl TokenRequest {
     /// A `client_credentials` request.
     pub fn client_credentials() -> Self {
         Self::with_grant(GrantType::ClientCredentials)
+    }
+
+    /// A JWT authorization grant (RFC 7523 §2.1).
+    pub fn jwt_bearer(assertion: SecurityToken) -> Self {
+        Self {
+            assertion: Some(assertion),
+            ..Self::with_grant(GrantType::JwtBearer)
+        }
+    }
+
+    /// A token exchange (RFC 8693 §2.1) of `subject_token`, whose type is
+    /// `subject_token_type`.
+    pub fn token_exchange(subject_token: SecurityToken, subject_token_type: TokenTypeId) -> Self {
+        Self {
+            subject_token: Some(subject_token),
+            subject_token_type: Some(subject_token_type),
+            ..Self::with_grant(GrantType::TokenExchange)
+        }
+    }
+
+    /// Sets `requested_token_type` (token exchange).
+    pub fn requested_token_type(mut self, kind: TokenTypeId) -> Self {
+        self.requested_token_type = Some(kind);
+        self
+    }
+
+    /// Sets `audience` (token exchange).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Sets `actor_token` and its type (token exchange).
+    pub fn actor_token(mut self, token: SecurityToken, kind: TokenTypeId) -> Self {
+        self.actor_token = Some(token);
+        self.actor_token_type = Some(kind);
+        self
     }
 
     /// Sets `resource`.
@@ -296,6 +396,33 @@ impl TokenRequest {
                     .as_ref()
                     .ok_or_else(|| missing("device_code"))?,
             }),
+            GrantType::JwtBearer => Ok(TokenGrant::JwtBearer {
+                assertion: self
+                    .assertion
+                    .as_ref()
+                    .ok_or_else(|| missing("assertion"))?,
+                scope: scope()?,
+            }),
+            GrantType::TokenExchange => Ok(TokenGrant::TokenExchange {
+                subject_token: self
+                    .subject_token
+                    .as_ref()
+                    .ok_or_else(|| missing("subject_token"))?,
+                subject_token_type: self
+                    .subject_token_type
+                    .as_ref()
+                    .ok_or_else(|| missing("subject_token_type"))?,
+                requested_token_type: self.requested_token_type.as_ref(),
+                audience: self.audience.as_deref(),
+                resource: resource()?,
+                scope: scope()?,
+                actor: match (&self.actor_token, &self.actor_token_type) {
+                    (Some(token), Some(kind)) => Some((token, kind)),
+                    (None, None) => None,
+                    (Some(_), None) => return Err(missing("actor_token_type")),
+                    (None, Some(_)) => return Err(missing("actor_token")),
+                },
+            }),
             other => Err(ErrorResponse::new(ErrorCode::UnsupportedGrantType)
                 .with_description(format!("grant_type {other} is not supported"))),
         }
@@ -327,6 +454,9 @@ pub struct TokenResponse {
         deserialize_with = "opt_scope_lenient"
     )]
     pub scope: Option<ScopeSet>,
+    /// RFC 8693 §2.2.1: the type of the token issued by a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<TokenTypeId>,
     /// Fields this type does not model (`id_token`, vendor fields).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -341,121 +471,9 @@ impl TokenResponse {
             expires_in: Some(expires_in),
             refresh_token: None,
             scope: None,
+            issued_token_type: None,
             extra: BTreeMap::new(),
         }
-    }
-}
-
-/// A JWT `aud`: one string or an array of strings (RFC 7519 §4.1.3).
-/// Serialized as a bare string when it holds exactly one value.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Audience(pub Vec<String>);
-
-impl Audience {
-    /// One audience.
-    pub fn single(aud: impl Into<String>) -> Self {
-        Self(vec![aud.into()])
-    }
-
-    /// The values.
-    pub fn values(&self) -> &[String] {
-        &self.0
-    }
-
-    /// Whether any value names `resource` (compared as RFC 8707 resources,
-    /// see [`ResourceUri::matches`]).
-    pub fn contains_resource(&self, resource: &ResourceUri) -> bool {
-        self.0.iter().any(|a| resource.matches(a))
-    }
-}
-
-impl Serialize for Audience {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0.as_slice() {
-            [one] => serializer.serialize_str(one),
-            many => many.serialize(serializer),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
-        }
-        Ok(match OneOrMany::deserialize(deserializer)? {
-            OneOrMany::One(s) => Self(vec![s]),
-            OneOrMany::Many(v) => Self(v),
-        })
-    }
-}
-
-/// RFC 9068 §2.2 claims of a JWT access token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Subject: the user, or the client for `client_credentials`.
-    pub sub: String,
-    /// Audience: the resource(s) the token is for.
-    pub aud: Audience,
-    /// The client the token was issued to.
-    pub client_id: String,
-    /// Expiry (seconds since the epoch).
-    pub exp: u64,
-    /// Issued at.
-    pub iat: u64,
-    /// Unique identifier, for revocation.
-    pub jti: String,
-    /// Not before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
-    /// Granted scopes.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_scope_lenient"
-    )]
-    pub scope: Option<ScopeSet>,
-    /// When the user authenticated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_time: Option<u64>,
-    /// Other claims.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// Why a token's time claims reject it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TimeValidationError {
-    /// `exp` is in the past (beyond the leeway).
-    #[error("token expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    #[error("token not yet valid")]
-    NotYetValid,
-}
-
-impl AccessTokenClaims {
-    /// The granted scopes (empty when absent).
-    pub fn scopes(&self) -> ScopeSet {
-        self.scope.clone().unwrap_or_default()
-    }
-
-    /// Checks `exp` and `nbf` against `now` (seconds since the epoch),
-    /// allowing `leeway` seconds of clock skew.
-    pub fn validate_time(&self, now: u64, leeway: u64) -> Result<(), TimeValidationError> {
-        if now >= self.exp.saturating_add(leeway) {
-            return Err(TimeValidationError::Expired);
-        }
-        if self.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
-            return Err(TimeValidationError::NotYetValid);
-        }
-        Ok(())
     }
 }
 

@@ -75,6 +75,31 @@ pub(super) async fn token(
             grants::client_credentials::issue(&state.grants(), &client, scope, resource.as_ref())
                 .await?
         }
+        TokenGrant::JwtBearer { assertion, scope } => {
+            needs(GrantType::JwtBearer)?;
+            grants::jwt_bearer::issue(&state.grants(), &client, assertion, scope).await?
+        }
+        TokenGrant::TokenExchange {
+            subject_token,
+            subject_token_type,
+            requested_token_type,
+            audience,
+            resource,
+            scope,
+            actor,
+        } => {
+            needs(GrantType::TokenExchange)?;
+            let request = grants::exchange::ExchangeRequest {
+                subject_token,
+                subject_token_type,
+                requested_token_type,
+                audience,
+                resource,
+                scope,
+                actor,
+            };
+            grants::exchange::exchange(&state.grants(), &client, request).await?
+        }
         _ => {
             return Err(ErrorResponse::new(mcp_oauth_core::ErrorCode::UnsupportedGrantType).into());
         }

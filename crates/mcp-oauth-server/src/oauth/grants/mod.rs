@@ -1,13 +1,17 @@
 //! The grants of the token endpoint, one file each: the authorization code
 //! ([`code`]), the refresh token ([`refresh`]) and client credentials
-//! ([`client_credentials`]), and what they share: issuing tokens
+//! ([`client_credentials`]), the device code ([`device`]), JWT
+//! authorization grants ([`jwt_bearer`]) and token exchange ([`exchange`]),
+//! and what they share: issuing tokens
 //! ([`issue`]) and the checks that a grant's person still holds it.
 
 pub(crate) mod client_credentials;
 pub(crate) mod code;
 pub(crate) mod device;
+pub(crate) mod exchange;
 pub(crate) mod introspection;
 pub(crate) mod issue;
+pub(crate) mod jwt_bearer;
 pub(crate) mod refresh;
 pub(crate) mod revoke;
 
