@@ -15,6 +15,7 @@ use crate::cimd::CimdResolver;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::federation::Federation;
+use crate::federation::trusted_idp::TrustedIdps;
 use crate::keys::{KeyError, KeyManager, Rotation, Withdrawal};
 use crate::metrics::Metrics;
 use crate::oauth::access_tokens::AccessTokens;
@@ -78,6 +79,9 @@ pub struct AuthServer {
     pub(crate) sessions: Expiring<crate::oauth::login::SessionClaims>,
     /// The upstream identity providers.
     pub(crate) federation: Federation,
+    /// The enterprise providers whose identity assertion grants are
+    /// accepted.
+    trusted_idps: TrustedIdps,
     /// The audit trail's writer.
     audit: Auditor,
 }
@@ -128,6 +132,8 @@ impl AuthServer {
             ));
         }
         let federation = Federation::new(&config.upstreams).map_err(StartError::Config)?;
+        let trusted_idps = TrustedIdps::new(&config.trusted_idps, &config.upstreams)
+            .map_err(StartError::Config)?;
         let mut configured = HashMap::new();
         for c in &config.clients {
             c.validate().map_err(StartError::Config)?;
@@ -171,6 +177,7 @@ impl AuthServer {
         Ok(Arc::new(Self {
             audit,
             federation,
+            trusted_idps,
             metrics: Metrics::default(),
             clients,
             access_tokens: AccessTokens::new(),
@@ -230,6 +237,7 @@ impl AuthServer {
             config: &self.config,
             keys: &self.keys,
             federation: &self.federation,
+            trusted_idps: &self.trusted_idps,
             metrics: &self.metrics,
             clock: self.clock.as_ref(),
             audit: &self.audit,

@@ -175,6 +175,10 @@ pub struct ServerConfig {
     /// Upstream identity providers people may sign in with (federated
     /// login); the login page offers each.
     pub upstreams: Vec<crate::federation::UpstreamConfig>,
+    /// Enterprise identity providers whose identity assertion grants
+    /// (ID-JAG, `urn:ietf:params:oauth:grant-type:jwt-bearer`) the token
+    /// endpoint accepts; none by default.
+    pub trusted_idps: Vec<crate::federation::TrustedIdpConfig>,
     /// Whether people may sign in with a local username and password (the
     /// form and the headless JSON login). Turn it off when everyone signs
     /// in upstream.
@@ -223,6 +227,7 @@ impl ServerConfig {
             audit_log: None,
             dev_auto_approve: None,
             upstreams: Vec::new(),
+            trusted_idps: Vec::new(),
             local_login: true,
         }
     }
@@ -337,6 +342,12 @@ impl ServerConfig {
     /// `{issuer}/admin/v1`.
     pub fn admin_audience(&self) -> String {
         self.issuer.endpoint(AdminApi::PATH)
+    }
+
+    /// Trusts an enterprise identity provider's identity assertion grants.
+    pub fn trusted_idp(mut self, idp: crate::federation::TrustedIdpConfig) -> Self {
+        self.trusted_idps.push(idp);
+        self
     }
 
     /// Adds an upstream identity provider.

@@ -58,7 +58,8 @@ pub struct NewClient {
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Grants: `authorization_code`, `refresh_token`, `device_code`,
-    /// `client_credentials` (default: the code and refresh grants with
+    /// `client_credentials`, `jwt_bearer` (identity assertion grants of
+    /// trusted enterprise providers; also by its URN) (default: the code and refresh grants with
     /// redirect URIs, else `client_credentials`).
     #[serde(default)]
     pub grant_types: Vec<String>,
@@ -174,6 +175,10 @@ impl From<&ClientRecord> for ClientView {
 pub fn parse_grant(name: &str) -> Result<GrantType, ClientAdminError> {
     match name {
         "device_code" => Ok(GrantType::DeviceCode),
+        // Identity assertion grants (ID-JAG) from trusted enterprise providers.
+        "jwt_bearer" | "jwt-bearer" | "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            Ok(GrantType::JwtBearer)
+        }
         "authorization_code" | "refresh_token" | "client_credentials" => name
             .parse()
             .map_err(|_| ClientAdminError::Grant(name.to_owned())),

@@ -17,6 +17,7 @@
 //! allow-lists (e-mail domains, groups) and copied into our access tokens.
 
 mod claims;
+pub mod trusted_idp;
 mod upstream;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 pub use claims::ClaimMapping;
 pub(crate) use claims::{admit, token_claims};
+pub use trusted_idp::TrustedIdpConfig;
 pub(crate) use upstream::{Federation, FlowSecrets, printable};
 
 /// How this server authenticates to an upstream's token endpoint.

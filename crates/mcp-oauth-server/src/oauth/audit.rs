@@ -79,6 +79,10 @@ pub enum AuditKind {
     TokenRevoked,
     /// A call to the admin API.
     AdminCall,
+    /// An identity assertion grant (ID-JAG) from a trusted enterprise
+    /// provider was redeemed for an access token (details: provider,
+    /// `jti`, resource, scope; never the assertion).
+    IdJagAccepted,
 }
 
 impl AuditKind {
@@ -114,6 +118,7 @@ impl AuditKind {
             Self::SessionsRevoked => "sessions_revoked",
             Self::TokenRevoked => "token_revoked",
             Self::AdminCall => "admin_call",
+            Self::IdJagAccepted => "id_jag_accepted",
         }
     }
 

@@ -150,7 +150,8 @@ pub(crate) struct ClientAdd {
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     /// A grant it may use: authorization_code, refresh_token,
-    /// client_credentials (repeatable; default: the code and refresh grants
+    /// client_credentials, device_code, jwt_bearer (identity assertion
+    /// grants of the trusted enterprise providers) (repeatable; default: the code and refresh grants
     /// with redirect URIs, else client_credentials).
     #[arg(long = "grant")]
     grants: Vec<String>,

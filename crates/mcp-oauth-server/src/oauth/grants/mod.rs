@@ -61,12 +61,14 @@ pub(crate) async fn record_use(state: &GrantContext<'_>, client: &ClientRecord) 
 
 /// What the grants read and write: storage, the configuration's lifetimes
 /// and audiences, the signing keys, the upstream providers (to re-admit a
-/// federated person), the metrics and the clock.
+/// federated person), the trusted enterprise providers (identity assertion
+/// grants), the metrics and the clock.
 pub(crate) struct GrantContext<'a> {
     pub(crate) storage: &'a dyn Storage,
     pub(crate) config: &'a ServerConfig,
     pub(crate) keys: &'a KeyManager,
     pub(crate) federation: &'a Federation,
+    pub(crate) trusted_idps: &'a crate::federation::trusted_idp::TrustedIdps,
     pub(crate) metrics: &'a Metrics,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) audit: &'a crate::oauth::audit::Auditor,

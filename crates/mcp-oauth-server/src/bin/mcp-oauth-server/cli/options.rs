@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use mcp_oauth_server::OperatorClient;
-use mcp_oauth_server::federation::UpstreamConfig;
+use mcp_oauth_server::federation::{TrustedIdpConfig, UpstreamConfig};
 use serde::{Deserialize, Serialize};
 
 /// The settings flags, `MCP_OAUTH_*` variables and the TOML file share:
@@ -202,6 +202,11 @@ pub(crate) struct Options {
     #[arg(skip)]
     #[serde(default, skip_serializing)]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Enterprise identity providers whose identity assertion grants
+    /// (ID-JAG) the token endpoint accepts; file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub trusted_idps: Vec<TrustedIdpConfig>,
     /// Clients the operator trusts; file only.
     #[arg(skip)]
     #[serde(default, skip_serializing)]

@@ -271,6 +271,10 @@ impl ServerConfigParts {
             u.validate().map_err(ConfigError::Invalid)?;
         }
         c.upstreams = o.upstreams.clone();
+        for idp in &o.trusted_idps {
+            idp.validate().map_err(ConfigError::Invalid)?;
+        }
+        c.trusted_idps = o.trusted_idps.clone();
         Ok(c)
     }
 }

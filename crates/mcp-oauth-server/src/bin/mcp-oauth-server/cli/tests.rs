@@ -104,6 +104,48 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
 }
 
 #[test]
+fn trusted_idps_come_from_the_file() {
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-idjag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    write_private(
+        &file,
+        "[[trusted_idps]]\nname = \"acme\"\nissuer = \"https://acme.okta.com\"\n\
+         jwks_uri = \"https://acme.okta.com/oauth2/v1/keys\"\nclients = [\"agent\"]\n\
+         email_domains = [\"acme.example\"]\nmax_lifetime = 120\n\
+         [[clients]]\nclient_id = \"agent\"\nsecret = \"0123456789abcdef\"\n\
+         grant_types = [\"urn:ietf:params:oauth:grant-type:jwt-bearer\"]\n",
+    );
+    let s = parse(&["--config", file.to_str().unwrap()])
+        .settings()
+        .unwrap();
+    let c = s.config_template.build("https://as.example").unwrap();
+    assert_eq!(c.trusted_idps.len(), 1);
+    let idp = &c.trusted_idps[0];
+    assert_eq!(idp.issuer, "https://acme.okta.com");
+    assert_eq!(idp.clients, ["agent"]);
+    assert_eq!(idp.email_domains, ["acme.example"]);
+    assert_eq!((idp.max_lifetime, idp.leeway), (120, 30));
+    let agent = c.clients.iter().find(|c| c.client_id == "agent").unwrap();
+    assert_eq!(
+        agent.effective_grants(),
+        [mcp_oauth_server::core::registration::GrantType::JwtBearer],
+        "an operator client may be given the jwt-bearer grant in the file"
+    );
+    write_private(
+        &file,
+        "[[trusted_idps]]\nname = \"acme\"\nissuer = \"https://acme.okta.com\"\n\
+         jwks_uri = \"https://acme.okta.com/oauth2/v1/keys\"\nclients = []\n",
+    );
+    let s = parse(&["--config", file.to_str().unwrap()])
+        .settings()
+        .unwrap();
+    let e = s.config_template.build("https://as.example").unwrap_err();
+    assert!(e.to_string().contains("clients"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn switches_and_file_only_settings() {
     let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-sw-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
