@@ -14,6 +14,7 @@ mod client_assertion;
 mod device;
 mod federation;
 mod flow;
+mod id_jag;
 mod keys;
 mod logs;
 mod oidc;
