@@ -20,6 +20,10 @@ pub(super) async fn token(
 ) -> OAuthResult<HttpResponse> {
     let request: TokenRequest = decode_form(&body, "token")?;
     let client = authenticate_client(&state, &req, &request.client).await?;
+    if request.grant_type == GrantType::JwtBearer {
+        // Not offered without a trusted provider, whatever the parameters.
+        grants::jwt_bearer::offered(&state.grants())?;
+    }
     let grant = request.grant()?;
     let allowed = client.metadata.effective_grant_types();
     let needs = |g: GrantType| -> OAuthResult<()> {

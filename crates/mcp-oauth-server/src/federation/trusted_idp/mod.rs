@@ -6,7 +6,8 @@
 //! TOML file's `[[trusted_idps]]`): its exact issuer, where its signing keys
 //! are (a `jwks_uri`, or a JWK Set inline), which of our clients may present
 //! its grants, for which resources and scopes, and how its people become our
-//! subjects ([`subject`]). The keys are held by [`TrustedIdps`] ([`keys`]).
+//! subjects. The server keeps their keys, fetched from `jwks_uri` when
+//! needed and again for an unknown `kid`.
 
 mod keys;
 mod subject;

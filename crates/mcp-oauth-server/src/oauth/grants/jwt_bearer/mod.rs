@@ -57,6 +57,18 @@ impl From<AssertionError> for ErrorResponse {
     }
 }
 
+/// Whether the grant is served: only with a trusted provider configured
+/// (else `unsupported_grant_type`, as for a grant this server does not
+/// know).
+pub(crate) fn offered(state: &GrantContext<'_>) -> OAuthResult<()> {
+    if state.trusted_idps.is_empty() {
+        return Err(ErrorResponse::new(ErrorCode::UnsupportedGrantType)
+            .with_description("no identity provider is trusted for JWT authorization grants")
+            .into());
+    }
+    Ok(())
+}
+
 /// Issues an access token (never a refresh token: the client exchanges a
 /// new grant at its identity provider) for the person an ID-JAG names.
 pub(crate) async fn issue(
@@ -65,11 +77,7 @@ pub(crate) async fn issue(
     jwt: &SecurityToken,
     requested: Option<ScopeSet>,
 ) -> OAuthResult<TokenResponse> {
-    if state.trusted_idps.is_empty() {
-        return Err(ErrorResponse::new(ErrorCode::UnsupportedGrantType)
-            .with_description("no identity provider is trusted for JWT authorization grants")
-            .into());
-    }
+    offered(state)?;
     if !client.is_trusted() {
         return Err(unauthorized(
             "identity assertion grants are only for clients the operator created",
