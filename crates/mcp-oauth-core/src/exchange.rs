@@ -46,7 +46,7 @@ use crate::error::ErrorResponse;
 use crate::macros::open_enum;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
-use crate::serde_util::opt_scope_lenient;
+use crate::serde_util::{opt_bool_lenient, opt_scope_lenient};
 use crate::token::Audience;
 
 /// The JOSE `typ` an ID-JAG must carry (the extension, §4.3).
@@ -113,8 +113,13 @@ pub struct IdJagClaims {
     /// The person's e-mail address, when the provider shares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Whether the provider verified that address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the provider verified that address (`"true"` as a string
+    /// is read as `true`: some providers send it so).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_bool_lenient"
+    )]
     pub email_verified: Option<bool>,
     /// Other claims.
     #[serde(flatten)]
@@ -287,6 +292,14 @@ mod tests {
         }))
         .unwrap_err();
         assert!(e.to_string().contains("resource"), "{e}");
+    }
+
+    #[test]
+    fn email_verified_as_a_string_is_read() {
+        let mut json = serde_json::to_value(claims()).unwrap();
+        json["email_verified"] = "true".into();
+        let c: IdJagClaims = serde_json::from_value(json).unwrap();
+        assert_eq!(c.email_verified, Some(true));
     }
 
     #[test]
