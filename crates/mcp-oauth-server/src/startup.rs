@@ -132,6 +132,9 @@ pub(crate) fn build_metadata(
     if config.device_flow {
         grant_types.push(GrantType::DeviceCode);
     }
+    if !config.exchange.is_empty() {
+        grant_types.push(GrantType::TokenExchange);
+    }
     AuthorizationServerMetadata {
         issuer: issuer.as_str().to_owned(),
         device_authorization_endpoint: config

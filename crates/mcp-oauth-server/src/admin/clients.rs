@@ -15,7 +15,9 @@ use crate::storage::{ClientRecord, GrantFilter, Storage, StorageError};
 #[non_exhaustive]
 pub enum ClientAdminError {
     /// A grant a trusted client cannot have.
-    #[error("grant {0}: use authorization_code, refresh_token, device_code or client_credentials")]
+    #[error(
+        "grant {0}: use authorization_code, refresh_token, device_code, client_credentials or token_exchange"
+    )]
     Grant(String),
     /// The client is refused (what the server cannot work with).
     #[error("{0}")]
@@ -58,8 +60,9 @@ pub struct NewClient {
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Grants: `authorization_code`, `refresh_token`, `device_code`,
-    /// `client_credentials` (default: the code and refresh grants with
-    /// redirect URIs, else `client_credentials`).
+    /// `client_credentials`, `token_exchange` (RFC 8693, confidential
+    /// clients only; default: the code and refresh grants with redirect
+    /// URIs, else `client_credentials`).
     #[serde(default)]
     pub grant_types: Vec<String>,
     /// Scopes it may ask for (default: every supported scope). An admin
@@ -174,6 +177,9 @@ impl From<&ClientRecord> for ClientView {
 pub fn parse_grant(name: &str) -> Result<GrantType, ClientAdminError> {
     match name {
         "device_code" => Ok(GrantType::DeviceCode),
+        "token_exchange" | "urn:ietf:params:oauth:grant-type:token-exchange" => {
+            Ok(GrantType::TokenExchange)
+        }
         "authorization_code" | "refresh_token" | "client_credentials" => name
             .parse()
             .map_err(|_| ClientAdminError::Grant(name.to_owned())),

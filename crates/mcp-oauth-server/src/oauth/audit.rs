@@ -79,6 +79,9 @@ pub enum AuditKind {
     TokenRevoked,
     /// A call to the admin API.
     AdminCall,
+    /// A client exchanged a person's token (RFC 8693; details: the type
+    /// issued, its audience or resource, scope; never a token).
+    TokenExchanged,
 }
 
 impl AuditKind {
@@ -114,6 +117,7 @@ impl AuditKind {
             Self::SessionsRevoked => "sessions_revoked",
             Self::TokenRevoked => "token_revoked",
             Self::AdminCall => "admin_call",
+            Self::TokenExchanged => "token_exchanged",
         }
     }
 

@@ -150,7 +150,8 @@ pub(crate) struct ClientAdd {
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     /// A grant it may use: authorization_code, refresh_token,
-    /// client_credentials (repeatable; default: the code and refresh grants
+    /// device_code, client_credentials, token_exchange (RFC 8693,
+    /// confidential clients only) (repeatable; default: the code and refresh grants
     /// with redirect URIs, else client_credentials).
     #[arg(long = "grant")]
     grants: Vec<String>,

@@ -271,6 +271,9 @@ impl ServerConfigParts {
             u.validate().map_err(ConfigError::Invalid)?;
         }
         c.upstreams = o.upstreams.clone();
+        c.exchange.id_jag_audiences = o.id_jag_audiences.clone();
+        c.exchange.token_exchange = o.token_exchange.clone();
+        c.exchange.validate().map_err(ConfigError::Invalid)?;
         Ok(c)
     }
 }
