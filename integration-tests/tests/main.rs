@@ -21,4 +21,5 @@ mod oidc;
 mod registration;
 mod server_flow;
 mod tls;
+mod token_exchange;
 mod verifier;

@@ -100,7 +100,15 @@ impl IntrospectionResponse {
     }
 
     /// An active response describing a JWT access token's claims.
+    ///
+    /// The RFC 8693 §4.1 `act` claim of a delegated token is carried too
+    /// (RFC 8693 §4 defines it for introspection responses as for JWTs).
     pub fn from_claims(claims: &AccessTokenClaims) -> Self {
+        let extra = claims
+            .extra
+            .get("act")
+            .map(|act| BTreeMap::from([("act".to_owned(), act.clone())]))
+            .unwrap_or_default();
         Self {
             active: true,
             scope: claims.scope.clone(),
@@ -114,7 +122,7 @@ impl IntrospectionResponse {
             aud: Some(claims.aud.clone()),
             iss: Some(claims.iss.clone()),
             jti: Some(claims.jti.clone()),
-            extra: BTreeMap::new(),
+            extra,
         }
     }
 
@@ -179,5 +187,15 @@ mod tests {
         assert!(r.active);
         assert_eq!(r.sub.as_deref(), Some("s"));
         assert_eq!(r.scopes().to_string(), "mcp");
+        assert!(r.extra.is_empty());
+        // A delegated token's actor chain is carried; nothing else extra.
+        let c: AccessTokenClaims = serde_json::from_str(
+            r#"{"iss":"i","sub":"s","aud":"a","client_id":"c","exp":1000,"iat":900,"jti":"j",
+                "act":{"sub":"rs-a"},"email":"x@example.com"}"#,
+        )
+        .unwrap();
+        let r = IntrospectionResponse::from_claims(&c);
+        assert_eq!(r.extra.keys().collect::<Vec<_>>(), ["act"]);
+        assert_eq!(r.extra["act"]["sub"], "rs-a");
     }
 }

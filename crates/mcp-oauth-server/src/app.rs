@@ -134,6 +134,7 @@ impl AuthServer {
         let federation = Federation::new(&config.upstreams).map_err(StartError::Config)?;
         let trusted_idps = TrustedIdps::new(&config.trusted_idps, &config.upstreams)
             .map_err(StartError::Config)?;
+        config.exchange.validate().map_err(StartError::Config)?;
         let mut configured = HashMap::new();
         for c in &config.clients {
             c.validate().map_err(StartError::Config)?;

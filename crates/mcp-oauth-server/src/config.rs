@@ -183,6 +183,10 @@ pub struct ServerConfig {
     /// form and the headless JSON login). Turn it off when everyone signs
     /// in upstream.
     pub local_login: bool,
+    /// Token exchange (RFC 8693): ID-JAGs for other authorization
+    /// servers and downscoped tokens for downstream resources; none by
+    /// default.
+    pub exchange: crate::exchange_config::ExchangeConfig,
 }
 
 impl ServerConfig {
@@ -229,6 +233,7 @@ impl ServerConfig {
             upstreams: Vec::new(),
             trusted_idps: Vec::new(),
             local_login: true,
+            exchange: crate::exchange_config::ExchangeConfig::default(),
         }
     }
 

@@ -43,6 +43,7 @@ mod cache;
 pub mod cimd;
 pub mod clock;
 mod config;
+pub mod exchange_config;
 pub mod federation;
 pub mod fetch;
 mod http;

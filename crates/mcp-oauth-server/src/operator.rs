@@ -59,7 +59,9 @@ pub struct OperatorClient {
     pub redirect_uris: Vec<String>,
     /// Grants it may use (default: the authorization code and refresh
     /// token grants with redirect URIs, else `client_credentials`; none
-    /// for a resource server).
+    /// for a resource server). Token exchange
+    /// (`urn:ietf:params:oauth:grant-type:token-exchange`) is for
+    /// confidential clients only.
     #[serde(default)]
     pub grant_types: Option<Vec<GrantType>>,
     /// Scopes it may ask for (default: every supported scope).
@@ -233,6 +235,13 @@ impl OperatorClient {
                 "client {id}: a resource server must name the resources it serves"
             ));
         }
+        if self.effective_grants().contains(&GrantType::TokenExchange)
+            && self.auth == ClientAuthMethod::None
+        {
+            return Err(format!(
+                "client {id}: token exchange needs a confidential client (a secret or keys)"
+            ));
+        }
         if let Some(scopes) = &self.scopes {
             ScopeSet::parse(&scopes.join(" ")).map_err(|e| format!("client {id}: {e}"))?;
         }
@@ -320,6 +329,19 @@ mod tests {
             OperatorClient::resource_server("rs", "0123456789abcdef", [])
                 .validate()
                 .is_err()
+        );
+        assert!(
+            OperatorClient::public("app", ["http://127.0.0.1/callback"])
+                .grants([GrantType::AuthorizationCode, GrantType::TokenExchange])
+                .validate()
+                .is_err(),
+            "token exchange needs a confidential client"
+        );
+        assert!(
+            OperatorClient::service("mcp-a", "0123456789abcdef")
+                .grants([GrantType::TokenExchange])
+                .validate()
+                .is_ok()
         );
         let record = OperatorClient::public("app", ["http://127.0.0.1/callback"]).to_record(7);
         assert!(record.is_trusted() && !record.is_confidential());

@@ -135,6 +135,9 @@ pub(crate) fn build_metadata(
     if !config.trusted_idps.is_empty() {
         grant_types.push(GrantType::JwtBearer);
     }
+    if !config.exchange.is_empty() {
+        grant_types.push(GrantType::TokenExchange);
+    }
     AuthorizationServerMetadata {
         issuer: issuer.as_str().to_owned(),
         device_authorization_endpoint: config

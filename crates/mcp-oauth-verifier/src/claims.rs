@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mcp_oauth_core::challenge::BearerChallenge;
 use mcp_oauth_core::error::ErrorCode;
+use mcp_oauth_core::exchange::ActorClaim;
 use mcp_oauth_core::scope::ScopeSet;
 use serde_json::Value;
 
@@ -60,6 +61,40 @@ impl Claims {
     /// ```
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
+    }
+
+    /// The RFC 8693 §4.1 `act` claim of a delegated token: who acts for
+    /// [`Claims::subject`] (for tokens of an `mcp-oauth` server, the client
+    /// id of the resource server that exchanged the person's token), and,
+    /// nested, who acted before them. `None` when the token carries no
+    /// actor (the person's client calls directly) or a malformed one.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Claims;
+    /// use mcp_oauth_verifier::core::scope::ScopeSet;
+    ///
+    /// let mut claims = Claims {
+    ///     subject: "alice".into(),
+    ///     client_id: Some("agent".into()),
+    ///     scopes: ScopeSet::parse("mcp")?,
+    ///     audience: vec!["https://b.example.com/mcp".into()],
+    ///     issuer: Some("https://auth.example.com".into()),
+    ///     expires_at: 0,
+    ///     raw: Default::default(),
+    /// };
+    /// assert_eq!(claims.act(), None);
+    /// claims.raw.insert(
+    ///     "act".into(),
+    ///     serde_json::json!({"sub": "mcp-b", "act": {"sub": "mcp-a"}}),
+    /// );
+    /// let act = claims.act().expect("an actor");
+    /// assert_eq!(act.sub, "mcp-b");
+    /// assert_eq!(act.act.as_ref().map(|a| a.sub.as_str()), Some("mcp-a"));
+    /// assert_eq!(act.depth(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn act(&self) -> Option<ActorClaim> {
+        serde_json::from_value(self.raw.get("act")?.clone()).ok()
     }
 
     /// The claims of a request, from its `http::Extensions` (for example

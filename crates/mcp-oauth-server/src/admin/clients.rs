@@ -15,7 +15,9 @@ use crate::storage::{ClientRecord, GrantFilter, Storage, StorageError};
 #[non_exhaustive]
 pub enum ClientAdminError {
     /// A grant a trusted client cannot have.
-    #[error("grant {0}: use authorization_code, refresh_token, device_code or client_credentials")]
+    #[error(
+        "grant {0}: use authorization_code, refresh_token, device_code, client_credentials or token_exchange"
+    )]
     Grant(String),
     /// The client is refused (what the server cannot work with).
     #[error("{0}")]
@@ -59,8 +61,10 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     /// Grants: `authorization_code`, `refresh_token`, `device_code`,
     /// `client_credentials`, `jwt_bearer` (identity assertion grants of
-    /// trusted enterprise providers; also by its URN) (default: the code and refresh grants with
-    /// redirect URIs, else `client_credentials`).
+    /// trusted enterprise providers), `token_exchange` (RFC 8693,
+    /// confidential clients only); both also by their URNs (default: the
+    /// code and refresh grants with redirect URIs, else
+    /// `client_credentials`).
     #[serde(default)]
     pub grant_types: Vec<String>,
     /// Scopes it may ask for (default: every supported scope). An admin
@@ -178,6 +182,9 @@ pub fn parse_grant(name: &str) -> Result<GrantType, ClientAdminError> {
         // Identity assertion grants (ID-JAG) from trusted enterprise providers.
         "jwt_bearer" | "jwt-bearer" | "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
             Ok(GrantType::JwtBearer)
+        }
+        "token_exchange" | "token-exchange" | "urn:ietf:params:oauth:grant-type:token-exchange" => {
+            Ok(GrantType::TokenExchange)
         }
         "authorization_code" | "refresh_token" | "client_credentials" => name
             .parse()

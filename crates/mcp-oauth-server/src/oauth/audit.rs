@@ -83,6 +83,9 @@ pub enum AuditKind {
     /// provider was redeemed for an access token (details: provider,
     /// `jti`, resource, scope; never the assertion).
     IdJagAccepted,
+    /// A client exchanged a person's token (RFC 8693; details: the type
+    /// issued, its audience or resource, scope; never a token).
+    TokenExchanged,
 }
 
 impl AuditKind {
@@ -119,6 +122,7 @@ impl AuditKind {
             Self::TokenRevoked => "token_revoked",
             Self::AdminCall => "admin_call",
             Self::IdJagAccepted => "id_jag_accepted",
+            Self::TokenExchanged => "token_exchanged",
         }
     }
 

@@ -34,7 +34,7 @@ pub(crate) enum CommandError {
     ClientExists(String),
     /// `--grant` names a grant a trusted client cannot have.
     #[error(
-        "--grant {0}: use authorization_code, refresh_token, device_code or client_credentials"
+        "--grant {0}: use authorization_code, refresh_token, device_code, client_credentials or token_exchange"
     )]
     Grant(String),
     /// `--public` and `--auth` together.

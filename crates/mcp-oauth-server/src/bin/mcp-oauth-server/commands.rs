@@ -151,7 +151,8 @@ pub(crate) struct ClientAdd {
     redirect_uris: Vec<String>,
     /// A grant it may use: authorization_code, refresh_token,
     /// client_credentials, device_code, jwt_bearer (identity assertion
-    /// grants of the trusted enterprise providers) (repeatable; default: the code and refresh grants
+    /// grants of the trusted enterprise providers), token_exchange (RFC
+    /// 8693, confidential clients only) (repeatable; default: the code and refresh grants
     /// with redirect URIs, else client_credentials).
     #[arg(long = "grant")]
     grants: Vec<String>,

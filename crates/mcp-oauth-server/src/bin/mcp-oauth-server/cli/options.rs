@@ -2,6 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use mcp_oauth_server::OperatorClient;
+use mcp_oauth_server::exchange_config::{IdJagAudience, TokenExchangePolicy};
 use mcp_oauth_server::federation::{TrustedIdpConfig, UpstreamConfig};
 use serde::{Deserialize, Serialize};
 
@@ -211,6 +212,16 @@ pub(crate) struct Options {
     #[arg(skip)]
     #[serde(default, skip_serializing)]
     pub clients: Vec<OperatorClient>,
+    /// Authorization servers this server issues ID-JAGs for (token
+    /// exchange as an enterprise identity provider); file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub id_jag_audiences: Vec<IdJagAudience>,
+    /// Resource servers that may exchange the tokens they receive for
+    /// downstream ones (token exchange with `act`); file only.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub token_exchange: Vec<TokenExchangePolicy>,
 }
 
 /// Registration policy on the command line.

@@ -275,6 +275,9 @@ impl ServerConfigParts {
             idp.validate().map_err(ConfigError::Invalid)?;
         }
         c.trusted_idps = o.trusted_idps.clone();
+        c.exchange.id_jag_audiences = o.id_jag_audiences.clone();
+        c.exchange.token_exchange = o.token_exchange.clone();
+        c.exchange.validate().map_err(ConfigError::Invalid)?;
         Ok(c)
     }
 }

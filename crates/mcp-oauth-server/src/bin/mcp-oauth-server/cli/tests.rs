@@ -357,3 +357,51 @@ fn tls_files_come_in_pairs_from_flags_or_the_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn token_exchange_policies_and_clients_come_from_the_file() {
+    let dir = std::env::temp_dir().join(format!("mcp-oauth-cli-exch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    write_private(
+        &file,
+        "[[clients]]\nclient_id = \"agent\"\nsecret = \"0123456789abcdef\"\n\
+         redirect_uris = [\"http://127.0.0.1/callback\"]\n\
+         grant_types = [\"authorization_code\", \"urn:ietf:params:oauth:grant-type:token-exchange\"]\n\
+         [[id_jag_audiences]]\naudience = \"https://auth.chat.example\"\n\
+         resources = [\"https://mcp.chat.example/mcp\"]\nclients = { agent = \"agent-at-chat\" }\n\
+         scopes = [\"chat.read\"]\nlifetime = 120\n\
+         [[token_exchange]]\nclient = \"mcp-a\"\nfrom = [\"https://a.example/mcp\"]\n\
+         to = [\"https://b.example/mcp\"]\nrequire_grant = false\n",
+    );
+    let config = file.to_str().unwrap();
+    let c = parse(&["--config", config])
+        .settings()
+        .unwrap()
+        .config_template
+        .build("https://as.example")
+        .unwrap();
+    let jag = &c.exchange.id_jag_audiences[0];
+    assert_eq!(jag.audience, "https://auth.chat.example");
+    assert_eq!(jag.clients["agent"], "agent-at-chat");
+    assert_eq!(
+        (jag.lifetime, jag.scopes.as_slice()),
+        (120, &["chat.read".to_owned()][..])
+    );
+    let down = &c.exchange.token_exchange[0];
+    assert_eq!((down.client.as_str(), down.require_grant), ("mcp-a", false));
+    assert!(
+        c.clients[0]
+            .effective_grants()
+            .contains(&mcp_oauth_server::core::registration::GrantType::TokenExchange)
+    );
+    // A policy the server cannot work with stops the start.
+    write_private(
+        &file,
+        "[[id_jag_audiences]]\naudience = \"https://a.example\"\nresources = [\"nope\"]\n\
+         clients = { agent = \"x\" }\n",
+    );
+    let s = parse(&["--config", config]).settings().unwrap();
+    assert!(s.config_template.build("https://as.example").is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
