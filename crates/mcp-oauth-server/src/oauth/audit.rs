@@ -79,6 +79,9 @@ pub enum AuditKind {
     TokenRevoked,
     /// A call to the admin API.
     AdminCall,
+    /// A resource server obtained a person's upstream provider token
+    /// (RFC 8693 token exchange); the token itself is never recorded.
+    UpstreamTokenExchanged,
 }
 
 impl AuditKind {
@@ -114,6 +117,7 @@ impl AuditKind {
             Self::SessionsRevoked => "sessions_revoked",
             Self::TokenRevoked => "token_revoked",
             Self::AdminCall => "admin_call",
+            Self::UpstreamTokenExchanged => "upstream_token_exchanged",
         }
     }
 
