@@ -140,7 +140,10 @@ impl AuthServer {
         let forgotten =
             crate::storage::VaultStore::retain_upstream_tokens(storage.as_ref(), &keeping).await?;
         if forgotten > 0 {
-            tracing::info!(forgotten, "deleted the kept tokens of providers that no longer keep them");
+            tracing::info!(
+                forgotten,
+                "deleted the kept tokens of providers that no longer keep them"
+            );
         }
         let mut configured = HashMap::new();
         for c in &config.clients {

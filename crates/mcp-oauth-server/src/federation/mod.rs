@@ -11,7 +11,7 @@
 //! `exp`, `iat`, `nonce`). The upstream's tokens are used to learn who
 //! signed in, and then dropped, never passed to MCP clients; unless the
 //! operator opts in per provider (`store_tokens`): then they are kept
-//! sealed ([`vault`]) for the resource servers the operator names, which
+//! sealed (XChaCha20-Poly1305) for the resource servers the operator names, which
 //! exchange a person's access token of ours for them (RFC 8693).
 //!
 //! The person becomes the subject `{id}:{upstream subject}`; e-mail, name

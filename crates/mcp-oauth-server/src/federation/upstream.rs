@@ -262,9 +262,11 @@ impl Federation {
         }
         let who = up.config.claims.identity(&up.config, &claims, now)?;
         let kept = if up.config.store_tokens {
-            Some(UpstreamTokens::from_response(&tokens, now, None).ok_or_else(|| {
-                FederationError::CodeRefused("no access_token to keep".into())
-            })?)
+            Some(
+                UpstreamTokens::from_response(&tokens, now, None).ok_or_else(|| {
+                    FederationError::CodeRefused("no access_token to keep".into())
+                })?,
+            )
         } else {
             None
         };

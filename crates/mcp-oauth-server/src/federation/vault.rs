@@ -148,7 +148,12 @@ impl Sealer {
 
     /// Opens what [`Sealer::seal`] made for the same row; `None` for another
     /// row, another key, or a damaged value.
-    pub(crate) fn open(&self, subject: &str, provider: &str, sealed: &str) -> Option<UpstreamTokens> {
+    pub(crate) fn open(
+        &self,
+        subject: &str,
+        provider: &str,
+        sealed: &str,
+    ) -> Option<UpstreamTokens> {
         let raw = Base64UrlUnpadded::decode_vec(sealed.strip_prefix(PREFIX)?).ok()?;
         if raw.len() < NONCE_LEN {
             return None;
@@ -157,7 +162,13 @@ impl Sealer {
         let aad = aad(subject, provider);
         let plain = self
             .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: data, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: data,
+                    aad: &aad,
+                },
+            )
             .ok()?;
         let plain = Zeroizing::new(plain);
         serde_json::from_slice(&plain).ok()
@@ -196,9 +207,18 @@ mod tests {
         );
         assert_eq!(opened.expires_at, Some(1_000));
         assert!(s.open("gh:2", "gh", &sealed).is_none(), "another person");
-        assert!(s.open("gh:1", "google", &sealed).is_none(), "another provider");
-        assert!(s.open("gh:1g", "h", &sealed).is_none(), "the boundary moved");
-        assert!(sealer(2).open("gh:1", "gh", &sealed).is_none(), "another key");
+        assert!(
+            s.open("gh:1", "google", &sealed).is_none(),
+            "another provider"
+        );
+        assert!(
+            s.open("gh:1g", "h", &sealed).is_none(),
+            "the boundary moved"
+        );
+        assert!(
+            sealer(2).open("gh:1", "gh", &sealed).is_none(),
+            "another key"
+        );
         assert!(s.open("gh:1", "gh", "xc20p.v1.AAAA").is_none());
         assert!(s.open("gh:1", "gh", "plain").is_none());
         assert_ne!(sealed, s.seal("gh:1", "gh", &tokens()).unwrap());
@@ -226,6 +246,9 @@ mod tests {
         let forever: Map<String, Value> =
             serde_json::from_str(r#"{"access_token":"gho_x"}"#).unwrap();
         let t = UpstreamTokens::from_response(&forever, 0, None).unwrap();
-        assert!(!t.expires_within(u64::MAX / 2, 60), "no expiry: never expired");
+        assert!(
+            !t.expires_within(u64::MAX / 2, 60),
+            "no expiry: never expired"
+        );
     }
 }

@@ -31,7 +31,10 @@ pub(super) async fn run(s: &dyn Storage) {
         .unwrap();
     assert!(v2 > v1);
     let got = s.upstream_token("v:ann", "gh").await.unwrap().unwrap();
-    assert_eq!((got.client_id.as_str(), got.sealed.as_str()), ("app2", "two"));
+    assert_eq!(
+        (got.client_id.as_str(), got.sealed.as_str()),
+        ("app2", "two")
+    );
 
     // Compare-and-set: the first refresh wins, the second finds it moved.
     let mut refreshed = sealed("v:ann", "gh", "ignored", "three");
@@ -81,7 +84,11 @@ pub(super) async fn run(s: &dyn Storage) {
 /// The records end with the grants they belong to, in the same write.
 pub(super) async fn ended_with_grants(s: &dyn Storage) {
     let t = 1_000;
-    for (who, client) in [("v:bob", "vault-a"), ("v:cy", "vault-a"), ("v:dee", "vault-b")] {
+    for (who, client) in [
+        ("v:bob", "vault-a"),
+        ("v:cy", "vault-a"),
+        ("v:dee", "vault-b"),
+    ] {
         s.record_grant(GrantRecord::new(
             who,
             client,

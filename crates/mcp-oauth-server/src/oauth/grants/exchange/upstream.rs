@@ -49,10 +49,7 @@ fn named_upstream<'a>(
 
 /// Whether the request names an upstream provider (by `audience` or
 /// `resource`) rather than one of our resources.
-pub(crate) fn is_upstream_request(
-    state: &GrantContext<'_>,
-    request: &ExchangeRequest<'_>,
-) -> bool {
+pub(crate) fn is_upstream_request(state: &GrantContext<'_>, request: &ExchangeRequest<'_>) -> bool {
     named_upstream(state, request).is_some()
 }
 
@@ -131,7 +128,8 @@ async fn subject_claims(
     client: &ClientRecord,
     request: &ExchangeRequest<'_>,
 ) -> OAuthResult<AccessTokenClaims> {
-    let inactive = || ErrorResponse::invalid_grant("the subject_token is not an active access token");
+    let inactive =
+        || ErrorResponse::invalid_grant("the subject_token is not an active access token");
     let claims = state
         .keys
         .verify(request.subject_token.secret())
