@@ -122,11 +122,11 @@ pub(crate) async fn token_for(s: &TestServer, resource: &str, scope: &str) -> St
     t["access_token"].as_str().unwrap().to_owned()
 }
 
-fn rpc(id: u64, method: &str, params: Value) -> Value {
+pub(crate) fn rpc(id: u64, method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
-async fn post(
+pub(crate) async fn post(
     url: &str,
     token: Option<&str>,
     session: Option<&str>,
@@ -147,7 +147,7 @@ async fn post(
 }
 
 /// The JSON-RPC result inside a JSON or SSE response.
-async fn result_of(r: reqwest::Response) -> Value {
+pub(crate) async fn result_of(r: reqwest::Response) -> Value {
     let text = r.text().await.unwrap();
     let json_text = text
         .lines()

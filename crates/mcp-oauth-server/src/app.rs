@@ -131,10 +131,27 @@ impl AuthServer {
                 "local login is off and no upstream is configured: nobody could sign in".into(),
             ));
         }
-        let federation = Federation::new(&config.upstreams).map_err(StartError::Config)?;
+        let federation = Federation::new(&config.upstreams, config.keys.encryption_key.as_ref())
+            .map_err(StartError::Config)?;
         let trusted_idps = TrustedIdps::new(&config.trusted_idps, &config.upstreams)
             .map_err(StartError::Config)?;
         config.exchange.validate().map_err(StartError::Config)?;
+        // The tokens of providers no longer configured, or no longer
+        // keeping them, are of no use to anyone: forget them.
+        let keeping: Vec<String> = config
+            .upstreams
+            .iter()
+            .filter(|u| u.store_tokens)
+            .map(|u| u.id.clone())
+            .collect();
+        let forgotten =
+            crate::storage::VaultStore::retain_upstream_tokens(storage.as_ref(), &keeping).await?;
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "deleted the kept tokens of providers that no longer keep them"
+            );
+        }
         let mut configured = HashMap::new();
         for c in &config.clients {
             c.validate().map_err(StartError::Config)?;

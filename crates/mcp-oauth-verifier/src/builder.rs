@@ -11,6 +11,7 @@ use mcp_oauth_core::discovery::protected_resource_metadata_url;
 use mcp_oauth_core::metadata::ProtectedResourceMetadata;
 use mcp_oauth_core::resource::{ResourceError, ResourceUri};
 use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::secret::ClientSecret;
 
 use crate::cache::TokenCache;
 use crate::discovery::Discovery;
@@ -46,6 +47,7 @@ struct Settings {
     allowed_origins: Vec<String>,
     timeout: Duration,
     hierarchy: ScopeHierarchy,
+    exchange: Option<(String, ClientSecret)>,
 }
 
 /// The mode `build` was called in.
@@ -146,6 +148,7 @@ impl Verifier {
                 allowed_origins: Vec::new(),
                 timeout: Duration::from_secs(5),
                 hierarchy: ScopeHierarchy::new(),
+                exchange: None,
             },
             mode: AnyMode,
             _issuer: PhantomData,
@@ -267,6 +270,31 @@ impl<S, M> VerifierBuilder<S, M> {
         self
     }
 
+    /// The credentials of this resource server's confidential client at
+    /// the authorization server, for [`Verifier::exchange`] (RFC 8693 token
+    /// exchange, e.g. for a person's token at an upstream provider). In
+    /// introspection mode the introspection credentials serve unless these
+    /// are given.
+    ///
+    /// ```
+    /// use mcp_oauth_verifier::Verifier;
+    ///
+    /// let verifier = Verifier::builder("https://mcp.example.com/mcp")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .exchange_credentials("github-tools", "its-secret")
+    ///     .build()?;
+    /// # let _ = verifier;
+    /// # Ok::<(), mcp_oauth_verifier::BuildError>(())
+    /// ```
+    pub fn exchange_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.settings.exchange = Some((client_id.into(), ClientSecret::new(secret.into())));
+        self
+    }
+
     /// The same builder in another mode state.
     fn with_mode<N>(self, change: impl FnOnce(M) -> N) -> VerifierBuilder<S, N> {
         VerifierBuilder {
@@ -377,6 +405,11 @@ fn build(c: Settings, mode: ModeChoice) -> Result<Verifier, BuildError> {
         .iter()
         .map(|i| Arc::new(Discovery::new(i.clone(), retry)))
         .collect();
+    let exchange = match (&mode, c.exchange) {
+        (_, Some(given)) => Some(given),
+        (ModeChoice::Introspection(i), None) => Some((i.client_id.clone(), i.secret.clone())),
+        (ModeChoice::Jwt(_), None) => None,
+    };
     let mode = match mode {
         ModeChoice::Jwt(jwt) => {
             if (jwt.jwks_uri.is_some() || jwt.shared.is_some()) && c.issuers.len() != 1 {
@@ -434,5 +467,6 @@ fn build(c: Settings, mode: ModeChoice) -> Result<Verifier, BuildError> {
         counters: Arc::default(),
         origins: AllowedOrigins::new(origins),
         hierarchy: c.hierarchy,
+        exchange,
     }))
 }

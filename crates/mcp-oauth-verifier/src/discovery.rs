@@ -52,6 +52,7 @@ async fn fetch_metadata(
 pub(crate) struct Endpoints {
     pub(crate) jwks_uri: Option<String>,
     pub(crate) introspection_endpoint: Option<String>,
+    pub(crate) token_endpoint: Option<String>,
 }
 
 /// When the last failed attempt was, and why it failed.
@@ -116,6 +117,7 @@ impl Discovery {
                     let endpoints = Arc::new(Endpoints {
                         jwks_uri: m.jwks_uri,
                         introspection_endpoint: m.introspection_endpoint,
+                        token_endpoint: m.token_endpoint,
                     });
                     Ok(found.get_or_init(|| endpoints).clone())
                 }

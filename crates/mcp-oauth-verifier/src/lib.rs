@@ -45,6 +45,7 @@ mod cache;
 mod claims;
 mod discovery;
 mod error;
+mod exchange;
 mod fetch;
 mod introspection;
 mod jwks;
@@ -68,6 +69,7 @@ pub use builder::mode::{AnyMode, IntrospectionMode, JwtMode};
 pub use builder::{NoIssuer, VerifierBuilder, WithIssuer};
 pub use claims::{Claims, Rejection};
 pub use error::BuildError;
+pub use exchange::{ExchangeError, UpstreamToken};
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use mcp_oauth_core as core;
 /// The rmcp this crate is built with, under the `rmcp` feature (3.11): the

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) origins: AllowedOrigins,
     /// Which scopes imply which.
     pub(crate) hierarchy: mcp_oauth_core::scope_hierarchy::ScopeHierarchy,
+    /// This resource server's client credentials for token exchange.
+    pub(crate) exchange: Option<(String, mcp_oauth_core::secret::ClientSecret)>,
 }
 
 /// Verifies bearer tokens for one MCP resource; cheap to clone.
@@ -62,6 +64,10 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),

@@ -52,27 +52,39 @@ struct Authorization {
     redirect_uri: String,
 }
 
-struct Shared {
+pub(super) struct Shared {
     issuer: String,
     mode: Mutex<Mode>,
+    /// The `expires_in` of the access tokens it issues.
+    pub(super) expires_in: Mutex<u64>,
+    /// The access tokens its API accepts.
+    live: Mutex<Vec<String>>,
+    /// How many refresh grants it answered.
+    pub(super) refreshes: Mutex<u32>,
+    /// How many API calls it answered.
+    pub(super) api_calls: Mutex<u32>,
     key: ClientKey,
     foreign: ClientKey,
     codes: Mutex<HashMap<String, Authorization>>,
     next: Mutex<u32>,
 }
 
-struct FakeIdp {
-    shared: Arc<Shared>,
+pub(super) struct FakeIdp {
+    pub(super) shared: Arc<Shared>,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl FakeIdp {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let shared = Arc::new(Shared {
             issuer,
             mode: Mutex::new(Mode::Good),
+            expires_in: Mutex::new(300),
+            live: Mutex::new(Vec::new()),
+            refreshes: Mutex::new(0),
+            api_calls: Mutex::new(0),
             key: new_key(KID),
             foreign: new_key(KID),
             codes: Mutex::new(HashMap::new()),
@@ -90,6 +102,7 @@ impl FakeIdp {
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
                 .route("/userinfo", web::get().to(userinfo))
+                .route("/api/user", web::get().to(api_user))
         })
         .workers(1)
         .listen(listener)
@@ -104,7 +117,12 @@ impl FakeIdp {
         *self.shared.mode.lock().unwrap() = mode;
     }
 
-    fn upstream(&self) -> UpstreamConfig {
+    /// Its API's base URL.
+    pub(super) fn api(&self) -> String {
+        format!("{}/api", self.shared.issuer)
+    }
+
+    pub(super) fn upstream(&self) -> UpstreamConfig {
         UpstreamConfig::oidc(
             "fake",
             "Fake IdP",
@@ -115,7 +133,7 @@ impl FakeIdp {
         .claims(ClaimMapping::default().groups("groups"))
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.handle.stop(true).await;
     }
 }
@@ -207,6 +225,9 @@ async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Http
     }
     let form = pairs(&body);
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    if field("grant_type") == "refresh_token" {
+        return refresh_grant(&s, &field("refresh_token"));
+    }
     let Some(auth) = s.codes.lock().unwrap().remove(&field("code")) else {
         return refuse("invalid_grant");
     };
@@ -255,12 +276,51 @@ async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Http
         let body = Base64UrlUnpadded::encode_string(claims.to_string().as_bytes());
         id_token = format!("{}.{body}.{}", parts[0], parts[2]);
     }
+    let expires_in = *s.expires_in.lock().unwrap();
+    s.live.lock().unwrap().push("upstream-access-token".into());
     let mut response = json!({"access_token": "upstream-access-token", "token_type": "Bearer",
-                              "expires_in": 300, "refresh_token": "upstream-refresh-token"});
+                              "expires_in": expires_in, "refresh_token": "upstream-refresh-token"});
     if mode != Mode::NoIdToken {
         response["id_token"] = json!(id_token);
     }
     HttpResponse::Ok().json(response)
+}
+
+/// The refresh grant: a new access token (numbered) and a rotated refresh
+/// token; the old refresh token is spent.
+fn refresh_grant(s: &Shared, presented: &str) -> HttpResponse {
+    let mut n = s.refreshes.lock().unwrap();
+    let current = if *n == 0 {
+        "upstream-refresh-token".to_owned()
+    } else {
+        format!("upstream-refresh-token-{n}")
+    };
+    if presented != current {
+        return HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
+    }
+    *n += 1;
+    let access = format!("upstream-access-token-{n}");
+    s.live.lock().unwrap().push(access.clone());
+    HttpResponse::Ok().json(json!({
+        "access_token": access, "token_type": "Bearer",
+        "expires_in": *s.expires_in.lock().unwrap(),
+        "refresh_token": format!("upstream-refresh-token-{n}"),
+    }))
+}
+
+/// The provider's API: who the bearer's token belongs to.
+async fn api_user(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !s.live.lock().unwrap().iter().any(|t| t == token) {
+        return HttpResponse::Unauthorized().finish();
+    }
+    *s.api_calls.lock().unwrap() += 1;
+    HttpResponse::Ok().json(json!({"login": "u-1", "token": token.len()}))
 }
 
 async fn userinfo(s: web::Data<Shared>, req: HttpRequest) -> HttpResponse {

@@ -6,6 +6,7 @@
 
 mod fake_idp;
 mod oidc_provider;
+mod upstream_exchange;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use integration_tests::TestServer;
@@ -108,6 +109,11 @@ pub(crate) struct Request {
 }
 
 pub(crate) async fn request(s: &TestServer) -> Request {
+    request_for(s, RESOURCE).await
+}
+
+/// [`request`] for another resource.
+pub(crate) async fn request_for(s: &TestServer, resource: &str) -> Request {
     let client_id = register_public(s).await;
     let verifier = PkceVerifier::generate().unwrap();
     let mut url = url::Url::parse(&s.url("/authorize")).unwrap();
@@ -118,7 +124,7 @@ pub(crate) async fn request(s: &TestServer) -> Request {
         .append_pair("code_challenge", PkceChallenge::s256(&verifier).as_str())
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", "client-state")
-        .append_pair("resource", RESOURCE);
+        .append_pair("resource", resource);
     Request {
         client_id,
         url: url.into(),

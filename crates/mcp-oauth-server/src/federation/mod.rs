@@ -8,9 +8,11 @@
 //! Toward the upstream: authorization code with PKCE S256, `state` bound to
 //! the browser by a signed cookie, and for OIDC a `nonce`; the ID token is
 //! checked (signature against the upstream JWKS, `iss`, `aud`, `azp`,
-//! `exp`, `iat`, `nonce`). The upstream's tokens are used once, to learn who
-//! signed in, and then dropped: they are never stored, never passed to MCP
-//! clients or resource servers.
+//! `exp`, `iat`, `nonce`). The upstream's tokens are used to learn who
+//! signed in, and then dropped, never passed to MCP clients; unless the
+//! operator opts in per provider (`store_tokens`): then they are kept
+//! sealed (XChaCha20-Poly1305) for the resource servers the operator names, which
+//! exchange a person's access token of ours for them (RFC 8693).
 //!
 //! The person becomes the subject `{id}:{upstream subject}`; e-mail, name
 //! and groups can be mapped from the provider's claims, checked against
@@ -19,6 +21,7 @@
 mod claims;
 pub mod trusted_idp;
 mod upstream;
+mod vault;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +32,7 @@ pub use claims::ClaimMapping;
 pub(crate) use claims::{admit, token_claims};
 pub use trusted_idp::TrustedIdpConfig;
 pub(crate) use upstream::{Federation, FlowSecrets, printable};
+pub(crate) use vault::UpstreamTokens;
 
 /// How this server authenticates to an upstream's token endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -115,6 +119,22 @@ pub struct UpstreamConfig {
     /// carry, so resource servers know who calls without asking anyone.
     #[serde(default = "default_token_claims")]
     pub token_claims: Vec<String>,
+    /// Keep people's tokens at this provider (access, refresh, expiry),
+    /// sealed with the key-encryption key, so the resource servers named
+    /// in `exchange_clients` can call the provider's API as them (RFC 8693
+    /// token exchange). Off by default; needs `MCP_OAUTH_KEY_ENCRYPTION_KEY`.
+    #[serde(default)]
+    pub store_tokens: bool,
+    /// The resource servers (confidential clients the operator created)
+    /// that may exchange a person's access token for their token at this
+    /// provider. Needs `store_tokens`.
+    #[serde(default)]
+    pub exchange_clients: Vec<String>,
+    /// Base URLs of the provider's API (e.g. `https://api.github.com`): a
+    /// token exchange may name the provider by one of these as its
+    /// `resource`, or by its id as its `audience`.
+    #[serde(default)]
+    pub api_urls: Vec<String>,
 }
 
 fn default_token_claims() -> Vec<String> {
@@ -148,6 +168,9 @@ impl UpstreamConfig {
             assume_email_verified: false,
             allowed_groups: Vec::new(),
             token_claims: default_token_claims(),
+            store_tokens: false,
+            exchange_clients: Vec::new(),
+            api_urls: Vec::new(),
         }
     }
 
@@ -200,6 +223,24 @@ impl UpstreamConfig {
     /// Allows only members of these groups.
     pub fn allowed_groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
         self.allowed_groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Keeps people's tokens at this provider, for these resource servers
+    /// to exchange (see [`UpstreamConfig::store_tokens`]).
+    pub fn store_tokens<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        exchange_clients: I,
+    ) -> Self {
+        self.store_tokens = true;
+        self.exchange_clients = exchange_clients.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the base URLs of the provider's API (see
+    /// [`UpstreamConfig::api_urls`]).
+    pub fn api_urls<I: IntoIterator<Item = S>, S: Into<String>>(mut self, urls: I) -> Self {
+        self.api_urls = urls.into_iter().map(Into::into).collect();
         self
     }
 
@@ -269,6 +310,12 @@ impl UpstreamConfig {
                     "token_claims: {c:?} is not one of email, name, groups"
                 )));
             }
+        }
+        if !self.exchange_clients.is_empty() && !self.store_tokens {
+            return Err(at("exchange_clients needs store_tokens = true"));
+        }
+        for url in &self.api_urls {
+            check_url(url).map_err(|e| at(&format!("api_urls: {url}: {e}")))?;
         }
         for key in self.authorization_params.keys() {
             let reserved = [
@@ -373,6 +420,11 @@ mod tests {
         let mut c = corp();
         c.token_claims.push("password".into());
         assert!(c.validate().unwrap_err().contains("token_claims"));
+        let mut c = corp();
+        c.exchange_clients.push("rs".into());
+        assert!(c.validate().unwrap_err().contains("store_tokens"));
+        let c = corp().store_tokens(["rs"]).api_urls(["http://api.example"]);
+        assert!(c.validate().unwrap_err().contains("api_urls"));
         let mut c = UpstreamConfig::oauth(
             "gh",
             "GitHub",
@@ -404,6 +456,9 @@ mod tests {
             token_endpoint_auth = "client_secret_post"
             scopes = ["read:user", "user:email"]
             allowed_email_domains = ["example.com"]
+            store_tokens = true
+            exchange_clients = ["github-tools"]
+            api_urls = ["https://api.github.com"]
             [claims]
             subject = "id"
             name = "login"
@@ -414,6 +469,9 @@ mod tests {
         assert_eq!(c.token_endpoint_auth, UpstreamAuthMethod::ClientSecretPost);
         assert_eq!(c.claims.subject, "id");
         assert_eq!(c.claims.email.as_deref(), Some("email"), "default kept");
+        assert!(c.store_tokens);
+        assert_eq!(c.exchange_clients, ["github-tools"]);
+        assert_eq!(c.api_urls, ["https://api.github.com"]);
         let printed = format!("{c:?}");
         assert!(!printed.contains("shh") && printed.contains("[redacted]"));
     }

@@ -12,7 +12,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::vault::{Sealer, UpstreamTokens};
 use super::{FederationError, UpstreamAuthMethod, UpstreamConfig};
+use crate::keys::KeyEncryptionKey;
+use mcp_oauth_core::secret::SecurityToken;
 
 mod id_token;
 use crate::storage::IdentityRecord;
@@ -70,6 +73,8 @@ struct Upstream {
 pub(crate) struct Federation {
     upstreams: Vec<Upstream>,
     http: reqwest::Client,
+    /// Seals the tokens of the upstreams that keep them.
+    sealer: Option<Sealer>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> FederationError {
@@ -77,8 +82,12 @@ fn unavailable(e: impl std::fmt::Display) -> FederationError {
 }
 
 impl Federation {
-    /// Checks the configurations (valid, distinct ids).
-    pub(crate) fn new(configs: &[UpstreamConfig]) -> Result<Self, String> {
+    /// Checks the configurations (valid, distinct ids; a key-encryption key
+    /// when an upstream keeps people's tokens).
+    pub(crate) fn new(
+        configs: &[UpstreamConfig],
+        kek: Option<&KeyEncryptionKey>,
+    ) -> Result<Self, String> {
         let mut upstreams: Vec<Upstream> = Vec::with_capacity(configs.len());
         for c in configs {
             c.validate()?;
@@ -99,7 +108,31 @@ impl Federation {
             .user_agent(concat!("mcp-oauth-server/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("HTTP client for upstreams: {e}"))?;
-        Ok(Self { upstreams, http })
+        let sealer = match (configs.iter().find(|c| c.store_tokens), kek) {
+            (None, _) => None,
+            (Some(c), None) => {
+                return Err(format!(
+                    "upstream {}: store_tokens needs a key-encryption key \
+                     (MCP_OAUTH_KEY_ENCRYPTION_KEY) to seal people's tokens",
+                    c.id
+                ));
+            }
+            (Some(_), Some(kek)) => Some(
+                Sealer::new(kek)
+                    .ok_or("deriving the upstream token key from the key-encryption key failed")?,
+            ),
+        };
+        Ok(Self {
+            upstreams,
+            http,
+            sealer,
+        })
+    }
+
+    /// Seals and opens kept upstream tokens (present when some upstream
+    /// keeps them).
+    pub(crate) fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
     }
 
     /// The configured upstreams, in configuration order.
@@ -159,7 +192,8 @@ impl Federation {
 
     /// Finishes a sign-in: checks the response's `iss`, redeems `code`,
     /// checks the ID token and asks userinfo as configured, and maps the
-    /// person (the allow-lists are the caller's to apply).
+    /// person (the allow-lists are the caller's to apply). With
+    /// `store_tokens`, also the upstream's tokens, for the caller to keep.
     pub(crate) async fn sign_in(
         &self,
         id: &str,
@@ -168,7 +202,7 @@ impl Federation {
         redirect_uri: &str,
         secrets: &FlowSecrets,
         now: u64,
-    ) -> Result<IdentityRecord, FederationError> {
+    ) -> Result<(IdentityRecord, Option<UpstreamTokens>), FederationError> {
         let up = self
             .find(id)
             .ok_or_else(|| FederationError::Metadata(format!("no upstream {id:?}")))?;
@@ -226,7 +260,38 @@ impl Federation {
                 claims.entry(k).or_insert(v);
             }
         }
-        up.config.claims.identity(&up.config, &claims, now)
+        let who = up.config.claims.identity(&up.config, &claims, now)?;
+        let kept = if up.config.store_tokens {
+            Some(
+                UpstreamTokens::from_response(&tokens, now, None).ok_or_else(|| {
+                    FederationError::CodeRefused("no access_token to keep".into())
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok((who, kept))
+    }
+
+    /// Refreshes a person's upstream access token with their upstream
+    /// refresh token (RFC 6749 §6), at `now`.
+    pub(crate) async fn refresh(
+        &self,
+        id: &str,
+        refresh_token: &SecurityToken,
+        now: u64,
+    ) -> Result<UpstreamTokens, FederationError> {
+        let up = self
+            .find(id)
+            .ok_or_else(|| FederationError::Metadata(format!("no upstream {id:?}")))?;
+        let endpoints = self.endpoints(up).await?;
+        let form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.secret()),
+        ];
+        let body = self.token_request(up, &endpoints, form).await?;
+        UpstreamTokens::from_response(&body, now, Some(refresh_token))
+            .ok_or_else(|| FederationError::CodeRefused("no access_token in the answer".into()))
     }
 
     async fn endpoints(&self, up: &Upstream) -> Result<Arc<Endpoints>, FederationError> {
@@ -295,13 +360,24 @@ impl Federation {
         redirect_uri: &str,
         verifier: &str,
     ) -> Result<Map<String, Value>, FederationError> {
-        let c = &up.config;
-        let mut form = vec![
+        let form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier),
         ];
+        self.token_request(up, endpoints, form).await
+    }
+
+    /// A request to the upstream's token endpoint, authenticated as our
+    /// client there; the answer's JSON object, or why it failed.
+    async fn token_request(
+        &self,
+        up: &Upstream,
+        endpoints: &Endpoints,
+        mut form: Vec<(&str, &str)>,
+    ) -> Result<Map<String, Value>, FederationError> {
+        let c = &up.config;
         let mut request = self
             .http
             .post(&endpoints.token)

@@ -30,6 +30,7 @@ use crate::federation::{FederationError, FlowSecrets, admit, printable};
 use crate::oauth::audit::AuditKind;
 use crate::oauth::login::SignedIn;
 use crate::oauth::pending::Pending;
+use crate::oauth::upstream_tokens;
 use crate::storage::SignInMethod;
 
 const FLOW_TYP: &str = "mcp-oauth-federation+jwt";
@@ -277,9 +278,9 @@ pub(super) async fn callback(
             t,
         )
         .await
-        .and_then(|who| admit(upstream, &who).map(|()| who));
-    let who = match outcome {
-        Ok(who) => who,
+        .and_then(|(who, tokens)| admit(upstream, &who).map(|()| (who, tokens)));
+    let (who, tokens) = match outcome {
+        Ok(signed) => signed,
         Err(e) => {
             tracing::warn!(provider = %upstream.id, client_id = ?pending.client_id, error = ?e.to_string(), "federated sign-in refused");
             state.metrics.login_failures.inc();
@@ -306,6 +307,20 @@ pub(super) async fn callback(
         }
     };
     tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
+    if let Some(tokens) = &tokens {
+        // Kept for the resource servers the operator allows to call the
+        // provider as this person, bound to their grant to this client.
+        upstream_tokens::keep(
+            state.storage(),
+            &state.federation,
+            (&who.subject, generation),
+            &upstream.id,
+            &pending.client_id,
+            tokens,
+            t,
+        )
+        .await;
+    }
     let address = super::client_address::of(&state, &req);
     let person = signed_in(&state, &who.subject, generation, t, &upstream.id, &address).await;
     // Choosing the provider on the page that described the request is
@@ -403,7 +418,9 @@ async fn page_sign_in(
             t,
         )
         .await
-        .and_then(|who| admit(upstream, &who).map(|()| who));
+        .and_then(|(who, _)| admit(upstream, &who).map(|()| who));
+    // A sign-in at a page belongs to no client's grant: the upstream's
+    // tokens are not kept.
     let who = match outcome {
         Ok(who) => who,
         Err(e) => {

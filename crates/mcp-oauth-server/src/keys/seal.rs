@@ -47,6 +47,19 @@ impl KeyEncryptionKey {
         Ok(Self(bytes))
     }
 
+    /// A key of its own for `purpose`, derived with HKDF-SHA256 (RFC 5869),
+    /// so that one key-encryption key serves several ciphers without
+    /// one's ciphertexts meeting another's key.
+    pub(crate) fn derive(&self, purpose: &[u8]) -> Option<[u8; 32]> {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let info = [purpose];
+        let prk = Salt::new(HKDF_SHA256, b"mcp-oauth key-encryption key").extract(&self.0);
+        let okm = prk.expand(&info, HKDF_SHA256).ok()?;
+        let mut out = [0u8; 32];
+        okm.fill(&mut out).ok()?;
+        Some(out)
+    }
+
     fn aead(&self) -> Option<LessSafeKey> {
         UnboundKey::new(&CHACHA20_POLY1305, &self.0)
             .ok()
@@ -124,6 +137,15 @@ mod tests {
         assert_eq!(open(&kek(1), "kid-a", "sealed.v1.AAAA"), None);
         assert_eq!(open(&kek(1), "kid-a", "plain"), None);
         assert_ne!(sealed, seal(&kek(1), "kid-a", b"pkcs8 document").unwrap());
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_key() {
+        let a = kek(1).derive(b"one").unwrap();
+        assert_eq!(a, kek(1).derive(b"one").unwrap());
+        assert_ne!(a, kek(1).derive(b"two").unwrap());
+        assert_ne!(a, kek(2).derive(b"one").unwrap());
+        assert_ne!(a, [1u8; 32]);
     }
 
     #[test]

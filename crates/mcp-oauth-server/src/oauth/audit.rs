@@ -86,6 +86,9 @@ pub enum AuditKind {
     /// A client exchanged a person's token (RFC 8693; details: the type
     /// issued, its audience or resource, scope; never a token).
     TokenExchanged,
+    /// A resource server obtained a person's upstream provider token
+    /// (RFC 8693 token exchange); the token itself is never recorded.
+    UpstreamTokenExchanged,
 }
 
 impl AuditKind {
@@ -123,6 +126,7 @@ impl AuditKind {
             Self::AdminCall => "admin_call",
             Self::IdJagAccepted => "id_jag_accepted",
             Self::TokenExchanged => "token_exchanged",
+            Self::UpstreamTokenExchanged => "upstream_token_exchanged",
         }
     }
 

@@ -19,6 +19,8 @@
 //! - [`accounts`]: grants and sessions listed and revoked, the audit
 //!   trail read;
 //! - [`audit`]: the audit trail's writer;
+//! - [`upstream_tokens`]: people's sealed tokens at upstream providers,
+//!   kept at sign-in and refreshed for token exchange;
 //! - [`error`]: the one error type the services answer with.
 
 pub(crate) mod access_tokens;
@@ -33,3 +35,4 @@ pub(crate) mod login;
 pub(crate) mod oidc;
 pub(crate) mod pending;
 pub(crate) mod registration;
+pub(crate) mod upstream_tokens;

@@ -7,8 +7,8 @@
 //! [`UserStore`] (users and federated identities), [`CounterStore`]
 //! (the windowed counts behind login and registration throttling),
 //! [`DeviceStore`] (device authorizations), [`AccountStore`] (what people
-//! approved, and their browser sessions) and [`AuditStore`] (the durable
-//! audit trail). Secrets
+//! approved, and their browser sessions), [`AuditStore`] (the durable
+//! audit trail) and [`VaultStore`] (people's sealed upstream tokens). Secrets
 //! are stored only as hashes (SHA-256 for 256-bit random tokens, argon2 for
 //! passwords).
 //!
@@ -31,6 +31,7 @@ mod sqlite;
 #[cfg(test)]
 mod suite;
 mod traits;
+mod vault;
 
 pub use account::{
     AuditEvent, AuditQuery, Grant, GrantFilter, GrantRecord, SessionRecord, SignInMethod,
@@ -50,8 +51,9 @@ pub use records::{
 pub use sqlite::SqliteStorage;
 pub use traits::{
     AccountStore, AuditStore, COUNTER_RETENTION, ClientStore, CounterStore, DEVICE_RETENTION,
-    DeviceStore, GrantStore, KeyStore, Storage, UserStore,
+    DeviceStore, GrantStore, KeyStore, Storage, UserStore, VaultStore,
 };
+pub use vault::UpstreamTokenRecord;
 
 /// Connections a PostgreSQL pool opens at most.
 pub const POSTGRES_POOL_SIZE: usize = 16;

@@ -101,6 +101,13 @@ impl AccountStore for MemoryStorage {
             .map(|t| t.family_id.clone())
             .collect();
         g.revoked_families.extend(families);
+        // The upstream tokens of a person's sign-in through a client end
+        // with their grant to it.
+        g.vault.retain(|_, v| {
+            !ended
+                .iter()
+                .any(|e| e.subject == v.subject && e.client_id == v.client_id)
+        });
         ended.sort_by_key(|r| r.granted_at);
         Ok(ended)
     }

@@ -128,6 +128,7 @@ impl ClientStore for MemoryStorage {
             .map(|t| t.record.family_id.clone())
             .collect();
         g.revoked_families.extend(families);
+        g.vault.retain(|_, v| !ids.contains(&v.client_id));
         for id in &ids {
             g.unused_clients.remove(id);
             g.clients.remove(id);

@@ -191,6 +191,7 @@ impl GrantStore for MemoryStorage {
         // afresh.
         g.consents.retain(|(s, _, _), _| s != subject);
         g.grants.retain(|(s, _, _), _| s != subject);
+        g.vault.retain(|(s, _), _| s != subject);
         Ok(state)
     }
 

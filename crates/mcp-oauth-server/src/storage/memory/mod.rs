@@ -9,6 +9,7 @@ mod devices;
 mod grants;
 mod keys;
 mod users;
+mod vault;
 
 use std::collections::{HashMap, HashSet};
 
@@ -53,6 +54,8 @@ struct Inner {
     audit: Vec<super::AuditEvent>,
     /// The last position given to an audit event.
     audit_seq: i64,
+    /// Sealed upstream tokens by (subject, provider).
+    vault: HashMap<(String, String), super::UpstreamTokenRecord>,
 }
 
 impl Inner {

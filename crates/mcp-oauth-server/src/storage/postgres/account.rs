@@ -137,8 +137,18 @@ impl AccountStore for PostgresStorage {
             &[&f.subject, &f.client_id, &f.resource, &i(now)],
         )
         .await?;
+        let ended: Vec<GrantRecord> = ended.iter().map(grant_from).collect();
+        // The upstream tokens of a person's sign-in through a client end
+        // with their grant to it.
+        for g in &ended {
+            tx.execute(
+                "DELETE FROM upstream_tokens WHERE subject = $1 AND client_id = $2",
+                &[&g.subject, &g.client_id],
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(ended.iter().map(grant_from).collect())
+        Ok(ended)
     }
 
     async fn grant_revoked_at(

@@ -171,6 +171,11 @@ impl ClientStore for PostgresStorage {
             tx.execute("DELETE FROM consents WHERE client_id = ANY($1)", &[&ids])
                 .await?;
             tx.execute(
+                "DELETE FROM upstream_tokens WHERE client_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+            tx.execute(
                 "INSERT INTO revoked_families (family_id, revoked_at)
                  SELECT DISTINCT family_id, $2::BIGINT FROM refresh_tokens
                  WHERE (record::jsonb ->> 'client_id') = ANY($1)

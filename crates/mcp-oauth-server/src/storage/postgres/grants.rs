@@ -179,6 +179,11 @@ impl GrantStore for PostgresStorage {
             .await?;
         tx.execute("DELETE FROM grants WHERE subject = $1", &[&subject])
             .await?;
+        tx.execute(
+            "DELETE FROM upstream_tokens WHERE subject = $1",
+            &[&subject],
+        )
+        .await?;
         tx.commit().await?;
         Ok(subject_from(&row))
     }

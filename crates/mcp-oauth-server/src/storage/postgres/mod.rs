@@ -17,6 +17,7 @@ mod keys;
 mod spend;
 mod tls;
 mod users;
+mod vault;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime};
 use tokio_postgres::NoTls;
@@ -145,6 +146,18 @@ const MIGRATIONS: &[&str] = &["
     ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
     ALTER TABLE clients ADD COLUMN last_used_at BIGINT;
     UPDATE clients SET last_used_at = extract(epoch from now())::BIGINT;
+", "
+    CREATE TABLE upstream_tokens (
+        subject TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        generation BIGINT NOT NULL,
+        sealed TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (subject, provider)
+    );
+    CREATE INDEX upstream_tokens_client ON upstream_tokens (client_id);
 "];
 
 /// A lock id for migrations (any constant shared by all instances).

@@ -136,6 +136,14 @@ impl AccountStore for SqliteStorage {
                  AND subject IS NOT NULL",
                 params![f.subject, f.client_id, f.resource, i(now)],
             )?;
+            // The upstream tokens of a person's sign-in through a client
+            // end with their grant to it.
+            for g in &ended {
+                tx.execute(
+                    "DELETE FROM upstream_tokens WHERE subject = ?1 AND client_id = ?2",
+                    params![g.subject, g.client_id],
+                )?;
+            }
             tx.commit()?;
             Ok(ended)
         })

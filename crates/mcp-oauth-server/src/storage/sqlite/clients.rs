@@ -167,6 +167,7 @@ impl ClientStore for SqliteStorage {
                      WHERE json_extract(record, '$.client_id') = ?1",
                     params![id, i(now)],
                 )?;
+                tx.execute("DELETE FROM upstream_tokens WHERE client_id = ?1", [id])?;
                 tx.execute("DELETE FROM clients WHERE client_id = ?1", [id])?;
             }
             tx.commit()?;

@@ -202,6 +202,7 @@ impl GrantStore for SqliteStorage {
             // same second, starts afresh.
             tx.execute("DELETE FROM consents WHERE subject = ?1", [&subject])?;
             tx.execute("DELETE FROM grants WHERE subject = ?1", [&subject])?;
+            tx.execute("DELETE FROM upstream_tokens WHERE subject = ?1", [&subject])?;
             tx.commit()?;
             Ok(state)
         })

@@ -13,6 +13,7 @@ mod grants;
 mod keys;
 mod spend;
 mod users;
+mod vault;
 
 use std::path::Path;
 
@@ -168,6 +169,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
     ALTER TABLE clients ADD COLUMN last_used_at INTEGER;
     UPDATE clients SET last_used_at = CAST(strftime('%s', 'now') AS INTEGER);
+",
+    // The upstream token vault: sealed tokens per (subject, provider).
+    "
+    CREATE TABLE upstream_tokens (
+        subject TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        sealed TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, provider)
+    );
+    CREATE INDEX upstream_tokens_client ON upstream_tokens(client_id);
 ",
 ];
 

@@ -10,6 +10,7 @@ mod keys;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod users;
+mod vault;
 
 use super::*;
 use mcp_oauth_core::registration::ClientMetadata;
@@ -81,6 +82,8 @@ pub(super) async fn run(s: &dyn Storage) {
     account::sessions(s).await;
     account::audit(s).await;
     clients::reap_idle(s).await;
+    vault::run(s).await;
+    vault::ended_with_grants(s).await;
 }
 
 #[tokio::test]
@@ -93,6 +96,7 @@ async fn memory_backend() {
 async fn memory_redeems_a_device_code_once() {
     let s = MemoryStorage::new();
     devices::one_redemption(&s, &s).await;
+    vault::one_refresh_wins(&s, &s).await;
 }
 
 #[cfg(feature = "sqlite")]
@@ -107,6 +111,7 @@ async fn sqlite_backend() {
 async fn sqlite_redeems_a_device_code_once() {
     let s = SqliteStorage::in_memory().unwrap();
     devices::one_redemption(&s, &s.clone()).await;
+    vault::one_refresh_wins(&s, &s.clone()).await;
 }
 
 #[cfg(feature = "sqlite")]

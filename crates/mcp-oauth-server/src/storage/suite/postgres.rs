@@ -11,6 +11,9 @@ async fn postgres_backend() {
     {
         let s = PostgresStorage::connect(&db.url, 4).await.unwrap();
         run(&s).await;
+        // Two "instances" refreshing one person's upstream token at once.
+        let other = PostgresStorage::connect(&db.url, 4).await.unwrap();
+        super::vault::one_refresh_wins(&s, &other).await;
         // Migrations are idempotent: a second instance starts on the same schema.
         let again = PostgresStorage::connect(&db.url, 4).await.unwrap();
         assert!(again.client("operator").await.unwrap().is_some());

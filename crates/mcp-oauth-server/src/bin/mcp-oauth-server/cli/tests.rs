@@ -74,7 +74,8 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
         &file,
         "disable_local_login = true\ndisable_oidc = true\n\
          [[upstreams]]\nid = \"corp-sso\"\nname = \"Corp\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n\
-         allowed_email_domains = [\"example.com\"]\n",
+         allowed_email_domains = [\"example.com\"]\n\
+         store_tokens = true\nexchange_clients = [\"tools-rs\"]\napi_urls = [\"https://api.login.example\"]\n",
     );
     let s = parse(&["--config", file.to_str().unwrap()])
         .settings()
@@ -92,6 +93,9 @@ fn upstreams_come_from_the_file_with_secrets_from_the_environment() {
         Some("from-env")
     );
     assert_eq!(up.allowed_email_domains, ["example.com"]);
+    assert!(up.store_tokens);
+    assert_eq!(up.exchange_clients, ["tools-rs"]);
+    assert_eq!(up.api_urls, ["https://api.login.example"]);
     write_private(
         &file,
         "[[upstreams]]\nid = \"Bad Id\"\nname = \"X\"\nissuer = \"https://login.example\"\nclient_id = \"mcp\"\n",

@@ -1,0 +1,76 @@
+//! The upstream token vault's record: a person's tokens at one upstream
+//! provider, sealed by the caller before they reach storage (the backends
+//! never see them in the clear).
+
+use serde::{Deserialize, Serialize};
+
+/// A person's upstream tokens at one provider, as stored: one per
+/// (subject, provider). The tokens are in [`UpstreamTokenRecord::sealed`],
+/// encrypted and bound to the subject and provider by the caller; the other
+/// fields say whose they are and which grant they belong to.
+///
+/// They end with the person's grants: [`GrantStore::revoke_subject`]
+/// deletes a subject's records, [`AccountStore::revoke_grants`] those of
+/// the (subject, client) pairs whose grants it ended, and
+/// [`ClientStore::reap_idle_clients`] those of the clients it reaps, each
+/// in the same write.
+///
+/// [`GrantStore::revoke_subject`]: super::GrantStore::revoke_subject
+/// [`AccountStore::revoke_grants`]: super::AccountStore::revoke_grants
+/// [`ClientStore::reap_idle_clients`]: super::ClientStore::reap_idle_clients
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UpstreamTokenRecord {
+    /// The person (`provider:subject`).
+    pub subject: String,
+    /// The upstream provider's id.
+    pub provider: String,
+    /// The client through which the person signed in (their grant to it
+    /// ending ends these tokens).
+    pub client_id: String,
+    /// The person's generation when they signed in: tokens of an older
+    /// generation are never handed out.
+    pub generation: u64,
+    /// The sealed tokens (ciphertext).
+    pub sealed: String,
+    /// Moves on at every write: the compare-and-set of
+    /// [`VaultStore::replace_upstream_token`](super::VaultStore::replace_upstream_token).
+    pub version: u64,
+    /// When it was last written.
+    pub updated_at: u64,
+}
+
+impl UpstreamTokenRecord {
+    /// A record to store (its version is the storage's to set).
+    pub fn new(
+        subject: impl Into<String>,
+        provider: impl Into<String>,
+        client_id: impl Into<String>,
+        generation: u64,
+        sealed: impl Into<String>,
+        updated_at: u64,
+    ) -> Self {
+        Self {
+            subject: subject.into(),
+            provider: provider.into(),
+            client_id: client_id.into(),
+            generation,
+            sealed: sealed.into(),
+            version: 0,
+            updated_at,
+        }
+    }
+}
+
+impl std::fmt::Debug for UpstreamTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamTokenRecord")
+            .field("subject", &self.subject)
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("generation", &self.generation)
+            .field("version", &self.version)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
