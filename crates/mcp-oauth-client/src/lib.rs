@@ -50,8 +50,12 @@ mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use discovery::{ServerAuthorization, discover};
-pub use error::{CallbackError, ClientError, FetchError, UrlError};
+pub use error::{CallbackError, ClientError, FetchError, IdentityAssertionError, UrlError};
 pub use login::device::{DeviceCodePrompt, DevicePrompt};
+pub use login::identity_assertion::{
+    FixedIdToken, IdJagProvider, IdJagRequest, IdTokenSource, IdentityAssertion, IdpClient,
+    TokenFuture,
+};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
 /// The rmcp this crate is built with (3.11, with its `client` and

@@ -9,6 +9,7 @@ mod device;
 mod forget;
 mod grant;
 mod identity;
+mod jag;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,6 +215,7 @@ impl Session {
             &self.mcp_url,
             challenge,
             self.config.trusted_issuer.as_deref(),
+            !matches!(self.config.login, Login::IdentityAssertion(_)),
         )
         .await?;
         st.discovered = Some(d.clone());
@@ -299,6 +301,17 @@ impl Session {
                 basic,
             }
             .run(&scope, prompt)
+            .await
+        } else if let Login::IdentityAssertion(login) = &self.config.login {
+            jag::IdJagLogin {
+                config: &self.config,
+                http: &self.http,
+                discovered: &d,
+                registration: &reg,
+                token_endpoint: &token_endpoint,
+                basic,
+            }
+            .run(login, &scope)
             .await
         } else {
             let mut request = if matches!(self.config.login, Login::ClientCredentials) {
