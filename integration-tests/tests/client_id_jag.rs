@@ -161,7 +161,10 @@ async fn idp(mode: IdpMode, audience: String, resource: String) -> Idp {
                     let p = |k: &str| f.get(k).cloned().unwrap_or_default();
                     let mut wrong = Vec::new();
                     for (k, v) in [
-                        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+                        (
+                            "grant_type",
+                            "urn:ietf:params:oauth:grant-type:token-exchange",
+                        ),
                         ("requested_token_type", ID_JAG),
                         (
                             "subject_token_type",
@@ -178,7 +181,11 @@ async fn idp(mode: IdpMode, audience: String, resource: String) -> Idp {
                         wrong.push("client authentication".into());
                     }
                     if !wrong.is_empty() {
-                        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", wrong.join(", "));
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            wrong.join(", "),
+                        );
                     }
                     tokens.lock().unwrap().push(p("subject_token"));
                     asked.lock().unwrap().push(p("scope"));
@@ -231,7 +238,11 @@ async fn authorization_server(issued: Arc<Mutex<HashMap<String, String>>>) -> Re
                 post(move |headers: HeaderMap, body: String| async move {
                     let f = form(&body);
                     if basic(&headers).as_deref() != Some(&format!("{AGENT}:{AGENT_SECRET}")) {
-                        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Basic".into());
+                        return oauth_error(
+                            StatusCode::UNAUTHORIZED,
+                            "invalid_client",
+                            "Basic".into(),
+                        );
                     }
                     let grant = f.get("grant_type").map(String::as_str);
                     let assertion = f.get("assertion").cloned().unwrap_or_default();
@@ -279,9 +290,8 @@ async fn mcp_server(issuer: String, issued: Arc<Mutex<HashMap<String, String>>>)
                     let scope = issued.lock().unwrap().get(&token).cloned();
                     let message: Value = serde_json::from_str(&body).unwrap_or_default();
                     let method = message["method"].as_str().unwrap_or_default();
-                    let challenge = |extra: &str| {
-                        format!(r#"Bearer resource_metadata="{prm_url}"{extra}"#)
-                    };
+                    let challenge =
+                        |extra: &str| format!(r#"Bearer resource_metadata="{prm_url}"{extra}"#);
                     let revoked = token == "at-1" && method == "tools/list";
                     let Some(scope) = scope.filter(|_| !revoked) else {
                         return (
@@ -387,7 +397,10 @@ async fn the_id_token_becomes_a_grant_then_an_access_token() {
     assert!(w.authorization.saw(&format!("{AGENT}:{AGENT_SECRET}")));
     assert!(w.authorization.saw(&format!("resource={}", w.mcp_url())));
     // Held while valid: no second exchange.
-    assert_eq!(client.access_token(&w.mcp_url()).await.unwrap().secret(), "at-1");
+    assert_eq!(
+        client.access_token(&w.mcp_url()).await.unwrap().secret(),
+        "at-1"
+    );
     assert_eq!(w.idp.id_tokens.lock().unwrap().len(), 1);
 }
 
@@ -467,7 +480,10 @@ async fn an_application_provider_supplies_the_grant() {
         async move { Ok::<_, CallbackError>(SecurityToken::new("jag-from-broker")) }
     };
     let client = w.agent_with(IdentityAssertion::from_provider(provider));
-    assert_eq!(client.access_token(&w.mcp_url()).await.unwrap().secret(), "at-1");
+    assert_eq!(
+        client.access_token(&w.mcp_url()).await.unwrap().secret(),
+        "at-1"
+    );
     let asked = asked.lock().unwrap();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].audience, w.authorization.base);
@@ -490,7 +506,10 @@ async fn the_id_token_never_goes_to_a_server_the_agent_was_not_configured_with()
         .access_token(&format!("{}/mcp", evil_mcp.base))
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::UntrustedIssuer { .. }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::UntrustedIssuer { .. }),
+        "{err:?}"
+    );
     assert_eq!(evil_as.requests(), 0);
     assert_eq!(w.idp.server.requests(), 0);
     assert!(!evil_mcp.saw("id-token-"));

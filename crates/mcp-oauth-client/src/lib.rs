@@ -11,6 +11,12 @@
 //! 403 `insufficient_scope`, and shares one refresh among concurrent
 //! requests (and, through a shared [`FileStore`], among processes).
 //!
+//! In an enterprise, [`Login::IdentityAssertion`] trades the person's
+//! sign-in at the company's identity provider for access tokens without
+//! another login (enterprise-managed authorization: an ID-JAG from an RFC
+//! 8693 token exchange at the IdP, redeemed with the RFC 7523 JWT bearer
+//! grant).
+//!
 //! Secrets stay home: a password ([`Login::password`]) or a pre-registered
 //! client is bound to the one authorization server named with
 //! [`OAuthClientBuilder::authorization_server`]; an MCP server that points

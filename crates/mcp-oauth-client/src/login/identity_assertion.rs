@@ -293,12 +293,14 @@ impl IdentityAssertion {
         request: IdJagRequest,
     ) -> Result<SecurityToken, ClientError> {
         match &self.source {
-            GrantSource::Provider(p) => p.id_jag(request).await.map_err(|source| {
-                ClientError::IdentityAssertion {
-                    idp: "the application's ID-JAG provider".into(),
-                    source: IdentityAssertionError::Provider(source),
-                }
-            }),
+            GrantSource::Provider(p) => {
+                p.id_jag(request)
+                    .await
+                    .map_err(|source| ClientError::IdentityAssertion {
+                        idp: "the application's ID-JAG provider".into(),
+                        source: IdentityAssertionError::Provider(source),
+                    })
+            }
             GrantSource::Exchange(e) => e.exchange(http, &request).await,
         }
     }
@@ -459,7 +461,10 @@ mod tests {
                 client,
                 FixedIdToken::new("the-id-token"),
             );
-            let shown = format!("{login:?} {:?}", crate::Login::IdentityAssertion(login.clone()));
+            let shown = format!(
+                "{login:?} {:?}",
+                crate::Login::IdentityAssertion(login.clone())
+            );
             assert!(!shown.contains("idp-secret"), "{shown}");
             assert!(!shown.contains("the-id-token"), "{shown}");
             assert!(shown.contains("https://idp.example"), "{shown}");
@@ -510,7 +515,13 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, ClientError::InsecureUrl { what: "IdP issuer", .. }),
+            matches!(
+                err,
+                ClientError::InsecureUrl {
+                    what: "IdP issuer",
+                    ..
+                }
+            ),
             "{err}"
         );
     }
