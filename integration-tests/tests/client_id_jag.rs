@@ -220,9 +220,13 @@ async fn idp(mode: IdpMode, audience: String, resource: String) -> Idp {
 
 /// The MCP server's authorization server: metadata (JWT bearer only, no
 /// PKCE advertised) and a token endpoint that checks the grant and Basic
-/// authentication and issues `at-N` with the scope asked, which it writes
-/// into `issued` for the MCP server to check.
-async fn authorization_server(issued: Arc<Mutex<HashMap<String, String>>>) -> Recorded {
+/// authentication and issues `at-N` with the scope asked, valid
+/// `expires_in` seconds, which it writes into `issued` for the MCP server
+/// to check.
+async fn authorization_server(
+    issued: Arc<Mutex<HashMap<String, String>>>,
+    expires_in: u64,
+) -> Recorded {
     let count = Arc::new(AtomicUsize::new(0));
     Recorded::start(move |base| {
         let metadata = json!({"issuer": base, "token_endpoint": format!("{base}/token"),
@@ -256,7 +260,7 @@ async fn authorization_server(issued: Arc<Mutex<HashMap<String, String>>>) -> Re
                     let scope = f.get("scope").cloned().unwrap_or_default();
                     issued.lock().unwrap().insert(token.clone(), scope.clone());
                     axum::Json(json!({"access_token": token, "token_type": "Bearer",
-                        "expires_in": 3600, "scope": scope}))
+                        "expires_in": expires_in, "scope": scope}))
                     .into_response()
                 }),
             )
@@ -338,8 +342,12 @@ struct World {
 
 impl World {
     async fn start(mode: IdpMode) -> Self {
+        Self::start_with(mode, 3600).await
+    }
+
+    async fn start_with(mode: IdpMode, expires_in: u64) -> Self {
         let issued = Arc::new(Mutex::new(HashMap::new()));
-        let authorization = authorization_server(issued.clone()).await;
+        let authorization = authorization_server(issued.clone(), expires_in).await;
         let mcp = mcp_server(authorization.base.clone(), issued).await;
         let idp = idp(
             mode,
@@ -402,6 +410,28 @@ async fn the_id_token_becomes_a_grant_then_an_access_token() {
         "at-1"
     );
     assert_eq!(w.idp.id_tokens.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_expiring_access_token_is_replaced_by_a_new_grant() {
+    let w = World::start_with(IdpMode::Grant, 1).await;
+    let client = w.agent();
+    assert_eq!(
+        client.access_token(&w.mcp_url()).await.unwrap().secret(),
+        "at-1"
+    );
+    // A one-second token is due once a whole second has passed: no refresh
+    // token to use, so a new exchange with a fresh ID token, same scope.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        client.access_token(&w.mcp_url()).await.unwrap().secret(),
+        "at-2"
+    );
+    assert_eq!(
+        *w.idp.id_tokens.lock().unwrap(),
+        ["id-token-1", "id-token-2"]
+    );
+    assert_eq!(*w.idp.scopes.lock().unwrap(), ["mcp", "mcp"]);
 }
 
 #[tokio::test]
@@ -499,7 +529,7 @@ async fn the_id_token_never_goes_to_a_server_the_agent_was_not_configured_with()
     // before anything is sent there, and the IdP is not even asked.
     let w = World::start(IdpMode::Grant).await;
     let evil_issued = Arc::new(Mutex::new(HashMap::new()));
-    let evil_as = authorization_server(evil_issued.clone()).await;
+    let evil_as = authorization_server(evil_issued.clone(), 3600).await;
     let evil_mcp = mcp_server(evil_as.base.clone(), evil_issued).await;
     let err = w
         .agent()

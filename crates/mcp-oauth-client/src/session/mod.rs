@@ -57,6 +57,15 @@ enum Attempt {
     UnknownClient(ErrorResponse),
 }
 
+/// Whether `login` gets tokens without a person (so a new grant costs
+/// nobody anything).
+fn unattended(login: &Login) -> bool {
+    matches!(
+        login,
+        Login::IdentityAssertion(_) | Login::ClientCredentials
+    )
+}
+
 /// Whether the access token should be refreshed now.
 fn due(tokens: &Tokens) -> bool {
     tokens.refresh_at.is_some_and(|r| r <= now())
@@ -136,6 +145,14 @@ impl Session {
             return match self.refresh(&mut st).await {
                 Ok(t) => Ok(Some(t)),
                 Err(e @ ClientError::ClientRefused { .. }) => Err(e),
+                // No person to bother (an identity assertion, client
+                // credentials): a new grant now, for the scopes held,
+                // rather than the expiring token.
+                Err(e) if unattended(&self.config.login) => {
+                    tracing::debug!(error = %e, "no refresh; a new grant before expiry");
+                    let held = Some(ScopeSet::parse_lossy(&tokens.scope)).filter(|s| !s.is_empty());
+                    self.authorize(&mut st, None, held).await.map(Some)
+                }
                 Err(e) => {
                     tracing::info!(error = %e, "refresh before expiry failed; a new login will follow");
                     Ok(None)
