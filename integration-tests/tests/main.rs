@@ -11,6 +11,7 @@ mod browser_account;
 mod cimd;
 mod client;
 mod client_assertion;
+mod client_id_jag;
 mod device;
 mod federation;
 mod flow;
