@@ -13,6 +13,7 @@ mod client;
 mod client_assertion;
 mod client_id_jag;
 mod device;
+mod enterprise;
 mod federation;
 mod flow;
 mod id_jag;
