@@ -414,11 +414,14 @@ pub trait AuditStore: Send + Sync {
 ///
 /// [`VaultStore::replace_upstream_token`] is a compare-and-set on the
 /// record's version, so two instances refreshing one person's upstream
-/// token at once do not overwrite the newer token with an older one.
+/// token at once do not overwrite the newer token with an older one. Every
+/// write sets a fresh random version (see [`UpstreamTokenRecord::version`]),
+/// so a version read before a delete and a new sign-in never matches the
+/// new record.
 #[async_trait]
 pub trait VaultStore: Send + Sync {
     /// Stores a person's tokens at a provider, replacing what was there
-    /// (a new sign-in); returns the new version.
+    /// (a new sign-in); returns the new (fresh random) version.
     async fn put_upstream_token(&self, record: UpstreamTokenRecord) -> Result<u64, StorageError>;
 
     /// A person's tokens at a provider.
@@ -430,8 +433,8 @@ pub trait VaultStore: Send + Sync {
 
     /// Replaces the sealed tokens and `updated_at` of `record`'s (subject,
     /// provider) if its version is still `expected` (one conditional
-    /// write); returns the new version, or `None` when another write came
-    /// first (or the record is gone).
+    /// write); returns the new (fresh random) version, or `None` when
+    /// another write came first (or the record is gone).
     async fn replace_upstream_token(
         &self,
         record: UpstreamTokenRecord,
