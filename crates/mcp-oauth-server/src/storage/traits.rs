@@ -375,6 +375,15 @@ pub trait AccountStore: Send + Sync {
         resource: &str,
     ) -> Result<u64, StorageError>;
 
+    /// When any grant of `subject` to `client_id`, whatever its resource,
+    /// was last revoked (0: never): what a client-wide decision needs,
+    /// such as issuing an ID-JAG for an ID token, which names no resource.
+    async fn client_grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<u64, StorageError>;
+
     /// Stores a new session.
     async fn insert_session(&self, session: SessionRecord) -> Result<(), StorageError>;
 
