@@ -15,9 +15,9 @@ use mcp_oauth_core::discovery::{
 use mcp_oauth_core::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use mcp_oauth_core::resource::ResourceUri;
 
-use crate::config::same_issuer;
 use crate::error::{ClientError, FetchError};
 use crate::fetch::{self, require_secure};
+use crate::issuer::same_issuer;
 
 /// What discovery found.
 #[derive(Debug, Clone)]

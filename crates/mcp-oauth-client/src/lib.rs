@@ -48,6 +48,7 @@ mod config;
 mod discovery;
 mod error;
 mod fetch;
+mod issuer;
 mod login;
 mod session;
 pub mod store;

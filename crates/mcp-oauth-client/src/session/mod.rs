@@ -23,9 +23,10 @@ use mcp_oauth_core::token::TokenRequest;
 
 pub use self::forget::Forgotten;
 use self::grant::now;
-use crate::config::{Config, same_issuer};
+use crate::config::Config;
 use crate::discovery::{Discovered, discover_for_login, is_own_resource};
 use crate::error::ClientError;
+use crate::issuer::same_issuer;
 use crate::login::Login;
 use crate::store::{Registration, RegistrationKey, SessionKey, SessionRecord, Tokens};
 
