@@ -153,7 +153,11 @@ async fn sqlite_data_version_moves_with_every_commit_of_any_connection() {
     let a = SqliteStorage::open(&path).unwrap();
     let b = SqliteStorage::open(&path).unwrap();
     let first = a.data_version().expect("a file database has a stamp");
-    assert_eq!(a.data_version(), Some(first), "unchanged while nothing is written");
+    assert_eq!(
+        a.data_version(),
+        Some(first),
+        "unchanged while nothing is written"
+    );
     // A write through this handle's own connection moves it...
     a.revoke_jti("j1", u64::MAX / 2).await.unwrap();
     let second = a.data_version().unwrap();
