@@ -2,8 +2,11 @@
 //! authorization §5): an enterprise identity provider of our own (an ES256
 //! key, its JWK Set served on loopback or given inline) signs grants, and
 //! our authorization server redeems them for access tokens at `/token`.
-//! `refusals` checks every refusal with its exact error and description.
+//! `refusals` checks every refusal with its exact error and description;
+//! `grants` the grants the redeemed tokens belong to (revocation, listing,
+//! token exchange).
 
+mod grants;
 mod refusals;
 
 use std::net::TcpListener;
@@ -11,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use integration_tests::{RESOURCE, TestServer, USER, http, now};
+use integration_tests::{ManualClock, RESOURCE, TestServer, USER, http, now};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use mcp_oauth_core::jose::verification_keys;
 use mcp_oauth_core::registration::GrantType;
@@ -36,7 +39,8 @@ const RESOURCE2: &str = "http://127.0.0.1:8000/other";
 /// The inline provider's issuer; it requires verified corp.example
 /// addresses and limits its grants to [`RESOURCE`].
 const CORP: &str = "https://corp.example";
-/// The provider whose people are local users (by `preferred_username`).
+/// The provider whose people are local users (by `preferred_username`,
+/// with a verified corp.example address).
 const STAFF: &str = "https://staff.example";
 /// The grant type.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -162,6 +166,16 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) async fn start(storage: Arc<dyn Storage>) -> Self {
+        Self::start_with(storage, None, |c| c).await
+    }
+
+    /// The server on `clock` (the system's if `None`), configured further
+    /// by `more`.
+    pub(crate) async fn start_with(
+        storage: Arc<dyn Storage>,
+        clock: Option<Arc<ManualClock>>,
+        more: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Self {
         let acme = Idp::served().await;
         let corp = Idp::inline(CORP);
         let staff = Idp::inline(STAFF);
@@ -188,10 +202,15 @@ impl Setup {
             .trusted_idp(
                 TrustedIdpConfig::with_jwks("staff", STAFF, staff.jwks(), [AGENT])
                     .subject_claim("preferred_username")
+                    .email_domains(["corp.example"])
                     .local_users(),
             )
         };
-        let s = TestServer::start_with(storage, config).await;
+        let config = |c| more(config(c));
+        let s = match clock {
+            Some(clock) => TestServer::start_on_clock_with(storage, clock, config).await,
+            None => TestServer::start_with(storage, config).await,
+        };
         Self {
             s,
             acme,

@@ -1,7 +1,8 @@
 //! A client for the `@modelcontextprotocol/conformance` suite: the server
 //! URL is the last argument, the scenario name is in
 //! `MCP_CONFORMANCE_SCENARIO`, pre-registered credentials (if any) in
-//! `MCP_CONFORMANCE_CONTEXT`. It connects, lists the tools, calls each one
+//! `MCP_CONFORMANCE_CONTEXT`, with, for enterprise-managed authorization,
+//! the IdP's issuer, the agent's client id there and the person's ID token. It connects, lists the tools, calls each one
 //! that takes no arguments, and exits 0 on success.
 //!
 //! ```text
@@ -20,7 +21,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use mcp_oauth_client::{AuthorizeCallback, Login, OAuthClient, discover};
+use mcp_oauth_client::{
+    AuthorizeCallback, FixedIdToken, IdentityAssertion, IdpClient, Login, OAuthClient, discover,
+};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 
@@ -100,6 +103,22 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     }
     if scenario.contains("client-credentials") {
         builder = builder.login(Login::ClientCredentials);
+    }
+    // Enterprise-managed authorization (SEP-990): the suite plays the
+    // enterprise IdP and hands over its issuer, the agent's client id there
+    // and the person's ID token; the credentials at the MCP server's
+    // authorization server are the pre-registered ones above.
+    if let (Some(idp), Some(id_token)) = (field("idp_issuer"), field("idp_id_token")) {
+        let idp_client = match (field("idp_client_id"), field("idp_client_secret")) {
+            (Some(id), Some(secret)) => IdpClient::secret_basic(id, secret),
+            (Some(id), None) => IdpClient::public(id),
+            (None, _) => return Err("the context names no client id at the IdP".into()),
+        };
+        builder = builder.login(Login::IdentityAssertion(IdentityAssertion::new(
+            idp,
+            idp_client,
+            FixedIdToken::new(id_token),
+        )));
     }
     let client = builder.build()?;
     let mcp = ().serve(client.transport(url)?).await?;

@@ -15,6 +15,7 @@ use mcp_oauth_core::scope::ScopeSet;
 use crate::error::ClientError;
 use crate::fetch::require_secure;
 use crate::login::Login;
+use crate::login::identity_assertion::IdentityAssertion;
 use crate::store::{Registration, TokenStore};
 
 pub(crate) struct Config {
@@ -53,6 +54,8 @@ impl Config {
         } else {
             let needs_trust = if matches!(self.login, Login::Password(_)) {
                 Some("a password login (Login::password)")
+            } else if matches!(self.login, Login::IdentityAssertion(_)) {
+                Some("an identity assertion login (Login::IdentityAssertion)")
             } else if self
                 .preregistered
                 .as_ref()
@@ -94,8 +97,36 @@ impl Config {
                 "Login::ClientCredentials needs client_credentials(id, secret) or private_key_jwt(...)".into(),
             ));
         }
+        if let Login::IdentityAssertion(login) = &self.login {
+            check_identity_assertion(self, login)?;
+        }
         Ok(())
     }
+}
+
+/// Enterprise-managed authorization needs a client pre-registered at the
+/// trusted authorization server with credentials (the extension §5: the
+/// grant is redeemed by an authenticated client), and an IdP issuer that is
+/// a valid issuer identifier on https (or loopback http).
+fn check_identity_assertion(config: &Config, login: &IdentityAssertion) -> Result<(), ClientError> {
+    let authenticated = config.assertion_key.is_some()
+        || config
+            .preregistered
+            .as_ref()
+            .is_some_and(|r| r.client_secret.is_some());
+    if !authenticated {
+        return Err(ClientError::Config(
+            "Login::IdentityAssertion needs the client pre-registered at the authorization server: \
+             client_credentials(id, secret) or private_key_jwt(...)"
+                .into(),
+        ));
+    }
+    if let Some(idp) = login.idp_issuer() {
+        Issuer::parse(idp.to_owned())
+            .map_err(|e| ClientError::invalid_url("IdP issuer", idp, e))?;
+        require_secure("IdP issuer", idp)?;
+    }
+    Ok(())
 }
 
 /// A redirect URI the agent chose must be one an authorization server
@@ -116,43 +147,4 @@ fn check_redirect(login: &Login, uri: &str) -> Result<(), ClientError> {
         }
     }
     Ok(())
-}
-
-/// Whether two issuer identifiers name the same server: equal once parsed
-/// as URLs, so `http://h` and `http://h/`, or a differently cased host,
-/// are one, while another scheme, host, port or path is not.
-pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn issuers_compare_as_urls() {
-        assert!(same_issuer(
-            "http://127.0.0.1:9000",
-            "http://127.0.0.1:9000/"
-        ));
-        assert!(same_issuer("https://AS.example", "https://as.example:443/"));
-        assert!(same_issuer(
-            "https://as.example/t1",
-            "https://as.example/t1"
-        ));
-        for other in [
-            "http://as.example",
-            "https://as.example:8443",
-            "https://as.example/t1",
-            "https://evil.example",
-            "https://as.example.evil.example",
-            "https://as.example@evil.example",
-            "not a url",
-        ] {
-            assert!(!same_issuer("https://as.example", other), "{other}");
-        }
-    }
 }

@@ -15,9 +15,9 @@ use mcp_oauth_core::discovery::{
 use mcp_oauth_core::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use mcp_oauth_core::resource::ResourceUri;
 
-use crate::config::same_issuer;
 use crate::error::{ClientError, FetchError};
 use crate::fetch::{self, require_secure};
+use crate::issuer::same_issuer;
 
 /// What discovery found.
 #[derive(Debug, Clone)]
@@ -266,12 +266,14 @@ fn legacy_origin(mcp_url: &ResourceUri) -> Result<String, ClientError> {
 
 /// Runs discovery for the MCP server at `mcp_url`. With a `trusted`
 /// issuer, a server that names only other authorization servers is refused
-/// before anything is sent to them.
+/// before anything is sent to them. With `pkce` (a login through the
+/// authorization endpoint), a server without S256 is refused.
 pub(crate) async fn discover_for_login(
     http: &reqwest::Client,
     mcp_url: &ResourceUri,
     challenge: Option<&BearerChallenge>,
     trusted: Option<&str>,
+    pkce: bool,
 ) -> Result<Discovered, ClientError> {
     let d = |m: String| ClientError::Discovery(m);
     let prm = resource_metadata(http, mcp_url, challenge).await?;
@@ -330,7 +332,7 @@ pub(crate) async fn discover_for_login(
     } else {
         issuer
     };
-    if !metadata.supports_s256() {
+    if pkce && !metadata.supports_s256() {
         return Err(ClientError::NoS256(issuer));
     }
     for (what, endpoint) in [

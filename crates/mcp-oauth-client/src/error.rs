@@ -178,6 +178,18 @@ pub enum ClientError {
         #[source]
         error: ErrorResponse,
     },
+    /// Enterprise-managed authorization
+    /// ([`Login::IdentityAssertion`](crate::Login::IdentityAssertion))
+    /// could not get an ID-JAG: the IdP (or the application's provider)
+    /// failed or refused.
+    #[error("no identity assertion grant from {idp}: {source}")]
+    IdentityAssertion {
+        /// The IdP issuer, as configured (or which provider).
+        idp: String,
+        /// What went wrong.
+        #[source]
+        source: IdentityAssertionError,
+    },
     /// The token store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -234,6 +246,53 @@ pub enum FetchError {
     /// The HTTP exchange failed.
     #[error("{0}")]
     Http(#[source] reqwest::Error),
+}
+
+/// Why no ID-JAG could be had; see [`ClientError::IdentityAssertion`].
+/// None of these carries the ID token or a secret.
+///
+/// ```
+/// use mcp_oauth_client::{ClientError, IdentityAssertionError};
+///
+/// fn idp_refused(err: &ClientError) -> bool {
+///     matches!(err, ClientError::IdentityAssertion { source: IdentityAssertionError::Refused(_), .. })
+/// }
+/// # let _ = idp_refused;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityAssertionError {
+    /// The [`IdTokenSource`](crate::IdTokenSource) failed.
+    #[error("the ID token source failed")]
+    IdTokenSource(#[source] CallbackError),
+    /// The [`IdJagProvider`](crate::IdJagProvider) failed.
+    #[error("the ID-JAG provider failed")]
+    Provider(#[source] CallbackError),
+    /// No metadata of the configured IdP issuer was found (RFC 8414, OpenID
+    /// Connect Discovery), or only documents naming another issuer.
+    #[error("no metadata of the IdP found{}", .found.as_ref().map(|f| format!(" (a document names the issuer {f}; refused)")).unwrap_or_default())]
+    NoMetadata {
+        /// The issuer a document named instead, if one did.
+        found: Option<String>,
+    },
+    /// The IdP's metadata names no token endpoint.
+    #[error("the IdP's metadata names no token endpoint")]
+    NoTokenEndpoint,
+    /// The IdP refused the token exchange (its RFC 6749 §5.2 answer).
+    #[error("the IdP refused the token exchange: {0}")]
+    Refused(#[source] ErrorResponse),
+    /// The IdP's answer could not be read as a token response.
+    #[error("unreadable token exchange response")]
+    Unreadable(#[source] serde_json::Error),
+    /// The IdP issued something else than an ID-JAG (`issued_token_type`).
+    #[error("the IdP issued {} instead of an ID-JAG", .issued_token_type.as_deref().unwrap_or("an untyped token"))]
+    NotAnIdJag {
+        /// The `issued_token_type` it named.
+        issued_token_type: Option<String>,
+    },
+    /// The answer's `token_type` is not `N_A`.
+    #[error("the IdP answered token_type {0}, not N_A")]
+    WrongTokenType(String),
 }
 
 /// What is wrong with a URL; see [`ClientError::InvalidUrl`].

@@ -11,6 +11,12 @@
 //! 403 `insufficient_scope`, and shares one refresh among concurrent
 //! requests (and, through a shared [`FileStore`], among processes).
 //!
+//! In an enterprise, [`Login::IdentityAssertion`] trades the person's
+//! sign-in at the company's identity provider for access tokens without
+//! another login (enterprise-managed authorization: an ID-JAG from an RFC
+//! 8693 token exchange at the IdP, redeemed with the RFC 7523 JWT bearer
+//! grant).
+//!
 //! Secrets stay home: a password ([`Login::password`]) or a pre-registered
 //! client is bound to the one authorization server named with
 //! [`OAuthClientBuilder::authorization_server`]; an MCP server that points
@@ -42,6 +48,7 @@ mod config;
 mod discovery;
 mod error;
 mod fetch;
+mod issuer;
 mod login;
 mod session;
 pub mod store;
@@ -50,8 +57,12 @@ mod transport;
 
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use discovery::{ServerAuthorization, discover};
-pub use error::{CallbackError, ClientError, FetchError, UrlError};
+pub use error::{CallbackError, ClientError, FetchError, IdentityAssertionError, UrlError};
 pub use login::device::{DeviceCodePrompt, DevicePrompt};
+pub use login::identity_assertion::{
+    FixedIdToken, IdJagProvider, IdJagRequest, IdTokenSource, IdentityAssertion, IdpClient,
+    TokenFuture,
+};
 pub use login::{AuthorizeCallback, BrowserOpener, Credentials, Login};
 pub use mcp_oauth_core as core;
 /// The rmcp this crate is built with (3.11, with its `client` and

@@ -43,11 +43,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ErrorResponse;
-use crate::macros::open_enum;
 use crate::resource::ResourceUri;
 use crate::scope::ScopeSet;
 use crate::serde_util::{opt_bool_lenient, opt_scope_lenient};
 use crate::token::Audience;
+pub use crate::token::TokenTypeId;
 
 /// The JOSE `typ` an ID-JAG must carry (the extension, §4.3).
 pub const ID_JAG_JWT_TYPE: &str = "oauth-id-jag+jwt";
@@ -55,28 +55,6 @@ pub const ID_JAG_JWT_TYPE: &str = "oauth-id-jag+jwt";
 /// The MCP extension identifier of enterprise-managed authorization.
 pub const ENTERPRISE_MANAGED_AUTHORIZATION: &str =
     "io.modelcontextprotocol/enterprise-managed-authorization";
-
-open_enum! {
-    /// An RFC 8693 §3 token type identifier (`subject_token_type`,
-    /// `actor_token_type`, `requested_token_type`, `issued_token_type`).
-    pub enum TokenTypeId (
-        /// Any other identifier.
-        Other
-    ) {
-        /// An OAuth access token.
-        AccessToken => "urn:ietf:params:oauth:token-type:access_token",
-        /// An OAuth refresh token.
-        RefreshToken => "urn:ietf:params:oauth:token-type:refresh_token",
-        /// An OpenID Connect ID token.
-        IdToken => "urn:ietf:params:oauth:token-type:id_token",
-        /// An Identity Assertion JWT Authorization Grant.
-        IdJag => "urn:ietf:params:oauth:token-type:id-jag",
-        /// Any JWT.
-        Jwt => "urn:ietf:params:oauth:token-type:jwt",
-        /// A SAML 2.0 assertion.
-        Saml2 => "urn:ietf:params:oauth:token-type:saml2",
-    }
-}
 
 /// The claims of an Identity Assertion JWT Authorization Grant (the
 /// extension, §4.3). Every claim the extension requires is a plain field, so

@@ -34,7 +34,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, ErrorResponse};
-use crate::exchange::TokenTypeId;
 use crate::macros::open_enum;
 use crate::pkce::PkceVerifier;
 use crate::registration::GrantType;
@@ -46,8 +45,10 @@ use crate::secret::{
 use crate::serde_util::{opt_scope_lenient, opt_u64_lenient};
 
 mod claims;
+mod token_type;
 
 pub use claims::{AccessTokenClaims, Audience, TimeValidationError};
+pub use token_type::TokenTypeId;
 
 /// The JOSE `typ` of an RFC 9068 access token.
 pub const ACCESS_TOKEN_JWT_TYPE: &str = "at+jwt";

@@ -133,7 +133,7 @@ impl AuthServer {
         }
         let federation = Federation::new(&config.upstreams, config.keys.encryption_key.as_ref())
             .map_err(StartError::Config)?;
-        let trusted_idps = TrustedIdps::new(&config.trusted_idps, &config.upstreams)
+        let trusted_idps = TrustedIdps::new(&config.trusted_idps, &config.upstreams, clock.clone())
             .map_err(StartError::Config)?;
         config.exchange.validate().map_err(StartError::Config)?;
         // The tokens of providers no longer configured, or no longer

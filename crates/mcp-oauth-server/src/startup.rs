@@ -135,7 +135,13 @@ pub(crate) fn build_metadata(
     if !config.trusted_idps.is_empty() {
         grant_types.push(GrantType::JwtBearer);
     }
-    if !config.exchange.is_empty() {
+    // Token exchange: configured under `[exchange]`, or for a provider's
+    // tokens (`[[upstreams]]` with `exchange_clients`).
+    let upstream_exchange = config
+        .upstreams
+        .iter()
+        .any(|u| u.store_tokens && !u.exchange_clients.is_empty());
+    if !config.exchange.is_empty() || upstream_exchange {
         grant_types.push(GrantType::TokenExchange);
     }
     AuthorizationServerMetadata {

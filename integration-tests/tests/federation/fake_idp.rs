@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
@@ -63,6 +65,15 @@ pub(super) struct Shared {
     pub(super) refreshes: Mutex<u32>,
     /// How many API calls it answered.
     pub(super) api_calls: Mutex<u32>,
+    /// Two refreshes racing on one rotating refresh token, made certain:
+    /// while set, a granted refresh (the token spent) is answered only once
+    /// a refresh was refused, or after a second.
+    pub(super) hold_refreshes: AtomicBool,
+    /// How many refresh grants were asked for (granted or refused).
+    pub(super) refresh_requests: AtomicU32,
+    /// Signalled when a refresh was granted.
+    pub(super) refresh_granted: tokio::sync::Notify,
+    refresh_refused: tokio::sync::Notify,
     key: ClientKey,
     foreign: ClientKey,
     codes: Mutex<HashMap<String, Authorization>>,
@@ -85,6 +96,10 @@ impl FakeIdp {
             live: Mutex::new(Vec::new()),
             refreshes: Mutex::new(0),
             api_calls: Mutex::new(0),
+            hold_refreshes: AtomicBool::new(false),
+            refresh_requests: AtomicU32::new(0),
+            refresh_granted: tokio::sync::Notify::new(),
+            refresh_refused: tokio::sync::Notify::new(),
             key: new_key(KID),
             foreign: new_key(KID),
             codes: Mutex::new(HashMap::new()),
@@ -226,7 +241,18 @@ async fn token(s: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> Http
     let form = pairs(&body);
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     if field("grant_type") == "refresh_token" {
-        return refresh_grant(&s, &field("refresh_token"));
+        s.refresh_requests.fetch_add(1, Ordering::SeqCst);
+        let answer = refresh_grant(&s, &field("refresh_token"));
+        if s.hold_refreshes.load(Ordering::SeqCst) {
+            if answer.status().is_success() {
+                s.refresh_granted.notify_one();
+                let refused = s.refresh_refused.notified();
+                let _ = tokio::time::timeout(Duration::from_secs(1), refused).await;
+            } else {
+                s.refresh_refused.notify_one();
+            }
+        }
+        return answer;
     }
     let Some(auth) = s.codes.lock().unwrap().remove(&field("code")) else {
         return refuse("invalid_grant");

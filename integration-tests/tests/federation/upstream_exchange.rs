@@ -8,14 +8,17 @@ use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
 use integration_tests::{TestServer, http};
+use mcp_oauth_core::issuer::Issuer;
 use mcp_oauth_core::registration::GrantType;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_examples::upstream_api::{UpstreamApiServer, app};
-use mcp_oauth_server::OperatorClient;
 use mcp_oauth_server::keys::KeyEncryptionKey;
 use mcp_oauth_server::storage::{GrantFilter, SqliteStorage, Storage};
+use mcp_oauth_server::{OperatorClient, ServerConfig};
 use mcp_oauth_verifier::Verifier;
 use serde_json::{Value, json};
+
+mod races;
 
 use super::fake_idp::FakeIdp;
 use super::{Browser, Stop, client_answer, request_for};
@@ -26,6 +29,11 @@ const RS_ID: &str = "github-tools";
 const RS_SECRET: &str = "github-tools-secret-0123456789";
 const OTHER_ID: &str = "other-rs";
 const OTHER_SECRET: &str = "other-rs-secret-0123456789";
+/// A trusted confidential client (an agent) whose tokens may name the
+/// tools' resource, listed in `exchange_clients` by mistake: not a
+/// resource server.
+const AGENT_ID: &str = "agent";
+const AGENT_SECRET: &str = "agent-secret-0123456789";
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
@@ -73,26 +81,8 @@ impl World {
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("as.db");
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db).unwrap());
-        let upstream = idp.upstream().store_tokens([RS_ID]).api_urls([idp.api()]);
-        let (rs_uri, other_uri) = (
-            ResourceUri::parse(&rs).unwrap(),
-            ResourceUri::parse(&other).unwrap(),
-        );
-        let s = TestServer::start_listening(as_listener, storage, move |mut c| {
-            c.keys.encryption_key =
-                Some(KeyEncryptionKey::from_base64(&Base64::encode_string(&[42u8; 32])).unwrap());
-            c.scopes(["mcp"])
-                .upstream(upstream)
-                .client(
-                    OperatorClient::resource_server(RS_ID, RS_SECRET, [rs_uri])
-                        .grants([GrantType::TokenExchange]),
-                )
-                .client(
-                    OperatorClient::resource_server(OTHER_ID, OTHER_SECRET, [other_uri])
-                        .grants([GrantType::TokenExchange]),
-                )
-        })
-        .await;
+        let config = Self::config(&idp, &rs, &other);
+        let s = TestServer::start_listening(as_listener, storage, config).await;
         Self {
             idp,
             s,
@@ -101,6 +91,57 @@ impl World {
             db,
             task,
         }
+    }
+
+    /// The AS's configuration: the provider keeping tokens for
+    /// `github-tools` (and, by mistake, the agent), `github-tools` and
+    /// another resource server, the agent.
+    fn config(
+        idp: &FakeIdp,
+        rs: &str,
+        other: &str,
+    ) -> impl FnOnce(ServerConfig) -> ServerConfig + use<> {
+        let upstream = idp
+            .upstream()
+            .store_tokens([RS_ID, AGENT_ID])
+            .api_urls([idp.api()]);
+        let (rs_uri, other_uri) = (
+            ResourceUri::parse(rs).unwrap(),
+            ResourceUri::parse(other).unwrap(),
+        );
+        move |mut c| {
+            c.keys.encryption_key =
+                Some(KeyEncryptionKey::from_base64(&Base64::encode_string(&[42u8; 32])).unwrap());
+            c.scopes(["mcp"])
+                .upstream(upstream)
+                .client(
+                    OperatorClient::resource_server(RS_ID, RS_SECRET, [rs_uri.clone()])
+                        .grants([GrantType::TokenExchange]),
+                )
+                .client(
+                    OperatorClient::resource_server(OTHER_ID, OTHER_SECRET, [other_uri])
+                        .grants([GrantType::TokenExchange]),
+                )
+                .client(
+                    OperatorClient::service(AGENT_ID, AGENT_SECRET)
+                        .resource(rs_uri)
+                        .grants([GrantType::TokenExchange]),
+                )
+        }
+    }
+
+    /// Another instance of the AS (same issuer, configuration and key) on
+    /// the same SQLite file, with its own connection.
+    async fn second_instance(&self) -> TestServer {
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&self.db).unwrap());
+        let config = Self::config(&self.idp, &self.rs, &self.other);
+        let issuer = Issuer::parse(self.s.base.clone()).unwrap();
+        TestServer::start_with(storage, move |c| {
+            let mut c = config(c);
+            c.issuer = issuer;
+            c
+        })
+        .await
     }
 
     /// A person signs in through the fake provider for a client asking a
@@ -137,19 +178,7 @@ impl World {
         token: &str,
         audience: &str,
     ) -> reqwest::Response {
-        http()
-            .post(self.s.url("/token"))
-            .basic_auth(client.0, Some(client.1))
-            .form(&[
-                ("grant_type", EXCHANGE),
-                ("subject_token", token),
-                ("subject_token_type", ACCESS),
-                ("requested_token_type", ACCESS),
-                ("audience", audience),
-            ])
-            .send()
-            .await
-            .unwrap()
+        exchange_at(&self.s, client, token, audience).await
     }
 
     /// Calls the rmcp server's `upstream_user` tool with `token`.
@@ -188,6 +217,28 @@ impl World {
     }
 }
 
+/// A token exchange at the AS `s` as `client` (id, secret).
+async fn exchange_at(
+    s: &TestServer,
+    client: (&str, &str),
+    token: &str,
+    audience: &str,
+) -> reqwest::Response {
+    http()
+        .post(s.url("/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[
+            ("grant_type", EXCHANGE),
+            ("subject_token", token),
+            ("subject_token_type", ACCESS),
+            ("requested_token_type", ACCESS),
+            ("audience", audience),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn error_of(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap();
@@ -204,6 +255,18 @@ async fn error_of(r: reqwest::Response) -> (u16, String, String) {
 #[tokio::test]
 async fn a_tool_calls_the_upstream_api_as_the_person_and_only_allowed_servers_may_ask() {
     let w = World::start().await;
+    // The metadata offers token exchange though only the provider's
+    // `exchange_clients` use it.
+    let meta: Value = http()
+        .get(w.s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let grants = meta["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&json!(EXCHANGE)), "{meta}");
     let (token, client_id) = w.sign_in(&w.rs).await;
 
     // The tool exchanges the request's token and calls the provider's API.
@@ -247,6 +310,11 @@ async fn a_tool_calls_the_upstream_api_as_the_person_and_only_allowed_servers_ma
     // A resource server the provider does not list may not ask.
     let (status, error, _) =
         error_of(w.exchange((OTHER_ID, OTHER_SECRET), &token, "fake").await).await;
+    assert_eq!((status, error.as_str()), (400, "unauthorized_client"));
+    // Nor may a listed client that is not a resource server, though the
+    // token's audience is among the audiences it may ask for.
+    let (status, error, _) =
+        error_of(w.exchange((AGENT_ID, AGENT_SECRET), &token, "fake").await).await;
     assert_eq!((status, error.as_str()), (400, "unauthorized_client"));
 
     // A token sent to another resource cannot be exchanged by this one.

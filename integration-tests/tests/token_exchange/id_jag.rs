@@ -6,7 +6,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use mcp_oauth_core::exchange::{IdJagClaims, IdJagExpectations};
 use mcp_oauth_server::clock::Clock;
-use mcp_oauth_server::storage::AuditQuery;
+use mcp_oauth_server::storage::{AuditQuery, GrantFilter};
 use serde_json::{Value, json};
 
 use super::*;
@@ -276,5 +276,56 @@ async fn id_jag_refusals_name_their_reason() {
         "expired",
     )
     .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_whose_grant_was_revoked_gets_no_id_jag_for_earlier_id_tokens() {
+    let clock = ManualClock::start();
+    let s = TestServer::start_on_clock(clock.clone(), idp).await;
+    let mine = sign_in(&s, (AGENT.0, Some(AGENT.1)), "openid mcp", RESOURCE).await;
+    let id_token = mine["id_token"].as_str().unwrap();
+    let theirs = sign_in(&s, (OTHER.0, Some(OTHER.1)), "openid mcp", RESOURCE).await;
+    let other_id_token = theirs["id_token"].as_str().unwrap();
+    assert_eq!(
+        exchange(&s, AGENT, &jag_request(id_token, &[]))
+            .await
+            .status(),
+        200
+    );
+
+    // The person ends their grant to the client (the account page and
+    // `grant revoke` do this); the ID token names no resource, so any of
+    // the client's grants counts.
+    clock.advance(1);
+    let ended = s
+        .server
+        .accounts()
+        .revoke_grants(
+            &GrantFilter::subject(USER)
+                .client(AGENT.0)
+                .resource(RESOURCE),
+            &mcp_oauth_server::Actor::Operator,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    refused(
+        exchange(&s, AGENT, &jag_request(id_token, &[])).await,
+        "invalid_request",
+        "the person's grant to this client was ended since it was issued",
+    )
+    .await;
+    // Another client's grants are not touched.
+    let other = exchange(&s, OTHER, &jag_request(other_id_token, &[])).await;
+    refused(other, "invalid_target", "this client may not obtain grants").await;
+    // After signing in again, the client gets grants again.
+    clock.advance(1);
+    let fresh = sign_in(&s, (AGENT.0, Some(AGENT.1)), "openid mcp", RESOURCE).await;
+    let fresh = fresh["id_token"].as_str().unwrap();
+    assert_eq!(
+        exchange(&s, AGENT, &jag_request(fresh, &[])).await.status(),
+        200
+    );
     s.stop().await;
 }

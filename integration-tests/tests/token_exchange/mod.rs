@@ -29,9 +29,9 @@ use serde_json::Value;
 use crate::flow::{REDIRECT, get};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+pub(crate) const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
+pub(crate) const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
 
 /// The other authorization server, and its MCP server.
 const AUDIENCE: &str = "https://auth.chat.example";
@@ -43,7 +43,7 @@ const OTHER: (&str, &str) = ("exch-other", "exch-other-secret-0123456789");
 
 /// A confidential client the operator created that signs people in and
 /// may exchange tokens.
-fn exchanging_agent(id: &str, secret: &str) -> OperatorClient {
+pub(crate) fn exchanging_agent(id: &str, secret: &str) -> OperatorClient {
     let mut c = OperatorClient::public(id, [REDIRECT]).grants([
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
@@ -65,7 +65,7 @@ fn idp(mut c: ServerConfig) -> ServerConfig {
 
 /// Signs the person in to `client` (with its secret, if confidential) for
 /// `resource` with `scope`, through the login page; the token response.
-async fn sign_in(
+pub(crate) async fn sign_in(
     s: &TestServer,
     client: (&str, Option<&str>),
     scope: &str,
@@ -107,7 +107,11 @@ async fn sign_in(
 }
 
 /// A token exchange request by `who` with these parameters.
-async fn exchange(s: &TestServer, who: (&str, &str), params: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn exchange(
+    s: &TestServer,
+    who: (&str, &str),
+    params: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = vec![("grant_type", TOKEN_EXCHANGE)];
     form.extend_from_slice(params);
     http()

@@ -109,3 +109,76 @@ fn debug_never_shows_the_password() {
         "{text}"
     );
 }
+
+#[test]
+fn an_identity_assertion_login_needs_a_trusted_issuer_credentials_and_a_secure_idp() {
+    use crate::{FixedIdToken, IdentityAssertion, IdpClient};
+    let login = |idp: &str| {
+        Login::IdentityAssertion(IdentityAssertion::new(
+            idp,
+            IdpClient::secret_basic("at-idp", "idp-secret"),
+            FixedIdToken::new("id-token"),
+        ))
+    };
+    let err = builder()
+        .login(login("https://idp.example"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::TrustedIssuerRequired(what) if what.contains("IdentityAssertion")),
+        "{err}"
+    );
+    // A public client id is not enough: the grant is redeemed by an
+    // authenticated client.
+    let err = builder()
+        .authorization_server("https://as.example")
+        .client_id("id")
+        .login(login("https://idp.example"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Config(_)), "{err}");
+    for (idp, insecure) in [
+        ("http://idp.example", true),
+        ("https://idp.example?tenant=1", false),
+        ("not a url", false),
+    ] {
+        let err = builder()
+            .authorization_server("https://as.example")
+            .client_credentials("id", "secret")
+            .login(login(idp))
+            .build()
+            .unwrap_err();
+        if insecure {
+            assert!(
+                matches!(
+                    err,
+                    ClientError::InsecureUrl {
+                        what: "IdP issuer",
+                        ..
+                    }
+                ),
+                "{idp}: {err}"
+            );
+        } else {
+            assert!(
+                matches!(
+                    err,
+                    ClientError::InvalidUrl {
+                        what: "IdP issuer",
+                        ..
+                    }
+                ),
+                "{idp}: {err}"
+            );
+        }
+    }
+    for idp in ["https://idp.example", "http://127.0.0.1:9100"] {
+        let client = builder()
+            .authorization_server("https://as.example")
+            .client_credentials("id", "secret")
+            .login(login(idp))
+            .build()
+            .unwrap();
+        assert!(!format!("{client:?}").contains("idp-secret"));
+    }
+}

@@ -2,11 +2,13 @@
 //! authorization endpoint: a browser and a loopback listener
 //! ([`browser`]), a headless password login at the trusted authorization
 //! server ([`credentials`]), or a callback the caller provides; or, without
-//! the authorization endpoint, the device flow ([`device`]).
+//! the authorization endpoint, the device flow ([`device`]) or an enterprise
+//! IdP's identity assertion grant ([`identity_assertion`]).
 
 mod browser;
 mod credentials;
 pub(crate) mod device;
+pub(crate) mod identity_assertion;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -93,6 +95,14 @@ pub enum Login {
     /// Made with [`Login::device`] (prints to the terminal) or with a
     /// prompt of your own.
     Device(device::DevicePrompt),
+    /// Enterprise-managed authorization: the person already signed in to
+    /// the agent through the enterprise IdP; an Identity Assertion JWT
+    /// Authorization Grant (from a token exchange of their ID token at that
+    /// IdP, or from the application) is redeemed at the MCP server's
+    /// authorization server with the JWT bearer grant, by the client
+    /// pre-registered there. No browser, no password; see
+    /// [`IdentityAssertion`](crate::IdentityAssertion).
+    IdentityAssertion(identity_assertion::IdentityAssertion),
 }
 
 impl Login {
@@ -178,6 +188,7 @@ impl std::fmt::Debug for Login {
             Self::Callback(_) => f.write_str("Login::Callback"),
             Self::ClientCredentials => f.write_str("Login::ClientCredentials"),
             Self::Device(_) => f.write_str("Login::Device"),
+            Self::IdentityAssertion(a) => write!(f, "Login::{a:?}"),
         }
     }
 }

@@ -9,6 +9,7 @@ mod device;
 mod forget;
 mod grant;
 mod identity;
+mod jag;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +23,10 @@ use mcp_oauth_core::token::TokenRequest;
 
 pub use self::forget::Forgotten;
 use self::grant::now;
-use crate::config::{Config, same_issuer};
+use crate::config::Config;
 use crate::discovery::{Discovered, discover_for_login, is_own_resource};
 use crate::error::ClientError;
+use crate::issuer::same_issuer;
 use crate::login::Login;
 use crate::store::{Registration, RegistrationKey, SessionKey, SessionRecord, Tokens};
 
@@ -54,6 +56,15 @@ enum Attempt {
     /// The token endpoint did not know the dynamic registration used; it
     /// was dropped, and another authorization may register anew.
     UnknownClient(ErrorResponse),
+}
+
+/// Whether `login` gets tokens without a person (so a new grant costs
+/// nobody anything).
+fn unattended(login: &Login) -> bool {
+    matches!(
+        login,
+        Login::IdentityAssertion(_) | Login::ClientCredentials
+    )
 }
 
 /// Whether the access token should be refreshed now.
@@ -135,6 +146,14 @@ impl Session {
             return match self.refresh(&mut st).await {
                 Ok(t) => Ok(Some(t)),
                 Err(e @ ClientError::ClientRefused { .. }) => Err(e),
+                // No person to bother (an identity assertion, client
+                // credentials): a new grant now, for the scopes held,
+                // rather than the expiring token.
+                Err(e) if unattended(&self.config.login) => {
+                    tracing::debug!(error = %e, "no refresh; a new grant before expiry");
+                    let held = Some(ScopeSet::parse_lossy(&tokens.scope)).filter(|s| !s.is_empty());
+                    self.authorize(&mut st, None, held).await.map(Some)
+                }
                 Err(e) => {
                     tracing::info!(error = %e, "refresh before expiry failed; a new login will follow");
                     Ok(None)
@@ -214,6 +233,7 @@ impl Session {
             &self.mcp_url,
             challenge,
             self.config.trusted_issuer.as_deref(),
+            !matches!(self.config.login, Login::IdentityAssertion(_)),
         )
         .await?;
         st.discovered = Some(d.clone());
@@ -299,6 +319,17 @@ impl Session {
                 basic,
             }
             .run(&scope, prompt)
+            .await
+        } else if let Login::IdentityAssertion(login) = &self.config.login {
+            jag::IdJagLogin {
+                config: &self.config,
+                http: &self.http,
+                discovered: &d,
+                registration: &reg,
+                token_endpoint: &token_endpoint,
+                basic,
+            }
+            .run(login, &scope)
             .await
         } else {
             let mut request = if matches!(self.config.login, Login::ClientCredentials) {

@@ -19,6 +19,7 @@
 //! allow-lists (e-mail domains, groups) and copied into our access tokens.
 
 mod claims;
+mod refresh_lock;
 pub mod trusted_idp;
 mod upstream;
 mod vault;
@@ -32,7 +33,7 @@ pub use claims::ClaimMapping;
 pub(crate) use claims::{admit, token_claims};
 pub use trusted_idp::TrustedIdpConfig;
 pub(crate) use upstream::{Federation, FlowSecrets, printable};
-pub(crate) use vault::UpstreamTokens;
+pub(crate) use vault::{Sealer, UpstreamTokens};
 
 /// How this server authenticates to an upstream's token endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

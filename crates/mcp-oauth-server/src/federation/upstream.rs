@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::refresh_lock::RefreshLocks;
 use super::vault::{Sealer, UpstreamTokens};
 use super::{FederationError, UpstreamAuthMethod, UpstreamConfig};
 use crate::keys::KeyEncryptionKey;
@@ -75,6 +76,8 @@ pub(crate) struct Federation {
     http: reqwest::Client,
     /// Seals the tokens of the upstreams that keep them.
     sealer: Option<Sealer>,
+    /// One refresh of a person's upstream token at a time, here.
+    refresh_locks: RefreshLocks,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> FederationError {
@@ -126,7 +129,14 @@ impl Federation {
             upstreams,
             http,
             sealer,
+            refresh_locks: RefreshLocks::default(),
         })
+    }
+
+    /// The per-(subject, provider) locks that keep this instance from
+    /// refreshing one person's upstream token twice at once.
+    pub(crate) fn refresh_locks(&self) -> &RefreshLocks {
+        &self.refresh_locks
     }
 
     /// Seals and opens kept upstream tokens (present when some upstream

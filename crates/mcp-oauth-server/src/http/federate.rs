@@ -22,7 +22,7 @@ use mcp_oauth_core::error::ErrorCode;
 use mcp_oauth_core::secret::constant_time_eq;
 use serde::{Deserialize, Serialize};
 
-use super::redirect::{complete, csrf_ok, refuse};
+use super::redirect::{approve, code_redirect, csrf_ok, refuse};
 use super::{pages, session};
 use crate::app::AuthServer;
 use crate::federation::UpstreamConfig;
@@ -307,9 +307,16 @@ pub(super) async fn callback(
         }
     };
     tracing::info!(provider = %upstream.id, subject = ?who.subject, "federated sign-in");
-    if let Some(tokens) = &tokens {
+    let address = super::client_address::of(&state, &req);
+    let person = signed_in(&state, &who.subject, generation, t, &upstream.id, &address).await;
+    // Choosing the provider on the page that described the request is
+    // consent, as the password form's "Sign in and allow" is.
+    let code = approve(&state, &pending, &person, true).await;
+    if let (Some(tokens), Some(_)) = (&tokens, &code) {
         // Kept for the resource servers the operator allows to call the
-        // provider as this person, bound to their grant to this client.
+        // provider as this person, bound to their grant to this client:
+        // only once that grant is recorded, so a failed approval leaves no
+        // tokens bound to a client without a grant.
         upstream_tokens::keep(
             state.storage(),
             &state.federation,
@@ -321,11 +328,7 @@ pub(super) async fn callback(
         )
         .await;
     }
-    let address = super::client_address::of(&state, &req);
-    let person = signed_in(&state, &who.subject, generation, t, &upstream.id, &address).await;
-    // Choosing the provider on the page that described the request is
-    // consent, as the password form's "Sign in and allow" is.
-    let mut response = complete(&state, &pending, &person, true).await;
+    let mut response = code_redirect(&state, &pending, code.as_ref());
     response.cookie(spent.clone());
     if let Some(cookie) = session::start(&state, &person, &address).await {
         response.cookie(cookie);

@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use mcp_oauth_core::error::ErrorCode;
-use mcp_oauth_core::secret::constant_time_eq;
+use mcp_oauth_core::secret::{AuthorizationCode, constant_time_eq};
 
 use super::cookies;
 use crate::app::AuthServer;
@@ -31,6 +31,18 @@ pub(super) async fn complete(
     who: &SignedIn,
     remember: bool,
 ) -> HttpResponseBuilder {
+    let code = approve(state, pending, who, remember).await;
+    code_redirect(state, pending, code.as_ref())
+}
+
+/// Records the grant (and with `remember` the consent) of an approved
+/// request and issues its code; `None` when that failed (logged).
+pub(super) async fn approve(
+    state: &AuthServer,
+    pending: &Pending,
+    who: &SignedIn,
+    remember: bool,
+) -> Option<AuthorizationCode> {
     let approved = pending
         .approve(
             state.storage.as_ref(),
@@ -41,8 +53,20 @@ pub(super) async fn complete(
             state.now(),
         )
         .await;
-    match approved {
-        Ok(code) => redirect_builder(
+    approved
+        .inspect_err(|e| tracing::error!(error = %e, "could not issue the authorization code"))
+        .ok()
+}
+
+/// The redirect to the client with `code` (from [`approve`]), or a `503`
+/// when it could not be issued. The caller may add cookies.
+pub(super) fn code_redirect(
+    state: &AuthServer,
+    pending: &Pending,
+    code: Option<&AuthorizationCode>,
+) -> HttpResponseBuilder {
+    match code {
+        Some(code) => redirect_builder(
             &pending.redirect_uri,
             &[
                 ("code", Some(code.secret())),
@@ -50,8 +74,7 @@ pub(super) async fn complete(
                 ("iss", Some(state.config.issuer.as_str())),
             ],
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "could not issue the authorization code");
+        None => {
             let mut r = HttpResponse::ServiceUnavailable();
             r.insert_header((header::CACHE_CONTROL, "no-store"));
             r

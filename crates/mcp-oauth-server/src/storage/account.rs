@@ -16,17 +16,21 @@ pub enum SignInMethod {
     Federated,
     /// The operator's development auto-approval.
     AutoApprove,
+    /// An enterprise identity provider's identity assertion grant (ID-JAG,
+    /// the JWT bearer grant): the provider's policy approved it.
+    JwtBearer,
 }
 
 impl SignInMethod {
     /// The name stored and shown (`password`, `headless`, `federated`,
-    /// `auto_approve`).
+    /// `auto_approve`, `jwt_bearer`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::Headless => "headless",
             Self::Federated => "federated",
             Self::AutoApprove => "auto_approve",
+            Self::JwtBearer => "jwt_bearer",
         }
     }
 
@@ -37,6 +41,7 @@ impl SignInMethod {
             "headless" => Self::Headless,
             "federated" => Self::Federated,
             "auto_approve" => Self::AutoApprove,
+            "jwt_bearer" => Self::JwtBearer,
             _ => Self::Password,
         }
     }

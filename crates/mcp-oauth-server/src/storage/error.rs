@@ -38,6 +38,9 @@ pub enum StorageError {
         /// The newest version this server knows.
         known: usize,
     },
+    /// The system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
     /// The storage specification names no path (`sqlite:` alone).
     #[error("empty storage path")]
     EmptyPath,

@@ -386,6 +386,15 @@ pub trait AccountStore: Send + Sync {
         resource: &str,
     ) -> Result<u64, StorageError>;
 
+    /// When any grant of `subject` to `client_id`, whatever its resource,
+    /// was last revoked (0: never): what a client-wide decision needs,
+    /// such as issuing an ID-JAG for an ID token, which names no resource.
+    async fn client_grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<u64, StorageError>;
+
     /// Stores a new session.
     async fn insert_session(&self, session: SessionRecord) -> Result<(), StorageError>;
 
@@ -425,11 +434,14 @@ pub trait AuditStore: Send + Sync {
 ///
 /// [`VaultStore::replace_upstream_token`] is a compare-and-set on the
 /// record's version, so two instances refreshing one person's upstream
-/// token at once do not overwrite the newer token with an older one.
+/// token at once do not overwrite the newer token with an older one. Every
+/// write sets a fresh random version (see [`UpstreamTokenRecord::version`]),
+/// so a version read before a delete and a new sign-in never matches the
+/// new record.
 #[async_trait]
 pub trait VaultStore: Send + Sync {
     /// Stores a person's tokens at a provider, replacing what was there
-    /// (a new sign-in); returns the new version.
+    /// (a new sign-in); returns the new (fresh random) version.
     async fn put_upstream_token(&self, record: UpstreamTokenRecord) -> Result<u64, StorageError>;
 
     /// A person's tokens at a provider.
@@ -441,8 +453,8 @@ pub trait VaultStore: Send + Sync {
 
     /// Replaces the sealed tokens and `updated_at` of `record`'s (subject,
     /// provider) if its version is still `expected` (one conditional
-    /// write); returns the new version, or `None` when another write came
-    /// first (or the record is gone).
+    /// write); returns the new (fresh random) version, or `None` when
+    /// another write came first (or the record is gone).
     async fn replace_upstream_token(
         &self,
         record: UpstreamTokenRecord,

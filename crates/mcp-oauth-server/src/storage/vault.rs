@@ -2,7 +2,10 @@
 //! provider, sealed by the caller before they reach storage (the backends
 //! never see them in the clear).
 
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+
+use super::StorageError;
 
 /// A person's upstream tokens at one provider, as stored: one per
 /// (subject, provider). The tokens are in [`UpstreamTokenRecord::sealed`],
@@ -33,8 +36,13 @@ pub struct UpstreamTokenRecord {
     pub generation: u64,
     /// The sealed tokens (ciphertext).
     pub sealed: String,
-    /// Moves on at every write: the compare-and-set of
+    /// A fresh random value (nonzero, below 2^63) at every write, the
+    /// compare-and-set of
     /// [`VaultStore::replace_upstream_token`](super::VaultStore::replace_upstream_token).
+    /// Random rather than counted, so a version never comes back for a
+    /// (subject, provider): a counter restarting at 1 after a delete and a
+    /// new sign-in would let a slow refresh of the old record overwrite
+    /// the new one.
     pub version: u64,
     /// When it was last written.
     pub updated_at: u64,
@@ -72,5 +80,19 @@ impl std::fmt::Debug for UpstreamTokenRecord {
             .field("version", &self.version)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
+    }
+}
+
+/// A fresh [`UpstreamTokenRecord::version`]: random, nonzero, below 2^63 (it
+/// fits a signed 64-bit column), and not `previous`.
+pub(crate) fn fresh_version(previous: Option<u64>) -> Result<u64, StorageError> {
+    let rng = SystemRandom::new();
+    loop {
+        let mut bytes = [0u8; 8];
+        rng.fill(&mut bytes).map_err(|_| StorageError::Random)?;
+        let v = u64::from_be_bytes(bytes) >> 1;
+        if v != 0 && Some(v) != previous {
+            return Ok(v);
+        }
     }
 }

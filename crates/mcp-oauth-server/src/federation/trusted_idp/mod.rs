@@ -263,6 +263,20 @@ impl TrustedIdpConfig {
         if self.subject_claim.is_empty() {
             return Err(at("subject_claim is empty"));
         }
+        // A claim the provider's people can edit themselves (a display or
+        // user name) must not choose which local account, an
+        // administrator's included, they become.
+        if self.local_users
+            && !matches!(self.subject_claim.as_str(), "sub" | "email")
+            && self.email_domains.is_empty()
+        {
+            return Err(at(&format!(
+                "local_users with subject_claim {:?}: the provider's people may be able to \
+                 edit that claim and become any local user; use subject_claim \"sub\" or \
+                 \"email\", or set email_domains",
+                self.subject_claim
+            )));
+        }
         if let Some(d) = self
             .email_domains
             .iter()
@@ -286,7 +300,11 @@ impl TrustedIdpConfig {
 /// sign in with: names and issuers distinct, and a name shared with an
 /// upstream only for the same issuer and subject claim (both then name the
 /// same people `{name}:{sub}`; any other overlap would let one provider
-/// speak for the other's people).
+/// speak for the other's people), and only when the provider admits no one
+/// the upstream's allow-lists would keep out: the upstream has no
+/// `allowed_groups` (a grant carries no groups to check), and its
+/// `allowed_email_domains`, if any, hold all of the provider's
+/// `email_domains` (which then must not be empty).
 pub(crate) fn validate_all(
     idps: &[TrustedIdpConfig],
     upstreams: &[super::UpstreamConfig],
@@ -303,18 +321,47 @@ pub(crate) fn validate_all(
             ));
         }
         if let Some(up) = upstreams.iter().find(|u| u.id == idp.name) {
-            let same = up.issuer.as_deref() == Some(idp.issuer.as_str())
-                && up.claims.subject == idp.subject_claim
-                && !idp.local_users;
-            if !same {
-                return Err(format!(
-                    "trusted_idps {}: the name is an upstream's id, but the issuer, the \
-                     subject claim or local_users differ (their subjects would mix); \
-                     choose another name",
-                    idp.name
-                ));
-            }
+            shares_name_with(idp, up)?;
         }
+    }
+    Ok(())
+}
+
+/// Whether `idp` may share its name with the upstream `up`.
+fn shares_name_with(idp: &TrustedIdpConfig, up: &super::UpstreamConfig) -> Result<(), String> {
+    let same = up.issuer.as_deref() == Some(idp.issuer.as_str())
+        && up.claims.subject == idp.subject_claim
+        && !idp.local_users;
+    if !same {
+        return Err(format!(
+            "trusted_idps {}: the name is an upstream's id, but the issuer, the \
+             subject claim or local_users differ (their subjects would mix); \
+             choose another name",
+            idp.name
+        ));
+    }
+    if !up.allowed_groups.is_empty() {
+        return Err(format!(
+            "trusted_idps {}: the name is an upstream's id, and the upstream's \
+             allowed_groups cannot be checked on identity assertion grants; choose \
+             another name",
+            idp.name
+        ));
+    }
+    let within = |d: &String| {
+        up.allowed_email_domains
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(d))
+    };
+    if !up.allowed_email_domains.is_empty()
+        && (idp.email_domains.is_empty() || !idp.email_domains.iter().all(within))
+    {
+        return Err(format!(
+            "trusted_idps {}: the name is an upstream's id, so its email_domains must \
+             be within the upstream's allowed_email_domains (the same people are \
+             admitted either way); set email_domains or choose another name",
+            idp.name
+        ));
     }
     Ok(())
 }

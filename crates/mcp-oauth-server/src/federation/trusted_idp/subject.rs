@@ -3,7 +3,8 @@
 //! either `{name}:{value}` or, with `local_users`, the local user of that
 //! name (whose existence the grant checks in storage).
 
-use serde_json::{Map, Value};
+use mcp_oauth_core::exchange::IdJagClaims;
+use serde_json::Value;
 
 use super::TrustedIdpConfig;
 
@@ -33,7 +34,8 @@ pub(crate) enum SubjectError {
     /// A verified address is required and there is no `email`.
     #[error("the assertion carries no e-mail address, and this identity provider requires one")]
     NoEmail,
-    /// `email_verified` is not `true`.
+    /// `email_verified` is not `true` (the boolean, or the string
+    /// `"true"` some providers send).
     #[error("the assertion's e-mail address is not verified (email_verified is not true)")]
     EmailUnverified,
     /// The address is outside the allowed domains.
@@ -44,15 +46,13 @@ pub(crate) enum SubjectError {
 /// Maps the verified claims of a grant from `idp` to our subject.
 pub(crate) fn map_subject(
     idp: &TrustedIdpConfig,
-    claims: &Map<String, Value>,
+    claims: &IdJagClaims,
 ) -> Result<MappedSubject, SubjectError> {
-    let value = claims
-        .get(&idp.subject_claim)
-        .and_then(Value::as_str)
+    let value = string_claim(claims, &idp.subject_claim)
         .filter(|v| !v.is_empty() && v.len() <= MAX_VALUE && !v.chars().any(char::is_control))
         .ok_or_else(|| SubjectError::NoSubject(idp.subject_claim.clone()))?;
-    let email = claims.get("email").and_then(Value::as_str);
-    let verified = claims.get("email_verified") == Some(&Value::Bool(true));
+    let email = claims.email.as_deref();
+    let verified = claims.email_verified == Some(true);
     if idp.needs_verified_email() {
         let address = email.ok_or(SubjectError::NoEmail)?;
         if !verified {
@@ -78,4 +78,18 @@ pub(crate) fn map_subject(
         subject,
         verified_email: email.filter(|_| verified).map(str::to_owned),
     })
+}
+
+/// The string claim `name` of `claims`, whether the grant's own (`sub`,
+/// `email`, …) or another.
+fn string_claim<'a>(claims: &'a IdJagClaims, name: &str) -> Option<&'a str> {
+    match name {
+        "sub" => Some(&claims.sub),
+        "email" => claims.email.as_deref(),
+        "iss" => Some(&claims.iss),
+        "client_id" => Some(&claims.client_id),
+        "jti" => Some(&claims.jti),
+        "resource" => Some(&claims.resource),
+        other => claims.extra.get(other).and_then(Value::as_str),
+    }
 }

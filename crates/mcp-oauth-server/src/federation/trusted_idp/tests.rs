@@ -1,4 +1,5 @@
-use serde_json::{Map, json};
+use mcp_oauth_core::exchange::IdJagClaims;
+use serde_json::json;
 
 use crate::federation::UpstreamConfig;
 
@@ -37,7 +38,7 @@ fn the_toml_form_with_its_defaults() {
         clients = ["agent", "ide"]
         resources = ["https://mcp.corp.example/mcp"]
         scopes = ["mcp", "files.read"]
-        subject_claim = "email"
+        subject_claim = "preferred_username"
         email_domains = ["corp.example"]
         local_users = true
         max_lifetime = 120
@@ -91,6 +92,23 @@ fn validation_names_the_field_at_fault() {
     fails(acme().max_lifetime(0), "max_lifetime");
     fails(acme().max_lifetime(86_401), "max_lifetime");
     fails(acme().leeway(301), "leeway");
+    // A claim people may edit must not pick the local account they become.
+    for claim in ["preferred_username", "name", "upn"] {
+        fails(acme().subject_claim(claim).local_users(), "subject_claim");
+        assert_eq!(
+            acme()
+                .subject_claim(claim)
+                .local_users()
+                .email_domains(["acme.example"])
+                .validate(),
+            Ok(()),
+            "with verified addresses in the organisation's domains"
+        );
+        assert_eq!(acme().subject_claim(claim).validate(), Ok(()), "namespaced");
+    }
+    for claim in ["sub", "email"] {
+        assert_eq!(acme().subject_claim(claim).local_users().validate(), Ok(()));
+    }
     let loopback = TrustedIdpConfig::with_jwks_uri(
         "lab",
         "http://127.0.0.1:9999",
@@ -132,11 +150,42 @@ fn names_and_issuers_are_distinct_and_do_not_mix_with_upstreams() {
     );
 }
 
-fn claims(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!(),
+#[test]
+fn a_name_shared_with_an_upstream_keeps_its_allow_lists() {
+    let upstream = || UpstreamConfig::oidc("acme", "Acme", "https://acme.okta.com", "ours", None);
+    let refused = |idp: TrustedIdpConfig, up: UpstreamConfig, what: &str| {
+        let e = validate_all(&[idp], &[up]).unwrap_err();
+        assert!(e.contains(what), "{e} should name {what}");
+    };
+    refused(
+        acme(),
+        upstream().allowed_groups(["staff"]),
+        "allowed_groups",
+    );
+    let domains = || upstream().allowed_email_domains(["acme.example", "acme.test"]);
+    refused(acme(), domains(), "email_domains");
+    refused(
+        acme().email_domains(["evil.example"]),
+        domains(),
+        "email_domains",
+    );
+    refused(
+        acme().email_domains(["acme.example", "evil.example"]),
+        domains(),
+        "email_domains",
+    );
+    assert!(validate_all(&[acme().email_domains(["ACME.example"])], &[domains()]).is_ok());
+    assert!(validate_all(&[acme().email_domains(["x.example"])], &[upstream()]).is_ok());
+}
+
+/// The claims of a grant: the required ones, then `v`'s.
+fn claims(v: Value) -> IdJagClaims {
+    let mut c = json!({"iss": "https://acme.okta.com", "sub": "00u1", "aud": "https://as.example",
+        "resource": "https://mcp.example/mcp", "client_id": "agent", "jti": "j", "iat": 1, "exp": 2});
+    for (k, v) in v.as_object().unwrap() {
+        c[k] = v.clone();
     }
+    serde_json::from_value(c).unwrap()
 }
 
 #[test]
@@ -152,21 +201,28 @@ fn subjects_are_namespaced_or_local() {
         map_subject(&by_email, &c).unwrap().subject,
         "acme:Ann@Acme.example"
     );
-    let local = acme().subject_claim("preferred_username").local_users();
-    let c = claims(json!({"sub": "00u1", "preferred_username": "ann"}));
+    let local = acme()
+        .subject_claim("preferred_username")
+        .email_domains(["acme.example"])
+        .local_users();
+    let c = claims(
+        json!({"preferred_username": "ann", "email": "ann@acme.example",
+        "email_verified": true}),
+    );
     let m = map_subject(&local, &c).unwrap();
-    assert_eq!((m.subject.as_str(), m.verified_email), ("ann", None));
+    assert_eq!(m.subject, "ann");
 
-    for bad in [
-        json!({}),
-        json!({"sub": ""}),
-        json!({"sub": 42}),
-        json!({"sub": "a\nb"}),
-        json!({"sub": "x".repeat(256)}),
-    ] {
+    for bad in [json!(""), json!("a\nb"), json!("x".repeat(256))] {
         assert_eq!(
-            map_subject(&acme(), &claims(bad)),
+            map_subject(&acme(), &claims(json!({"sub": bad}))),
             Err(SubjectError::NoSubject("sub".into()))
+        );
+    }
+    let by_name = acme().subject_claim("preferred_username");
+    for bad in [json!({}), json!({"preferred_username": 42})] {
+        assert_eq!(
+            map_subject(&by_name, &claims(bad)),
+            Err(SubjectError::NoSubject("preferred_username".into()))
         );
     }
 }
@@ -182,10 +238,15 @@ fn email_rules() {
         map_subject(&domains, &with(json!("a@acme.example"), json!(false))),
         Err(SubjectError::EmailUnverified)
     );
+    let m = map_subject(&domains, &with(json!("a@acme.example"), json!("true")));
     assert_eq!(
-        map_subject(&domains, &with(json!("a@acme.example"), json!("true"))),
-        Err(SubjectError::EmailUnverified),
-        "only the boolean true verifies"
+        m.unwrap().verified_email.as_deref(),
+        Some("a@acme.example"),
+        "the string \"true\" verifies, as core reads it"
+    );
+    assert_eq!(
+        map_subject(&domains, &with(json!("a@acme.example"), json!("false"))),
+        Err(SubjectError::EmailUnverified)
     );
     assert_eq!(
         map_subject(&domains, &with(json!("a@evil.example"), json!(true))),

@@ -23,7 +23,8 @@ pub(super) struct GrantView {
     /// The scope approved most recently.
     scope: String,
     /// How the person signed in: `password`, `headless`, `federated`,
-    /// `auto_approve`.
+    /// `auto_approve`, `jwt_bearer` (an enterprise identity provider's
+    /// identity assertion grant).
     method: &'static str,
     /// Approved through the device flow.
     device: bool,

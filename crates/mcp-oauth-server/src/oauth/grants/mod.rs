@@ -123,6 +123,12 @@ pub(crate) async fn grant_live(
 /// For a person who signed in upstream: the claims their access tokens
 /// carry. Checked at every code redemption and refresh, so removing the
 /// provider or tightening its allow-lists ends their refreshes too.
+///
+/// A person only an enterprise identity provider's grants named (a
+/// `{name}:{value}` subject of a trusted provider, with no sign-in here
+/// and so no identity record) passes while that provider is still
+/// configured, with no claims of ours to add; once it is removed, their
+/// tokens can no longer be exchanged.
 pub(crate) async fn federated_claims(
     state: &GrantContext<'_>,
     subject: &str,
@@ -130,18 +136,28 @@ pub(crate) async fn federated_claims(
     let Some((provider, _)) = subject.split_once(':') else {
         return Ok(BTreeMap::new());
     };
+    let gone = || {
+        ErrorResponse::invalid_grant("the identity provider of this grant is no longer configured")
+    };
     let Some(who) = state.storage.identity(subject).await? else {
-        return Err(ErrorResponse::invalid_grant("the person of this grant is unknown").into());
+        if state
+            .trusted_idps
+            .by_name(provider)
+            .is_some_and(|idp| !idp.config.local_users)
+        {
+            return Ok(BTreeMap::new());
+        }
+        return Err(match state.federation.get(provider) {
+            Some(_) => ErrorResponse::invalid_grant("the person of this grant is unknown"),
+            None => gone(),
+        }
+        .into());
     };
     let upstream = state
         .federation
         .get(provider)
         .filter(|_| who.provider == provider)
-        .ok_or_else(|| {
-            ErrorResponse::invalid_grant(
-                "the identity provider of this grant is no longer configured",
-            )
-        })?;
+        .ok_or_else(gone)?;
     admit(upstream, &who).map_err(|e| {
         tracing::info!(subject = ?subject, error = ?e.to_string(), "federated grant no longer admitted");
         ErrorResponse::invalid_grant("the account is no longer allowed on this server")

@@ -130,6 +130,20 @@ impl AccountStore for MemoryStorage {
         Ok(at(resource).max(at("")))
     }
 
+    async fn client_grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<u64, StorageError> {
+        let g = self.inner.lock();
+        Ok(g.grants
+            .iter()
+            .filter(|((s, c, _), _)| s == subject && c == client_id)
+            .map(|(_, (_, revoked_at))| *revoked_at)
+            .max()
+            .unwrap_or(0))
+    }
+
     async fn insert_session(&self, session: SessionRecord) -> Result<(), StorageError> {
         let mut g = self.inner.lock();
         if g.sessions.contains_key(&session.id_hash) {

@@ -9,6 +9,9 @@ use crate::storage::{KeyStore, SigningKeyRecord, StorageError};
 impl KeyStore for MemoryStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StorageError> {
         let mut v = self.inner.lock().keys.clone();
+        // Newest first; keys created in the same second in the reverse of
+        // their insertion, as the SQL backends break ties (rowid, seq).
+        v.reverse();
         v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
         Ok(v)
     }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStorage;
+use crate::storage::vault::fresh_version;
 use crate::storage::{StorageError, UpstreamTokenRecord, VaultStore};
 
 #[async_trait]
@@ -13,7 +14,7 @@ impl VaultStore for MemoryStorage {
     ) -> Result<u64, StorageError> {
         let mut g = self.inner.lock();
         let key = (record.subject.clone(), record.provider.clone());
-        record.version = g.vault.get(&key).map_or(1, |r| r.version + 1);
+        record.version = fresh_version(g.vault.get(&key).map(|r| r.version))?;
         let version = record.version;
         g.vault.insert(key, record);
         Ok(version)
@@ -39,7 +40,7 @@ impl VaultStore for MemoryStorage {
             Some(stored) if stored.version == expected => {
                 stored.sealed = record.sealed;
                 stored.updated_at = record.updated_at;
-                stored.version = expected + 1;
+                stored.version = fresh_version(Some(expected))?;
                 Ok(Some(stored.version))
             }
             _ => Ok(None),

@@ -168,6 +168,22 @@ impl AccountStore for PostgresStorage {
         Ok(u(row.get(0)))
     }
 
+    async fn client_grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<u64, StorageError> {
+        let c = self.client_conn().await?;
+        let row = c
+            .query_one(
+                "SELECT coalesce(max(revoked_at), 0) FROM grants
+                 WHERE subject = $1 AND client_id = $2",
+                &[&subject, &client_id],
+            )
+            .await?;
+        Ok(u(row.get(0)))
+    }
+
     async fn insert_session(&self, s: SessionRecord) -> Result<(), StorageError> {
         let c = self.client_conn().await?;
         let n = c

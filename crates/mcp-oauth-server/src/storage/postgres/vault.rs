@@ -6,20 +6,21 @@ use async_trait::async_trait;
 
 use super::PostgresStorage;
 use crate::storage::codec::{i, u};
+use crate::storage::vault::fresh_version;
 use crate::storage::{StorageError, UpstreamTokenRecord, VaultStore};
 
 #[async_trait]
 impl VaultStore for PostgresStorage {
     async fn put_upstream_token(&self, r: UpstreamTokenRecord) -> Result<u64, StorageError> {
+        let version = fresh_version(None)?;
         let c = self.client_conn().await?;
         let row = c
             .query_one(
                 "INSERT INTO upstream_tokens
                      (subject, provider, client_id, generation, sealed, version, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 1, $6)
+                 VALUES ($1, $2, $3, $4, $5, $7, $6)
                  ON CONFLICT (subject, provider) DO UPDATE SET client_id = $3,
-                     generation = $4, sealed = $5,
-                     version = upstream_tokens.version + 1, updated_at = $6
+                     generation = $4, sealed = $5, version = $7, updated_at = $6
                  RETURNING version",
                 &[
                     &r.subject,
@@ -28,6 +29,7 @@ impl VaultStore for PostgresStorage {
                     &i(r.generation),
                     &r.sealed,
                     &i(r.updated_at),
+                    &i(version),
                 ],
             )
             .await?;
@@ -63,10 +65,11 @@ impl VaultStore for PostgresStorage {
         r: UpstreamTokenRecord,
         expected: u64,
     ) -> Result<Option<u64>, StorageError> {
+        let version = fresh_version(Some(expected))?;
         let c = self.client_conn().await?;
         let row = c
             .query_opt(
-                "UPDATE upstream_tokens SET sealed = $3, updated_at = $4, version = version + 1
+                "UPDATE upstream_tokens SET sealed = $3, updated_at = $4, version = $6
                  WHERE subject = $1 AND provider = $2 AND version = $5
                  RETURNING version",
                 &[
@@ -75,6 +78,7 @@ impl VaultStore for PostgresStorage {
                     &r.sealed,
                     &i(r.updated_at),
                     &i(expected),
+                    &i(version),
                 ],
             )
             .await?;

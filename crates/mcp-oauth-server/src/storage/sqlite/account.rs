@@ -178,6 +178,24 @@ impl AccountStore for SqliteStorage {
         .await
     }
 
+    async fn client_grant_revoked_at(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<u64, StorageError> {
+        let key = (subject.to_owned(), client_id.to_owned());
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT coalesce(max(revoked_at), 0) FROM grants
+                 WHERE subject = ?1 AND client_id = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![key.0, key.1], |r| r.get::<_, i64>(0)))
+            .map(u)
+            .map_err(StorageError::from)
+        })
+        .await
+    }
+
     async fn insert_session(&self, s: SessionRecord) -> Result<(), StorageError> {
         self.with(move |c| {
             let n = c.execute(

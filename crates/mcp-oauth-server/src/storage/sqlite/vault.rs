@@ -5,18 +5,20 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
 use crate::storage::codec::{i, to_json, u};
+use crate::storage::vault::fresh_version;
 use crate::storage::{StorageError, UpstreamTokenRecord, VaultStore};
 
 #[async_trait]
 impl VaultStore for SqliteStorage {
     async fn put_upstream_token(&self, r: UpstreamTokenRecord) -> Result<u64, StorageError> {
+        let version = fresh_version(None)?;
         self.with(move |c| {
             c.query_row(
                 "INSERT INTO upstream_tokens
                      (subject, provider, client_id, generation, sealed, version, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6)
                  ON CONFLICT(subject, provider) DO UPDATE SET client_id = ?3,
-                     generation = ?4, sealed = ?5, version = version + 1, updated_at = ?6
+                     generation = ?4, sealed = ?5, version = ?7, updated_at = ?6
                  RETURNING version",
                 params![
                     r.subject,
@@ -24,7 +26,8 @@ impl VaultStore for SqliteStorage {
                     r.client_id,
                     i(r.generation),
                     r.sealed,
-                    i(r.updated_at)
+                    i(r.updated_at),
+                    i(version)
                 ],
                 |row| row.get::<_, i64>(0),
             )
@@ -68,9 +71,10 @@ impl VaultStore for SqliteStorage {
         r: UpstreamTokenRecord,
         expected: u64,
     ) -> Result<Option<u64>, StorageError> {
+        let version = fresh_version(Some(expected))?;
         self.with(move |c| {
             c.query_row(
-                "UPDATE upstream_tokens SET sealed = ?3, updated_at = ?4, version = version + 1
+                "UPDATE upstream_tokens SET sealed = ?3, updated_at = ?4, version = ?6
                  WHERE subject = ?1 AND provider = ?2 AND version = ?5
                  RETURNING version",
                 params![
@@ -78,7 +82,8 @@ impl VaultStore for SqliteStorage {
                     r.provider,
                     r.sealed,
                     i(r.updated_at),
-                    i(expected)
+                    i(expected),
+                    i(version)
                 ],
                 |row| row.get::<_, i64>(0),
             )

@@ -119,6 +119,13 @@ pub(super) async fn grants(s: &dyn Storage) {
     );
     assert_eq!(s.grant_revoked_at("gina", "agent", B).await.unwrap(), 0);
     assert_eq!(s.grant_revoked_at("nobody", "agent", A).await.unwrap(), 0);
+    // Client-wide: any resource's revocation counts, other people's not.
+    assert_eq!(
+        s.client_grant_revoked_at("gina", "agent").await.unwrap(),
+        now + 5
+    );
+    assert_eq!(s.client_grant_revoked_at("hank", "agent").await.unwrap(), 0);
+    assert_eq!(s.client_grant_revoked_at("gina", "other").await.unwrap(), 0);
     let gina = s.grants(&GrantFilter::subject("gina"), now).await.unwrap();
     assert_eq!(gina.len(), 1);
     assert_eq!(gina[0].record.resource, B);

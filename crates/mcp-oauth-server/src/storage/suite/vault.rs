@@ -29,7 +29,7 @@ pub(super) async fn run(s: &dyn Storage) {
         .put_upstream_token(sealed("v:ann", "gh", "app2", "two"))
         .await
         .unwrap();
-    assert!(v2 > v1);
+    assert_ne!(v2, v1);
     let got = s.upstream_token("v:ann", "gh").await.unwrap().unwrap();
     assert_eq!(
         (got.client_id.as_str(), got.sealed.as_str()),
@@ -44,7 +44,7 @@ pub(super) async fn run(s: &dyn Storage) {
         .await
         .unwrap()
         .expect("the version matched");
-    assert!(v3 > v2);
+    assert_ne!(v3, v2);
     let mut late = refreshed.clone();
     late.sealed = "stale".into();
     assert_eq!(s.replace_upstream_token(late, v2).await.unwrap(), None);
@@ -68,6 +68,35 @@ pub(super) async fn run(s: &dyn Storage) {
         None,
         "a deleted record is not brought back"
     );
+
+    // A version never comes back for a (subject, provider): a refresh that
+    // read the record before it was deleted (revocation) and stored again
+    // (a new sign-in) does not overwrite the new one.
+    let old = s
+        .put_upstream_token(sealed("v:ann", "gh", "app", "before"))
+        .await
+        .unwrap();
+    assert!(s.delete_upstream_token("v:ann", "gh", old).await.unwrap());
+    let new = s
+        .put_upstream_token(sealed("v:ann", "gh", "app", "after"))
+        .await
+        .unwrap();
+    assert_ne!(new, old);
+    assert_eq!(
+        s.replace_upstream_token(sealed("v:ann", "gh", "app", "slow"), old)
+            .await
+            .unwrap(),
+        None,
+        "a version of the deleted record does not match the new one"
+    );
+    assert!(!s.delete_upstream_token("v:ann", "gh", old).await.unwrap());
+    let got = s.upstream_token("v:ann", "gh").await.unwrap().unwrap();
+    assert_eq!((got.sealed.as_str(), got.version), ("after", new));
+    // Versions are nonzero and fit a signed 64-bit column.
+    for v in [v1, v2, v3, old, new] {
+        assert!(v > 0 && v <= i64::MAX as u64, "{v}");
+    }
+    assert!(s.delete_upstream_token("v:ann", "gh", new).await.unwrap());
 
     // Providers no longer storing tokens lose theirs.
     s.put_upstream_token(sealed("v:ann", "gh", "app", "a"))

@@ -113,7 +113,14 @@ pub(crate) async fn issue(
 
 /// The claims of `token` if it is an ID token this server signed (a
 /// published key, `typ: JWT`, our `iss`, unexpired) for `client` (`aud`,
-/// the extension §4.1) whose person still holds their grants.
+/// the extension §4.1) whose person still holds their grants, and whose
+/// grant to this client was not revoked since the ID token was issued.
+///
+/// The ID token names no resource, and grants are kept per (person,
+/// client, resource): a revocation of the person's grant to this client
+/// for any resource (on their account page, by `grant revoke`, or by
+/// removing the client) at or after the ID token's `iat` refuses it. The
+/// client signs the person in again to obtain new grants.
 async fn presented_id_token(
     state: &GrantContext<'_>,
     client: &ClientRecord,
@@ -138,6 +145,17 @@ async fn presented_id_token(
         .into());
     }
     person_live(state, &claims.sub, claims.iat).await?;
+    let revoked = state
+        .storage
+        .client_grant_revoked_at(&claims.sub, &client.client_id)
+        .await?;
+    if revoked > 0 && revoked >= claims.iat {
+        return Err(ErrorResponse::invalid_request(
+            "subject_token was revoked: the person's grant to this client was ended since it \
+             was issued",
+        )
+        .into());
+    }
     Ok(claims)
 }
 

@@ -4,9 +4,10 @@
 //!
 //! The request names the provider by its id as `audience`, or by one of its
 //! configured API base URLs as `resource`. The caller must be a
-//! confidential client the operator created and listed in the provider's
-//! `exchange_clients`, and may only exchange tokens sent to it (their `aud`
-//! is one of its resources). The subject token is checked as introspection
+//! confidential resource server the operator created (as for
+//! introspection) and listed in the provider's `exchange_clients`, and may
+//! only exchange tokens sent to it (their `aud` is one of the resources it
+//! serves). The subject token is checked as introspection
 //! checks it (our signature, lifetime, `jti` and grant revocation), and its
 //! person must still be admitted by the provider. The answer is the
 //! provider's access token (refreshed upstream first when it expired),
@@ -69,9 +70,13 @@ pub(crate) async fn exchange(
     let Some(upstream) = named_upstream(state, &request) else {
         return Err(ErrorResponse::invalid_target("no such upstream provider").into());
     };
+    // A resource server the operator created, as `/introspect` requires:
+    // only then are its `resources` the resources it serves (an ordinary
+    // client's are the audiences it may ask for).
     let allowed = upstream.store_tokens
         && client.is_trusted()
         && client.is_confidential()
+        && client.policy.resource_server
         && upstream.exchange_clients.contains(&client.client_id);
     if !allowed {
         return Err(unauthorized(format!(
@@ -122,7 +127,8 @@ pub(crate) async fn exchange(
 }
 
 /// The claims of the subject token: one of our access tokens, live (as
-/// introspection decides), sent to one of the caller's resources.
+/// introspection decides), sent to one of the resources the caller (a
+/// resource server) serves.
 async fn subject_claims(
     state: &GrantContext<'_>,
     client: &ClientRecord,

@@ -29,8 +29,6 @@ pub(super) struct Verified<'a> {
     pub(super) idp: &'a TrustedIdp,
     /// Its claims.
     pub(super) claims: IdJagClaims,
-    /// Its claims as sent, for the subject mapping.
-    pub(super) raw: Map<String, Value>,
 }
 
 /// Why an assertion was refused before its claims were checked; each
@@ -122,9 +120,9 @@ pub(super) async fn verify<'a>(
     let raw = jsonwebtoken::decode::<Map<String, Value>>(jwt, &key, &validation)
         .map_err(|_| AssertionError::Signature)?
         .claims;
-    let claims = serde_json::from_value::<IdJagClaims>(Value::Object(raw.clone()))
+    let claims = serde_json::from_value::<IdJagClaims>(Value::Object(raw))
         .map_err(|e| AssertionError::Claims(cut(&e.to_string())))?;
-    Ok(Verified { idp, claims, raw })
+    Ok(Verified { idp, claims })
 }
 
 /// A base64url part holding a JSON object.
@@ -161,7 +159,10 @@ fn cut(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::SystemClock;
 
     fn jwt(header: Value, payload: Value) -> String {
         let enc = |v: &Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
@@ -169,7 +170,7 @@ mod tests {
     }
 
     async fn refusal(header: Value, payload: Value) -> AssertionError {
-        let idps = TrustedIdps::new(&[], &[]).unwrap();
+        let idps = TrustedIdps::new(&[], &[], Arc::new(SystemClock)).unwrap();
         match verify(&idps, &jwt(header, payload)).await {
             Err(e) => e,
             Ok(_) => panic!("accepted"),
@@ -214,7 +215,7 @@ mod tests {
             refusal(h("oauth-id-jag+jwt", "ES256"), serde_json::json!({})).await,
             AssertionError::NoIssuer
         );
-        let idps = TrustedIdps::new(&[], &[]).unwrap();
+        let idps = TrustedIdps::new(&[], &[], Arc::new(SystemClock)).unwrap();
         for bad in ["", "a.b", "a.b.c.d", "!!.e30.c2ln"] {
             assert!(matches!(
                 verify(&idps, bad).await,

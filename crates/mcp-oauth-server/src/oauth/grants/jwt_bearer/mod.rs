@@ -13,11 +13,18 @@
 //! 5. the person ([`crate::federation::trusted_idp`]'s mapping; an existing
 //!    local user with `local_users`), whose grants were not revoked since
 //!    the assertion was issued;
-//! 6. the scope ([`scope`]), then the `jti`, recorded once in storage
-//!    (atomic across instances: of a burst of copies, one gets through).
+//! 6. the scope ([`scope`]), then the `jti` (at most [`MAX_JTI`] bytes),
+//!    recorded once in storage under the provider's name and the `jti`'s
+//!    hash (atomic across instances: of a burst of copies, one gets
+//!    through).
 //!
 //! The answer is an access token only: no refresh token (the client asks
-//! its identity provider for a new grant) and no ID token.
+//! its identity provider for a new grant) and no ID token. The grant is
+//! recorded (method `jwt_bearer`) for the person, the client and the
+//! resource, like an approval: the person's account page and the
+//! operator's `grant list` show it, and revoking it (`grant revoke`, the
+//! account page, removing the client) makes the tokens issued under it
+//! inactive at introspection.
 
 mod assertion;
 mod scope;
@@ -28,7 +35,7 @@ use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::exchange::IdJagExpectations;
 use mcp_oauth_core::scope::ScopeSet;
-use mcp_oauth_core::secret::SecurityToken;
+use mcp_oauth_core::secret::{SecurityToken, token_hash};
 use mcp_oauth_core::token::TokenResponse;
 
 use super::GrantContext;
@@ -37,9 +44,12 @@ use crate::config::ADMIN_SCOPE;
 use crate::federation::trusted_idp::{IdpKeyError, map_subject};
 use crate::oauth::audit::AuditKind;
 use crate::oauth::error::OAuthResult;
-use crate::storage::ClientRecord;
+use crate::storage::{ClientRecord, GrantRecord, SignInMethod};
 use assertion::AssertionError;
 use scope::ScopeLimits;
+
+/// Longest `jti` accepted, in bytes (longer: `invalid_grant`).
+pub(crate) const MAX_JTI: usize = 255;
 
 fn unauthorized(description: &str) -> ErrorResponse {
     ErrorResponse::new(ErrorCode::UnauthorizedClient).with_description(description)
@@ -105,6 +115,12 @@ pub(crate) async fn issue(
             max_lifetime: idp.max_lifetime,
         })
         .map_err(ErrorResponse::from)?;
+    if claims.jti.is_empty() || claims.jti.len() > MAX_JTI {
+        return Err(ErrorResponse::invalid_grant(format!(
+            "the assertion's jti must be 1 to {MAX_JTI} bytes"
+        ))
+        .into());
+    }
     if !idp.clients.contains(&client.client_id) {
         return Err(ErrorResponse::invalid_grant(
             "this client may not present this identity provider's grants",
@@ -126,7 +142,7 @@ pub(crate) async fn issue(
         .into());
     }
     let person =
-        map_subject(idp, &verified.raw).map_err(|e| ErrorResponse::invalid_grant(e.to_string()))?;
+        map_subject(idp, claims).map_err(|e| ErrorResponse::invalid_grant(e.to_string()))?;
     if idp.local_users && state.storage.user(&person.value).await?.is_none() {
         return Err(ErrorResponse::invalid_grant(format!(
             "no local user matches the assertion's {} claim",
@@ -168,7 +184,9 @@ pub(crate) async fn issue(
     })?;
     // Last, so that a refused request does not spend the grant: one
     // atomic insert-if-absent, kept until the grant could no longer pass.
-    let once = format!("idjag:{}:{}", claims.iss, claims.jti);
+    // The provider's name has no ':' and the hash a fixed length, so no
+    // two providers' keys can meet.
+    let once = format!("idjag:{}:{}", idp.name, token_hash(&claims.jti));
     if !state
         .storage
         .use_once(&once, claims.exp.saturating_add(idp.leeway))
@@ -182,8 +200,8 @@ pub(crate) async fn issue(
     if let Some(email) = &person.verified_email {
         extra.insert("email".to_owned(), serde_json::Value::from(email.as_str()));
     }
-    let auth_time = verified
-        .raw
+    let auth_time = claims
+        .extra
         .get("auth_time")
         .and_then(serde_json::Value::as_u64)
         .filter(|t| *t <= now)
@@ -202,6 +220,17 @@ pub(crate) async fn issue(
         &random_id()?,
         now,
     )?;
+    state
+        .storage
+        .record_grant(GrantRecord::new(
+            &person.subject,
+            &client.client_id,
+            Some(resource.as_str()),
+            scope.to_sorted_string(),
+            SignInMethod::JwtBearer,
+            now,
+        ))
+        .await?;
     state
         .audit
         .record(

@@ -1,6 +1,9 @@
 //! The scope of a token issued for an ID-JAG: what the client asked (if
 //! anything) within what the provider granted (when it said), within what
-//! the client may have and the provider's cap.
+//! the client may have and the provider's cap. A grant whose `scope` is
+//! empty (or holds only malformed values) granted nothing and is refused,
+//! and so is any request that would leave an empty scope: no token is
+//! issued without one.
 
 use mcp_oauth_core::error::ErrorResponse;
 use mcp_oauth_core::scope::ScopeSet;
@@ -9,7 +12,8 @@ use mcp_oauth_core::scope::ScopeSet;
 pub(super) struct ScopeLimits<'a> {
     /// The `scope` parameter, when sent and not empty.
     pub(super) requested: Option<&'a ScopeSet>,
-    /// The grant's `scope`, when the provider asserted one.
+    /// The grant's `scope`, when the provider asserted one (possibly
+    /// empty once parsed).
     pub(super) asserted: Option<&'a ScopeSet>,
     /// What the client may have.
     pub(super) allowed: &'a ScopeSet,
@@ -45,7 +49,10 @@ pub(super) fn decide(l: &ScopeLimits<'_>) -> Result<ScopeSet, ErrorResponse> {
         return Ok(requested.clone());
     }
     match l.asserted {
-        Some(asserted) if !asserted.is_empty() => {
+        Some(asserted) if asserted.is_empty() => Err(ErrorResponse::invalid_scope(
+            "the identity provider granted no scope (the assertion's scope is empty)",
+        )),
+        Some(asserted) => {
             let scope = asserted.intersection(&limit);
             if scope.is_empty() {
                 return Err(ErrorResponse::invalid_scope(format!(
@@ -55,7 +62,16 @@ pub(super) fn decide(l: &ScopeLimits<'_>) -> Result<ScopeSet, ErrorResponse> {
             }
             Ok(scope)
         }
-        _ => Ok(l.default.intersection(&limit)),
+        None => {
+            let scope = l.default.intersection(&limit);
+            if scope.is_empty() {
+                return Err(ErrorResponse::invalid_scope(
+                    "no scope was asked or granted, and none of the server's default scope \
+                     is allowed for this client",
+                ));
+            }
+            Ok(scope)
+        }
     }
 }
 
@@ -119,5 +135,16 @@ mod tests {
             decide_with(Some("files.write"), None, None),
             Ok("files.write".into())
         );
+    }
+
+    #[test]
+    fn an_empty_grant_or_an_empty_result_is_refused() {
+        for empty in ["", "   ", "bad\"scope"] {
+            let e = decide_with(None, Some(empty), None).unwrap_err();
+            assert!(e.contains("granted no scope"), "{empty:?}: {e}");
+            assert!(decide_with(Some("mcp"), Some(empty), None).is_err());
+        }
+        let e = decide_with(None, None, Some("files.read")).unwrap_err();
+        assert!(e.contains("default scope"), "{e}");
     }
 }
