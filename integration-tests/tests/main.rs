@@ -22,6 +22,7 @@ mod logs;
 mod oidc;
 mod registration;
 mod server_flow;
+mod shared_sqlite;
 mod tls;
 mod token_exchange;
 mod verifier;

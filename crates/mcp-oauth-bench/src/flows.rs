@@ -17,6 +17,7 @@ pub(crate) const PASSWORD: &str = "bench-password";
 const REDIRECT: &str = "http://127.0.0.1/cb";
 
 /// One request, sent over and over; any 2xx counts.
+#[derive(Clone)]
 pub(crate) struct Fixed {
     pub(crate) method: http::Method,
     pub(crate) path: String,
@@ -60,12 +61,17 @@ impl Worker for FixedWorker {
 
 /// Registers a public client; returns its id.
 async fn register(conn: &mut Conn) -> Result<String, BoxError> {
+    register_with(conn, &["authorization_code"]).await
+}
+
+/// Registers a public client allowed `grants`; returns its id.
+async fn register_with(conn: &mut Conn, grants: &[&str]) -> Result<String, BoxError> {
     let r = conn
         .post_json(
             "/register",
             &[],
             &json!({"client_name": "bench agent", "redirect_uris": [REDIRECT],
-                    "token_endpoint_auth_method": "none"}),
+                    "grant_types": grants, "token_endpoint_auth_method": "none"}),
         )
         .await?
         .expect(201, "register")?;
@@ -258,4 +264,54 @@ pub(crate) async fn token_for(addr: &str, resource: Option<&str>) -> Result<Stri
         .as_str()
         .ok_or("no access token")?
         .to_owned())
+}
+
+/// Refresh grants: each worker holds a refresh token (from one password
+/// login at set-up) and redeems it over and over, keeping the rotated one.
+pub(crate) struct Refresh;
+
+#[async_trait::async_trait]
+impl Scenario for Refresh {
+    async fn worker(&self, conn: &mut Conn) -> Result<Box<dyn Worker>, BoxError> {
+        let client_id = register_with(conn, &["authorization_code", "refresh_token"]).await?;
+        let (code, verifier) = form_login(conn, &client_id, None).await?;
+        let t = redeem(conn, &client_id, &code, &verifier).await?;
+        let refresh_token = t["refresh_token"]
+            .as_str()
+            .ok_or("no refresh token")?
+            .to_owned();
+        Ok(Box::new(RefreshWorker {
+            client_id,
+            refresh_token,
+        }))
+    }
+}
+
+struct RefreshWorker {
+    client_id: String,
+    refresh_token: String,
+}
+
+#[async_trait::async_trait]
+impl Worker for RefreshWorker {
+    async fn once(&mut self, conn: &mut Conn) -> Result<(), BoxError> {
+        let r = conn
+            .post_form(
+                "/token",
+                &[],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &self.refresh_token),
+                    ("client_id", &self.client_id),
+                ],
+            )
+            .await?
+            .expect(200, "refresh")?;
+        let t: Value = serde_json::from_slice(&r.body)?;
+        self.refresh_token = t["refresh_token"]
+            .as_str()
+            .ok_or("no rotated refresh token")?
+            .to_owned();
+        Ok(())
+    }
 }

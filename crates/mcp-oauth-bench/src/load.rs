@@ -148,30 +148,44 @@ pub(crate) trait Scenario: Send + Sync {
 
 /// What a run of workers did.
 #[derive(Default)]
-struct Outcome {
-    units: u64,
-    errors: u64,
-    first_error: Option<String>,
-    latencies_us: Vec<u32>,
+pub(crate) struct Outcome {
+    pub(crate) units: u64,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
+    pub(crate) latencies_us: Vec<u32>,
 }
 
-/// `conns` workers repeating their unit for `duration`.
+impl Outcome {
+    /// Adds another worker's outcome to this one.
+    pub(crate) fn merge(&mut self, other: Outcome) {
+        self.units += other.units;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies_us.extend(other.latencies_us);
+    }
+}
+
+/// `conns` workers, spread over `addrs` in turn, repeating their unit for
+/// `duration`.
 async fn drive(
-    addr: &str,
+    addrs: &[String],
     scenario: Arc<dyn Scenario>,
     conns: usize,
     duration: Duration,
 ) -> Result<Outcome, BoxError> {
     // Set every worker up before the clock starts.
     let mut workers = Vec::new();
-    for _ in 0..conns {
+    for i in 0..conns {
+        let addr = addrs.get(i % addrs.len()).ok_or("no address")?;
         let mut setup = Conn::open(addr).await?;
-        workers.push(scenario.worker(&mut setup).await?);
+        workers.push((addr, scenario.worker(&mut setup).await?));
     }
     // Fresh connections, so none has idled past the server's keep-alive
     // while the others were being set up.
     let mut prepared = Vec::new();
-    for worker in workers {
+    for (addr, worker) in workers {
         prepared.push((Conn::open(addr).await?, worker));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -212,13 +226,7 @@ async fn drive(
     stop.store(true, Ordering::Relaxed);
     let mut total = Outcome::default();
     for t in tasks {
-        let o = t.await?;
-        total.units += o.units;
-        total.errors += o.errors;
-        if total.first_error.is_none() {
-            total.first_error = o.first_error;
-        }
-        total.latencies_us.extend(o.latencies_us);
+        total.merge(t.await?);
     }
     Ok(total)
 }
@@ -244,6 +252,41 @@ pub(crate) struct Row {
     pub(crate) errors: u64,
     /// Units completed, warm-up included.
     pub(crate) units: u64,
+    /// What generated the load.
+    pub(crate) generator: &'static str,
+}
+
+impl Row {
+    /// The row of a finished run: `out` over `elapsed` seconds, the
+    /// server(s) having used `ticks` CPU clock ticks meanwhile.
+    pub(crate) fn from_outcome(
+        name: &str,
+        conns: usize,
+        mut out: Outcome,
+        elapsed: f64,
+        ticks: u64,
+        rss_kib: u64,
+        generator: &'static str,
+    ) -> Self {
+        if let Some(e) = &out.first_error {
+            eprintln!("{name} ({conns} conns): {} errors, first: {e}", out.errors);
+        }
+        out.latencies_us.sort_unstable();
+        Row {
+            scenario: name.to_owned(),
+            conns,
+            per_sec: out.units as f64 / elapsed,
+            p50: percentile(&out.latencies_us, 0.50),
+            p90: percentile(&out.latencies_us, 0.90),
+            p99: percentile(&out.latencies_us, 0.99),
+            // Clock ticks are 1/100 s on Linux.
+            cpu: ticks as f64 / 100.0 / elapsed * 100.0,
+            rss_mb: rss_kib as f64 / 1024.0,
+            errors: out.errors,
+            units: out.units,
+            generator,
+        }
+    }
 }
 
 /// Measures `scenario` against `server` after a short warm-up.
@@ -254,28 +297,35 @@ pub(crate) async fn measure(
     conns: usize,
     duration: Duration,
 ) -> Result<Row, BoxError> {
-    let addr = server.addr();
-    let warm = drive(&addr, scenario.clone(), conns, Duration::from_millis(300)).await?;
-    let (t0, _) = server.stats();
+    measure_on(name, &[server], scenario, conns, duration).await
+}
+
+/// [`measure`] with the workers spread over several servers.
+pub(crate) async fn measure_on(
+    name: &str,
+    servers: &[&Server],
+    scenario: Arc<dyn Scenario>,
+    conns: usize,
+    duration: Duration,
+) -> Result<Row, BoxError> {
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr()).collect();
+    let ticks = || servers.iter().map(|s| s.stats().0).sum::<u64>();
+    let warm = drive(&addrs, scenario.clone(), conns, Duration::from_millis(300)).await?;
+    let t0 = ticks();
     let start = Instant::now();
-    let mut out = drive(&addr, scenario, conns, duration).await?;
+    let out = drive(&addrs, scenario, conns, duration).await?;
     let elapsed = start.elapsed().as_secs_f64();
-    let (t1, rss) = server.stats();
-    if let Some(e) = &out.first_error {
-        eprintln!("{name} ({conns} conns): {} errors, first: {e}", out.errors);
-    }
-    out.latencies_us.sort_unstable();
-    Ok(Row {
-        scenario: name.to_owned(),
+    let t1 = ticks();
+    let rss = servers.iter().map(|s| s.stats().1).sum::<u64>();
+    let mut row = Row::from_outcome(
+        name,
         conns,
-        per_sec: out.units as f64 / elapsed,
-        p50: percentile(&out.latencies_us, 0.50),
-        p90: percentile(&out.latencies_us, 0.90),
-        p99: percentile(&out.latencies_us, 0.99),
-        // Clock ticks are 1/100 s on Linux.
-        cpu: (t1.saturating_sub(t0)) as f64 / 100.0 / elapsed * 100.0,
-        rss_mb: rss as f64 / 1024.0,
-        errors: out.errors,
-        units: out.units + warm.units,
-    })
+        out,
+        elapsed,
+        t1.saturating_sub(t0),
+        rss,
+        "ours (hyper)",
+    );
+    row.units += warm.units;
+    Ok(row)
 }

@@ -2,6 +2,7 @@
 //! `/proc`, killed on drop.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::BoxError;
@@ -64,6 +65,50 @@ impl Server {
     }
 }
 
+/// Set while the two-core rows run: servers and generator share both
+/// cores, unpinned.
+pub(crate) static TWO_CORES: AtomicBool = AtomicBool::new(false);
+
+/// The CPUs servers are pinned to.
+pub(crate) fn server_cpus() -> &'static str {
+    if TWO_CORES.load(Ordering::Relaxed) {
+        "0,1"
+    } else {
+        "0"
+    }
+}
+
+/// The CPUs the load generators (this process, wrk) run on.
+pub(crate) fn generator_cpus() -> &'static str {
+    if TWO_CORES.load(Ordering::Relaxed) {
+        "0,1"
+    } else {
+        "1"
+    }
+}
+
+/// Whether `taskset` can be run.
+pub(crate) fn have_taskset() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Moves every thread of this process to `cpus` (when `taskset` exists);
+/// threads made later inherit it.
+pub(crate) fn pin_self(cpus: &str) {
+    if have_taskset() {
+        let _ = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// An unused loopback port.
 pub(crate) fn free_port() -> Result<u16, BoxError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -71,22 +116,17 @@ pub(crate) fn free_port() -> Result<u16, BoxError> {
         .port())
 }
 
-/// Runs `program args` pinned to CPU 0 when `taskset` exists (`taskset`
-/// execs into the program, so the child's pid is the server's).
-fn spawn_pinned(
+/// Runs `program args` pinned to CPU 0 ([`server_cpus`]) when `taskset`
+/// exists (`taskset` execs into the program, so the child's pid is the
+/// server's).
+pub(crate) fn spawn_pinned(
     program: &std::path::Path,
     args: &[String],
     env: &[(&str, &str)],
 ) -> Result<Child, BoxError> {
-    let pinned = Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    let mut cmd = if pinned {
+    let mut cmd = if have_taskset() {
         let mut c = Command::new("taskset");
-        c.arg("-c").arg("0").arg(program);
+        c.arg("-c").arg(server_cpus()).arg(program);
         c
     } else {
         Command::new(program)

@@ -248,6 +248,11 @@ impl AuthServer {
         &self.clients
     }
 
+    /// Revocation answers kept while storage is unchanged (introspection).
+    pub(crate) fn live_tokens(&self) -> &crate::oauth::access_tokens::LiveTokens {
+        self.access_tokens.live()
+    }
+
     /// What the token endpoint's grants use.
     pub(crate) fn grants(&self) -> GrantContext<'_> {
         GrantContext {

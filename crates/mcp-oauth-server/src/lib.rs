@@ -55,6 +55,7 @@ pub mod password;
 mod quick;
 pub mod ratelimit;
 mod refresh_seal;
+mod stamp_cache;
 mod startup;
 pub mod storage;
 #[cfg(feature = "postgres")]

@@ -29,9 +29,13 @@ pub(super) async fn introspect(
         .into());
     }
     let verified = state.verify_access_token(request.token.secret()).await;
-    let response =
-        grants::introspection::introspect(state.storage(), verified, &caller.policy.resources)
-            .await?;
+    let response = grants::introspection::introspect(
+        state.storage(),
+        state.live_tokens(),
+        verified,
+        &caller.policy.resources,
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))

@@ -10,7 +10,13 @@ use parking_lot::Mutex;
 
 use crate::cache::Expiring;
 use crate::keys::KeyManager;
+use crate::stamp_cache::StampCache;
 use crate::storage::Storage;
+
+/// Whether an access token (by `jti`) is live (not revoked, not issued
+/// before its person's or its grant's revocation), as storage answered
+/// while its stamp read the same.
+pub(crate) type LiveTokens = StampCache<String, bool>;
 
 /// Bytes of verified access tokens kept in memory (about 20,000 tokens).
 const VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -27,6 +33,8 @@ pub(crate) struct AccessTokens {
     /// make it reload the keys from storage (the shared key-set refetch
     /// interval).
     key_reload: Mutex<RefetchGate>,
+    /// Revocation answers by `jti`, valid while storage is unchanged.
+    live: LiveTokens,
 }
 
 impl AccessTokens {
@@ -35,7 +43,13 @@ impl AccessTokens {
         Self {
             verified: Expiring::new(VERIFIED_CACHE_BYTES),
             key_reload: Mutex::new(RefetchGate::default()),
+            live: LiveTokens::new(),
         }
+    }
+
+    /// The revocation answers kept while storage is unchanged.
+    pub(crate) fn live(&self) -> &LiveTokens {
+        &self.live
     }
 
     /// Entries and estimated bytes of the cache of verified tokens.

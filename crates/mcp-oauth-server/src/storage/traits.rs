@@ -156,6 +156,17 @@ pub trait GrantStore: Send + Sync {
     /// Whether an access token is revoked.
     async fn jti_revoked(&self, jti: &str) -> Result<bool, StorageError>;
 
+    /// A stamp of everything stored, read without a round trip: two equal
+    /// readings mean nothing stored changed in between, through this
+    /// handle or any other connection to the same database (another
+    /// instance, an operator's command). `None` (the default) when the
+    /// backend cannot tell cheaply; callers then ask storage every time.
+    /// Answers cached under a stamp are thus
+    /// exactly what storage would say while it reads the same.
+    fn data_version(&self) -> Option<u64> {
+        None
+    }
+
     /// Records a single-use identifier (a client assertion's `jti`) until
     /// `exp`; returns false, atomically, when it was already recorded.
     async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError>;

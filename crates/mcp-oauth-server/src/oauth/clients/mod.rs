@@ -15,6 +15,7 @@ use mcp_oauth_core::issuer::Issuer;
 use crate::cimd::CimdResolver;
 use crate::clock::Clock;
 use crate::oauth::error::OAuthError;
+use crate::stamp_cache::StampCache;
 use crate::storage::{ClientRecord, Storage, StorageError};
 use assertion::ClientKeySets;
 
@@ -76,6 +77,11 @@ pub(crate) struct Clients {
     audiences: [String; 2],
     /// New metadata documents one address may name per minute.
     fetches_per_minute: u32,
+    /// Clients read from storage (or found absent), while storage is
+    /// unchanged: a resource server introspecting costs no storage round
+    /// trip, and a changed secret or a removed client is read afresh at
+    /// once (the secret is still compared on every call).
+    stored: StampCache<String, Option<ClientRecord>>,
 }
 
 impl Clients {
@@ -98,7 +104,20 @@ impl Clients {
             clock,
             audiences: [issuer.endpoint("/token"), issuer.as_str().to_owned()],
             fetches_per_minute,
+            stored: StampCache::new(),
         }
+    }
+
+    /// A client of storage, from memory while storage is unchanged.
+    async fn stored(&self, client_id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        let stamp = self.storage.data_version();
+        if let Some(known) = self.stored.get(stamp, client_id) {
+            return Ok(known);
+        }
+        let client = self.storage.client(client_id).await?;
+        self.stored
+            .insert(stamp, client_id.to_owned(), client.clone());
+        Ok(client)
     }
 
     /// The metadata document resolver.
@@ -124,7 +143,7 @@ impl Clients {
         if self.cimd.is_document_url(client_id) {
             return Ok(Some(self.cimd.resolve(client_id, self.clock.now()).await?));
         }
-        Ok(self.storage.client(client_id).await?)
+        Ok(self.stored(client_id).await?)
     }
 
     /// The client a `client_id` names, as far as the server knows it
@@ -144,7 +163,7 @@ impl Clients {
             }
             return Ok(Some(self.cimd.resolve(client_id, self.clock.now()).await?));
         }
-        Ok(self.storage.client(client_id).await?)
+        Ok(self.stored(client_id).await?)
     }
 
     /// A client of the configuration, by id (trusted; never fetched).

@@ -6,6 +6,7 @@ use mcp_oauth_core::introspection::IntrospectionResponse;
 use mcp_oauth_core::resource::ResourceUri;
 use mcp_oauth_core::token::AccessTokenClaims;
 
+use crate::oauth::access_tokens::LiveTokens;
 use crate::storage::{Storage, StorageError};
 
 /// What a resource server serving `serves` learns of a token whose
@@ -15,20 +16,51 @@ use crate::storage::{Storage, StorageError};
 /// last ended.
 pub(crate) async fn introspect(
     storage: &dyn Storage,
+    known: &LiveTokens,
     verified: Option<AccessTokenClaims>,
     serves: &[String],
 ) -> Result<IntrospectionResponse, StorageError> {
     let Some(claims) = verified else {
         return Ok(IntrospectionResponse::inactive());
     };
-    let ours = serves
-        .iter()
-        .filter_map(|r| ResourceUri::parse(r).ok())
-        .any(|r| claims.aud.contains_resource(&r));
-    if !ours || !live(storage, &claims).await? {
+    let ours = serves_audience(serves, &claims);
+    if !ours || !live_known(storage, known, &claims).await? {
         return Ok(IntrospectionResponse::inactive());
     }
     Ok(IntrospectionResponse::from_claims(&claims))
+}
+
+/// Whether a resource of `serves` is in the token's audience. The common
+/// case costs no URL parsing: an audience value equal to a served resource
+/// as a string names it (the audience is a canonical resource this server
+/// signed; served resources are validated when the client is made); other
+/// spellings are compared as RFC 8707 resources.
+fn serves_audience(serves: &[String], claims: &AccessTokenClaims) -> bool {
+    let audience = claims.aud.values();
+    serves.iter().any(|r| audience.iter().any(|a| a == r))
+        || serves
+            .iter()
+            .filter_map(|r| ResourceUri::parse(r).ok())
+            .any(|r| claims.aud.contains_resource(&r))
+}
+
+/// [`live`], answered from `known` while storage's stamp is the one the
+/// answer was looked up under (nothing stored changed since, here or at
+/// another instance), else from storage (and kept in `known`).
+pub(crate) async fn live_known(
+    storage: &dyn Storage,
+    known: &LiveTokens,
+    claims: &AccessTokenClaims,
+) -> Result<bool, StorageError> {
+    // Read before storage is asked: a change made meanwhile moves the
+    // stamp, so the answer is never kept past it.
+    let stamp = storage.data_version();
+    if let Some(answer) = known.get(stamp, claims.jti.as_str()) {
+        return Ok(answer);
+    }
+    let answer = live(storage, claims).await?;
+    known.insert(stamp, claims.jti.clone(), answer);
+    Ok(answer)
 }
 
 /// Whether an access token whose signature and lifetime were verified is

@@ -162,9 +162,14 @@ impl AccountStore for SqliteStorage {
             resource.to_owned(),
         );
         self.with(move |c| {
+            // Two primary-key lookups (an `IN (?3, '')` list made SQLite
+            // build an ephemeral table on every call).
             c.prepare_cached(
-                "SELECT coalesce(max(revoked_at), 0) FROM grants
-                 WHERE subject = ?1 AND client_id = ?2 AND resource IN (?3, '')",
+                "SELECT max(
+                    coalesce((SELECT revoked_at FROM grants
+                              WHERE subject = ?1 AND client_id = ?2 AND resource = ?3), 0),
+                    coalesce((SELECT revoked_at FROM grants
+                              WHERE subject = ?1 AND client_id = ?2 AND resource = ''), 0))",
             )
             .and_then(|mut s| s.query_row(params![key.0, key.1, key.2], |r| r.get::<_, i64>(0)))
             .map(u)

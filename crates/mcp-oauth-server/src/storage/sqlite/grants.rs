@@ -142,6 +142,10 @@ impl GrantStore for SqliteStorage {
         .await
     }
 
+    fn data_version(&self) -> Option<u64> {
+        self.read_data_version()
+    }
+
     async fn use_once(&self, key: &str, exp: u64) -> Result<bool, StorageError> {
         let key = key.to_owned();
         self.with(move |c| {

@@ -199,6 +199,13 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct SqliteStorage {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// A second connection to the file that only reads `PRAGMA
+    /// data_version`, which moves whenever another connection (the one of
+    /// the thread, another instance's, an operator's) commits: the stamp of
+    /// [`GrantStore::data_version`](super::GrantStore::data_version). None
+    /// for an in-memory database (no other connection can change it but
+    /// ours, and ours cannot be watched from a second one).
+    watch: Option<std::sync::Arc<parking_lot::Mutex<Connection>>>,
 }
 
 impl SqliteStorage {
@@ -212,7 +219,11 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref();
         private_file(path)?;
-        Self::init(Connection::open(path)?)
+        let mut storage = Self::init(Connection::open(path)?)?;
+        let watch = Connection::open(path)?;
+        watch.busy_timeout(std::time::Duration::from_secs(5))?;
+        storage.watch = Some(std::sync::Arc::new(parking_lot::Mutex::new(watch)));
+        Ok(storage)
     }
 
     /// A private in-memory database (for tests).
@@ -253,7 +264,19 @@ impl SqliteStorage {
                 }
             })
             .map_err(StorageError::SqliteThread)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, watch: None })
+    }
+
+    /// The database's `PRAGMA data_version` as the watching connection
+    /// reads it (one shared-memory check, no round trip to the thread).
+    /// None when there is no watching connection or the read failed.
+    fn read_data_version(&self) -> Option<u64> {
+        let watch = self.watch.as_ref()?.lock();
+        watch
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .ok()
+            .and_then(|v| u64::try_from(v).ok())
     }
 
     /// Runs `f` with the connection on the connection's thread.

@@ -139,3 +139,33 @@ async fn sqlite_survives_reopen() {
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_data_version_moves_with_every_commit_of_any_connection() {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-test-dv-{}-{}",
+        std::process::id(),
+        crate::clock::Clock::now(&crate::clock::SystemClock)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dv.db");
+    let a = SqliteStorage::open(&path).unwrap();
+    let b = SqliteStorage::open(&path).unwrap();
+    let first = a.data_version().expect("a file database has a stamp");
+    assert_eq!(
+        a.data_version(),
+        Some(first),
+        "unchanged while nothing is written"
+    );
+    // A write through this handle's own connection moves it...
+    a.revoke_jti("j1", u64::MAX / 2).await.unwrap();
+    let second = a.data_version().unwrap();
+    assert_ne!(second, first);
+    // ...and so does one through another connection to the file.
+    b.revoke_jti("j2", u64::MAX / 2).await.unwrap();
+    assert_ne!(a.data_version().unwrap(), second);
+    // A private in-memory database has no second connection to watch.
+    assert_eq!(SqliteStorage::in_memory().unwrap().data_version(), None);
+    let _ = std::fs::remove_dir_all(dir);
+}
