@@ -51,9 +51,9 @@ pub use records::{
 pub use sqlite::SqliteStorage;
 pub use traits::{
     AccountStore, AuditStore, COUNTER_RETENTION, ClientStore, CounterStore, DEVICE_RETENTION,
-    DeviceStore, GrantStore, KeyStore, Storage, UserStore, VaultStore,
+    DeviceStore, GrantStore, KeyStore, Storage, UserStore,
 };
-pub use vault::UpstreamTokenRecord;
+pub use vault::{UpstreamTokenRecord, VaultStore};
 
 /// Connections a PostgreSQL pool opens at most.
 pub const POSTGRES_POOL_SIZE: usize = 16;

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 
+use super::vault::VaultStore;
 use super::{
     AuditEvent, AuditQuery, ClientRecord, CodeConsumption, CodeRecord, DeviceRecord, DeviceState,
     Grant, GrantFilter, GrantRecord, IdentityRecord, IssuedFromCode, RefreshRecord,
     RefreshRotation, SessionRecord, SigningKeyRecord, StorageError, StoredCode, SubjectState,
-    UpstreamTokenRecord, UserRecord, policy,
+    UserRecord, policy,
 };
 
 /// Registered clients and the consents people gave them.
@@ -426,53 +427,6 @@ pub trait AuditStore: Send + Sync {
 
     /// Deletes the events older than `before`; returns how many.
     async fn purge_audit(&self, before: u64) -> Result<u64, StorageError>;
-}
-
-/// The upstream token vault: a person's sealed tokens at an upstream
-/// provider, one record per (subject, provider), ended with their grants
-/// (see [`UpstreamTokenRecord`]).
-///
-/// [`VaultStore::replace_upstream_token`] is a compare-and-set on the
-/// record's version, so two instances refreshing one person's upstream
-/// token at once do not overwrite the newer token with an older one. Every
-/// write sets a fresh random version (see [`UpstreamTokenRecord::version`]),
-/// so a version read before a delete and a new sign-in never matches the
-/// new record.
-#[async_trait]
-pub trait VaultStore: Send + Sync {
-    /// Stores a person's tokens at a provider, replacing what was there
-    /// (a new sign-in); returns the new (fresh random) version.
-    async fn put_upstream_token(&self, record: UpstreamTokenRecord) -> Result<u64, StorageError>;
-
-    /// A person's tokens at a provider.
-    async fn upstream_token(
-        &self,
-        subject: &str,
-        provider: &str,
-    ) -> Result<Option<UpstreamTokenRecord>, StorageError>;
-
-    /// Replaces the sealed tokens and `updated_at` of `record`'s (subject,
-    /// provider) if its version is still `expected` (one conditional
-    /// write); returns the new (fresh random) version, or `None` when
-    /// another write came first (or the record is gone).
-    async fn replace_upstream_token(
-        &self,
-        record: UpstreamTokenRecord,
-        expected: u64,
-    ) -> Result<Option<u64>, StorageError>;
-
-    /// Deletes a person's tokens at a provider if their version is still
-    /// `expected`; returns whether they went.
-    async fn delete_upstream_token(
-        &self,
-        subject: &str,
-        provider: &str,
-        expected: u64,
-    ) -> Result<bool, StorageError>;
-
-    /// Deletes the tokens of every provider not in `keep` (providers no
-    /// longer configured, or no longer storing tokens); returns how many.
-    async fn retain_upstream_tokens(&self, keep: &[String]) -> Result<u64, StorageError>;
 }
 
 /// The server's storage: every aggregate store in one object; see the
