@@ -23,15 +23,19 @@ pub(super) fn published(key: &SigningKeyRecord, now: u64, max_token_life: u64) -
 /// `now`, the one activated last; failing any (a key withdrawn from the
 /// middle of the schedule, or clocks a little apart), the one activated
 /// last before `now`, so that a key never signs before its time; failing
-/// that too, the newest.
+/// that too, the newest. `keys` come newest first, as storage lists them:
+/// between keys alike to the second, the newer one wins.
 pub(super) fn signing(keys: &[SigningKeyRecord], now: u64) -> Option<&SigningKeyRecord> {
     let activated = |k: &&SigningKeyRecord| k.activates_at <= now;
+    // `max_by_key` keeps the last of equals: walk oldest first.
     keys.iter()
+        .rev()
         .filter(activated)
         .filter(|k| k.retired_at.is_none_or(|t| now < t))
         .max_by_key(|k| (k.activates_at, k.created_at))
         .or_else(|| {
             keys.iter()
+                .rev()
                 .filter(activated)
                 .max_by_key(|k| (k.activates_at, k.created_at))
         })
@@ -131,6 +135,23 @@ mod tests {
         ];
         assert_eq!(signing(&keys, 1500).unwrap().kid, "c");
         assert_eq!(signing(&keys, 2500).unwrap().kid, "c");
+    }
+
+    #[test]
+    fn between_keys_alike_to_the_second_the_newer_signs() {
+        // An immediate rotation in the second the first key and its
+        // waiting successor were made, listed newest first as storage does.
+        let t = 1_000;
+        let alike = |kid: &str, activates, retired| SigningKeyRecord {
+            created_at: t,
+            ..key(kid, activates, retired)
+        };
+        let keys = [
+            alike("third", t, None),
+            alike("second", t + 86_400, Some(t)),
+            alike("first", t, Some(t + 86_400)),
+        ];
+        assert_eq!(signing(&keys, t).map(|k| k.kid.as_str()), Some("third"));
     }
 
     #[test]
