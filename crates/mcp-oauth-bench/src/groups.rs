@@ -14,12 +14,12 @@ use crate::generator::{Generator, measure_fixed};
 use crate::load::{Row, Scenario, measure};
 use crate::mcp::{Auth, BENCH_RESOURCE, RS_CREDENTIAL, ToolsList};
 use crate::proc::{Server, free_port};
-use crate::{BoxError, Options, device, extra, python};
+use crate::{BoxError, Options, device, python};
 
 /// The allocator settings of the low-memory configuration (docs/server.md):
 /// freed memory goes back to the kernel at once instead of after a delay
 /// that only allocator activity ends, and arenas are committed on demand.
-const LEAN_ALLOCATOR: &[(&str, &str)] = &[
+pub(crate) const LEAN_ALLOCATOR: &[(&str, &str)] = &[
     ("MIMALLOC_PURGE_DELAY", "0"),
     ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
 ];
@@ -138,46 +138,6 @@ pub(crate) fn server_bin() -> Result<std::path::PathBuf, BoxError> {
     Ok(bin)
 }
 
-/// Every wanted group; the rows.
-pub(crate) async fn run(o: &Options) -> Result<Vec<Row>, BoxError> {
-    let server_bin = server_bin()?;
-    let mut rows = Vec::new();
-    if o.wanted("ceiling") {
-        ceiling(o, &mut rows).await?;
-    }
-    if o.wanted("startup") {
-        extra::startup(&server_bin, &mut rows).await?;
-    }
-    for (group, storage, env) in [
-        ("memory", "memory", &[][..]),
-        ("sqlite", "SQLite", &[][..]),
-        ("lean", "SQLite, lean allocator", LEAN_ALLOCATOR),
-    ] {
-        if o.wanted(group) {
-            storage_group(o, &server_bin, group, storage, env, &mut rows).await?;
-        }
-    }
-    if o.wanted("python") {
-        match &o.python {
-            Some(py) => python_group(o, py, &mut rows).await?,
-            None => eprintln!("python: skipped (no --python; scripts/bench prepares one)"),
-        }
-    }
-    if o.wanted("postgres") {
-        match &o.postgres {
-            Some(url) => extra::postgres(o, &server_bin, url, &mut rows).await?,
-            None => eprintln!("postgres: skipped (no --postgres URL)"),
-        }
-    }
-    if o.wanted("twocore") {
-        extra::two_cores(o, &server_bin, &mut rows).await?;
-    }
-    if o.wanted("mcp") {
-        mcp_group(o, &server_bin, &mut rows).await?;
-    }
-    Ok(rows)
-}
-
 /// The bare handler with the run's generator, then with the other one.
 pub(crate) async fn ceiling(o: &Options, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let exe = std::env::current_exe()?;
@@ -207,7 +167,7 @@ pub(crate) async fn ceiling(o: &Options, rows: &mut Vec<Row>) -> Result<(), BoxE
 
 /// The authorization server on one storage: idle memory, introspection,
 /// device polls, refresh grants, flows.
-async fn storage_group(
+pub(crate) async fn storage_group(
     o: &Options,
     bin: &std::path::Path,
     group: &str,
@@ -295,7 +255,11 @@ async fn storage_group(
 
 /// The Python original: idle memory, introspection at 1 and 64, new-client
 /// flows at 16.
-async fn python_group(o: &Options, py: &str, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+pub(crate) async fn python_group(
+    o: &Options,
+    py: &str,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
     let server = python::start(py).await?;
     tokio::time::sleep(Duration::from_secs(if o.quick { 1 } else { 3 })).await;
     note(rows, "Python original idle RSS".into(), &server);
@@ -338,7 +302,7 @@ async fn python_group(o: &Options, py: &str, rows: &mut Vec<Row>) -> Result<(), 
 
 /// A protected MCP server: tools/list without auth, with JWT verification,
 /// with introspection (both with warm caches).
-async fn mcp_group(
+pub(crate) async fn mcp_group(
     o: &Options,
     bin: &std::path::Path,
     rows: &mut Vec<Row>,

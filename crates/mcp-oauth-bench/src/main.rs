@@ -27,6 +27,7 @@ mod proc;
 mod python;
 mod raw;
 mod report;
+mod run;
 mod wrk;
 
 use std::time::Duration;
@@ -109,7 +110,7 @@ fn main() -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rows = rt.block_on(groups::run(&options))?;
+    let rows = rt.block_on(run::run(&options))?;
     report::print(&rows, &options);
     drop(rt);
     // In-process: an agent from nothing, and the price of a password (both
