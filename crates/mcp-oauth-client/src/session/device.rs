@@ -13,13 +13,10 @@ use mcp_oauth_core::secret::DeviceCode;
 use mcp_oauth_core::token::{ClientAuthParams, TokenRequest, TokenResponse};
 use serde::Serialize;
 
-use super::grant::{authenticate, oauth_error, token_request};
-use crate::config::Config;
-use crate::discovery::Discovered;
+use super::grant::{TokenEndpoint, authenticate, oauth_error};
 use crate::error::ClientError;
 use crate::fetch::{self, require_secure};
 use crate::login::device::{DeviceCodePrompt, DevicePrompt};
-use crate::store::Registration;
 
 /// The longest a device code is believed to live (a server claiming more,
 /// or an absurd number, is taken to mean this much): 30 minutes.
@@ -38,20 +35,10 @@ struct Request<'a> {
     client: ClientAuthParams,
 }
 
-/// Where to send a device login, and as whom.
-pub(super) struct DeviceLogin<'a> {
-    pub(super) config: &'a Config,
-    pub(super) http: &'a reqwest::Client,
-    pub(super) discovered: &'a Discovered,
-    pub(super) registration: &'a Registration,
-    pub(super) token_endpoint: &'a str,
-    pub(super) basic: bool,
-}
-
-impl DeviceLogin<'_> {
+impl TokenEndpoint<'_> {
     /// Runs the device login for `scope`, showing the code with `prompt`;
     /// the token response once the person allowed it.
-    pub(super) async fn run(
+    pub(super) async fn device_login(
         &self,
         scope: &ScopeSet,
         prompt: &DevicePrompt,
@@ -127,11 +114,11 @@ impl DeviceLogin<'_> {
             verification_uri_complete,
             expires_in: codes.expires_in.min(MAX_LIFETIME),
         });
-        self.poll(&codes).await
+        self.poll_device(&codes).await
     }
 
     /// Polls until the person decides or the code expires.
-    async fn poll(
+    async fn poll_device(
         &self,
         codes: &DeviceAuthorizationResponse,
     ) -> Result<TokenResponse, ClientError> {
@@ -151,16 +138,7 @@ impl DeviceLogin<'_> {
             };
             tokio::time::sleep_until(next).await;
             let mut request = TokenRequest::device_code(DeviceCode::new(codes.device_code.clone()));
-            let answer = token_request(
-                self.config,
-                self.http,
-                self.token_endpoint,
-                &self.discovered.issuer,
-                self.registration,
-                self.basic,
-                &mut request,
-            )
-            .await?;
+            let answer = self.send(&mut request).await?;
             match answer {
                 Ok(tokens) => return Ok(tokens),
                 Err(e) if e.error == ErrorCode::AuthorizationPending => {}

@@ -36,6 +36,38 @@ pub(super) fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Where a login's token requests go, and as whom: the discovered
+/// authorization server, its token endpoint, and the client's registration
+/// there (with Basic authentication when the server offers it).
+pub(super) struct TokenEndpoint<'a> {
+    pub(super) config: &'a Config,
+    pub(super) http: &'a reqwest::Client,
+    pub(super) discovered: &'a Discovered,
+    pub(super) registration: &'a Registration,
+    pub(super) url: &'a str,
+    pub(super) basic: bool,
+}
+
+impl TokenEndpoint<'_> {
+    /// Sends `request`, authenticated as the registration: the token
+    /// response, or the server's OAuth error.
+    pub(super) async fn send(
+        &self,
+        request: &mut TokenRequest,
+    ) -> Result<Result<TokenResponse, ErrorResponse>, ClientError> {
+        token_request(
+            self.config,
+            self.http,
+            self.url,
+            &self.discovered.issuer,
+            self.registration,
+            self.basic,
+            request,
+        )
+        .await
+    }
+}
+
 /// Runs the authorization request through the configured login and checks
 /// the response; returns the code, the PKCE verifier and the redirect URI
 /// to redeem them with.

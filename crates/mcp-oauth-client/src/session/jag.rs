@@ -10,75 +10,51 @@ use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::scope::ScopeSet;
 use mcp_oauth_core::token::{TokenRequest, TokenResponse};
 
-use super::grant::token_request;
-use crate::config::Config;
-use crate::discovery::Discovered;
+use super::grant::TokenEndpoint;
 use crate::error::{ClientError, IdentityAssertionError};
 use crate::login::identity_assertion::{IdJagRequest, IdentityAssertion};
-use crate::store::Registration;
 
 /// Most grants made for one authorization.
 const MAX_GRANTS: usize = 2;
 
-/// Where to redeem the grant, and as whom.
-pub(super) struct IdJagLogin<'a> {
-    pub(super) config: &'a Config,
-    pub(super) http: &'a reqwest::Client,
-    pub(super) discovered: &'a Discovered,
-    pub(super) registration: &'a Registration,
-    pub(super) token_endpoint: &'a str,
-    pub(super) basic: bool,
-}
-
-impl IdJagLogin<'_> {
-    /// Gets a grant for `scope` through `login` and redeems it; the token
-    /// response of the authorization server.
-    pub(super) async fn run(
-        &self,
-        login: &IdentityAssertion,
-        scope: &ScopeSet,
-    ) -> Result<TokenResponse, ClientError> {
-        let d = self.discovered;
-        let mut made = 0;
-        loop {
-            made += 1;
-            let again = made < MAX_GRANTS;
-            let wanted = IdJagRequest {
-                audience: d.issuer.clone(),
-                resource: d.resource.clone(),
-                scope: scope.clone(),
-            };
-            let jag = match login.grant(self.http, wanted).await {
-                Ok(jag) => jag,
-                Err(ClientError::IdentityAssertion {
-                    source: IdentityAssertionError::Refused(ref e),
-                    ref idp,
-                }) if again && e.error == ErrorCode::InvalidGrant => {
-                    tracing::info!(%idp, "the IdP refused the ID token; asking the source for a fresh one");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let mut request = TokenRequest::jwt_bearer(jag)
-                .scope(scope)
-                .resource(&d.resource);
-            let answer = token_request(
-                self.config,
-                self.http,
-                self.token_endpoint,
-                &d.issuer,
-                self.registration,
-                self.basic,
-                &mut request,
-            )
-            .await?;
-            match answer {
-                Ok(tokens) => return Ok(tokens),
-                Err(e) if again && e.error == ErrorCode::InvalidGrant => {
-                    tracing::info!(issuer = %d.issuer, "the authorization server refused the grant; making a new one");
-                }
-                Err(e) => return Err(ClientError::Token(e)),
+/// Gets a grant for `scope` through `login` and redeems it at `at`; the
+/// token response of the authorization server.
+pub(super) async fn run(
+    at: &TokenEndpoint<'_>,
+    login: &IdentityAssertion,
+    scope: &ScopeSet,
+) -> Result<TokenResponse, ClientError> {
+    let d = at.discovered;
+    let mut made = 0;
+    loop {
+        made += 1;
+        let again = made < MAX_GRANTS;
+        let wanted = IdJagRequest {
+            audience: d.issuer.clone(),
+            resource: d.resource.clone(),
+            scope: scope.clone(),
+        };
+        let jag = match login.grant(at.http, wanted).await {
+            Ok(jag) => jag,
+            Err(ClientError::IdentityAssertion {
+                source: IdentityAssertionError::Refused(ref e),
+                ref idp,
+            }) if again && e.error == ErrorCode::InvalidGrant => {
+                tracing::info!(%idp, "the IdP refused the ID token; asking the source for a fresh one");
+                continue;
             }
+            Err(e) => return Err(e),
+        };
+        let mut request = TokenRequest::jwt_bearer(jag)
+            .scope(scope)
+            .resource(&d.resource);
+        let answer = at.send(&mut request).await?;
+        match answer {
+            Ok(tokens) => return Ok(tokens),
+            Err(e) if again && e.error == ErrorCode::InvalidGrant => {
+                tracing::info!(issuer = %d.issuer, "the authorization server refused the grant; making a new one");
+            }
+            Err(e) => return Err(ClientError::Token(e)),
         }
     }
 }

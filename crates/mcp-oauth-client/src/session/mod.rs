@@ -309,28 +309,18 @@ impl Session {
             && d.metadata.supports_token_auth_method(
                 &mcp_oauth_core::registration::ClientAuthMethod::ClientSecretBasic,
             );
+        let at = grant::TokenEndpoint {
+            config: &self.config,
+            http: &self.http,
+            discovered: &d,
+            registration: &reg,
+            url: &token_endpoint,
+            basic,
+        };
         let answer = if let Login::Device(prompt) = &self.config.login {
-            device::DeviceLogin {
-                config: &self.config,
-                http: &self.http,
-                discovered: &d,
-                registration: &reg,
-                token_endpoint: &token_endpoint,
-                basic,
-            }
-            .run(&scope, prompt)
-            .await
+            at.device_login(&scope, prompt).await
         } else if let Login::IdentityAssertion(login) = &self.config.login {
-            jag::IdJagLogin {
-                config: &self.config,
-                http: &self.http,
-                discovered: &d,
-                registration: &reg,
-                token_endpoint: &token_endpoint,
-                basic,
-            }
-            .run(login, &scope)
-            .await
+            jag::run(&at, login, &scope).await
         } else {
             let mut request = if matches!(self.config.login, Login::ClientCredentials) {
                 TokenRequest::client_credentials()
@@ -341,17 +331,7 @@ impl Session {
                     grant::user_login(&self.config, &self.http, &d, &reg, &scope).await?;
                 TokenRequest::authorization_code(code, redirect_uri, verifier).resource(&d.resource)
             };
-            grant::token_request(
-                &self.config,
-                &self.http,
-                &token_endpoint,
-                &d.issuer,
-                &reg,
-                basic,
-                &mut request,
-            )
-            .await?
-            .map_err(ClientError::Token)
+            at.send(&mut request).await?.map_err(ClientError::Token)
         };
         let tokens = match answer {
             Ok(tokens) => tokens,
