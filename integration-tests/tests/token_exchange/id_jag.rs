@@ -121,6 +121,19 @@ async fn id_jag_refusals_name_their_reason() {
     let theirs = sign_in(&s, (OTHER.0, Some(OTHER.1)), "openid mcp", RESOURCE).await;
     let other_id_token = theirs["id_token"].as_str().unwrap();
 
+    // A parameter sent twice (a second audience or subject token smuggled
+    // past whatever read the first) is refused, never one of them picked.
+    for (twice, value) in [
+        ("audience", "https://evil.example"),
+        ("subject_token", access),
+    ] {
+        refused(
+            exchange(&s, AGENT, &jag_request(id_token, &[(twice, value)])).await,
+            "invalid_request",
+            &format!("duplicate field `{twice}`"),
+        )
+        .await;
+    }
     // Another client's ID token (aud is that client).
     refused(
         exchange(&s, AGENT, &jag_request(other_id_token, &[])).await,
