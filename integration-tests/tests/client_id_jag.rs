@@ -156,7 +156,7 @@ async fn an_application_provider_supplies_the_grant() {
     assert_eq!(asked[0].resource, w.mcp_url());
     assert_eq!(asked[0].scope.to_string(), "mcp");
     assert!(w.authorization.saw("assertion=jag-from-broker"));
-    assert_eq!(w.idp.server.requests(), 0);
+    assert_eq!(w.idp.server.requests().len(), 0);
 }
 
 #[tokio::test]
@@ -176,8 +176,8 @@ async fn the_id_token_never_goes_to_a_server_the_agent_was_not_configured_with()
         matches!(err, ClientError::UntrustedIssuer { .. }),
         "{err:?}"
     );
-    assert_eq!(evil_as.requests(), 0);
-    assert_eq!(w.idp.server.requests(), 0);
+    assert_eq!(evil_as.requests().len(), 0);
+    assert_eq!(w.idp.server.requests().len(), 0);
     assert!(!evil_mcp.saw("id-token-"));
 
     // An "IdP" whose metadata names another issuer (a mix-up): refused,
@@ -208,7 +208,7 @@ async fn the_id_token_never_goes_to_a_server_the_agent_was_not_configured_with()
         ),
         "{err:?}"
     );
-    assert_eq!(sink.requests(), 0);
+    assert_eq!(sink.requests().len(), 0);
     for s in [&impostor, &w.authorization, &w.mcp, &w.idp.server] {
         assert!(!s.saw("id-token-fixed"));
         assert!(!s.saw(IDP_SECRET));

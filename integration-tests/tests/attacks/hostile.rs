@@ -27,8 +27,8 @@ pub(super) struct Seen {
 }
 
 /// A running hostile server; stops when dropped.
-pub(super) struct Hostile {
-    pub(super) base: String,
+pub(crate) struct Hostile {
+    pub(crate) base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -41,7 +41,7 @@ impl Drop for Hostile {
 
 impl Hostile {
     /// Serves the router `routes` builds from the server's base URL.
-    pub(super) async fn start(routes: impl FnOnce(&str) -> axum::Router) -> Self {
+    pub(crate) async fn start(routes: impl FnOnce(&str) -> axum::Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -59,12 +59,12 @@ impl Hostile {
     }
 
     /// `{base}{path}`.
-    pub(super) fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// The request lines received so far.
-    pub(super) fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.seen
             .lock()
             .unwrap()
@@ -74,7 +74,7 @@ impl Hostile {
     }
 
     /// Whether `needle` appeared anywhere in any request received.
-    pub(super) fn saw(&self, needle: &str) -> bool {
+    pub(crate) fn saw(&self, needle: &str) -> bool {
         self.seen
             .lock()
             .unwrap()

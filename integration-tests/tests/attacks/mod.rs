@@ -9,7 +9,7 @@ mod client_callback;
 mod client_secrets;
 mod fake_as;
 mod grants;
-mod hostile;
+pub(crate) mod hostile;
 mod inputs;
 mod login;
 mod trust;

@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
@@ -23,71 +21,7 @@ pub(super) const IDP_SECRET: &str = "agent-secret-at-idp";
 
 /// A loopback server that records every request (line, headers, decoded
 /// Basic credentials, body raw and form-decoded); stops when dropped.
-pub(super) struct Recorded {
-    pub(super) base: String,
-    seen: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Recorded {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Recorded {
-    pub(super) async fn start(routes: impl FnOnce(&str) -> axum::Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let app = routes(&base).layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| {
-                let log = log.clone();
-                async move { record(log, req, next).await }
-            },
-        ));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, seen, task }
-    }
-
-    /// Whether `needle` appeared in any request.
-    pub(super) fn saw(&self, needle: &str) -> bool {
-        self.seen.lock().unwrap().iter().any(|s| s.contains(needle))
-    }
-
-    pub(super) fn requests(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-}
-
-pub(super) async fn record(log: Arc<Mutex<Vec<String>>>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let mut text = format!("{} {}\n", parts.method, parts.uri);
-    for (name, value) in &parts.headers {
-        let value = value.to_str().unwrap_or_default();
-        text.push_str(&format!("{name}: {value}\n"));
-        if let Some(b) = value.strip_prefix("Basic ")
-            && let Ok(decoded) = Base64::decode_vec(b.trim())
-        {
-            text.push_str(&String::from_utf8_lossy(&decoded));
-            text.push('\n');
-        }
-    }
-    let body_text = String::from_utf8_lossy(&bytes).into_owned();
-    text.push_str(&body_text);
-    for (k, v) in url::form_urlencoded::parse(body_text.as_bytes()) {
-        text.push_str(&format!("\n{k}={v}"));
-    }
-    log.lock().unwrap().push(text);
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
-}
+pub(super) use crate::attacks::hostile::Hostile as Recorded;
 
 pub(super) fn form(body: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(body.as_bytes())
