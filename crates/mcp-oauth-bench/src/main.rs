@@ -14,6 +14,7 @@
 //! ```text
 //! scripts/bench            # full run (release build)
 //! scripts/bench --quick    # smoke run (CI)
+//! mcp-oauth-bench hold sqlite  # one server held for a profiler (src/hold.rs)
 //! ```
 
 mod device;
@@ -21,6 +22,7 @@ mod extra;
 mod flows;
 mod generator;
 mod groups;
+mod hold;
 mod load;
 mod mcp;
 mod proc;
@@ -76,6 +78,13 @@ fn main() -> Result<(), BoxError> {
                 .ok_or("rs-server none|jwt|introspection PORT ISSUER")?;
             let port = args.get(3).and_then(|p| p.parse().ok()).ok_or("port")?;
             return mcp::rs_server(auth, port, args.get(4).ok_or("issuer")?);
+        }
+        Some("hold") => {
+            pin_self(proc::generator_cpus());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            return rt.block_on(hold::hold(args.get(2).map_or("sqlite", String::as_str)));
         }
         _ => {}
     }
