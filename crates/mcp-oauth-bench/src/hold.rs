@@ -1,4 +1,4 @@
-//! `mcp-oauth-bench hold memory|sqlite`: the authorization server exactly
+//! `mcp-oauth-bench hold memory|sqlite [WRAPPER...]`: the authorization server exactly
 //! as the introspection rows start it (pinned to CPU 0, the same flags),
 //! with an access token for the benchmark's resource, kept running until
 //! standard input closes. For profiling one row by hand: it prints, as
@@ -12,23 +12,38 @@
 //! taskset -c 1 wrk -t1 -c64 -d10s -s scripts/bench-wrk/request.lua "$URL"
 //! exec 3>&-   # the server stops
 //! ```
+//!
+//! Words after the storage run the server under a wrapper, e.g.
+//! `hold sqlite valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out`
+//! to count instructions per request.
 
 use std::io::Read;
 
 use crate::BoxError;
 use crate::flows::token_for;
-use crate::groups::{auth_server, introspection, server_bin};
+use crate::groups::{auth_args, auth_server, introspection, server_bin};
 use crate::mcp::BENCH_RESOURCE;
+use crate::proc::{Server, free_port};
 
 /// Runs `hold` (see the module documentation).
-pub(crate) async fn hold(storage: &str) -> Result<(), BoxError> {
+pub(crate) async fn hold(storage: &str, wrapper: &[String]) -> Result<(), BoxError> {
     let db = std::env::temp_dir().join(format!("mcp-oauth-hold-{}.db", std::process::id()));
     let spec = match storage {
         "memory" => "memory".to_owned(),
         "sqlite" => format!("sqlite:{}", db.display()),
         other => return Err(format!("hold memory|sqlite, not {other}").into()),
     };
-    let server = auth_server(&server_bin()?, &spec, &[], &[BENCH_RESOURCE.to_owned()]).await?;
+    let bin = server_bin()?;
+    let server = match wrapper.split_first() {
+        None => auth_server(&bin, &spec, &[], &[BENCH_RESOURCE.to_owned()]).await?,
+        Some((program, words)) => {
+            let port = free_port()?;
+            let mut args = words.to_vec();
+            args.push(bin.display().to_string());
+            args.extend(auth_args(&spec, port, &[BENCH_RESOURCE.to_owned()]));
+            Server::start(std::path::Path::new(program), &args, port).await?
+        }
+    };
     let token = token_for(&server.addr(), Some(BENCH_RESOURCE)).await?;
     let request = introspection(&token);
     let headers = request

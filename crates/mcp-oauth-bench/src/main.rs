@@ -84,7 +84,8 @@ fn main() -> Result<(), BoxError> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            return rt.block_on(hold::hold(args.get(2).map_or("sqlite", String::as_str)));
+            let storage = args.get(2).map_or("sqlite", String::as_str);
+            return rt.block_on(hold::hold(storage, args.get(3..).unwrap_or_default()));
         }
         _ => {}
     }

@@ -311,6 +311,16 @@ impl AuthServer {
     /// triggers a reload from storage, at most every 10 seconds. Revocation
     /// is not checked here.
     pub async fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
+        self.verified_access_token(token)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
+    }
+
+    /// [`AuthServer::verify_access_token`], sharing the cached claims.
+    pub(crate) async fn verified_access_token(
+        &self,
+        token: &str,
+    ) -> Option<std::sync::Arc<AccessTokenClaims>> {
         self.access_tokens
             .verify(&self.keys, self.storage.as_ref(), self.now(), token)
             .await

@@ -4,80 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::zombie_processes, missing_docs)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod support;
 
 use mcp_oauth_core::pkce::{PkceChallenge, PkceVerifier};
 use serde_json::{Value, json};
+use support::{Server, admin, http, json_line, serve};
 
 const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
 const AGENT_REDIRECT: &str = "http://127.0.0.1/callback";
-
-fn admin(db: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-oauth-server"))
-        .args(["--storage", &format!("sqlite:{}", db.display())])
-        .args(["--log-level", "error"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_line(out: &str) -> Value {
-    serde_json::from_str(out.lines().next().unwrap()).unwrap()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve(db: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_mcp-oauth-server"))
-        .args(["--storage", &format!("sqlite:{}", db.display())])
-        .args(["--port", &port.to_string(), "--log-level", "error"])
-        .args([
-            "--superuser",
-            "admin",
-            "--superuser-password",
-            "admin password 123",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            return Server { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not start");
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn client_credentials(s: &Server, id: &str, secret: &str) -> u16 {
     http()

@@ -28,11 +28,11 @@ pub(super) async fn introspect(
         )
         .into());
     }
-    let verified = state.verify_access_token(request.token.secret()).await;
+    let verified = state.verified_access_token(request.token.secret()).await;
     let response = grants::introspection::introspect(
         state.storage(),
         state.live_tokens(),
-        verified,
+        verified.as_deref(),
         &caller.policy.resources,
     )
     .await?;

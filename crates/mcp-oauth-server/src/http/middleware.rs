@@ -101,17 +101,34 @@ pub(super) async fn body_deadline(
         });
     let mut payload = req.take_payload();
     let read = async {
+        // A body that arrives in one chunk (most do) is kept as it is.
+        let mut first: Option<web::Bytes> = None;
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            let had = first.as_ref().map_or(0, web::Bytes::len) + body.len();
+            if had + chunk.len() > MAX_BODY_BYTES {
                 return Err(StatusCode::PAYLOAD_TOO_LARGE);
             }
-            body.extend_from_slice(&chunk);
+            match first.take() {
+                None if body.is_empty() => first = Some(chunk),
+                earlier => {
+                    if let Some(earlier) = earlier {
+                        body.extend_from_slice(&earlier);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
         }
-        Ok(body.freeze())
+        Ok(first.unwrap_or_else(|| body.freeze()))
     };
-    let refusal = match tokio::time::timeout(deadline, read).await {
+    // A body already read (the usual case) needs no timer.
+    let mut read = std::pin::pin!(read);
+    let read = match futures_util::poll!(read.as_mut()) {
+        std::task::Poll::Ready(done) => Ok(done),
+        std::task::Poll::Pending => tokio::time::timeout(deadline, read).await,
+    };
+    let refusal = match read {
         Ok(Ok(body)) => {
             req.set_payload(actix_web::dev::Payload::from(body));
             return Ok(next.call(req).await?.map_into_left_body());

@@ -12,6 +12,7 @@ mod device;
 mod device_pages;
 mod error;
 mod federate;
+mod form;
 mod introspect;
 mod login;
 mod metadata;
@@ -26,6 +27,8 @@ mod token;
 mod userinfo;
 
 pub use server::{configure, serve, serve_tls};
+
+pub(crate) use form::decode_form;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
@@ -75,6 +78,15 @@ pub(crate) fn routes(
             .wrap(from_fn(middleware::header_limit))
             .route(method)
     };
+    // Actix tries resources in the order they are registered: the calls
+    // resource servers and agents make most (introspection, tokens) come
+    // first, and routes with a path parameter (each tried by a regular
+    // expression) last.
+    cfg.service(plain_route(
+        p("/introspect"),
+        web::post().to(introspect::introspect),
+    ))
+    .service(cors_route(p("/token"), web::post().to(token::token)));
     for well_known in metadata::well_known_paths(issuer_path) {
         cfg.service(cors_route(well_known, web::get().to(metadata::metadata)));
     }
@@ -83,12 +95,6 @@ pub(crate) fn routes(
             p("/register"),
             web::post().to(register::register),
         ))
-        .service(
-            cors_route(p("/register/{client_id}"), web::get().to(register::read))
-                .route(web::put().to(register::update))
-                .route(web::delete().to(register::delete)),
-        )
-        .service(cors_route(p("/token"), web::post().to(token::token)))
         .service(cors_route(p("/revoke"), web::post().to(revoke::revoke)))
         .service(
             plain_route(p("/authorize"), web::get().to(authorize::authorize))
@@ -96,18 +102,6 @@ pub(crate) fn routes(
         )
         .service(plain_route(p("/login"), web::post().to(login::login)))
         .service(plain_route(p("/consent"), web::post().to(consent::consent)))
-        .service(plain_route(
-            p("/federate/{id}"),
-            web::post().to(federate::start),
-        ))
-        .service(plain_route(
-            p("/callback/{id}"),
-            web::get().to(federate::callback),
-        ))
-        .service(plain_route(
-            p("/introspect"),
-            web::post().to(introspect::introspect),
-        ))
         .service(
             plain_route(p("/account"), web::get().to(account::page))
                 .route(web::post().to(account::submit)),
@@ -131,20 +125,22 @@ pub(crate) fn routes(
                 .route(web::post().to(userinfo::userinfo)),
         );
     }
+    cfg.service(
+        cors_route(p("/register/{client_id}"), web::get().to(register::read))
+            .route(web::put().to(register::update))
+            .route(web::delete().to(register::delete)),
+    )
+    .service(plain_route(
+        p("/federate/{id}"),
+        web::post().to(federate::start),
+    ))
+    .service(plain_route(
+        p("/callback/{id}"),
+        web::get().to(federate::callback),
+    ));
     if admin_api {
         admin::routes(cfg, issuer_path);
     }
-}
-
-/// Decodes a form body, or answers `invalid_request` naming what was being
-/// decoded (duplicate or malformed parameters land here).
-pub(crate) fn decode_form<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    what: &str,
-) -> OAuthResult<T> {
-    serde_urlencoded::from_bytes(body).map_err(|e| {
-        ErrorResponse::invalid_request(format!("malformed {what} request: {e}")).into()
-    })
 }
 
 /// Authenticates the client of a token, introspection or revocation
@@ -177,6 +173,9 @@ pub(super) fn basic_credentials(req: &HttpRequest) -> OAuthResult<Option<(String
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
     let decode = |s: &str| {
+        if !s.contains(['+', '%']) {
+            return s.to_owned();
+        }
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()
             .into_owned()

@@ -1,6 +1,7 @@
 //! Verifying the access tokens this server (or another instance sharing
 //! its storage) issued, for introspection and revocation.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use mcp_oauth_core::jose::{KeyState, RefetchGate};
@@ -28,7 +29,7 @@ pub(crate) struct AccessTokens {
     /// instead of a signature verification, as long as its key is still
     /// loaded (a withdrawn key's tokens stop verifying at once).
     /// Revocation is checked by the callers every time.
-    verified: Expiring<(AccessTokenClaims, String)>,
+    verified: Expiring<(Arc<AccessTokenClaims>, Arc<str>)>,
     /// How often a token signed by a key this instance has not loaded may
     /// make it reload the keys from storage (the shared key-set refetch
     /// interval).
@@ -67,7 +68,7 @@ impl AccessTokens {
         storage: &dyn Storage,
         now: u64,
         token: &str,
-    ) -> Option<AccessTokenClaims> {
+    ) -> Option<Arc<AccessTokenClaims>> {
         let key = token_hash(token);
         if let Some((claims, kid)) = self.verified.get(&key)
             && claims.exp > now
@@ -77,7 +78,8 @@ impl AccessTokens {
         }
         let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
         if let Some(claims) = keys.verify(token) {
-            let value = (claims.clone(), kid);
+            let claims = Arc::new(claims);
+            let value = (claims.clone(), Arc::from(kid));
             self.verified
                 .insert(key, value, 2 * token.len(), claims.exp, now);
             return Some(claims);
@@ -95,6 +97,6 @@ impl AccessTokens {
         if let Err(e) = keys.reload(storage, now).await {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
-        keys.verify(token)
+        keys.verify(token).map(Arc::new)
     }
 }

@@ -97,8 +97,15 @@ impl Clients {
                 assertion,
                 client_id,
             } => {
-                return assertion::authenticate(self, address, assertion, client_id.as_deref())
-                    .await;
+                // On the heap: the key-set fetch it may make is several KiB
+                // of state that secret-based calls would otherwise carry.
+                return Box::pin(assertion::authenticate(
+                    self,
+                    address,
+                    assertion,
+                    client_id.as_deref(),
+                ))
+                .await;
             }
             Credentials::Basic { client_id, secret } | Credentials::Post { client_id, secret } => {
                 (client_id, Some(secret))

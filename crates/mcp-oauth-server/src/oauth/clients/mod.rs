@@ -141,9 +141,17 @@ impl Clients {
             return Ok(Some(c.clone()));
         }
         if self.cimd.is_document_url(client_id) {
-            return Ok(Some(self.cimd.resolve(client_id, self.clock.now()).await?));
+            return Ok(Some(self.resolve(client_id).await?));
         }
         Ok(self.stored(client_id).await?)
+    }
+
+    /// The client a metadata document describes ([`CimdResolver::resolve`]),
+    /// on the heap: a fetch's state is several KiB, and kept inline it would
+    /// make every client lookup's future (and every request's) that large,
+    /// copied on each move, though most lookups never fetch.
+    async fn resolve(&self, client_id: &str) -> Result<ClientRecord, ClientLookupError> {
+        Ok(Box::pin(self.cimd.resolve(client_id, self.clock.now())).await?)
     }
 
     /// The client a `client_id` names, as far as the server knows it
@@ -161,7 +169,7 @@ impl Clients {
             if !self.cimd.is_cached(client_id) {
                 return Ok(None);
             }
-            return Ok(Some(self.cimd.resolve(client_id, self.clock.now()).await?));
+            return Ok(Some(self.resolve(client_id).await?));
         }
         Ok(self.stored(client_id).await?)
     }

@@ -17,17 +17,17 @@ use crate::storage::{Storage, StorageError};
 pub(crate) async fn introspect(
     storage: &dyn Storage,
     known: &LiveTokens,
-    verified: Option<AccessTokenClaims>,
+    verified: Option<&AccessTokenClaims>,
     serves: &[String],
 ) -> Result<IntrospectionResponse, StorageError> {
     let Some(claims) = verified else {
         return Ok(IntrospectionResponse::inactive());
     };
-    let ours = serves_audience(serves, &claims);
-    if !ours || !live_known(storage, known, &claims).await? {
+    let ours = serves_audience(serves, claims);
+    if !ours || !live_known(storage, known, claims).await? {
         return Ok(IntrospectionResponse::inactive());
     }
-    Ok(IntrospectionResponse::from_claims(&claims))
+    Ok(IntrospectionResponse::from_claims(claims))
 }
 
 /// Whether a resource of `serves` is in the token's audience. The common

@@ -14,6 +14,8 @@ mod keys;
 mod spend;
 mod users;
 mod vault;
+#[cfg(unix)]
+mod wal_index;
 
 use std::path::Path;
 
@@ -199,13 +201,24 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct SqliteStorage {
     jobs: std::sync::mpsc::Sender<Job>,
-    /// A second connection to the file that only reads `PRAGMA
-    /// data_version`, which moves whenever another connection (the one of
-    /// the thread, another instance's, an operator's) commits: the stamp of
+    /// What reads the stamp of
     /// [`GrantStore::data_version`](super::GrantStore::data_version). None
     /// for an in-memory database (no other connection can change it but
     /// ours, and ours cannot be watched from a second one).
-    watch: Option<std::sync::Arc<parking_lot::Mutex<Connection>>>,
+    watch: Option<std::sync::Arc<Watch>>,
+}
+
+/// The stamp's readers for a database file.
+struct Watch {
+    /// A second connection to the file that only reads `PRAGMA
+    /// data_version`, which moves whenever another connection (the one of
+    /// the thread, another instance's, an operator's) commits; used where
+    /// the WAL index cannot be read directly.
+    conn: parking_lot::Mutex<Connection>,
+    /// The WAL-index header, read without a lock (Unix). Declared after
+    /// `conn`, so it is closed after it.
+    #[cfg(unix)]
+    index: Option<wal_index::WalIndex>,
 }
 
 impl SqliteStorage {
@@ -219,19 +232,27 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref();
         private_file(path)?;
-        let mut storage = Self::init(Connection::open(path)?)?;
-        let watch = Connection::open(path)?;
-        watch.busy_timeout(std::time::Duration::from_secs(5))?;
-        storage.watch = Some(std::sync::Arc::new(parking_lot::Mutex::new(watch)));
+        let mut storage = Self::init(Connection::open(path)?, Some(path))?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // In WAL mode from its first statement (the index is then mapped).
+        conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?;
+        storage.watch = Some(std::sync::Arc::new(Watch {
+            conn: parking_lot::Mutex::new(conn),
+            #[cfg(unix)]
+            index: wal_index::WalIndex::open(path),
+        }));
         Ok(storage)
     }
 
     /// A private in-memory database (for tests).
     pub fn in_memory() -> Result<Self, StorageError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None)
     }
 
-    fn init(mut conn: Connection) -> Result<Self, StorageError> {
+    /// Prepares `conn` (of the file at `path`, if any) and starts its
+    /// thread.
+    fn init(mut conn: Connection, path: Option<&Path>) -> Result<Self, StorageError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -254,6 +275,12 @@ impl SqliteStorage {
             )?;
             tx.commit()?;
         }
+        // The thread holds the WAL index's descriptor until its connection
+        // is closed (see `wal_index`).
+        #[cfg(unix)]
+        let index = path.and_then(wal_index::WalIndex::open);
+        #[cfg(not(unix))]
+        let _ = path;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("mcp-oauth-sqlite".into())
@@ -262,18 +289,27 @@ impl SqliteStorage {
                 for job in queue {
                     job(&mut conn);
                 }
+                drop(conn);
+                #[cfg(unix)]
+                drop(index);
             })
             .map_err(StorageError::SqliteThread)?;
         Ok(Self { jobs, watch: None })
     }
 
-    /// The database's `PRAGMA data_version` as the watching connection
-    /// reads it (one shared-memory check, no round trip to the thread).
-    /// None when there is no watching connection or the read failed.
+    /// The stamp of everything stored: the WAL-index header's (one read,
+    /// no lock) where it can be read, else the database's `PRAGMA
+    /// data_version` as the watching connection reads it. The two are never
+    /// mixed for one storage. None when there is no watching connection or
+    /// the read failed (or caught a commit half-way).
     fn read_data_version(&self) -> Option<u64> {
-        let watch = self.watch.as_ref()?.lock();
-        watch
-            .prepare_cached("PRAGMA data_version")
+        let watch = self.watch.as_ref()?;
+        #[cfg(unix)]
+        if let Some(index) = &watch.index {
+            return index.stamp();
+        }
+        let conn = watch.conn.lock();
+        conn.prepare_cached("PRAGMA data_version")
             .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
             .ok()
             .and_then(|v| u64::try_from(v).ok())
