@@ -5,10 +5,10 @@
 //! party. The answer is `{"active": false}` for anything expired, revoked,
 //! unknown, malformed or not the caller's business (RFC 7662 §4).
 
-use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth_core::error::ErrorResponse;
-use mcp_oauth_core::introspection::IntrospectionRequest;
+use mcp_oauth_core::introspection::{IntrospectionRequest, IntrospectionResponse};
 
 use super::{authenticate_client, decode_form};
 use crate::app::AuthServer;
@@ -29,15 +29,19 @@ pub(super) async fn introspect(
         .into());
     }
     let verified = state.verified_access_token(request.token.secret()).await;
-    let response = grants::introspection::introspect(
+    let active = grants::introspection::introspect(
         state.storage(),
         state.live_tokens(),
         verified.as_deref(),
         &caller.policy.resources,
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((PRAGMA, "no-cache"))
-        .json(response))
+    let mut answer = HttpResponse::Ok();
+    answer
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((PRAGMA, HeaderValue::from_static("no-cache")));
+    Ok(match verified.as_deref().filter(|_| active) {
+        Some(claims) => answer.json(grants::introspection::Active::of(claims)),
+        None => answer.json(IntrospectionResponse::inactive()),
+    })
 }

@@ -10,27 +10,68 @@ use actix_web::{Error, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
 
 use crate::app::AuthServer;
-use crate::metrics::RequestLabels;
+use prometheus_client::metrics::counter::Counter;
 
-/// Counts the request by route and status.
+use crate::metrics::{Metrics, RequestLabels};
+
+/// A route's request counters, by status, looked up once: counting a
+/// request costs no label built, hashed or matched.
+pub(super) struct Endpoint {
+    /// The route's pattern (the `endpoint` label).
+    pattern: String,
+    counters: parking_lot::Mutex<Vec<(u16, Counter)>>,
+}
+
+impl Endpoint {
+    /// The counters of the route `pattern`.
+    pub(super) fn new(pattern: &str) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            pattern: pattern.to_owned(),
+            counters: parking_lot::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Counts one request answered with `status`.
+    fn count(&self, metrics: &Metrics, status: u16) {
+        let mut counters = self.counters.lock();
+        if let Some((_, counter)) = counters.iter().find(|(s, _)| *s == status) {
+            counter.inc();
+            return;
+        }
+        let counter = metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                endpoint: self.pattern.clone(),
+                status,
+            })
+            .clone();
+        counter.inc();
+        counters.push((status, counter));
+    }
+}
+
+/// Counts the request by the pattern it matched and its status, for a
+/// scope of several routes (the admin API).
+pub(super) async fn observe_matched(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let pattern = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    observe(Endpoint::new(&pattern), req, next).await
+}
+
+/// Counts the request to `endpoint` by status.
 pub(super) async fn observe(
+    endpoint: std::sync::Arc<Endpoint>,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let state = req.app_data::<web::Data<AuthServer>>().cloned();
-    let endpoint = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let mut res = next.call(req).await?;
     if let Some(state) = state {
-        state
-            .metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                endpoint,
-                status: res.status().as_u16(),
-            })
-            .inc();
+        endpoint.count(&state.metrics, res.status().as_u16());
         // An https issuer: browsers are told to come back over https only
         // (a year; not the operator's other subdomains).
         if state.config.issuer.is_https() {

@@ -60,21 +60,27 @@ pub(crate) fn routes(
     let p = |s: &str| format!("{issuer_path}{s}");
     // Browser-callable routes: CORS (with preflight) and metrics.
     let cors_route = |path: String, method: actix_web::Route| {
+        let endpoint = middleware::Endpoint::new(&path);
         web::resource(path)
             .wrap(too_large())
             .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::cors))
-            .wrap(from_fn(middleware::observe))
+            .wrap(from_fn(move |req, next| {
+                middleware::observe(endpoint.clone(), req, next)
+            }))
             .wrap(from_fn(middleware::header_limit))
             .route(method)
             .route(web::method(actix_web::http::Method::OPTIONS).to(middleware::preflight))
     };
     // Routes for browsers navigating (login) or servers (introspection): no CORS.
     let plain_route = |path: String, method: actix_web::Route| {
+        let endpoint = middleware::Endpoint::new(&path);
         web::resource(path)
             .wrap(too_large())
             .wrap(from_fn(middleware::body_deadline))
-            .wrap(from_fn(middleware::observe))
+            .wrap(from_fn(move |req, next| {
+                middleware::observe(endpoint.clone(), req, next)
+            }))
             .wrap(from_fn(middleware::header_limit))
             .route(method)
     };
@@ -173,7 +179,7 @@ pub(super) fn basic_credentials(req: &HttpRequest) -> OAuthResult<Option<(String
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
     let decode = |s: &str| {
-        if !s.contains(['+', '%']) {
+        if memchr::memchr2(b'+', b'%', s.as_bytes()).is_none() {
             return s.to_owned();
         }
         percent_encoding::percent_decode_str(&s.replace('+', " "))

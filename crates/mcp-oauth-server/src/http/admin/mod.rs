@@ -32,7 +32,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig, issuer_path: &str) {
             super::middleware::payload_too_large,
         ))
         .wrap(from_fn(super::middleware::body_deadline))
-        .wrap(from_fn(super::middleware::observe))
+        .wrap(from_fn(super::middleware::observe_matched))
         .wrap(from_fn(super::middleware::header_limit))
         .route("/openapi.json", web::get().to(openapi::document))
         .route("/users", web::get().to(users::list))

@@ -2,32 +2,73 @@
 //! configured: an access token is active while its signature, lifetime,
 //! audience and revocation state all say so.
 
-use mcp_oauth_core::introspection::IntrospectionResponse;
 use mcp_oauth_core::resource::ResourceUri;
-use mcp_oauth_core::token::AccessTokenClaims;
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::token::{AccessTokenClaims, Audience};
+use serde::Serialize;
 
 use crate::oauth::access_tokens::LiveTokens;
 use crate::storage::{Storage, StorageError};
 
-/// What a resource server serving `serves` learns of a token whose
-/// verified claims (when it is an access token this server issued) are
-/// `verified`: inactive unless the token is for one of its resources, not
+/// Whether a token whose verified claims (when it is an access token this
+/// server issued) are `verified` is active for a resource server serving
+/// `serves`: not unless the token is for one of its resources, not
 /// revoked, and issued after its person's grants, and its grant, were
-/// last ended.
+/// last ended. What it then learns is [`Active`].
 pub(crate) async fn introspect(
     storage: &dyn Storage,
     known: &LiveTokens,
     verified: Option<&AccessTokenClaims>,
     serves: &[String],
-) -> Result<IntrospectionResponse, StorageError> {
+) -> Result<bool, StorageError> {
     let Some(claims) = verified else {
-        return Ok(IntrospectionResponse::inactive());
+        return Ok(false);
     };
-    let ours = serves_audience(serves, claims);
-    if !ours || !live_known(storage, known, claims).await? {
-        return Ok(IntrospectionResponse::inactive());
+    Ok(serves_audience(serves, claims) && live_known(storage, known, claims).await?)
+}
+
+/// The RFC 7662 answer for an active token, written straight from its
+/// claims: the same JSON as
+/// [`IntrospectionResponse::from_claims`](mcp_oauth_core::introspection::IntrospectionResponse::from_claims),
+/// without copying every claim into it first.
+#[derive(Serialize)]
+pub(crate) struct Active<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a ScopeSet>,
+    client_id: &'a str,
+    token_type: &'static str,
+    exp: u64,
+    iat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
+    sub: &'a str,
+    aud: &'a Audience,
+    iss: &'a str,
+    jti: &'a str,
+    /// The delegation chain of a downscoped token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a serde_json::Value>,
+}
+
+impl<'a> Active<'a> {
+    /// The answer for `claims`.
+    pub(crate) fn of(claims: &'a AccessTokenClaims) -> Self {
+        Self {
+            active: true,
+            scope: claims.scope.as_ref(),
+            client_id: &claims.client_id,
+            token_type: "Bearer",
+            exp: claims.exp,
+            iat: claims.iat,
+            nbf: claims.nbf,
+            sub: &claims.sub,
+            aud: &claims.aud,
+            iss: &claims.iss,
+            jti: &claims.jti,
+            act: claims.extra.get("act"),
+        }
     }
-    Ok(IntrospectionResponse::from_claims(claims))
 }
 
 /// Whether a resource of `serves` is in the token's audience. The common
@@ -85,4 +126,38 @@ pub(crate) async fn live(
         .grant_revoked_at(&claims.sub, &claims.client_id, audience)
         .await?;
     Ok(revoked < claims.iat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcp_oauth_core::introspection::IntrospectionResponse;
+
+    #[test]
+    fn the_active_answer_is_the_responses_json() {
+        let mut claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "https://as.example", "sub": "alice", "aud": "https://rs.example/mcp",
+            "client_id": "c1", "exp": 2000, "iat": 1000, "jti": "j1",
+            "auth_time": 990, "email": "a@example.com",
+        }))
+        .unwrap();
+        let json = |c: &AccessTokenClaims| {
+            (
+                serde_json::to_value(Active::of(c)).unwrap(),
+                serde_json::to_value(IntrospectionResponse::from_claims(c)).unwrap(),
+            )
+        };
+        let (ours, theirs) = json(&claims);
+        assert_eq!(ours, theirs);
+        // With every optional claim: scopes, not-before, an actor chain.
+        claims.scope = Some("mcp files:read".parse().unwrap());
+        claims.nbf = Some(999);
+        claims.extra.insert(
+            "act".into(),
+            serde_json::json!({"sub": "rs", "act": {"sub": "x"}}),
+        );
+        let (ours, theirs) = json(&claims);
+        assert_eq!(ours, theirs);
+        assert_eq!(ours["act"]["act"]["sub"], "x");
+    }
 }
