@@ -138,11 +138,21 @@ pub(crate) fn server_bin() -> Result<std::path::PathBuf, BoxError> {
     Ok(bin)
 }
 
-/// The bare handler with the run's generator, then with the other one.
-pub(crate) async fn ceiling(o: &Options, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+/// The scenario of the ceiling measured again just before a storage's
+/// introspection row at 64 connections.
+pub(crate) const ADJACENT_CEILING: &str =
+    "bare actix-web handler (ceiling, just before the next row)";
+
+/// The bare handler's process.
+async fn bare_server() -> Result<Server, BoxError> {
     let exe = std::env::current_exe()?;
     let port = free_port()?;
-    let bare = Server::start(&exe, &["bare-server".into(), port.to_string()], port).await?;
+    Server::start(&exe, &["bare-server".into(), port.to_string()], port).await
+}
+
+/// The bare handler with the run's generator, then with the other one.
+pub(crate) async fn ceiling(o: &Options, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let bare = bare_server().await?;
     let mut generators = vec![o.generator];
     if o.generator == Generator::Wrk {
         generators.push(Generator::Own);
@@ -189,7 +199,23 @@ pub(crate) async fn storage_group(
     tokio::time::sleep(Duration::from_secs(if o.quick { 1 } else { 8 })).await;
     note(rows, format!("AS idle RSS ({storage})"), &server);
     let token = token_for(&server.addr(), Some(BENCH_RESOURCE)).await?;
+    let bare = bare_server().await?;
     for conns in [1, 64] {
+        if conns == 64 {
+            // The ceiling again, just before the row it is compared with:
+            // the machine's speed drifts over a run by up to a third.
+            rows.push(
+                measure_fixed(
+                    ADJACENT_CEILING,
+                    &[&bare],
+                    &bare_get(),
+                    conns,
+                    duration,
+                    o.generator,
+                )
+                .await?,
+            );
+        }
         rows.push(
             measure_fixed(
                 &format!("POST /introspect ({storage})"),

@@ -3,6 +3,7 @@
 
 use crate::Options;
 use crate::generator::Generator;
+use crate::groups::ADJACENT_CEILING;
 use crate::load::Row;
 
 /// Prints everything the rows say.
@@ -49,10 +50,24 @@ pub(crate) fn print(rows: &[Row], o: &Options) {
     }
     if let Some(ceiling) = find(bare, 64, run) {
         for storage in ["memory", "SQLite", "PostgreSQL"] {
-            if let Some(v) = find(&format!("POST /introspect ({storage})"), 64, run) {
+            let name = format!("POST /introspect ({storage})");
+            if let Some(v) = find(&name, 64, run) {
                 println!(
-                    "introspection ({storage}), 64 conns: {v:.0}/s = {:.1} % of the ceiling ({ceiling:.0}/s, same generator)",
+                    "introspection ({storage}), 64 conns: {v:.0}/s = {:.1} % of the ceiling ({ceiling:.0}/s at the start of the run, same generator)",
                     v / ceiling * 100.0
+                );
+            }
+            // The ceiling measured just before the row.
+            let at = rows
+                .iter()
+                .position(|r| r.scenario == name && r.conns == 64 && r.generator == run);
+            if let Some(i) = at.filter(|&i| i > 0)
+                && rows[i - 1].scenario == ADJACENT_CEILING
+            {
+                let (v, adjacent) = (rows[i].per_sec, rows[i - 1].per_sec);
+                println!(
+                    "introspection ({storage}), 64 conns: {v:.0}/s = {:.1} % of the ceiling measured just before it ({adjacent:.0}/s)",
+                    v / adjacent * 100.0
                 );
             }
         }
