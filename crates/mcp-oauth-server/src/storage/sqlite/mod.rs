@@ -215,8 +215,8 @@ struct Watch {
     /// the thread, another instance's, an operator's) commits; used where
     /// the WAL index cannot be read directly.
     conn: parking_lot::Mutex<Connection>,
-    /// The WAL-index header, read without a lock (Unix). Declared after
-    /// `conn`, so it is closed after it.
+    /// The WAL-index header, read without a lock (Unix), when the
+    /// database is in WAL mode.
     #[cfg(unix)]
     index: Option<wal_index::WalIndex>,
 }
@@ -232,27 +232,35 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let path = path.as_ref();
         private_file(path)?;
-        let mut storage = Self::init(Connection::open(path)?, Some(path))?;
+        let mut storage = Self::init(Connection::open(path)?)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // In WAL mode from its first statement (the index is then mapped).
-        conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?;
+        // Its first statement attaches it to the WAL index; the index is
+        // read only if the database really is in WAL mode, next to the path
+        // SQLite resolved (not the one given, which may be a link).
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        #[cfg(unix)]
+        let index = conn
+            .path()
+            .filter(|p| mode.eq_ignore_ascii_case("wal") && !p.is_empty())
+            .and_then(|p| wal_index::WalIndex::open(Path::new(p)));
+        #[cfg(not(unix))]
+        let _ = mode;
         storage.watch = Some(std::sync::Arc::new(Watch {
             conn: parking_lot::Mutex::new(conn),
             #[cfg(unix)]
-            index: wal_index::WalIndex::open(path),
+            index,
         }));
         Ok(storage)
     }
 
     /// A private in-memory database (for tests).
     pub fn in_memory() -> Result<Self, StorageError> {
-        Self::init(Connection::open_in_memory()?, None)
+        Self::init(Connection::open_in_memory()?)
     }
 
-    /// Prepares `conn` (of the file at `path`, if any) and starts its
-    /// thread.
-    fn init(mut conn: Connection, path: Option<&Path>) -> Result<Self, StorageError> {
+    /// Prepares `conn` and starts its thread.
+    fn init(mut conn: Connection) -> Result<Self, StorageError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -275,12 +283,6 @@ impl SqliteStorage {
             )?;
             tx.commit()?;
         }
-        // The thread holds the WAL index's descriptor until its connection
-        // is closed (see `wal_index`).
-        #[cfg(unix)]
-        let index = path.and_then(wal_index::WalIndex::open);
-        #[cfg(not(unix))]
-        let _ = path;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("mcp-oauth-sqlite".into())
@@ -289,9 +291,6 @@ impl SqliteStorage {
                 for job in queue {
                     job(&mut conn);
                 }
-                drop(conn);
-                #[cfg(unix)]
-                drop(index);
             })
             .map_err(StorageError::SqliteThread)?;
         Ok(Self { jobs, watch: None })
@@ -336,15 +335,24 @@ impl SqliteStorage {
 #[cfg(unix)]
 fn private_file(path: &Path) -> Result<(), StorageError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    // Created only when missing: opening (and closing) an existing file
+    // would drop the POSIX locks SQLite connections of this process hold
+    // on it.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|source| StorageError::File {
-            path: path.to_owned(),
-            source,
-        })?;
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(StorageError::File {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         let Ok(meta) = std::fs::metadata(&file) else {

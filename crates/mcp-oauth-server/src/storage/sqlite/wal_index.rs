@@ -14,17 +14,21 @@
 //! in between differs), it is initialised, and its checksum holds. A
 //! reading that fails this is not used; the caller then asks storage.
 //!
+//! The index is found where SQLite itself puts it: next to the database's
+//! full path as SQLite resolved it (symbolic links followed), read back
+//! from the connection, not derived from the path the operator gave.
+//!
 //! POSIX record locks belong to the process and the file: closing *any*
 //! descriptor of the `-shm` file would drop the locks SQLite's connections
-//! in this process hold on it. So one descriptor per file is shared by
-//! every storage of the process that opens it, and each holder keeps its
-//! handle until its own connections are closed; the descriptor closes with
-//! the last handle.
+//! in this process hold on it. So the process opens one descriptor per
+//! file and never closes it (one descriptor per database file a process
+//! ever opens; an open descriptor also keeps the file's inode, and so its
+//! key in the registry, from being reused).
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Bytes in one copy of the header.
 const HEADER: usize = 48;
@@ -33,8 +37,9 @@ const IS_INIT: usize = 12;
 /// Bytes covered by the header's checksum (the copy without its last 8).
 const CHECKSUMMED: usize = 40;
 
-/// The open `-shm` files of the process, by device and inode.
-static OPEN: Mutex<Vec<(u64, u64, Weak<File>)>> = Mutex::new(Vec::new());
+/// The open `-shm` files of the process, by device and inode; never
+/// closed.
+static OPEN: Mutex<Vec<(u64, u64, Arc<File>)>> = Mutex::new(Vec::new());
 
 /// A database's WAL-index header, read as a stamp that changes with every
 /// commit (see the module documentation).
@@ -47,8 +52,9 @@ pub(super) struct WalIndex {
 }
 
 impl WalIndex {
-    /// The WAL index of the database at `db`, which must already be open
-    /// in WAL mode by a connection of this process (so the index exists and
+    /// The WAL index of the database SQLite opened at `db` (the full path
+    /// a connection reports, `sqlite3_db_filename`), which a connection of
+    /// this process must hold open in WAL mode (so the index exists and
     /// cannot be removed while that connection lives). None when it cannot
     /// be opened.
     pub(super) fn open(db: &Path) -> Option<Self> {
@@ -96,21 +102,19 @@ fn checksum_holds(header: &[u8]) -> bool {
 }
 
 /// The process's one descriptor of the file at `path`, opened read-only
-/// when no storage of the process holds it.
+/// the first time the process asks for it.
 fn shared(path: &Path) -> std::io::Result<Arc<File>> {
     let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-    open.retain(|(_, _, file)| file.strong_count() > 0);
     let meta = std::fs::metadata(path)?;
     let held = open
         .iter()
-        .filter(|(dev, ino, _)| *dev == meta.dev() && *ino == meta.ino())
-        .find_map(|(_, _, file)| file.upgrade());
-    if let Some(file) = held {
-        return Ok(file);
+        .find(|(dev, ino, _)| *dev == meta.dev() && *ino == meta.ino());
+    if let Some((_, _, file)) = held {
+        return Ok(file.clone());
     }
     let file = Arc::new(File::open(path)?);
     let meta = file.metadata()?;
-    open.push((meta.dev(), meta.ino(), Arc::downgrade(&file)));
+    open.push((meta.dev(), meta.ino(), file.clone()));
     Ok(file)
 }
 

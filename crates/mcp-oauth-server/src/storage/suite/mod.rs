@@ -169,3 +169,27 @@ async fn sqlite_data_version_moves_with_every_commit_of_any_connection() {
     assert_eq!(SqliteStorage::in_memory().unwrap().data_version(), None);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[cfg(all(feature = "sqlite", unix))]
+#[tokio::test]
+async fn sqlite_stamp_is_read_where_sqlite_keeps_the_index_behind_a_link() {
+    let dir = std::env::temp_dir().join(format!(
+        "mcp-oauth-test-dv-link-{}-{}",
+        std::process::id(),
+        crate::clock::Clock::now(&crate::clock::SystemClock)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (real, link) = (dir.join("real.db"), dir.join("link.db"));
+    let a = SqliteStorage::open(&real).unwrap();
+    a.revoke_jti("j1", u64::MAX / 2).await.unwrap();
+    // The database reached through a link, with a stale index beside the
+    // link (as a file moved after a crash would leave): nothing writes to
+    // that one, so a stamp read from it would never move.
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::fs::copy(dir.join("real.db-shm"), dir.join("link.db-shm")).unwrap();
+    let b = SqliteStorage::open(&link).unwrap();
+    let first = b.data_version().expect("a file database has a stamp");
+    a.revoke_jti("j2", u64::MAX / 2).await.unwrap();
+    assert_ne!(b.data_version().unwrap(), first, "a commit moves the stamp");
+    let _ = std::fs::remove_dir_all(dir);
+}
