@@ -112,8 +112,15 @@ async fn chromium_sees_its_grants_takes_one_back_and_signs_out() {
         .click()
         .await
         .unwrap();
+    // The next page may not be there yet (no `main` while it loads).
     for _ in 0..100 {
-        if page_text(&c).await.contains("Access removed") {
+        if let Ok(main) = c.find(Locator::Css("main")).await
+            && main
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("Access removed")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
