@@ -25,6 +25,18 @@ pub(crate) struct Fixed {
     pub(crate) body: Bytes,
 }
 
+impl Fixed {
+    /// The headers as `name: value` lines, as `scripts/bench-wrk/request.lua`
+    /// reads them.
+    pub(crate) fn header_lines(&self) -> String {
+        self.headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 #[async_trait::async_trait]
 impl Scenario for Fixed {
     async fn worker(&self, _conn: &mut Conn) -> Result<Box<dyn Worker>, BoxError> {

@@ -46,12 +46,6 @@ pub(crate) async fn hold(storage: &str, wrapper: &[String]) -> Result<(), BoxErr
     };
     let token = token_for(&server.addr(), Some(BENCH_RESOURCE)).await?;
     let request = introspection(&token);
-    let headers = request
-        .headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("\n");
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     println!("PID={}", server.child.id());
     println!("URL={}", quote(&format!("{}{}", server.base, request.path)));
@@ -60,7 +54,10 @@ pub(crate) async fn hold(storage: &str, wrapper: &[String]) -> Result<(), BoxErr
         "export MCP_BENCH_BODY={}",
         quote(&String::from_utf8_lossy(&request.body))
     );
-    println!("export MCP_BENCH_HEADERS={}", quote(&headers));
+    println!(
+        "export MCP_BENCH_HEADERS={}",
+        quote(&request.header_lines())
+    );
     // Until standard input closes (or the tool is stopped).
     tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await??;
     drop(server);

@@ -40,12 +40,6 @@ pub(crate) fn run(
     conns: usize,
     duration: Duration,
 ) -> Result<WrkRun, BoxError> {
-    let headers = fixed
-        .headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("\n");
     let out = Command::new("taskset")
         .args(["-c", crate::proc::generator_cpus(), "wrk", "-t1"])
         .arg(format!("-c{conns}"))
@@ -57,7 +51,7 @@ pub(crate) fn run(
             "MCP_BENCH_BODY",
             String::from_utf8_lossy(&fixed.body).as_ref(),
         )
-        .env("MCP_BENCH_HEADERS", headers)
+        .env("MCP_BENCH_HEADERS", fixed.header_lines())
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {

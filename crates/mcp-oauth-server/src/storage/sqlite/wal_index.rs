@@ -43,12 +43,11 @@ static OPEN: Mutex<Vec<(u64, u64, Arc<File>)>> = Mutex::new(Vec::new());
 
 /// A database's WAL-index header, read as a stamp that changes with every
 /// commit (see the module documentation).
-#[derive(Clone)]
 pub(super) struct WalIndex {
     file: Arc<File>,
     /// The last header read and the stamp given for it: a different header
     /// gets the next stamp, so stamps only grow.
-    last: Arc<parking_lot::Mutex<([u8; HEADER], u64)>>,
+    last: parking_lot::Mutex<([u8; HEADER], u64)>,
 }
 
 impl WalIndex {
@@ -63,7 +62,7 @@ impl WalIndex {
         let file = shared(Path::new(&shm)).ok()?;
         Some(Self {
             file,
-            last: Arc::new(parking_lot::Mutex::new(([0; HEADER], 0))),
+            last: parking_lot::Mutex::new(([0; HEADER], 0)),
         })
     }
 
